@@ -1,0 +1,36 @@
+# longrun: make run | make test | make bench
+GO      ?= go
+ADDR    ?= 127.0.0.1:8080
+DATA    ?= ./data
+# Browser screenshots and other artefacts of make test land here.
+export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
+
+.PHONY: run test bench build deps vet fmt generate
+
+## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
+run:
+	$(GO) run ./cmd/longrun serve --addr $(ADDR) --data $(DATA)
+
+## deps: fetch the Go modules the build and tests need
+deps:
+	$(GO) mod download
+
+## test: install what the tests need and run every test
+test: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	mkdir -p $(LONGRUN_TEST_OUTPUT)
+	$(GO) test -count=1 -timeout 15m ./...
+	@echo "test artefacts (screenshots): $(LONGRUN_TEST_OUTPUT)"
+
+## bench: the renderer's and the API's benchmarks, one run
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./julia
+
+## build: the command line tool
+build:
+	$(GO) build -o bin/longrun ./cmd/longrun
+
+## generate: regenerate the kernels (the colormap tables need python3-matplotlib)
+generate:
+	cd julia && $(GO) run internal/gen/kernels.go

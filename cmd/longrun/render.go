@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/longrun/longrun/julia"
+)
+
+// runRender renders one image: the original fractal script's command line.
+func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	p := julia.Params{Zoom: 1, Width: 1024, Height: 1024, Depth: 256, Colormap: julia.DefaultColormap}
+	var (
+		out, counts string
+		workers     int
+		haveC       bool
+	)
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	c := complexFlag{&p.C}
+	fs.Func("c", "the constant c of z → z² + c, such as -0.7+0.27015i (required)", func(s string) error {
+		haveC = true
+		return c.Set(s)
+	})
+	size := sizeFlag{&p.Width, &p.Height}
+	fs.Var(size, "size", "image size in pixels, WIDTHxHEIGHT")
+	fs.Var(size, "s", "short for --size")
+	fs.IntVar(&p.Depth, "depth", p.Depth, "maximum iterations per pixel")
+	fs.IntVar(&p.Depth, "d", p.Depth, "short for --depth")
+	fs.Float64Var(&p.Zoom, "zoom", p.Zoom, "magnification; 1 shows [-1, 1] on the longer side")
+	fs.Float64Var(&p.Zoom, "z", p.Zoom, "short for --zoom")
+	fs.Var(complexFlag{&p.Center}, "center", "the point at the image's centre, such as 0+0i")
+	fs.StringVar(&p.Colormap, "colormap", p.Colormap, fmt.Sprintf("one of %v", julia.Colormaps()))
+	fs.StringVar(&p.Colormap, "m", p.Colormap, "short for --colormap")
+	fs.StringVar(&out, "o", "julia.png", "the PNG file to write")
+	fs.StringVar(&counts, "counts", "", "also write the escape counts to this file as a 16-bit PGM")
+	fs.IntVar(&workers, "workers", 0, "goroutines to render with (default: all cores)")
+	if err := parse(fs, args, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if !haveC {
+		return usagef("render: flag --c is required, such as --c=-0.7+0.27015i")
+	}
+	if workers < 0 {
+		return usagef("render: flag --workers must be 0 (all cores) or more")
+	}
+	if err := p.Validate(); err != nil {
+		var pe *julia.ParamError
+		if errors.As(err, &pe) {
+			name := map[string]string{"width": "size", "height": "size"}[pe.Field]
+			if name == "" {
+				name = pe.Field
+			}
+			return usagef("render: flag --%s: %s %s", name, pe.Field, pe.Rule)
+		}
+		return err
+	}
+
+	cs, st, err := julia.Compute(ctx, p, julia.Options{Workers: workers})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := writeFile(out, func(w io.Writer) error { return julia.Encode(w, cs.Image(p.Colormap)) }); err != nil {
+		return err
+	}
+	encode := time.Since(start)
+	if counts != "" {
+		if err := writeFile(counts, cs.WritePGM); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%dx%d, depth %d: %d iterations in %.1f ms (%.0f M/s); PNG in %.1f ms → %s\n",
+		p.Width, p.Height, p.Depth, st.Iterations, ms(st.Duration), float64(st.Iterations)/st.Duration.Seconds()/1e6, ms(encode), out)
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// writeFile writes a file whole or not at all.
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".longrun-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}

@@ -1,0 +1,3 @@
+module github.com/longrun/longrun
+
+go 1.26

@@ -1,0 +1,280 @@
+// Package julia renders Julia sets: the escape-time counts of the map
+// z → z² + c over a grid of the complex plane, coloured through one of
+// matplotlib's colormaps and encoded as an 8-bit paletted PNG.
+//
+// The arithmetic is exact float64 with every product rounded on its own (no
+// fused multiply-add), so the counts are the same on every architecture. Work
+// is spread over as many goroutines as the caller allows, halved by symmetry
+// when the view is centred on the origin, and stops promptly when the
+// context is done.
+package julia
+
+//go:generate go run internal/gen/kernels.go
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"math/cmplx"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxDepth is the largest depth a count can hold.
+const MaxDepth = math.MaxUint16
+
+// checkEvery is how many interleaved steps a kernel takes between looks at
+// the stop flag: a few microseconds of work.
+const checkEvery = 1024
+
+// Width is the number of pixels the kernel iterates at once. Benchmarks
+// (BenchmarkInterleave) chose it on amd64 and it holds elsewhere too.
+const Width = 4
+
+type kernelFunc func(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool
+
+// Params describe one image. The zero Center and a Zoom of 1 show the square
+// [-1, 1]² scaled to the longer side.
+type Params struct {
+	C        complex128
+	Center   complex128
+	Zoom     float64
+	Width    int
+	Height   int
+	Depth    int
+	Colormap string
+}
+
+// A ParamError names the parameter that cannot be rendered and why.
+type ParamError struct {
+	Field string
+	Rule  string
+}
+
+func (e *ParamError) Error() string { return "julia: " + e.Field + " " + e.Rule }
+
+// Validate reports the first parameter that cannot be rendered, as a
+// *ParamError. Upper limits on size and depth are left to the caller, except
+// that a depth must fit a count's 16 bits.
+func (p Params) Validate() error {
+	finite := func(z complex128) bool { return !cmplx.IsNaN(z) && !cmplx.IsInf(z) }
+	switch {
+	case !finite(p.C):
+		return &ParamError{"c", "must be a finite complex number"}
+	case !finite(p.Center):
+		return &ParamError{"center", "must be a finite complex number"}
+	case math.IsNaN(p.Zoom) || math.IsInf(p.Zoom, 0) || p.Zoom <= 0:
+		return &ParamError{"zoom", "must be a finite number > 0"}
+	case p.Width < 1:
+		return &ParamError{"width", "must be at least 1"}
+	case p.Height < 1:
+		return &ParamError{"height", "must be at least 1"}
+	case p.Depth < 1 || p.Depth > MaxDepth:
+		return &ParamError{"depth", fmt.Sprintf("must be between 1 and %d", MaxDepth)}
+	}
+	if _, ok := colormaps[p.Colormap]; !ok {
+		return &ParamError{"colormap", "must be one of " + fmt.Sprint(Colormaps())}
+	}
+	if d := float64(max(p.Width, p.Height)-1) * p.Zoom; math.IsInf(d, 0) {
+		return &ParamError{"zoom", "is too large for the image size"}
+	}
+	return nil
+}
+
+// Options tune how a render runs. The zero value uses GOMAXPROCS goroutines
+// and reports no progress.
+type Options struct {
+	// Workers is the number of goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called with the fraction of rows done, from one
+	// goroutine at a time, at most once per ProgressEvery, and with 1 when
+	// the counts are complete. It is never called after Counts returns.
+	Progress func(done float64)
+	// ProgressEvery is the least time between Progress calls; 0 means 100ms.
+	ProgressEvery time.Duration
+	// Interleave selects the kernel's width; 0 means Width. For benchmarks.
+	Interleave int
+}
+
+// Stats describe a finished render.
+type Stats struct {
+	Iterations int64         // total iterations, the sum of all counts
+	Pixels     int           // width × height
+	Duration   time.Duration // wall time of the counts
+}
+
+// Counts are the escape counts of an image, row by row.
+type Counts struct {
+	Width, Height int
+	Depth         int
+	Pix           []uint16
+}
+
+// At returns the count of pixel (col, row).
+func (c *Counts) At(col, row int) uint16 { return c.Pix[row*c.Width+col] }
+
+// Point returns the complex number that pixel (col, row) stands for: with
+// side = max(width, height) and d = (side−1)·zoom,
+// x = (2·col − width + 1)/d + Re(center) and y = (height − 1 − 2·row)/d + Im(center).
+// A one-pixel image stands for its center.
+func (p Params) Point(col, row int) complex128 {
+	d := float64(max(p.Width, p.Height)-1) * p.Zoom
+	if d == 0 {
+		return p.Center
+	}
+	x := float64(2*col-p.Width+1)/d + real(p.Center)
+	y := float64(p.Height-1-2*row)/d + imag(p.Center)
+	return complex(x, y)
+}
+
+// Compute returns the escape counts of p. It returns the context's error if
+// ctx is done before the counts are complete.
+func Compute(ctx context.Context, p Params, opt Options) (*Counts, Stats, error) {
+	start := time.Now()
+	if err := p.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, Stats{}, err
+	}
+	kernel := kernels[cmp.Or(opt.Interleave, Width)]
+	if kernel == nil {
+		return nil, Stats{}, fmt.Errorf("julia: no kernel of width %d", opt.Interleave)
+	}
+	workers := cmp.Or(opt.Workers, runtime.GOMAXPROCS(0))
+	w, h := p.Width, p.Height
+	c := &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint16, w*h)}
+
+	// The x coordinates are shared by every row.
+	xs := make([]float64, w)
+	for col := range xs {
+		xs[col] = real(p.Point(col, 0))
+	}
+	// Centred on the origin, pixel (col, row) and (w−1−col, h−1−row) stand
+	// for z and −z exactly, which have equal counts: compute the top half.
+	rows := h
+	symmetric := p.Center == 0
+	if symmetric {
+		rows = (h + 1) / 2
+	}
+
+	var (
+		stop     atomic.Bool
+		nextRow  atomic.Int64
+		rowsDone atomic.Int64
+		iters    atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for range min(workers, rows) {
+		wg.Go(func() {
+			var sum int64
+			defer func() { iters.Add(sum) }()
+			for {
+				row := int(nextRow.Add(1) - 1)
+				if row >= rows {
+					return
+				}
+				y := imag(p.Point(0, row))
+				out := c.Pix[row*w : (row+1)*w]
+				if !kernel(out, xs, y, real(p.C), imag(p.C), p.Depth, &stop) {
+					return
+				}
+				for _, n := range out {
+					sum += int64(n)
+				}
+				rowsDone.Add(1)
+			}
+		})
+	}
+
+	finished := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Go(func() {
+		var tick <-chan time.Time
+		if opt.Progress != nil {
+			t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-finished:
+				return
+			case <-ctx.Done():
+				stop.Store(true)
+				return
+			case <-tick:
+				opt.Progress(float64(rowsDone.Load()) / float64(rows))
+			}
+		}
+	})
+	wg.Wait()
+	close(finished)
+	watcher.Wait()
+	if stop.Load() {
+		return nil, Stats{}, ctx.Err()
+	}
+
+	total := iters.Load()
+	if symmetric {
+		total *= 2
+		for row := 0; row < h/2; row++ {
+			src, dst := c.Pix[row*w:(row+1)*w], c.Pix[(h-1-row)*w:(h-row)*w]
+			for col, v := range src {
+				dst[w-1-col] = v
+			}
+		}
+		if h%2 == 1 { // the middle row was computed whole and counted once
+			mid := c.Pix[(h/2)*w : (h/2+1)*w]
+			for _, v := range mid {
+				total -= int64(v)
+			}
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress(1)
+	}
+	return c, Stats{Iterations: total, Pixels: w * h, Duration: time.Since(start)}, nil
+}
+
+// Render computes p and colours it: the image's counts are scaled linearly
+// from their minimum to their maximum onto p's colormap.
+func Render(ctx context.Context, p Params, opt Options) (*image.Paletted, Stats, error) {
+	c, st, err := Compute(ctx, p, opt)
+	if err != nil {
+		return nil, st, err
+	}
+	return c.Image(p.Colormap), st, nil
+}
+
+// Image colours the counts with the named colormap as matplotlib's imsave
+// does: t = (v − min)/(max − min) selects entry ⌊t·256⌋ of the 256-entry
+// table, the maximum taking the last. Equal counts all take the first.
+func (c *Counts) Image(colormap string) *image.Paletted {
+	pal, ok := colormaps[colormap]
+	if !ok {
+		pal = colormaps[DefaultColormap]
+	}
+	img := image.NewPaletted(image.Rect(0, 0, c.Width, c.Height), pal.Palette())
+	lo, hi := uint16(math.MaxUint16), uint16(0)
+	for _, v := range c.Pix {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	// One table lookup per pixel: the index of every count in [lo, hi].
+	index := make([]uint8, int(hi)+1)
+	if hi > lo {
+		span := float64(hi - lo)
+		for v := int(lo); v <= int(hi); v++ {
+			index[v] = uint8(min(int(float64(v-int(lo))/span*256), 255))
+		}
+	}
+	for i, v := range c.Pix {
+		img.Pix[i] = index[v]
+	}
+	return img
+}
+
