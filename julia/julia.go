@@ -277,4 +277,3 @@ func (c *Counts) Image(colormap string) *image.Paletted {
 	}
 	return img
 }
-
