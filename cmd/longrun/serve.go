@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/longrun/longrun/local"
+)
+
+// runServe runs the local system until ctx ends.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg local.Config
+	var logLevel string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "folder for the database, images, mail and the session key")
+	fs.IntVar(&cfg.Jobs, "jobs", 1, "jobs rendered at once")
+	fs.IntVar(&cfg.Goroutines, "render-goroutines", 0, "goroutines all renders share (default: cores − 1, at least 1)")
+	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
+	fs.StringVar(&logLevel, "log", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usagef("serve: flag --log: want debug, info, warn or error")
+	}
+	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives} {
+		if v < 1 {
+			return usagef("serve: flag --%s must be at least 1", name)
+		}
+	}
+	if cfg.Goroutines < 0 {
+		return usagef("serve: flag --render-goroutines must be 0 (default) or more")
+	}
+	if k := getenv("LONGRUN_SESSION_KEY"); k != "" {
+		if len(k) < 32 {
+			return usagef("serve: LONGRUN_SESSION_KEY must be at least 32 characters")
+		}
+		cfg.SessionKey = []byte(k)
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	sys, err := local.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "longrun is running at %s (data in %s; Ctrl-C stops it)\n", sys.URL, cfg.DataDir)
+	return sys.Run(ctx)
+}

@@ -1,0 +1,78 @@
+// Package files keeps images in a folder, one file per key, written
+// atomically so a reader never sees half an image.
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/longrun/longrun"
+)
+
+// A Dir is a folder of images.
+type Dir struct{ path string }
+
+// Open returns the image folder at path, creating it.
+func Open(path string) (*Dir, error) {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, err
+	}
+	return &Dir{path}, nil
+}
+
+func (d *Dir) file(key string) (string, error) {
+	if key == "" || strings.ContainsAny(key, `/\`) || strings.HasPrefix(key, ".") {
+		return "", longrun.Errorf(longrun.EINVALID, "invalid image key %q", key)
+	}
+	return filepath.Join(d.path, key), nil
+}
+
+// PutImage stores png under key, replacing any image there.
+func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
+	name, err := d.file(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(d.path, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(png); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+// OpenImage opens the image under key.
+func (d *Dir) OpenImage(ctx context.Context, key string) (io.ReadCloser, error) {
+	name, err := d.file(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, longrun.Errorf(longrun.ENOTFOUND, "image not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,307 @@
+// Package sqlite keeps longrun's state in one SQLite file: configurations,
+// results by params hash, the job queue (with SQS's visibility timeout,
+// receive count and dead-letter table), the change feed and the record of
+// sent notifications. Every write to a configuration appends its old and new
+// images to the change log in the same transaction.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/longrun/longrun"
+)
+
+//go:embed schema.sql
+var schema string
+
+// A DB is an open longrun database.
+type DB struct {
+	w, r *sql.DB // one writer connection; a pool of readers
+	// Now is the clock; tests may replace it before use.
+	Now func() time.Time
+
+	jobs    chan struct{} // a job was sent
+	changes chan struct{} // a change was logged
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(on)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.ExecContext(ctx, schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	return &DB{w: w, r: r, Now: func() time.Time { return time.Now().UTC() },
+		jobs: make(chan struct{}, 1), changes: make(chan struct{}, 1)}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return errors.Join(db.r.Close(), db.w.Close()) }
+
+func (db *DB) now() int64 { return db.Now().UnixNano() }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// tx runs fn in a write transaction.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "database: " + err.Error()}
+}
+
+// Configurations.
+
+func (db *DB) logChange(tx *sql.Tx, id string, old, cur []byte) error {
+	var o, n any
+	if old != nil {
+		o = string(old)
+	}
+	if cur != nil {
+		n = string(cur)
+	}
+	_, err := tx.Exec(`INSERT INTO changes (id, old, new, at) VALUES (?, ?, ?, ?)`, id, o, n, db.now())
+	return err
+}
+
+// CreateConfiguration stores a new configuration.
+func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration) error {
+	c.Seq = 1
+	body, err := c.MarshalRecord()
+	if err != nil {
+		return err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body) VALUES (?, ?, ?, ?, ?)`,
+			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return longrun.Errorf(longrun.ECONFLICT, "configuration %s exists", c.ID)
+			}
+			return err
+		}
+		return db.logChange(tx, c.ID, nil, body)
+	})
+	if err == nil {
+		signal(db.changes)
+	}
+	return err
+}
+
+func scanConfiguration(row interface{ Scan(...any) error }) (*longrun.Configuration, error) {
+	var body []byte
+	if err := row.Scan(&body); err != nil {
+		return nil, err
+	}
+	return longrun.UnmarshalRecord(body)
+}
+
+// Configuration returns the configuration with the id, whoever owns it.
+func (db *DB) Configuration(ctx context.Context, id string) (*longrun.Configuration, error) {
+	c, err := scanConfiguration(db.r.QueryRowContext(ctx, `SELECT body FROM configurations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, longrun.Errorf(longrun.ENOTFOUND, "configuration not found")
+	}
+	return c, err
+}
+
+// Configurations lists an owner's configurations, newest first, limit at a
+// time; cursor is "" for the first page and the returned next for the
+// following ones ("" after the last).
+func (db *DB) Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error) {
+	after, afterID := int64(1<<63-1), ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		t, id, ok := strings.Cut(string(b), "/")
+		n, perr := strconv.ParseInt(t, 10, 64)
+		if err != nil || !ok || perr != nil {
+			return nil, "", &longrun.Error{Code: longrun.EINVALID, Message: "invalid cursor",
+				Fields: []longrun.FieldError{{Field: "cursor", Rule: "must be a nextCursor from a previous page"}}}
+		}
+		after, afterID = n, id
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT body FROM configurations
+		WHERE owner = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`, owner, after, after, afterID, limit+1)
+	if err != nil {
+		return nil, "", unavailable(err)
+	}
+	defer rows.Close()
+	var list []*longrun.Configuration
+	for rows.Next() {
+		c, err := scanConfiguration(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", unavailable(err)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixNano(), 10) + "/" + last.ID))
+	}
+	return list, next, nil
+}
+
+// UpdateConfiguration applies fn to the configuration and stores it, in one
+// transaction, unless fn returns an error (returned as is).
+func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	var c *longrun.Configuration
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var old []byte
+		err := tx.QueryRow(`SELECT body FROM configurations WHERE id = ?`, id).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return longrun.Errorf(longrun.ENOTFOUND, "configuration not found")
+		}
+		if err != nil {
+			return err
+		}
+		if c, err = longrun.UnmarshalRecord(old); err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		c.Seq++
+		cur, err := c.MarshalRecord()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ? WHERE id = ?`, c.Seq, cur, id); err != nil {
+			return err
+		}
+		return db.logChange(tx, id, old, cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	signal(db.changes)
+	return c, nil
+}
+
+// DeleteConfiguration deletes the configuration.
+func (db *DB) DeleteConfiguration(ctx context.Context, id string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var old []byte
+		err := tx.QueryRow(`DELETE FROM configurations WHERE id = ? RETURNING body`, id).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return longrun.Errorf(longrun.ENOTFOUND, "configuration not found")
+		}
+		if err != nil {
+			return err
+		}
+		return db.logChange(tx, id, old, nil)
+	})
+	if err == nil {
+		signal(db.changes)
+	}
+	return err
+}
+
+// Results.
+
+// Result returns the result for hash, or nil if there is none.
+func (db *DB) Result(ctx context.Context, hash string) (*longrun.Result, error) {
+	var body []byte
+	err := db.r.QueryRowContext(ctx, `SELECT body FROM results WHERE hash = ?`, hash).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var r longrun.Result
+	return &r, json.Unmarshal(body, &r)
+}
+
+// PutResult stores r unless a result for its hash exists.
+func (db *DB) PutResult(ctx context.Context, r *longrun.Result) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO results (hash, body) VALUES (?, ?) ON CONFLICT DO NOTHING`, r.Hash, body)
+	return err
+}
+
+// Claim takes a lease on rendering hash until the given time, unless another
+// token holds an unexpired one.
+func (db *DB) Claim(ctx context.Context, hash, token string, until time.Time) (bool, error) {
+	res, err := db.w.ExecContext(ctx, `INSERT INTO claims (hash, token, until) VALUES (?, ?, ?)
+		ON CONFLICT (hash) DO UPDATE SET token = excluded.token, until = excluded.until
+		WHERE claims.until < ? OR claims.token = excluded.token`, hash, token, until.UnixNano(), db.now())
+	if err != nil {
+		return false, unavailable(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Release ends token's lease on hash.
+func (db *DB) Release(ctx context.Context, hash, token string) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM claims WHERE hash = ? AND token = ?`, hash, token)
+	return err
+}
+
+// Sent notifications.
+
+// MarkSent records key and reports whether it was new.
+func (db *DB) MarkSent(ctx context.Context, key string) (bool, error) {
+	res, err := db.w.ExecContext(ctx, `INSERT INTO sent (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, db.now())
+	if err != nil {
+		return false, unavailable(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// UnmarkSent forgets key.
+func (db *DB) UnmarkSent(ctx context.Context, key string) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM sent WHERE key = ?`, key)
+	return err
+}

@@ -1,0 +1,233 @@
+// Package longrun holds the domain of a system that runs long computations
+// configured in a browser: configurations, their parameters and the rules
+// about them (normalization, validation, the content hash that makes results
+// shareable), render jobs and results.
+//
+// The computation is a Julia set (package julia). The API handler (web), the
+// render worker (worker) and the notifier (notify) build on this package and
+// reach storage, queues, mail and push only through small interfaces they
+// declare; local/… and aws/… hold the adapters.
+package longrun
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/cmplx"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/longrun/longrun/julia"
+)
+
+// Limits keep every job within the render function's time.
+const (
+	MinSize, MaxSize   = 16, 4096
+	MinDepth, MaxDepth = 1, 10000
+	MaxWork            = 2_000_000_000 // width·height·depth
+	MaxAbs             = 4             // |c| and |center|
+	MinZoom, MaxZoom   = 1e-6, 1e12
+	MaxNameLen         = 200
+	MaxEmailLen        = 254
+)
+
+// Defaults, from the original demo.
+const (
+	DefaultSize  = 512
+	DefaultDepth = 256
+	DefaultZoom  = 1
+)
+
+// Complex is a complex number as JSON sees it.
+type Complex struct {
+	Re float64 `json:"re"`
+	Im float64 `json:"im"`
+}
+
+func (z Complex) complex() complex128 { return complex(z.Re, z.Im) }
+
+// Params are a configuration's normalized render parameters.
+type Params struct {
+	C        Complex `json:"c"`
+	Center   Complex `json:"center"`
+	Zoom     float64 `json:"zoom"`
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	Depth    int     `json:"depth"`
+	Colormap string  `json:"colormap"`
+}
+
+// ParamsInput are parameters as a client sends them: any may be omitted
+// and takes its default, except C.
+type ParamsInput struct {
+	C        *Complex `json:"c"`
+	Center   *Complex `json:"center"`
+	Zoom     *float64 `json:"zoom"`
+	Width    *int     `json:"width"`
+	Height   *int     `json:"height"`
+	Depth    *int     `json:"depth"`
+	Colormap *string  `json:"colormap"`
+}
+
+// Normalize fills in defaults and validates, reporting every broken rule
+// with its field path under prefix (such as "params.").
+func (in *ParamsInput) Normalize(prefix string) (Params, error) {
+	var fe FieldErrors
+	if in == nil {
+		fe.Add(strings.TrimSuffix(prefix, "."), "required")
+		return Params{}, fe.Err()
+	}
+	p := Params{Zoom: DefaultZoom, Width: DefaultSize, Height: DefaultSize, Depth: DefaultDepth, Colormap: julia.DefaultColormap}
+	if in.C == nil {
+		fe.Add(prefix+"c", "required")
+	} else {
+		p.C = *in.C
+	}
+	if in.Center != nil {
+		p.Center = *in.Center
+	}
+	if in.Zoom != nil {
+		p.Zoom = *in.Zoom
+	}
+	if in.Width != nil {
+		p.Width = *in.Width
+	}
+	if in.Height != nil {
+		p.Height = *in.Height
+	}
+	if in.Depth != nil {
+		p.Depth = *in.Depth
+	}
+	if in.Colormap != nil {
+		p.Colormap = *in.Colormap
+		for _, name := range julia.Colormaps() { // accept any case, store matplotlib's
+			if strings.EqualFold(name, p.Colormap) {
+				p.Colormap = name
+			}
+		}
+	}
+	p = p.canonical()
+	fe.errs = append(fe.errs, p.check(prefix).errs...)
+	if err := fe.Err(); err != nil {
+		return Params{}, err
+	}
+	return p, nil
+}
+
+// canonical turns −0 into 0, so equal parameters hash equally.
+func (p Params) canonical() Params {
+	for _, v := range []*float64{&p.C.Re, &p.C.Im, &p.Center.Re, &p.Center.Im} {
+		if *v == 0 {
+			*v = 0
+		}
+	}
+	return p
+}
+
+// Validate reports every rule p breaks, with field paths under prefix.
+func (p Params) Validate(prefix string) error {
+	fe := p.check(prefix)
+	return fe.Err()
+}
+
+func (p Params) check(prefix string) FieldErrors {
+	var fe FieldErrors
+	finite := func(z Complex) bool { return !cmplx.IsNaN(z.complex()) && !cmplx.IsInf(z.complex()) }
+	if !finite(p.C) || cmplx.Abs(p.C.complex()) > MaxAbs {
+		fe.Add(prefix+"c", fmt.Sprintf("|c| must be at most %d", MaxAbs))
+	}
+	if !finite(p.Center) || cmplx.Abs(p.Center.complex()) > MaxAbs {
+		fe.Add(prefix+"center", fmt.Sprintf("|center| must be at most %d", MaxAbs))
+	}
+	if math.IsNaN(p.Zoom) || p.Zoom < MinZoom || p.Zoom > MaxZoom {
+		fe.Add(prefix+"zoom", fmt.Sprintf("must be between %g and %g", MinZoom, MaxZoom))
+	}
+	sizeOK := true
+	for _, s := range []struct {
+		name string
+		v    int
+	}{{"width", p.Width}, {"height", p.Height}} {
+		if s.v < MinSize || s.v > MaxSize {
+			fe.Add(prefix+s.name, fmt.Sprintf("must be between %d and %d", MinSize, MaxSize))
+			sizeOK = false
+		}
+	}
+	if p.Depth < MinDepth || p.Depth > MaxDepth {
+		fe.Add(prefix+"depth", fmt.Sprintf("must be between %d and %d", MinDepth, MaxDepth))
+	} else if sizeOK && int64(p.Width)*int64(p.Height)*int64(p.Depth) > MaxWork {
+		fe.Add(prefix+"depth", fmt.Sprintf("width × height × depth must be at most %d", int64(MaxWork)))
+	}
+	if _, ok := julia.Colormap(p.Colormap); !ok {
+		fe.Add(prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
+	}
+	return fe
+}
+
+// Hash is the SHA-256 of the canonical encoding of the normalized parameters,
+// in hex: configurations with equal parameters share one result.
+func (p Params) Hash() string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	p = p.canonical()
+	s := fmt.Sprintf("julia/1 c=%s,%s center=%s,%s zoom=%s size=%dx%d depth=%d colormap=%s",
+		f(p.C.Re), f(p.C.Im), f(p.Center.Re), f(p.Center.Im), f(p.Zoom), p.Width, p.Height, p.Depth, p.Colormap)
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// Julia returns the renderer's parameters.
+func (p Params) Julia() julia.Params {
+	return julia.Params{C: p.C.complex(), Center: p.Center.complex(), Zoom: p.Zoom,
+		Width: p.Width, Height: p.Height, Depth: p.Depth, Colormap: p.Colormap}
+}
+
+// CheckName validates a configuration's name.
+func CheckName(name string) error {
+	var fe FieldErrors
+	switch {
+	case !utf8.ValidString(name):
+		fe.Add("name", "must be valid UTF-8")
+	case strings.TrimSpace(name) == "":
+		fe.Add("name", "required")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		fe.Add("name", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	}
+	return fe.Err()
+}
+
+// CheckEmail validates an address to notify; empty means none.
+func CheckEmail(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Address != addr || len(addr) > MaxEmailLen || !strings.Contains(addr[strings.LastIndex(addr, "@"):], ".") {
+		var fe FieldErrors
+		fe.Add("notifyEmail", "must be a plain e-mail address such as ada@example.com")
+		return fe.Err()
+	}
+	return nil
+}
+
+// NewID returns a random identifier: 32 lowercase hex digits.
+func NewID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ValidID reports whether s could be an identifier NewID made.
+func ValidID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,166 @@
+// Package notify tells users about their configurations: every change to a
+// configuration (a DynamoDB Stream record, or the local change log in the same
+// shape) is pushed to the owner's open pages, and a finished version is
+// e-mailed once to the address the configuration names.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/longrun/longrun"
+)
+
+// A Mail is one message to send.
+type Mail struct {
+	Owner           string `json:"owner"`
+	ConfigurationID string `json:"configurationId"`
+	Version         int64  `json:"version"`
+	To              string `json:"to"`
+	Subject         string `json:"subject"`
+	Text            string `json:"text"`
+}
+
+// A Mailer sends mail.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// A Pusher delivers a message to every open page of an owner.
+type Pusher interface {
+	Push(ctx context.Context, owner string, msg []byte) error
+}
+
+// Sent records which notifications went out, so a redelivered change sends
+// nothing twice.
+type Sent interface {
+	// MarkSent records key and reports whether it was new.
+	MarkSent(ctx context.Context, key string) (bool, error)
+	// UnmarkSent forgets key, after a send that failed.
+	UnmarkSent(ctx context.Context, key string) error
+}
+
+// A Notifier turns configuration changes into pushes and e-mails.
+type Notifier struct {
+	Mail   Mailer
+	Push   Pusher
+	Sent   Sent
+	Logger *slog.Logger
+	// BaseURL is where the page is, for links in e-mails.
+	BaseURL string
+}
+
+// A Message is what pages receive over their WebSocket.
+type Message struct {
+	Type          string        `json:"type"` // "configuration" or "deleted"
+	ID            string        `json:"id"`
+	Configuration *longrun.View `json:"configuration,omitempty"`
+}
+
+// HandleStream handles a batch of change records and reports the first that
+// failed by its sequence number, so the feed retries from there.
+func (n *Notifier) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	for _, r := range ev.Records {
+		if err := n.handle(ctx, r); err != nil {
+			n.logger().Warn("notify: record failed", "sequenceNumber", r.Change.SequenceNumber, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			break // records of one shard are handled in order
+		}
+	}
+	return resp, nil
+}
+
+func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) error {
+	var old, cur *longrun.Configuration
+	var err error
+	if len(r.Change.OldImage) > 0 {
+		if old, err = longrun.FromStreamImage(r.Change.OldImage); err != nil {
+			return err
+		}
+	}
+	if len(r.Change.NewImage) > 0 {
+		if cur, err = longrun.FromStreamImage(r.Change.NewImage); err != nil {
+			return err
+		}
+	}
+	switch {
+	case cur == nil && old != nil:
+		n.push(ctx, old.Owner, Message{Type: "deleted", ID: old.ID})
+		return nil
+	case cur == nil:
+		return nil
+	}
+	v := cur.View()
+	n.push(ctx, cur.Owner, Message{Type: "configuration", ID: cur.ID, Configuration: &v})
+	if cur.NotifyEmail == "" || !cur.Status.Finished() {
+		return nil
+	}
+	if old != nil && old.Version == cur.Version && old.Status == cur.Status {
+		return nil // not a transition
+	}
+	return n.mail(ctx, cur)
+}
+
+// mail sends the one e-mail of a finished version. The record is written
+// first: a crash between the record and the send loses that e-mail rather
+// than sending it twice.
+func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
+	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10)
+	first, err := n.Sent.MarkSent(ctx, key)
+	if err != nil || !first {
+		return err
+	}
+	m := message(c, n.BaseURL)
+	log := n.logger().With("configurationId", c.ID, "version", c.Version, "channel", "email")
+	if err := n.Mail.Send(ctx, m); err != nil {
+		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
+			log.Error("notify: could not unmark a failed e-mail; it will not be retried", "err", uerr)
+		}
+		log.Warn("notify: e-mail failed", "outcome", "failed", "err", err)
+		return fmt.Errorf("send e-mail: %w", err)
+	}
+	log.Info("notify: e-mail sent", "outcome", "sent")
+	return nil
+}
+
+func message(c *longrun.Configuration, base string) Mail {
+	link := strings.TrimSuffix(base, "/") + "/#" + c.ID
+	m := Mail{Owner: c.Owner, ConfigurationID: c.ID, Version: c.Version, To: c.NotifyEmail}
+	p := c.Params
+	desc := fmt.Sprintf("c = %g%+gi, %d×%d, depth %d, zoom %g, %s", p.C.Re, p.C.Im, p.Width, p.Height, p.Depth, p.Zoom, p.Colormap)
+	if c.Status == longrun.StatusDone {
+		m.Subject = fmt.Sprintf("Your Julia set %q is ready", c.Name)
+		m.Text = fmt.Sprintf("%q (version %d: %s) has finished rendering.\n\nSee it at %s\n", c.Name, c.Version, desc, link)
+		if c.Stats != nil {
+			m.Text += fmt.Sprintf("\n%d iterations in %d ms.\n", c.Stats.Iterations, c.Stats.RenderMs)
+		}
+	} else {
+		m.Subject = fmt.Sprintf("Your Julia set %q failed to render", c.Name)
+		m.Text = fmt.Sprintf("%q (version %d: %s) could not be rendered:\n\n%s\n\nRetry it at %s\n", c.Name, c.Version, desc, c.Error, link)
+	}
+	return m
+}
+
+func (n *Notifier) push(ctx context.Context, owner string, m Message) {
+	b, err := json.Marshal(m)
+	if err == nil {
+		err = n.Push.Push(ctx, owner, b)
+	}
+	if err != nil { // pages catch up on their next load; do not hold the feed
+		n.logger().Warn("notify: push failed", "channel", "push", "configurationId", m.ID, "err", err)
+	}
+}
+
+func (n *Notifier) logger() *slog.Logger {
+	if n.Logger == nil {
+		return slog.Default()
+	}
+	return n.Logger
+}

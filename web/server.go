@@ -1,0 +1,246 @@
+// Package web is longrun's HTTP API and page: a plain http.Handler that the
+// local runner serves and the API Lambda wraps. It never renders: it stores
+// configurations and enqueues jobs.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/longrun/longrun"
+)
+
+// Store keeps configurations.
+type Store interface {
+	CreateConfiguration(ctx context.Context, c *longrun.Configuration) error
+	Configuration(ctx context.Context, id string) (*longrun.Configuration, error)
+	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error)
+	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
+	DeleteConfiguration(ctx context.Context, id string) error
+}
+
+// Results finds rendered results by params hash.
+type Results interface {
+	// Result returns the result for hash, or nil if there is none.
+	Result(ctx context.Context, hash string) (*longrun.Result, error)
+}
+
+// Queue takes render jobs.
+type Queue interface {
+	SendJob(ctx context.Context, job longrun.Job) error
+}
+
+// Images opens stored images. An Images that also has
+// ImageURL(ctx, key) (string, error) is redirected to instead.
+type Images interface {
+	OpenImage(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+type imageURLer interface {
+	ImageURL(ctx context.Context, key string) (string, error)
+}
+
+// Mailbox lists the dev mailbox's messages to an owner.
+type Mailbox interface {
+	MailFor(ctx context.Context, owner string, limit int) (any, error)
+}
+
+// Deps are what the server needs; Mailbox and Live are optional.
+type Deps struct {
+	Store    Store
+	Results  Results
+	Queue    Queue
+	Images   Images
+	Sessions *Sessions
+	Logger   *slog.Logger
+	Mailbox  Mailbox
+	// Live serves the push WebSocket for the owner at GET /api/live.
+	Live func(w http.ResponseWriter, r *http.Request, owner string)
+	// Health adds facts to GET /api/health.
+	Health func(ctx context.Context) map[string]any
+}
+
+type server struct {
+	Deps
+	now func() time.Time
+}
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+// NewServer returns the API and page handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	s := &server{Deps: d, now: func() time.Time { return time.Now().UTC() }}
+	return s.routes()
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withSession authenticates every request and logs it: one line with the
+// route pattern, never the owner.
+func (s *server) withSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		owner := s.Sessions.owner(sw, r)
+		sw.Header().Set("X-Content-Type-Options", "nosniff")
+		r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner))
+		next.ServeHTTP(sw, r)
+		s.Logger.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+			"ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+// encode writes v as JSON with the status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// statusOf maps error codes to HTTP statuses, in one place.
+func statusOf(code string) int {
+	switch code {
+	case longrun.EINVALID:
+		return http.StatusBadRequest
+	case longrun.ENOTFOUND:
+		return http.StatusNotFound
+	case longrun.ECONFLICT:
+		return http.StatusConflict
+	case longrun.EPRECONDITION:
+		return http.StatusPreconditionFailed
+	case longrun.EPRECONDITIONREQUIRED:
+		return http.StatusPreconditionRequired
+	case longrun.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case longrun.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
+	case longrun.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string               `json:"code"`
+		Message string               `json:"message"`
+		Fields  []longrun.FieldError `json:"fields"`
+	} `json:"error"`
+}
+
+// fail writes err as the JSON error body. Internal errors are logged and
+// not shown.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var body errorBody
+	var e *longrun.Error
+	if errors.As(err, &e) {
+		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+	} else {
+		body.Error.Code, body.Error.Message = longrun.EINTERNAL, "internal error"
+		s.Logger.Error("internal error", "route", r.Pattern, "err", err)
+	}
+	if body.Error.Fields == nil {
+		body.Error.Fields = []longrun.FieldError{}
+	}
+	encode(w, statusOf(body.Error.Code), body)
+}
+
+// decode reads a JSON request body into v: JSON only, MaxBody at most, no
+// unknown fields, one value.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &longrun.Error{Code: longrun.EMEDIATYPE, Message: "the body must be JSON (Content-Type: application/json)"}
+	}
+	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	d.DisallowUnknownFields()
+	err = d.Decode(v)
+	if err == nil && d.More() {
+		err = errors.New("json: trailing data after the object")
+	}
+	if err == nil {
+		if _, terr := d.Token(); terr != io.EOF {
+			err = errors.New("json: trailing data after the object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var (
+		maxErr  *http.MaxBytesError
+		typeErr *json.UnmarshalTypeError
+		synErr  *json.SyntaxError
+	)
+	invalid := func(field, rule string) error {
+		return &longrun.Error{Code: longrun.EINVALID, Message: "invalid request", Fields: []longrun.FieldError{{Field: field, Rule: rule}}}
+	}
+	switch {
+	case errors.As(err, &maxErr):
+		return &longrun.Error{Code: longrun.ETOOLARGE, Message: fmt.Sprintf("the body must be at most %d bytes", MaxBody)}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return invalid(field, "must be "+article(typeErr.Type.String()))
+	case errors.As(err, &synErr):
+		return invalid("body", fmt.Sprintf("must be valid JSON (error at byte %d)", synErr.Offset))
+	case errors.Is(err, io.EOF):
+		return invalid("body", "required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("body", "must be complete JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+	}
+	return invalid("body", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func article(goType string) string {
+	switch {
+	case strings.Contains(goType, "int"):
+		return "an integer"
+	case strings.Contains(goType, "float"):
+		return "a number"
+	case goType == "string", goType == "*string":
+		return "a string"
+	case strings.Contains(goType, "Complex"):
+		return `an object {"re": number, "im": number}`
+	case strings.Contains(goType, "ParamsInput"):
+		return "an object"
+	}
+	return "of type " + goType
+}

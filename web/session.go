@@ -1,0 +1,95 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/longrun/longrun"
+)
+
+// CookieName is the session cookie's name.
+const CookieName = "longrun_session"
+
+// Sessions issue and check signed session cookies that name an anonymous
+// owner. A missing, forged or expired cookie gets a new owner.
+type Sessions struct {
+	Key []byte        // HMAC-SHA256 key, at least 32 bytes
+	TTL time.Duration // 0 means 400 days
+	Now func() time.Time
+}
+
+func (s *Sessions) ttl() time.Duration {
+	if s.TTL == 0 {
+		return 400 * 24 * time.Hour
+	}
+	return s.TTL
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Sessions) sign(payload string) string {
+	m := hmac.New(sha256.New, s.Key)
+	m.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Token returns a signed token naming owner, valid for ttl.
+func (s *Sessions) Token(owner string, ttl time.Duration) string {
+	payload := owner + "." + strconv.FormatInt(s.now().Add(ttl).Unix(), 10)
+	return payload + "." + s.sign(payload)
+}
+
+// Owner returns the owner a token names, or "" if it is forged, malformed
+// or expired.
+func (s *Sessions) Owner(token string) string {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 {
+		return ""
+	}
+	payload, sig := token[:i], token[i+1:]
+	if !hmac.Equal([]byte(sig), []byte(s.sign(payload))) {
+		return ""
+	}
+	owner, exp, ok := strings.Cut(payload, ".")
+	t, err := strconv.ParseInt(exp, 10, 64)
+	if !ok || err != nil || !longrun.ValidID(owner) || s.now().Unix() >= t {
+		return ""
+	}
+	return owner
+}
+
+// owner returns the request's owner, issuing a new one (and its cookie)
+// when the request has no valid session.
+func (s *Sessions) owner(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if o := s.Owner(c.Value); o != "" {
+			return o
+		}
+	}
+	o := longrun.NewID()
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: s.Token(o, s.ttl()), Path: "/", MaxAge: int(s.ttl().Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+	})
+	return o
+}
+
+type ownerKey struct{}
+
+// Owner returns the owner the request was authenticated as.
+func Owner(ctx context.Context) string {
+	o, _ := ctx.Value(ownerKey{}).(string)
+	return o
+}
