@@ -54,6 +54,9 @@ type Config struct {
 	MaxReceives int
 	// Visibility is how long a received job stays hidden; default 3 min.
 	Visibility time.Duration
+	// RetryBase is the first backoff of a failed job, doubled per receive
+	// up to a minute; default 1s.
+	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
 	// Render replaces the renderer, for fault tests.
@@ -152,6 +155,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.Visibility == 0 {
 		cfg.Visibility = 3 * time.Minute
+	}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = time.Second
 	}
 	if cfg.RenderTimeout == 0 {
 		cfg.RenderTimeout = 2 * time.Minute
@@ -267,7 +273,7 @@ func (s *System) work(ctx context.Context) {
 			case ctx.Err() != nil:
 				// Shutting down: leave it in flight for the next start.
 			case err != nil || failed[id]:
-				backoff := min(time.Duration(1<<min(m.Receives, 6))*time.Second, time.Minute)
+				backoff := min(s.cfg.RetryBase<<min(m.Receives-1, 6), time.Minute)
 				if err := s.DB.ChangeVisibility(dctx, m.ID, backoff); err != nil {
 					s.logger.Error("queue: could not delay a failed job", "err", err)
 				}

@@ -1,0 +1,176 @@
+// Package testutil has helpers for tests that drive longrun over HTTP as a
+// browser would: one Client per owner, each with its own cookie jar.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/longrun/longrun"
+)
+
+// A Client is one browser: one owner.
+type Client struct {
+	T    testing.TB
+	Base string // http://host:port
+	HTTP *http.Client
+}
+
+// NewClient returns a client with an empty cookie jar.
+func NewClient(t testing.TB, base string) *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{T: t, Base: strings.TrimSuffix(base, "/"), HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// A Response is a status, headers and the raw body.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it cannot.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// View decodes the body as a configuration.
+func (r *Response) View(t testing.TB) longrun.View {
+	t.Helper()
+	var v longrun.View
+	r.JSON(t, &v)
+	return v
+}
+
+// ErrorBody is the API's error shape.
+type ErrorBody struct {
+	Error struct {
+		Code    string               `json:"code"`
+		Message string               `json:"message"`
+		Fields  []longrun.FieldError `json:"fields"`
+	} `json:"error"`
+}
+
+// Err decodes the body as an API error.
+func (r *Response) Err(t testing.TB) ErrorBody {
+	t.Helper()
+	var e ErrorBody
+	r.JSON(t, &e)
+	return e
+}
+
+// Do sends a request; a non-nil body is sent as JSON (a string or []byte as
+// is). Headers are name, value pairs.
+func (c *Client) Do(method, path string, body any, headers ...string) *Response {
+	c.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, c.Base+path, rd)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		c.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// Create posts a configuration and fails the test unless it is created.
+func (c *Client) Create(body any) longrun.View {
+	c.T.Helper()
+	r := c.Do("POST", "/api/configurations", body)
+	if r.Status != http.StatusCreated {
+		c.T.Fatalf("create: got %d %s, want 201", r.Status, r.Body)
+	}
+	return r.View(c.T)
+}
+
+// Get fetches a configuration and fails the test unless it is found.
+func (c *Client) Get(id string) longrun.View {
+	c.T.Helper()
+	r := c.Do("GET", "/api/configurations/"+id, nil)
+	if r.Status != http.StatusOK {
+		c.T.Fatalf("get %s: got %d %s", id, r.Status, r.Body)
+	}
+	return r.View(c.T)
+}
+
+// Await polls the configuration until cond holds or the timeout passes.
+func (c *Client) Await(id string, timeout time.Duration, what string, cond func(longrun.View) bool) longrun.View {
+	c.T.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v := c.Get(id)
+		if cond(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("configuration %s: waited %v for %s; last state %+v", id, timeout, what, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Done reports whether the configuration shows the image of its parameters.
+func Done(v longrun.View) bool {
+	return v.Status == longrun.StatusDone && v.RenderedHash == v.ParamsHash
+}
+
+// Live opens the client's push WebSocket.
+func (c *Client) Live(ctx context.Context) *websocket.Conn {
+	c.T.Helper()
+	u := strings.Replace(c.Base, "http", "ws", 1) + "/api/live"
+	hdr := http.Header{}
+	req, _ := http.NewRequest("GET", c.Base+"/", nil)
+	for _, ck := range c.HTTP.Jar.Cookies(req.URL) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		c.T.Fatalf("dial %s: %v", u, err)
+	}
+	c.T.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
+// Params builds a params object; override fields with key, value pairs.
+func Params(re, im float64, kv ...any) map[string]any {
+	p := map[string]any{"c": map[string]float64{"re": re, "im": im}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p[kv[i].(string)] = kv[i+1]
+	}
+	return p
+}

@@ -1,0 +1,546 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/julia"
+	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/notify"
+)
+
+// renderer is a controllable renderer: it counts renders by c, can hold a
+// render until released, can fail, and reports progress in steps before
+// rendering for real.
+type renderer struct {
+	mu     sync.Mutex
+	calls  map[float64]int
+	hold   map[float64]chan struct{}
+	fail   map[float64]error
+	starts chan float64
+}
+
+func newRenderer() *renderer {
+	return &renderer{calls: map[float64]int{}, hold: map[float64]chan struct{}{}, fail: map[float64]error{}, starts: make(chan float64, 100)}
+}
+
+func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options) (*image.Paletted, julia.Stats, error) {
+	key := real(p.C)
+	r.mu.Lock()
+	r.calls[key]++
+	hold, fail := r.hold[key], r.fail[key]
+	r.mu.Unlock()
+	r.starts <- key
+	for i := 1; i <= 4; i++ {
+		opt.Progress(float64(i) / 5)
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, julia.Stats{}, ctx.Err()
+		}
+	}
+	if fail != nil {
+		return nil, julia.Stats{}, fail
+	}
+	return julia.Render(ctx, p, julia.Options{Workers: 1})
+}
+
+func (r *renderer) count(key float64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[key]
+}
+
+func (r *renderer) holdRender(key float64) (release func()) {
+	ch := make(chan struct{})
+	r.mu.Lock()
+	r.hold[key] = ch
+	r.mu.Unlock()
+	return sync.OnceFunc(func() { close(ch) })
+}
+
+func (r *renderer) awaitStart(t *testing.T, key float64) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case k := <-r.starts:
+			if k == key {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("render of c.re=%v never started", key)
+		}
+	}
+}
+
+// start runs a local system on a free port with the renderer.
+func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.System, string) {
+	t.Helper()
+	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond}
+	if r != nil {
+		cfg.Render = r.render
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sys, err := local.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return sys, sys.URL
+}
+
+// small keeps renders cheap.
+func small(re, im float64, kv ...any) map[string]any {
+	return testutil.Params(re, im, append([]any{"width", 32, "height", 24, "depth", 50}, kv...)...)
+}
+
+func TestCreateDoesNotRenderInTheRequest(t *testing.T) {
+	r := newRenderer()
+	release := r.holdRender(-0.5)
+	defer release()
+	_, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "held", "params": small(-0.5, 0.5)})
+	if v.Status != longrun.StatusQueued || v.ImageURL != "" {
+		t.Fatalf("right after create: status %s, image %q; want queued and no image", v.Status, v.ImageURL)
+	}
+	r.awaitStart(t, -0.5)
+	// The render is held: the API still answers.
+	if got := c.Get(v.ID); got.Status != longrun.StatusRendering {
+		t.Errorf("while the render is held: status %s, want rendering", got.Status)
+	}
+	release()
+	done := c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	if done.Stats == nil || done.Stats.Pixels != 32*24 {
+		t.Errorf("stats %+v, want 768 pixels", done.Stats)
+	}
+	img := c.Do("GET", done.ImageURL, nil)
+	if img.Status != 200 || img.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("image: %d %s", img.Status, img.Header.Get("Content-Type"))
+	}
+}
+
+func TestDefaultsAreFilledAndHashedAfterwards(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"params": map[string]any{"c": map[string]float64{"re": -0.8, "im": 0.156}}})
+	want := longrun.Params{C: longrun.Complex{Re: -0.8, Im: 0.156}, Zoom: 1, Width: 512, Height: 512, Depth: 256, Colormap: "nipy_spectral"}
+	if v.Params != want {
+		t.Errorf("params %+v, want the defaults %+v", v.Params, want)
+	}
+	if v.ParamsHash != want.Hash() {
+		t.Errorf("hash %s, want %s", v.ParamsHash, want.Hash())
+	}
+	explicit := c.Create(map[string]any{"params": map[string]any{"c": map[string]float64{"re": -0.8, "im": 0.156},
+		"center": map[string]float64{"re": 0, "im": -0.0}, "zoom": 1, "width": 512, "height": 512, "depth": 256, "colormap": "NIPY_SPECTRAL"}})
+	if explicit.ParamsHash != v.ParamsHash {
+		t.Errorf("explicit defaults hash %s, omitted %s: want equal", explicit.ParamsHash, v.ParamsHash)
+	}
+}
+
+func TestRenderedParamsAreNeverRenderedAgain(t *testing.T) {
+	r := newRenderer()
+	_, url := start(t, r)
+	alice, bob := testutil.NewClient(t, url), testutil.NewClient(t, url)
+	first := alice.Create(map[string]any{"name": "a", "params": small(-0.4, 0.6)})
+	first = alice.Await(first.ID, 10*time.Second, "done", testutil.Done)
+
+	// Another owner, same parameters: done at once, same image.
+	second := bob.Create(map[string]any{"name": "b", "params": small(-0.4, 0.6)})
+	if !testutil.Done(second) || second.RenderedHash != first.RenderedHash {
+		t.Fatalf("same params: status %s, rendered %q; want done at once with %q", second.Status, second.RenderedHash, first.RenderedHash)
+	}
+	// An edit back to rendered parameters is done at once too.
+	third := alice.Create(map[string]any{"name": "c", "params": small(0.3, 0.1)})
+	third = alice.Await(third.ID, 10*time.Second, "done", testutil.Done)
+	res := alice.Do("PUT", "/api/configurations/"+third.ID, map[string]any{"name": "c", "params": small(-0.4, 0.6)}, "If-Match", third.ETag)
+	if v := res.View(t); res.Status != 200 || !testutil.Done(v) || v.Version != 2 {
+		t.Fatalf("edit to rendered params: %d %+v; want done at once, version 2", res.Status, v)
+	}
+	if n := r.count(-0.4); n != 1 {
+		t.Errorf("rendered %d times, want once", n)
+	}
+}
+
+func TestConcurrentSameParamsRenderOnce(t *testing.T) {
+	r := newRenderer()
+	release := r.holdRender(0.25)
+	_, url := start(t, r, func(c *local.Config) { c.Jobs = 3; c.Goroutines = 3 })
+	c := testutil.NewClient(t, url)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, c.Create(map[string]any{"name": fmt.Sprint(i), "params": small(0.25, 0.5)}).ID)
+	}
+	r.awaitStart(t, 0.25)
+	release()
+	for _, id := range ids {
+		c.Await(id, 20*time.Second, "done", testutil.Done)
+	}
+	if n := r.count(0.25); n != 1 {
+		t.Errorf("three configurations with equal params rendered %d times, want once", n)
+	}
+}
+
+func TestRenameKeepsVersionAndRendersNothing(t *testing.T) {
+	r := newRenderer()
+	sys, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "before", "params": small(-0.1, 0.65)})
+	v = c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	res := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "after", "params": small(-0.1, 0.65), "notifyEmail": "ada@example.com"}, "If-Match", v.ETag)
+	if res.Status != 200 {
+		t.Fatalf("rename: %d %s", res.Status, res.Body)
+	}
+	got := res.View(t)
+	if got.Version != v.Version || got.Name != "after" || got.Status != longrun.StatusDone {
+		t.Errorf("after rename: version %d name %q status %s; want version %d, after, done", got.Version, got.Name, got.Status, v.Version)
+	}
+	if got.ETag == v.ETag || res.Header.Get("ETag") != got.ETag {
+		t.Errorf("ETag %s (header %s) after a rename, was %s: want a new one", got.ETag, res.Header.Get("ETag"), v.ETag)
+	}
+	q, err := sys.DB.QueueStats(context.Background())
+	if err != nil || q.Visible+q.InFlight != 0 {
+		t.Errorf("queue after rename: %+v %v; want empty", q, err)
+	}
+	if n := r.count(-0.1); n != 1 {
+		t.Errorf("rendered %d times, want once", n)
+	}
+	// The old ETag is now stale.
+	stale := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "lost", "params": small(-0.1, 0.65)}, "If-Match", v.ETag)
+	if stale.Status != http.StatusPreconditionFailed || c.Get(v.ID).Name != "after" {
+		t.Errorf("stale If-Match: %d, name %q; want 412 and the name kept", stale.Status, c.Get(v.ID).Name)
+	}
+	if none := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "x", "params": small(-0.1, 0.65)}); none.Status != http.StatusPreconditionRequired {
+		t.Errorf("PUT without If-Match: %d, want 428", none.Status)
+	}
+}
+
+func TestEditWhileRenderingShowsOutdatedAndNeverRegresses(t *testing.T) {
+	r := newRenderer()
+	_, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	v1 := c.Create(map[string]any{"name": "x", "params": small(-0.7, 0.27015)})
+	v1 = c.Await(v1.ID, 10*time.Second, "done", testutil.Done)
+
+	release2 := r.holdRender(-0.75)
+	defer release2()
+	res := c.Do("PUT", "/api/configurations/"+v1.ID, map[string]any{"name": "x", "params": small(-0.75, 0.1)}, "If-Match", v1.ETag)
+	v2 := res.View(t)
+	if v2.Version != 2 || !v2.Outdated || v2.RenderedHash != v1.RenderedHash || v2.ImageURL != v1.ImageURL {
+		t.Fatalf("after the edit: version %d outdated %v rendered %q; want 2, outdated, still showing %q", v2.Version, v2.Outdated, v2.RenderedHash, v1.RenderedHash)
+	}
+	r.awaitStart(t, -0.75)
+
+	// A third version while the second renders: the second's render stops
+	// and its result never shows.
+	release3 := r.holdRender(-0.8)
+	res = c.Do("PUT", "/api/configurations/"+v1.ID, map[string]any{"name": "x", "params": small(-0.8, 0.156)}, "If-Match", v2.ETag)
+	v3 := res.View(t)
+	release2()
+	r.awaitStart(t, -0.8)
+	mid := c.Get(v1.ID)
+	if mid.RenderedHash != v1.RenderedHash || !mid.Outdated || mid.Version != 3 {
+		t.Errorf("while v3 renders: rendered %q outdated %v version %d; want v1's image, outdated, 3", mid.RenderedHash, mid.Outdated, mid.Version)
+	}
+	release3()
+	final := c.Await(v1.ID, 10*time.Second, "v3 done", testutil.Done)
+	if final.RenderedHash != v3.ParamsHash || final.Outdated {
+		t.Errorf("final: rendered %q outdated %v; want %q", final.RenderedHash, final.Outdated, v3.ParamsHash)
+	}
+}
+
+func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
+	r := newRenderer()
+	release := r.holdRender(0.285)
+	defer release()
+	sys, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	c.Do("GET", "/api/health", nil) // get a session before subscribing
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws := c.Live(ctx)
+	v := c.Create(map[string]any{"name": "pushed", "params": small(0.285, 0.01), "notifyEmail": "ada@example.com"})
+	r.awaitStart(t, 0.285)
+	release()
+
+	var progress []float64
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("read push: %v (progress so far %v)", err, progress)
+		}
+		var m notify.Message
+		if err := json.Unmarshal(data, &m); err != nil || m.Configuration == nil || m.ID != v.ID {
+			continue
+		}
+		if m.Configuration.Status == longrun.StatusRendering {
+			progress = append(progress, m.Configuration.Progress)
+		}
+		if m.Configuration.Status == longrun.StatusDone {
+			break
+		}
+	}
+	if len(progress) < 2 || progress[len(progress)-1] <= progress[0] {
+		t.Errorf("progress pushes %v: want several, rising", progress)
+	}
+	msgs, err := sys.Mailbox.Messages(ctx, ownerOf(t, sys, v.ID), 10)
+	if err != nil || len(msgs) != 1 || msgs[0].To != "ada@example.com" || !strings.Contains(msgs[0].Subject, "pushed") {
+		t.Fatalf("mailbox: %+v %v; want one message to ada@example.com about it", msgs, err)
+	}
+	// The page's listing shows the same message.
+	var mail struct{ Messages []json.RawMessage }
+	c.Do("GET", "/api/mail", nil).JSON(t, &mail)
+	if len(mail.Messages) != 1 {
+		t.Errorf("GET /api/mail lists %d messages, want 1", len(mail.Messages))
+	}
+}
+
+func ownerOf(t *testing.T, sys *local.System, id string) string {
+	t.Helper()
+	c, err := sys.DB.Configuration(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Owner
+}
+
+func TestPoisonJobIsDeadLetteredAndOthersFlow(t *testing.T) {
+	r := newRenderer()
+	r.fail[0.11] = errors.New("renderer exploded")
+	sys, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	bad := c.Create(map[string]any{"name": "poison", "params": small(0.11, 0.2)})
+	good := c.Create(map[string]any{"name": "fine", "params": small(0.12, 0.2)})
+	c.Await(good.ID, 10*time.Second, "the good one done", testutil.Done)
+	failed := c.Await(bad.ID, 10*time.Second, "failed", func(v longrun.View) bool { return v.Status == longrun.StatusFailed })
+	if !strings.Contains(failed.Error, "renderer exploded") {
+		t.Errorf("error %q, want the reason", failed.Error)
+	}
+	// It is tried MaxReceives (3) times, then dead-lettered on the next receive.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dead, err := sys.DB.DeadLetters(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dead) == 1 {
+			if dead[0].Receives != 3 {
+				t.Errorf("dead letter after %d receives, want 3", dead[0].Receives)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter; renders %d", r.count(0.11))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.count(0.11); n != 3 {
+		t.Errorf("poison rendered %d times, want 3", n)
+	}
+	// Retry after the cause is fixed.
+	r.mu.Lock()
+	delete(r.fail, 0.11)
+	r.mu.Unlock()
+	res := c.Do("POST", "/api/configurations/"+bad.ID+"/render", nil)
+	if res.Status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", res.Status, res.Body)
+	}
+	c.Await(bad.ID, 10*time.Second, "done after retry", testutil.Done)
+}
+
+func TestOwnersSeeOnlyTheirOwn(t *testing.T) {
+	_, url := start(t, newRenderer())
+	alice, eve := testutil.NewClient(t, url), testutil.NewClient(t, url)
+	v := alice.Create(map[string]any{"name": "mine", "params": small(-0.2, 0.7)})
+	v = alice.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/api/configurations/" + v.ID},
+		{"PUT", "/api/configurations/" + v.ID},
+		{"DELETE", "/api/configurations/" + v.ID},
+		{"POST", "/api/configurations/" + v.ID + "/render"},
+		{"GET", "/api/configurations/" + v.ID + "/image"},
+	} {
+		var body any
+		if req.method == "PUT" {
+			body = map[string]any{"name": "stolen", "params": small(-0.2, 0.7)}
+		}
+		if res := eve.Do(req.method, req.path, body, "If-Match", v.ETag); res.Status != http.StatusNotFound {
+			t.Errorf("%s %s by another owner: %d, want 404", req.method, req.path, res.Status)
+		}
+	}
+	var page struct{ Configurations []longrun.View }
+	eve.Do("GET", "/api/configurations", nil).JSON(t, &page)
+	if len(page.Configurations) != 0 {
+		t.Errorf("another owner lists %d configurations, want 0", len(page.Configurations))
+	}
+	if got := alice.Get(v.ID); got.Name != "mine" {
+		t.Errorf("name %q after another owner's attempts, want mine", got.Name)
+	}
+}
+
+func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	big := strings.Repeat("x", 70<<10)
+	cases := []struct {
+		name, body, field string
+		status            int
+	}{
+		{"no c", `{"params":{}}`, "params.c", 400},
+		{"no params", `{"name":"x"}`, "params", 400},
+		{"width small", `{"params":{"c":{"re":0,"im":0},"width":15}}`, "params.width", 400},
+		{"height big", `{"params":{"c":{"re":0,"im":0},"height":4097}}`, "params.height", 400},
+		{"depth zero", `{"params":{"c":{"re":0,"im":0},"depth":0}}`, "params.depth", 400},
+		{"depth big", `{"params":{"c":{"re":0,"im":0},"depth":10001}}`, "params.depth", 400},
+		{"total work", `{"params":{"c":{"re":0,"im":0},"width":4096,"height":4096,"depth":200}}`, "params.depth", 400},
+		{"c far", `{"params":{"c":{"re":3,"im":3}}}`, "params.c", 400},
+		{"center far", `{"params":{"c":{"re":0,"im":0},"center":{"re":0,"im":-4.5}}}`, "params.center", 400},
+		{"zoom zero", `{"params":{"c":{"re":0,"im":0},"zoom":0}}`, "params.zoom", 400},
+		{"zoom huge", `{"params":{"c":{"re":0,"im":0},"zoom":1e13}}`, "params.zoom", 400},
+		{"colormap", `{"params":{"c":{"re":0,"im":0},"colormap":"jet"}}`, "params.colormap", 400},
+		{"width type", `{"params":{"c":{"re":0,"im":0},"width":"big"}}`, "params.width", 400},
+		{"width fraction", `{"params":{"c":{"re":0,"im":0},"width":100.5}}`, "params.width", 400},
+		{"name long", `{"name":"` + strings.Repeat("n", 201) + `","params":{"c":{"re":0,"im":0}}}`, "name", 400},
+		{"name blank", `{"name":"   ","params":{"c":{"re":0,"im":0}}}`, "name", 400},
+		{"email", `{"params":{"c":{"re":0,"im":0}},"notifyEmail":"not-an-address"}`, "notifyEmail", 400},
+		{"email with name", `{"params":{"c":{"re":0,"im":0}},"notifyEmail":"Ada <ada@example.com>"}`, "notifyEmail", 400},
+		{"unknown field", `{"params":{"c":{"re":0,"im":0}},"admin":true}`, "admin", 400},
+		{"unknown nested", `{"params":{"c":{"re":0,"im":0},"speed":9}}`, "speed", 400},
+		{"syntax", `{"params":`, "body", 400},
+		{"trailing", `{"params":{"c":{"re":0,"im":0}}} {}`, "body", 400},
+		{"array", `[1,2]`, "body", 400},
+		{"too large", `{"name":"` + big + `","params":{"c":{"re":0,"im":0}}}`, "", 413},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.Do("POST", "/api/configurations", tc.body)
+			if res.Status != tc.status {
+				t.Fatalf("got %d %s, want %d", res.Status, res.Body, tc.status)
+			}
+			e := res.Err(t)
+			if e.Error.Code == "" || e.Error.Message == "" {
+				t.Errorf("error body %s lacks a code or message", res.Body)
+			}
+			if tc.field == "" {
+				return
+			}
+			found := false
+			for _, f := range e.Error.Fields {
+				found = found || (f.Field == tc.field && f.Rule != "")
+			}
+			if !found {
+				t.Errorf("fields %+v do not name %q", e.Error.Fields, tc.field)
+			}
+		})
+	}
+	res := c.Do("POST", "/api/configurations", `{"params":{"c":{"re":0,"im":0}}}`, "Content-Type", "text/plain")
+	if res.Status != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain body: %d, want 415", res.Status)
+	}
+	var page struct{ Configurations []longrun.View }
+	c.Do("GET", "/api/configurations", nil).JSON(t, &page)
+	if len(page.Configurations) != 0 {
+		t.Errorf("%d configurations stored after bad requests, want 0", len(page.Configurations))
+	}
+}
+
+func TestListIsNewestFirstAndPaginated(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	var want []string
+	for i := range 5 {
+		want = append([]string{c.Create(map[string]any{"name": fmt.Sprint(i), "params": small(0.01*float64(i), 0.5)}).ID}, want...)
+	}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		var page struct {
+			Configurations []longrun.View
+			NextCursor     string
+		}
+		c.Do("GET", "/api/configurations?limit=2&cursor="+cursor, nil).JSON(t, &page)
+		for _, v := range page.Configurations {
+			got = append(got, v.ID)
+		}
+		if page.NextCursor == "" {
+			if pages != 2 {
+				t.Errorf("%d pages, want 3", pages+1)
+			}
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	if res := c.Do("GET", "/api/configurations?limit=0", nil); res.Status != 400 {
+		t.Errorf("limit=0: %d, want 400", res.Status)
+	}
+	if res := c.Do("GET", "/api/configurations?cursor=bm90LWEtY3Vyc29y", nil); res.Status != 400 {
+		t.Errorf("bad cursor: %d, want 400", res.Status)
+	}
+}
+
+func TestDeleteRemovesAndPushes(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "gone", "params": small(0.4, 0.3)})
+	c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws := c.Live(ctx)
+	if res := c.Do("DELETE", "/api/configurations/"+v.ID, nil); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d", res.Status)
+	}
+	if res := c.Do("GET", "/api/configurations/"+v.ID, nil); res.Status != 404 {
+		t.Errorf("after delete: %d, want 404", res.Status)
+	}
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no deleted push: %v", err)
+		}
+		var m notify.Message
+		json.Unmarshal(data, &m)
+		if m.Type == "deleted" && m.ID == v.ID {
+			break
+		}
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+}
+
+func TestSessionKeyFileIsMadeOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	_, url := start(t, newRenderer(), func(c *local.Config) { c.DataDir = dir })
+	c := testutil.NewClient(t, url)
+	c.Do("GET", "/api/health", nil)
+	if matches, _ := filepath.Glob(filepath.Join(dir, "session.key")); len(matches) != 1 {
+		t.Fatalf("no session.key in the data folder")
+	}
+}

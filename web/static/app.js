@@ -1,0 +1,389 @@
+// longrun's page: plain JavaScript over the JSON API and the live WebSocket.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0 };
+const DEFAULTS = { c: { re: -0.7, im: 0.27015 }, center: { re: 0, im: 0 }, zoom: 1, width: 512, height: 512, depth: 256, colormap: "nipy_spectral" };
+
+async function api(method, path, body, headers = {}) {
+  const opts = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, opts);
+  if (res.status === 204) return { res, data: null };
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* not JSON */ }
+  return { res, data };
+}
+
+// ---- list ----
+
+function upsert(c) {
+  if (!state.configs.has(c.id)) {
+    state.order.unshift(c.id);
+    state.order.sort((a, b) => {
+      const ca = state.configs.get(a) || c, cb = state.configs.get(b) || c;
+      return (cb.createdAt || "").localeCompare(ca.createdAt || "");
+    });
+  }
+  state.configs.set(c.id, c);
+}
+
+function renderList() {
+  const ul = $("list");
+  ul.replaceChildren();
+  for (const id of state.order) {
+    const c = state.configs.get(id);
+    if (!c) continue;
+    const li = document.createElement("li");
+    li.dataset.id = id;
+    li.className = id === state.selected ? "selected" : "";
+    const thumb = c.imageUrl ? Object.assign(document.createElement("img"), { src: c.imageUrl, alt: "" })
+      : document.createElement("div");
+    thumb.className = "thumb" + (c.outdated ? " outdated" : "");
+    const text = document.createElement("div");
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = c.name;
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const badge = document.createElement("span");
+    badge.className = "badge " + c.status;
+    badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
+    meta.append(badge, `${c.params.width}×${c.params.height}`);
+    if (c.outdated) meta.append(" · outdated");
+    text.append(name, meta);
+    if (c.status === "rendering") {
+      const mini = document.createElement("div");
+      mini.className = "mini";
+      const bar = document.createElement("div");
+      bar.style.width = `${Math.round(c.progress * 100)}%`;
+      mini.append(bar);
+      text.append(mini);
+    }
+    li.append(thumb, text);
+    li.addEventListener("click", () => select(id));
+    ul.append(li);
+  }
+  $("list-empty").hidden = state.order.length > 0;
+  $("more").hidden = !state.next;
+}
+
+async function loadList(more = false) {
+  const q = more && state.next ? `?cursor=${encodeURIComponent(state.next)}` : "";
+  const { res, data } = await api("GET", "/api/configurations" + q);
+  if (!res.ok) return toast(errorText(data, "Could not load your configurations"), "bad");
+  if (!more) { state.configs.clear(); state.order = []; }
+  for (const c of data.configurations) { if (!state.configs.has(c.id)) state.order.push(c.id); state.configs.set(c.id, c); }
+  state.next = data.nextCursor;
+  renderList();
+  if (state.selected && state.configs.has(state.selected)) showSelected(true);
+}
+
+// ---- form ----
+
+function fillForm(c) {
+  const p = c ? c.params : DEFAULTS;
+  $("name").value = c ? c.name : "";
+  $("c-re").value = p.c.re; $("c-im").value = p.c.im;
+  $("center-re").value = p.center.re; $("center-im").value = p.center.im;
+  $("zoom").value = p.zoom;
+  $("width").value = p.width; $("height").value = p.height;
+  $("depth").value = p.depth;
+  $("colormap").value = p.colormap;
+  $("email").value = c ? c.notifyEmail : $("email").value;
+  $("preset").value = "";
+  syncRanges();
+  clearErrors();
+}
+
+function syncRanges() {
+  $("c-re-range").value = $("c-re").value;
+  $("c-im-range").value = $("c-im").value;
+  const z = parseFloat($("zoom").value);
+  if (z > 0) $("zoom-range").value = Math.log10(z);
+  $("depth-range").value = $("depth").value;
+  const w = $("width").value, h = $("height").value;
+  $("size-preset").value = w === h && ["256", "512", "1024", "2048"].includes(w) ? w : "";
+}
+
+function num(id) {
+  const v = $(id).value.trim();
+  return v === "" ? undefined : Number(v);
+}
+
+function formBody() {
+  const params = {
+    c: { re: num("c-re") ?? NaN, im: num("c-im") ?? 0 },
+    center: { re: num("center-re") ?? 0, im: num("center-im") ?? 0 },
+    zoom: num("zoom"), width: num("width"), height: num("height"), depth: num("depth"),
+    colormap: $("colormap").value,
+  };
+  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
+  return { name: $("name").value.trim() || undefined, params, notifyEmail: $("email").value.trim() };
+}
+
+function clearErrors() {
+  document.querySelectorAll(".err").forEach((e) => { e.textContent = ""; });
+  document.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+}
+
+const FIELD_INPUTS = {
+  "name": ["name"], "params.c": ["c-re", "c-im"], "params.c.re": ["c-re"], "params.c.im": ["c-im"],
+  "params.center": ["center-re", "center-im"], "params.zoom": ["zoom"], "params.width": ["width"],
+  "params.height": ["height"], "params.depth": ["depth"], "params.colormap": ["colormap"], "notifyEmail": ["email"],
+};
+
+function showErrors(data) {
+  clearErrors();
+  const fields = (data && data.error && data.error.fields) || [];
+  for (const f of fields) {
+    const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
+    const slot = document.querySelector(`.err[data-field="${key}"]`) || document.querySelector('.err[data-field="body"]');
+    slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + `${f.field} ${f.rule}`;
+    for (const id of FIELD_INPUTS[f.field] || FIELD_INPUTS[key] || []) $(id).classList.add("invalid");
+    if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
+  }
+  if (!fields.length) document.querySelector('.err[data-field="body"]').textContent = errorText(data, "The server refused this");
+}
+
+function errorText(data, fallback) {
+  return (data && data.error && data.error.message) || fallback;
+}
+
+async function save(ev) {
+  ev.preventDefault();
+  const body = formBody();
+  const btn = $("save");
+  btn.disabled = true;
+  try {
+    const current = state.selected && state.configs.get(state.selected);
+    const { res, data } = current
+      ? await api("PUT", `/api/configurations/${current.id}`, body, { "If-Match": current.etag })
+      : await api("POST", "/api/configurations", body);
+    if (res.status === 412) {
+      toast("Someone changed this configuration meanwhile; reloaded it. Make your edit again.", "bad");
+      const r = await api("GET", `/api/configurations/${current.id}`);
+      if (r.res.ok) { upsert(r.data); select(r.data.id, true); }
+      return;
+    }
+    if (!res.ok) {
+      showErrors(data);
+      if (res.status >= 500) toast(errorText(data, "The server could not save this; try again."), "bad");
+      return;
+    }
+    clearErrors();
+    upsert(data);
+    select(data.id, true);
+    if (data.status === "done" && (!current || current.paramsHash !== data.paramsHash)) {
+      toast(`“${data.name}” was already rendered: shown at once.`, "info");
+    }
+  } catch (e) {
+    toast("Network error: " + e.message, "bad");
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// ---- selection and preview ----
+
+function select(id, keepForm = false) {
+  state.selected = id;
+  if (id) history.replaceState(null, "", "#" + id); else history.replaceState(null, "", location.pathname);
+  const c = id && state.configs.get(id);
+  if (!keepForm || !c) fillForm(c || null);
+  else fillForm(c);
+  showSelected();
+  renderList();
+}
+
+function showSelected() {
+  const c = state.selected && state.configs.get(state.selected);
+  $("form-title").textContent = c ? "Edit configuration" : "New configuration";
+  $("save").textContent = c ? "Save changes" : "Save and render";
+  $("delete").hidden = !c;
+  $("retry").hidden = !(c && c.status === "failed");
+  const badge = $("status");
+  badge.hidden = !c;
+  if (c) { badge.className = "badge " + c.status; badge.textContent = c.status; }
+
+  const prog = $("progress");
+  const active = c && (c.status === "queued" || c.status === "rendering");
+  prog.hidden = !active;
+  if (active) {
+    const pct = Math.round((c.status === "rendering" ? c.progress : 0) * 100);
+    prog.querySelector(".bar").style.width = pct + "%";
+    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a render worker…" : `Rendering… ${pct}%`;
+    prog.setAttribute("aria-valuenow", pct);
+  }
+  const img = $("image");
+  if (c && c.imageUrl) {
+    if (img.getAttribute("src") !== c.imageUrl) img.src = c.imageUrl;
+    img.alt = `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`;
+    img.hidden = false;
+    img.classList.toggle("is-outdated", c.outdated);
+  } else {
+    img.hidden = true;
+    img.removeAttribute("src");
+  }
+  $("outdated").hidden = !(c && c.outdated);
+  $("placeholder").hidden = !!(c && c.imageUrl);
+  $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
+  const failure = $("failure");
+  failure.hidden = !(c && c.status === "failed");
+  if (c && c.status === "failed") failure.textContent = "Render failed: " + (c.error || "unknown reason");
+  const st = c && c.stats;
+  $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
+}
+
+async function retry() {
+  const c = state.configs.get(state.selected);
+  if (!c) return;
+  const { res, data } = await api("POST", `/api/configurations/${c.id}/render`);
+  if (!res.ok) return toast(errorText(data, "Could not retry"), "bad");
+  upsert(data); showSelected(); renderList();
+}
+
+async function del() {
+  const c = state.configs.get(state.selected);
+  if (!c || !confirm(`Delete “${c.name}”?`)) return;
+  const { res, data } = await api("DELETE", `/api/configurations/${c.id}`);
+  if (!res.ok && res.status !== 404) return toast(errorText(data, "Could not delete"), "bad");
+  removeConfig(c.id);
+}
+
+function removeConfig(id) {
+  state.configs.delete(id);
+  state.order = state.order.filter((x) => x !== id);
+  if (state.selected === id) select(null);
+  renderList();
+}
+
+// ---- live updates ----
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/api/live`);
+  state.ws = ws;
+  ws.onopen = () => {
+    state.retry = 0;
+    $("live").textContent = "live"; $("live").className = "live on";
+    loadList(); // catch up on what happened while disconnected
+  };
+  ws.onclose = () => {
+    $("live").textContent = "offline"; $("live").className = "live off";
+    const delay = Math.min(1000 * 2 ** state.retry++, 15000);
+    setTimeout(connect, delay);
+  };
+  ws.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch (_) { return; }
+    if (msg.type === "deleted") return removeConfig(msg.id);
+    if (msg.type !== "configuration") return;
+    const c = msg.configuration, prev = state.configs.get(c.id);
+    if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale push
+    upsert(c);
+    const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
+    if (finished) announce(c);
+    if (c.id === state.selected) {
+      if (prev && prev.etag !== c.etag && document.activeElement?.form !== $("form")) fillForm(c);
+      showSelected();
+    }
+    renderList();
+  };
+}
+
+function announce(c) {
+  const ok = c.status === "done";
+  toast(ok ? `“${c.name}” is ready.` : `“${c.name}” failed: ${c.error}`, ok ? "" : "bad", () => select(c.id));
+  if (window.Notification && Notification.permission === "granted" && document.hidden) {
+    new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
+  }
+  if (c.notifyEmail) setTimeout(loadMail, 300);
+}
+
+function toast(text, kind = "", onclick) {
+  const t = document.createElement("div");
+  t.className = "toast " + kind;
+  t.setAttribute("role", "status");
+  t.textContent = text;
+  if (onclick) { t.style.cursor = "pointer"; t.addEventListener("click", onclick); }
+  $("toasts").append(t);
+  setTimeout(() => t.remove(), 6000);
+}
+
+// ---- mailbox ----
+
+async function loadMail() {
+  const { res, data } = await api("GET", "/api/mail");
+  const ul = $("mail");
+  if (!res.ok) { $("mail-empty").textContent = errorText(data, "No dev mailbox."); return; }
+  ul.replaceChildren();
+  for (const m of data.messages) {
+    const li = document.createElement("li");
+    const subject = document.createElement("div");
+    subject.className = "subject";
+    subject.textContent = m.subject;
+    const meta = document.createElement("div");
+    meta.className = "muted";
+    meta.textContent = `to ${m.to} · ${new Date(m.sentAt).toLocaleString()}`;
+    const pre = document.createElement("pre");
+    pre.textContent = m.text;
+    li.append(subject, meta, pre);
+    ul.append(li);
+  }
+  $("mail-empty").hidden = data.messages.length > 0;
+}
+
+// ---- wiring ----
+
+function wire() {
+  $("form").addEventListener("submit", save);
+  $("new").addEventListener("click", () => select(null));
+  $("retry").addEventListener("click", retry);
+  $("delete").addEventListener("click", del);
+  $("more").addEventListener("click", () => loadList(true));
+  $("mail-refresh").addEventListener("click", loadMail);
+  $("preset").addEventListener("change", (e) => {
+    if (!e.target.value) return;
+    const [re, im] = e.target.value.split(",");
+    $("c-re").value = re; $("c-im").value = im;
+    if (!$("name").value) $("name").value = e.target.selectedOptions[0].textContent.split(":")[0];
+    syncRanges();
+  });
+  for (const [range, box, toBox, toRange] of [
+    ["c-re-range", "c-re", (v) => v, (v) => v],
+    ["c-im-range", "c-im", (v) => v, (v) => v],
+    ["depth-range", "depth", (v) => v, (v) => v],
+    ["zoom-range", "zoom", (v) => Number((10 ** v).toPrecision(4)), (v) => (v > 0 ? Math.log10(v) : 0)],
+  ]) {
+    $(range).addEventListener("input", (e) => { $(box).value = toBox(Number(e.target.value)); });
+    $(box).addEventListener("input", (e) => { $(range).value = toRange(Number(e.target.value)); });
+  }
+  $("size-preset").addEventListener("change", (e) => {
+    if (e.target.value) { $("width").value = e.target.value; $("height").value = e.target.value; }
+  });
+  const perm = $("notify-perm");
+  if (window.Notification && Notification.permission === "default") {
+    perm.hidden = false;
+    perm.addEventListener("click", async () => { await Notification.requestPermission(); perm.hidden = true; });
+  }
+}
+
+async function main() {
+  wire();
+  fillForm(null);
+  await loadList();
+  const id = location.hash.slice(1);
+  if (id && state.configs.has(id)) select(id);
+  else if (id) {
+    const { res, data } = await api("GET", `/api/configurations/${encodeURIComponent(id)}`);
+    if (res.ok) { upsert(data); select(id); } else select(null);
+  }
+  loadMail();
+  connect();
+}
+
+main();
