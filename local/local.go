@@ -95,10 +95,15 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		db.Close()
 		return nil, err
 	}
+	// This process is the only consumer of the queue: whatever a previous
+	// run had received or leased is orphaned.
 	if n, err := db.ReleaseInFlight(ctx); err != nil {
 		return fail(err)
 	} else if n > 0 {
 		log.Info("jobs a previous run left in flight are queued again", "jobs", n)
+	}
+	if err := db.ReleaseClaims(ctx); err != nil {
+		return fail(err)
 	}
 	images, err := files.Open(filepath.Join(cfg.DataDir, "images"))
 	if err != nil {

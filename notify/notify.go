@@ -1,7 +1,8 @@
 // Package notify tells users about their configurations: every change to a
 // configuration (a DynamoDB Stream record, or the local change log in the same
 // shape) is pushed to the owner's open pages, and a finished version is
-// e-mailed once to the address the configuration names.
+// e-mailed once to the address the configuration names: once when it is
+// done, and once when it fails.
 package notify
 
 import (
@@ -97,22 +98,22 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 	case cur == nil:
 		return nil
 	}
+	// The e-mail goes first, so a page told "done" finds it in the mailbox.
+	err = nil
+	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
+	if cur.NotifyEmail != "" && cur.Status.Finished() && transition {
+		err = n.mail(ctx, cur)
+	}
 	v := cur.View()
 	n.push(ctx, cur.Owner, Message{Type: "configuration", ID: cur.ID, Configuration: &v})
-	if cur.NotifyEmail == "" || !cur.Status.Finished() {
-		return nil
-	}
-	if old != nil && old.Version == cur.Version && old.Status == cur.Status {
-		return nil // not a transition
-	}
-	return n.mail(ctx, cur)
+	return err
 }
 
 // mail sends the one e-mail of a finished version. The record is written
 // first: a crash between the record and the send loses that e-mail rather
 // than sending it twice.
 func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
-	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10)
+	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
 	first, err := n.Sent.MarkSent(ctx, key)
 	if err != nil || !first {
 		return err

@@ -67,6 +67,10 @@ type Worker struct {
 	Timeout time.Duration
 	// Margin is kept from the caller's deadline to record a failure.
 	Margin time.Duration
+	// Lease is how long a render's claim on its params hash lasts without
+	// renewal; progress renews it. 0 means 30s. A worker that dies holds
+	// back other jobs of the same parameters for at most this long.
+	Lease time.Duration
 	// Render renders; nil means julia.Render. Tests replace it.
 	Render func(context.Context, julia.Params, julia.Options) (*image.Paletted, julia.Stats, error)
 }
@@ -164,7 +168,12 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		timeout = min(timeout, time.Until(dl)-w.Margin)
 	}
 	token := longrun.NewID()
-	if ok, err := w.Results.Claim(ctx, job.Hash, token, now().Add(timeout+time.Minute)); err != nil {
+	lease := w.Lease
+	if lease == 0 {
+		lease = 30 * time.Second
+	}
+	renewed := now()
+	if ok, err := w.Results.Claim(ctx, job.Hash, token, renewed.Add(lease)); err != nil {
 		return err
 	} else if !ok {
 		return ErrBusy
@@ -195,6 +204,11 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		}))
 		if errors.Is(err, errSuperseded) || longrun.ErrorCode(err) == longrun.ENOTFOUND {
 			cancelCause(errSuperseded) // an edit or a delete: stop rendering
+		}
+		if t := now(); t.Sub(renewed) > lease/3 {
+			if _, err := w.Results.Claim(rctx, job.Hash, token, t.Add(lease)); err == nil {
+				renewed = t
+			}
 		}
 	}
 	render := w.Render

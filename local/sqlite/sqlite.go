@@ -282,6 +282,13 @@ func (db *DB) Claim(ctx context.Context, hash, token string, until time.Time) (b
 	return n == 1, err
 }
 
+// ReleaseClaims ends every render lease: at start-up the leases a previous
+// process held are orphans.
+func (db *DB) ReleaseClaims(ctx context.Context) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM claims`)
+	return err
+}
+
 // Release ends token's lease on hash.
 func (db *DB) Release(ctx context.Context, hash, token string) error {
 	_, err := db.w.ExecContext(ctx, `DELETE FROM claims WHERE hash = ? AND token = ?`, hash, token)

@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/notify"
+)
+
+func TestServeOverHTTPAndWebSocket(t *testing.T) {
+	s := serve(t, t.TempDir())
+	c := testutil.NewClient(t, s.URL)
+	if res := c.Do("GET", "/api/health", nil); res.Status != 200 {
+		t.Fatalf("health: %d %s", res.Status, res.Body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ws := c.Live(ctx)
+	// Heavy enough to report progress: 2·10⁹ iterations at most, off centre.
+	v := c.Create(map[string]any{"name": "e2e", "notifyEmail": "e2e@example.com",
+		"params": testutil.Params(-0.123, 0.745, "center", map[string]float64{"re": 0.001, "im": 0}, "width", 2048, "height", 2048, "depth", 400)})
+	var statuses []string
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("push: %v; statuses so far %v\n%s", err, statuses, s.log)
+		}
+		var m notify.Message
+		if json.Unmarshal(data, &m) != nil || m.Configuration == nil || m.ID != v.ID {
+			continue
+		}
+		statuses = append(statuses, string(m.Configuration.Status))
+		if m.Configuration.Status == longrun.StatusDone {
+			break
+		}
+	}
+	if strings.Join(statuses, " ") == "done" || statuses[0] == "done" {
+		t.Errorf("pushes %v: want queued or rendering before done", statuses)
+	}
+	done := c.Get(v.ID)
+	img := c.Do("GET", done.ImageURL, nil)
+	if img.Status != 200 || len(img.Body) < 1000 || string(img.Body[1:4]) != "PNG" {
+		t.Fatalf("image: %d, %d bytes", img.Status, len(img.Body))
+	}
+	var mail struct{ Messages []notify.Mail }
+	c.Do("GET", "/api/mail", nil).JSON(t, &mail)
+	if len(mail.Messages) != 1 || mail.Messages[0].To != "e2e@example.com" {
+		t.Errorf("mailbox %+v: want one message to e2e@example.com", mail.Messages)
+	}
+}
+
+// TestKilledMidRenderFinishesAfterRestart kills the server with SIGKILL
+// while a job renders, starts it again on the same data folder, and sees
+// the job finish, with one e-mail.
+func TestKilledMidRenderFinishesAfterRestart(t *testing.T) {
+	data := t.TempDir()
+	s := serve(t, data, "--render-goroutines", "1")
+	c := testutil.NewClient(t, s.URL)
+	// About 1.5·10⁹ iterations on one goroutine: seconds of work.
+	v := c.Create(map[string]any{"name": "survivor", "notifyEmail": "ops@example.com",
+		"params": testutil.Params(0, 0, "center", map[string]float64{"re": 0.001, "im": 0}, "width", 4096, "height", 4096, "depth", 119)})
+	c.Await(v.ID, 30*time.Second, "rendering", func(v longrun.View) bool { return v.Status == longrun.StatusRendering })
+	s.kill(t)
+
+	s2 := serve(t, data, "--render-goroutines", "1")
+	c.Base = s2.URL // the same browser: the session cookie is signed with the same key
+	c.HTTP.Jar = rejar(t, c, s.URL, s2.URL)
+	if got := c.Get(v.ID); got.Status == longrun.StatusDone {
+		t.Fatalf("done before the restart rendered it; the kill came too late")
+	}
+	done := c.Await(v.ID, 60*time.Second, "done after restart", testutil.Done)
+	if done.Stats == nil || done.Stats.Pixels != 4096*4096 {
+		t.Errorf("stats %+v", done.Stats)
+	}
+	var mail struct{ Messages []notify.Mail }
+	c.Do("GET", "/api/mail", nil).JSON(t, &mail)
+	if len(mail.Messages) != 1 {
+		t.Errorf("%d e-mails after the restart, want 1", len(mail.Messages))
+	}
+}
