@@ -42,7 +42,7 @@ function renderList() {
     li.className = id === state.selected ? "selected" : "";
     const thumb = c.imageUrl ? Object.assign(document.createElement("img"), { src: c.imageUrl, alt: "" })
       : document.createElement("div");
-    thumb.className = "thumb" + (c.outdated ? " outdated" : "");
+    thumb.className = "thumb" + (c.outdated ? " stale" : "");
     const text = document.createElement("div");
     const name = document.createElement("div");
     name.className = "name";

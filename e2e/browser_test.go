@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// shots is where screenshots go: $LONGRUN_TEST_OUTPUT/browser (make test
+// sets it and prints where), else the test's temporary folder.
+func shots(t *testing.T) string {
+	dir := os.Getenv("LONGRUN_TEST_OUTPUT")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	dir = filepath.Join(dir, "browser")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts a headless Chromium with a fresh profile: one user.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("browser tests need Chromium at %s (apt-get install chromium): %v", chromium, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+func shot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// within runs steps with a deadline.
+func within(t *testing.T, ctx context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := chromedp.Do(tctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func setValue(id, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.ID(id), v)
+}
+
+func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+
+	within(t, ctx, 20*time.Second, "open the page",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+	)
+	shot(t, ctx, dir, "1-empty")
+
+	// Create through the form: a render heavy enough to watch (off centre,
+	// so no symmetry: about 1.5·10⁹ iterations).
+	within(t, ctx, 10*time.Second, "fill the form",
+		setValue("name", "Rabbit"),
+		setValue("c-re", "-0.123"), setValue("c-im", "0.745"),
+		setValue("center-re", "0.001"),
+		setValue("width", "4096"), setValue("height", "4096"), setValue("depth", "119"),
+		setValue("email", "browser@example.com"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.CSS("#progress")),
+	)
+	var widths []string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		w := eval[string](t, ctx, `document.getElementById("progress").hidden ? "hidden" : document.querySelector("#progress .bar").style.width`)
+		if len(widths) == 0 || widths[len(widths)-1] != w {
+			widths = append(widths, w)
+			if w != "hidden" && w != "0%" && len(widths) < 4 {
+				shot(t, ctx, dir, "2-progress")
+			}
+		}
+		if w == "hidden" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	moved := false
+	for _, w := range widths {
+		moved = moved || (w != "hidden" && w != "0%" && w != "100%" && w != "")
+	}
+	if !moved {
+		t.Errorf("progress bar widths %v: want it to move between 0%% and 100%%", widths)
+	}
+	within(t, ctx, 30*time.Second, "image, toast and e-mail",
+		chromedp.WaitVisible(chromedp.CSS("#image")),
+		chromedp.WaitVisible(chromedp.CSS(".toast")),
+		chromedp.WaitVisible(chromedp.CSS("#mail li")),
+	)
+	if toast := eval[string](t, ctx, `document.querySelector(".toast").textContent`); !strings.Contains(toast, "Rabbit") {
+		t.Errorf("toast %q does not name the configuration", toast)
+	}
+	if mail := eval[string](t, ctx, `document.querySelector("#mail li").textContent`); !strings.Contains(mail, "browser@example.com") {
+		t.Errorf("mailbox shows %q", mail)
+	}
+	if ok := eval[bool](t, ctx, `document.getElementById("image").naturalWidth === 4096`); !ok {
+		t.Errorf("the image did not load at 4096 px")
+	}
+	shot(t, ctx, dir, "3-done")
+	firstSrc := eval[string](t, ctx, `document.getElementById("image").getAttribute("src")`)
+
+	// Edit: the old image stays, marked outdated, until the new one lands.
+	within(t, ctx, 10*time.Second, "edit",
+		setValue("c-re", "-0.125"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("outdated")),
+	)
+	if src := eval[string](t, ctx, `document.getElementById("image").getAttribute("src")`); src != firstSrc {
+		t.Errorf("while outdated the page shows %s, want the old image %s", src, firstSrc)
+	}
+	shot(t, ctx, dir, "4-outdated")
+	within(t, ctx, 60*time.Second, "new image",
+		chromedp.WaitNotVisible(chromedp.ID("outdated")),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById("image").getAttribute("src") !== %q && document.getElementById("image").complete`, firstSrc)),
+	)
+	shot(t, ctx, dir, "5-replaced")
+
+	// A validation error appears next to its field and nothing is saved.
+	count := eval[int](t, ctx, `document.querySelectorAll("#list li").length`)
+	within(t, ctx, 10*time.Second, "invalid width",
+		chromedp.Click(chromedp.ID("new")),
+		setValue("name", "Too small"),
+		setValue("width", "10"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.CSS(`.err[data-field="params.width"]`)),
+	)
+	if msg := eval[string](t, ctx, `document.querySelector('.err[data-field="params.width"]').textContent`); !strings.Contains(msg, "16") {
+		t.Errorf("width error %q does not give the rule", msg)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll("#list li").length`); n != count {
+		t.Errorf("list has %d entries after a rejected save, want %d", n, count)
+	}
+	shot(t, ctx, dir, "6-validation")
+
+	// Another browser profile is another owner: it sees none of this.
+	other := browser(t)
+	within(t, other, 20*time.Second, "second owner",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		chromedp.WaitVisible(chromedp.ID("list-empty")),
+	)
+	if n := eval[int](t, other, `document.querySelectorAll("#list li").length`); n != 0 {
+		t.Errorf("another owner sees %d configurations, want 0", n)
+	}
+	shot(t, other, dir, "7-other-owner")
+
+	// On a phone-sized screen.
+	within(t, ctx, 10*time.Second, "phone",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#list li")),
+	)
+	shot(t, ctx, dir, "8-phone")
+}
