@@ -1,0 +1,143 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/local/files"
+	"github.com/longrun/longrun/local/sqlite"
+	"github.com/longrun/longrun/web"
+)
+
+// queue fails while down is set.
+type queue struct {
+	db   *sqlite.DB
+	down atomic.Bool
+}
+
+func (q *queue) SendJob(ctx context.Context, j longrun.Job) error {
+	if q.down.Load() {
+		return errors.New("queue unreachable")
+	}
+	return q.db.SendJob(ctx, j)
+}
+
+func newServer(t *testing.T) (*httptest.Server, *sqlite.DB, *queue, *web.Sessions) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), dir+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	images, _ := files.Open(dir + "/images")
+	q := &queue{db: db}
+	sessions := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
+	srv := httptest.NewServer(web.NewServer(web.Deps{Store: db, Results: db, Queue: q, Images: images, Sessions: sessions}))
+	t.Cleanup(srv.Close)
+	return srv, db, q, sessions
+}
+
+func TestEnqueueFailureLeavesARecoverableConfiguration(t *testing.T) {
+	srv, db, q, _ := newServer(t)
+	c := testutil.NewClient(t, srv.URL)
+	q.down.Store(true)
+	res := c.Do("POST", "/api/configurations", map[string]any{"name": "x", "params": testutil.Params(0.1, 0.2)})
+	if res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("create with the queue down: %d %s, want 503", res.Status, res.Body)
+	}
+	e := res.Err(t)
+	loc := res.Header.Get("Location")
+	if !strings.Contains(e.Error.Message, "/render") || loc == "" {
+		t.Fatalf("error %q, Location %q: want how to recover and where", e.Error.Message, loc)
+	}
+	id := strings.TrimPrefix(loc, "/api/configurations/")
+	if v := c.Get(id); v.Status != longrun.StatusQueued {
+		t.Fatalf("saved configuration is %s, want queued", v.Status)
+	}
+	q.down.Store(false)
+	if res := c.Do("POST", loc+"/render", nil); res.Status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", res.Status, res.Body)
+	}
+	stats, _ := db.QueueStats(context.Background())
+	if stats.Visible != 1 {
+		t.Errorf("queue holds %d jobs after the retry, want 1", stats.Visible)
+	}
+}
+
+func TestForgedOrExpiredCookiesGetANewOwner(t *testing.T) {
+	srv, _, _, sessions := newServer(t)
+	alice := testutil.NewClient(t, srv.URL)
+	v := alice.Create(map[string]any{"name": "mine", "params": testutil.Params(0.1, 0.2)})
+	cookie := alice.HTTP.Jar.Cookies(mustURL(t, srv.URL))[0]
+	owner := sessions.Owner(cookie.Value)
+	if owner == "" {
+		t.Fatal("the issued cookie does not verify")
+	}
+	if !cookieFlags(t, srv.URL) {
+		t.Error("session cookie is not HttpOnly")
+	}
+	// Forge: another owner's id with the same signature.
+	forged := strings.Replace(cookie.Value, owner, strings.Repeat("a", 32), 1)
+	expired := (&web.Sessions{Key: sessions.Key, Now: func() time.Time { return time.Now().Add(-500 * 24 * time.Hour) }}).Token(owner, time.Hour)
+	otherKey := (&web.Sessions{Key: []byte("another-key-another-key-another-key")}).Token(owner, time.Hour)
+	for name, value := range map[string]string{"forged": forged, "expired": expired, "other key": otherKey, "garbage": "x.y.z"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/configurations/"+v.ID, nil)
+		req.AddCookie(&http.Cookie{Name: web.CookieName, Value: value})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s cookie: %d, want 404", name, res.StatusCode)
+		}
+		if fresh := res.Cookies(); len(fresh) != 1 || sessions.Owner(fresh[0].Value) == owner {
+			t.Errorf("%s cookie: want a new owner's cookie", name)
+		}
+	}
+}
+
+func cookieFlags(t *testing.T, base string) bool {
+	res, err := http.Get(base + "/api/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return len(res.Cookies()) == 1 && res.Cookies()[0].HttpOnly
+}
+
+func TestPathTraversalAndUnknownRoutes(t *testing.T) {
+	srv, _, _, _ := newServer(t)
+	c := testutil.NewClient(t, srv.URL)
+	for _, path := range []string{
+		"/api/configurations/..%2F..%2Fsession.key", "/api/configurations/%2e%2e", "/api/configurations/ABC",
+		"/api/configurations/0123456789abcdef0123456789abcdef", "/api/nope",
+	} {
+		res := c.Do("GET", path, nil)
+		if res.Status != http.StatusNotFound || !strings.Contains(string(res.Body), `"not_found"`) {
+			t.Errorf("GET %s: %d %s, want a JSON 404", path, res.Status, res.Body)
+		}
+	}
+	if res := c.Do("GET", "/../../etc/passwd", nil); res.Status == 200 && strings.Contains(string(res.Body), "root:") {
+		t.Errorf("served a file outside the page")
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

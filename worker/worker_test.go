@@ -1,0 +1,193 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/julia"
+	"github.com/longrun/longrun/local/files"
+	"github.com/longrun/longrun/local/sqlite"
+	"github.com/longrun/longrun/worker"
+)
+
+type fixture struct {
+	db      *sqlite.DB
+	w       *worker.Worker
+	renders atomic.Int64
+	fail    error
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), dir+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	images, err := files.Open(dir + "/images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db}
+	f.w = &worker.Worker{Configs: db, Results: db, Images: images, MaxReceives: 3, Workers: 1,
+		Render: func(ctx context.Context, p julia.Params, o julia.Options) (*image.Paletted, julia.Stats, error) {
+			f.renders.Add(1)
+			if f.fail != nil {
+				return nil, julia.Stats{}, f.fail
+			}
+			return julia.Render(ctx, p, o)
+		}}
+	return f
+}
+
+// configuration stores a queued configuration and returns its job.
+func (f *fixture) configuration(t *testing.T, re float64) (*longrun.Configuration, longrun.Job) {
+	t.Helper()
+	p := longrun.Params{C: longrun.Complex{Re: re, Im: 0.5}, Zoom: 1, Width: 24, Height: 16, Depth: 40, Colormap: "magma"}
+	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "t", Rev: 1, CreatedAt: time.Now()}
+	c.SetParams(p, nil, time.Now())
+	if err := f.db.CreateConfiguration(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c, longrun.Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash}
+}
+
+func (f *fixture) get(t *testing.T, id string) *longrun.Configuration {
+	t.Helper()
+	c, err := f.db.Configuration(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDuplicateDeliveryRendersOnce(t *testing.T) {
+	f := newFixture(t)
+	c, job := f.configuration(t, -0.3)
+	for i := 1; i <= 2; i++ {
+		if err := f.w.Process(context.Background(), job, i); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	if n := f.renders.Load(); n != 1 {
+		t.Errorf("rendered %d times, want 1", n)
+	}
+	if got := f.get(t, c.ID); got.Status != longrun.StatusDone || got.RenderedHash != c.ParamsHash {
+		t.Errorf("status %s rendered %q, want done with %q", got.Status, got.RenderedHash, c.ParamsHash)
+	}
+}
+
+func TestJobOfDeletedConfigurationIsDropped(t *testing.T) {
+	f := newFixture(t)
+	c, job := f.configuration(t, -0.31)
+	if err := f.db.DeleteConfiguration(context.Background(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.w.Process(context.Background(), job, 1); err != nil {
+		t.Fatalf("got %v, want the job finished with", err)
+	}
+	if n := f.renders.Load(); n != 0 {
+		t.Errorf("rendered %d times, want 0", n)
+	}
+}
+
+func TestSupersededJobIsDroppedWithoutRendering(t *testing.T) {
+	f := newFixture(t)
+	c, old := f.configuration(t, -0.32)
+	p := c.Params
+	p.Depth = 41
+	_, err := f.db.UpdateConfiguration(context.Background(), c.ID, func(c *longrun.Configuration) error {
+		c.SetParams(p, nil, time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.w.Process(context.Background(), old, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.renders.Load(); n != 0 {
+		t.Errorf("the superseded job rendered %d times, want 0", n)
+	}
+	if got := f.get(t, c.ID); got.Status != longrun.StatusQueued || got.Version != 2 {
+		t.Errorf("status %s version %d, want queued 2", got.Status, got.Version)
+	}
+}
+
+func TestFailureIsRetriedThenMarkedOnTheLastReceive(t *testing.T) {
+	f := newFixture(t)
+	f.fail = errors.New("disk on fire")
+	c, job := f.configuration(t, -0.33)
+	for receives := 1; receives <= 3; receives++ {
+		err := f.w.Process(context.Background(), job, receives)
+		if err == nil {
+			t.Fatalf("receive %d: no error; the queue would forget the job", receives)
+		}
+		got := f.get(t, c.ID)
+		if final := receives == 3; (got.Status == longrun.StatusFailed) != final {
+			t.Fatalf("receive %d: status %s", receives, got.Status)
+		}
+	}
+	if got := f.get(t, c.ID); !strings.Contains(got.Error, "disk on fire") {
+		t.Errorf("error %q, want the reason", got.Error)
+	}
+}
+
+func TestTooSlowRenderFailsAtOnce(t *testing.T) {
+	f := newFixture(t)
+	f.w.Timeout = time.Nanosecond
+	c, job := f.configuration(t, -0.34)
+	if err := f.w.Process(context.Background(), job, 1); err != nil {
+		t.Fatalf("got %v; a render that cannot finish in time must not be retried", err)
+	}
+	if got := f.get(t, c.ID); got.Status != longrun.StatusFailed || !strings.Contains(got.Error, "longer than") {
+		t.Errorf("status %s error %q, want failed for taking too long", got.Status, got.Error)
+	}
+}
+
+func TestHashLeasedElsewhereIsRetriedLater(t *testing.T) {
+	f := newFixture(t)
+	_, job := f.configuration(t, -0.35)
+	if ok, err := f.db.Claim(context.Background(), job.Hash, "someone-else", time.Now().Add(time.Minute)); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := f.w.Process(context.Background(), job, 1); !errors.Is(err, worker.ErrBusy) {
+		t.Fatalf("got %v, want ErrBusy", err)
+	}
+	if n := f.renders.Load(); n != 0 {
+		t.Errorf("rendered %d times while leased elsewhere", n)
+	}
+}
+
+func TestBatchReportsOnlyTheFailedMessage(t *testing.T) {
+	f := newFixture(t)
+	_, good := f.configuration(t, -0.36)
+	body, _ := json.Marshal(good)
+	_, bad := f.configuration(t, -0.37)
+	if ok, _ := f.db.Claim(context.Background(), bad.Hash, "other", time.Now().Add(time.Minute)); !ok {
+		t.Fatal("claim")
+	}
+	badBody, _ := json.Marshal(bad)
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", Body: string(body), Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
+		{MessageId: "m2", Body: string(badBody), Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
+		{MessageId: "m3", Body: "not json", Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
+	}}
+	resp, err := f.w.HandleSQS(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m2" {
+		t.Errorf("failures %+v, want only m2 (m3 can never succeed and is dropped)", resp.BatchItemFailures)
+	}
+}
