@@ -1,0 +1,240 @@
+// Package porttest holds conformance suites for longrun's ports. Every
+// adapter of a port, the embedded one and the AWS one, must pass its suite,
+// so the core behaves the same on either.
+package porttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/longrun/longrun"
+)
+
+// Store is every method the core asks of a configuration and result store.
+type Store interface {
+	CreateConfiguration(ctx context.Context, c *longrun.Configuration) error
+	Configuration(ctx context.Context, id string) (*longrun.Configuration, error)
+	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error)
+	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
+	DeleteConfiguration(ctx context.Context, id string) error
+	Result(ctx context.Context, hash string) (*longrun.Result, error)
+	PutResult(ctx context.Context, r *longrun.Result) error
+	Claim(ctx context.Context, hash, token string, until time.Time) (bool, error)
+	Release(ctx context.Context, hash, token string) error
+	MarkSent(ctx context.Context, key string) (bool, error)
+	UnmarkSent(ctx context.Context, key string) error
+}
+
+func newConfiguration(owner string, created time.Time, re float64) *longrun.Configuration {
+	c := &longrun.Configuration{ID: longrun.NewID(), Owner: owner, Name: fmt.Sprint(re), Rev: 1, CreatedAt: created}
+	c.SetParams(longrun.Params{C: longrun.Complex{Re: re, Im: 0.3}, Zoom: 1, Width: 64, Height: 64, Depth: 100, Colormap: "magma"}, nil, created)
+	return c
+}
+
+// TestStore runs the store suite; newStore returns an empty store.
+func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	t.Run("a created configuration reads back whole", func(t *testing.T) {
+		s := newStore(t)
+		c := newConfiguration(longrun.NewID(), time.Now().UTC().Truncate(time.Microsecond), 0.1)
+		c.NotifyEmail = "ada@example.com"
+		if err := s.CreateConfiguration(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Configuration(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 1 ||
+			got.Status != longrun.StatusQueued || got.NotifyEmail != c.NotifyEmail || !got.CreatedAt.Equal(c.CreatedAt) {
+			t.Errorf("got %+v, want %+v", got, c)
+		}
+	})
+	t.Run("a missing configuration is ENOTFOUND", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.Configuration(ctx, longrun.NewID())
+		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("got %v, want ENOTFOUND", err)
+		}
+		_, err = s.UpdateConfiguration(ctx, longrun.NewID(), func(*longrun.Configuration) error { return nil })
+		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("update: got %v, want ENOTFOUND", err)
+		}
+		if err := s.DeleteConfiguration(ctx, longrun.NewID()); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("delete: got %v, want ENOTFOUND", err)
+		}
+	})
+	t.Run("an update that returns an error writes nothing", func(t *testing.T) {
+		s := newStore(t)
+		c := newConfiguration(longrun.NewID(), time.Now(), 0.2)
+		s.CreateConfiguration(ctx, c)
+		stop := errors.New("stop")
+		_, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+			c.Name = "changed"
+			return stop
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("got %v, want fn's error", err)
+		}
+		if got, _ := s.Configuration(ctx, c.ID); got.Name != c.Name {
+			t.Errorf("name %q, want %q", got.Name, c.Name)
+		}
+	})
+	t.Run("concurrent updates are never lost", func(t *testing.T) {
+		s := newStore(t)
+		c := newConfiguration(longrun.NewID(), time.Now(), 0.3)
+		s.CreateConfiguration(ctx, c)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if _, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+					c.Rev++
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if got, _ := s.Configuration(ctx, c.ID); got.Rev != 21 {
+			t.Errorf("rev %d after 20 increments, want 21", got.Rev)
+		}
+	})
+	t.Run("lists are per owner, newest first, paginated", func(t *testing.T) {
+		s := newStore(t)
+		owner, other := longrun.NewID(), longrun.NewID()
+		base := time.Now().UTC()
+		var want []string
+		for i := range 7 {
+			c := newConfiguration(owner, base.Add(time.Duration(i)*time.Millisecond), float64(i)/10)
+			s.CreateConfiguration(ctx, c)
+			want = append([]string{c.ID}, want...)
+		}
+		s.CreateConfiguration(ctx, newConfiguration(other, base, 0.9))
+		var got []string
+		cursor := ""
+		for range 10 {
+			page, next, err := s.Configurations(ctx, owner, cursor, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				got = append(got, c.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+	t.Run("delete removes", func(t *testing.T) {
+		s := newStore(t)
+		c := newConfiguration(longrun.NewID(), time.Now(), 0.4)
+		s.CreateConfiguration(ctx, c)
+		if err := s.DeleteConfiguration(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Configuration(ctx, c.ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("after delete: %v", err)
+		}
+	})
+	t.Run("results are put once, by hash", func(t *testing.T) {
+		s := newStore(t)
+		if r, err := s.Result(ctx, "h1"); r != nil || err != nil {
+			t.Fatalf("missing result: %v %v, want nil, nil", r, err)
+		}
+		first := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 1}, CreatedAt: time.Now().UTC()}
+		second := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 2}, CreatedAt: time.Now().UTC()}
+		if err := s.PutResult(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutResult(ctx, second); err != nil {
+			t.Fatalf("a second put of one hash must succeed quietly: %v", err)
+		}
+		if r, _ := s.Result(ctx, "h1"); r == nil || r.Stats.Iterations != 1 {
+			t.Errorf("got %+v, want the first result kept", r)
+		}
+	})
+	t.Run("a lease excludes others until it expires or is released", func(t *testing.T) {
+		s := newStore(t)
+		now := time.Now()
+		if ok, err := s.Claim(ctx, "h", "a", now.Add(time.Minute)); !ok || err != nil {
+			t.Fatalf("first claim: %v %v", ok, err)
+		}
+		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
+			t.Error("a second token took a live lease")
+		}
+		if ok, _ := s.Claim(ctx, "h", "a", now.Add(2*time.Minute)); !ok {
+			t.Error("the holder could not renew")
+		}
+		s.Release(ctx, "h", "b") // not the holder: no effect
+		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
+			t.Error("another token's release freed the lease")
+		}
+		s.Release(ctx, "h", "a")
+		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); !ok {
+			t.Error("a released lease could not be taken")
+		}
+		if ok, _ := s.Claim(ctx, "expired", "a", now.Add(-time.Second)); !ok {
+			t.Fatal("claim")
+		}
+		if ok, _ := s.Claim(ctx, "expired", "b", now.Add(time.Minute)); !ok {
+			t.Error("an expired lease could not be taken")
+		}
+	})
+	t.Run("sent marks are set once", func(t *testing.T) {
+		s := newStore(t)
+		if first, err := s.MarkSent(ctx, "k"); !first || err != nil {
+			t.Fatalf("first mark: %v %v", first, err)
+		}
+		if first, _ := s.MarkSent(ctx, "k"); first {
+			t.Error("a second mark reported new")
+		}
+		s.UnmarkSent(ctx, "k")
+		if first, _ := s.MarkSent(ctx, "k"); !first {
+			t.Error("a mark after unmark was not new")
+		}
+	})
+}
+
+// Images is the image store port.
+type Images interface {
+	PutImage(ctx context.Context, key string, png []byte) error
+	OpenImage(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// TestImages runs the image store suite.
+func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
+	ctx := context.Background()
+	t.Run("an image reads back, and a put replaces", func(t *testing.T) {
+		s := newImages(t)
+		for _, body := range []string{"first", "second"} {
+			if err := s.PutImage(ctx, "abc.png", []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.OpenImage(ctx, "abc.png")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(r)
+			r.Close()
+			if string(got) != body {
+				t.Errorf("got %q, want %q", got, body)
+			}
+		}
+	})
+	t.Run("a missing image is ENOTFOUND", func(t *testing.T) {
+		s := newImages(t)
+		if _, err := s.OpenImage(ctx, "missing.png"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("got %v, want ENOTFOUND", err)
+		}
+	})
+}
