@@ -26,6 +26,7 @@ test: deps
 ## bench: the renderer's and the API's benchmarks, one run
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./julia
+	$(GO) test -run '^$$' -bench APIList -benchtime 3000x ./local
 
 ## build: the command line tool
 build:
