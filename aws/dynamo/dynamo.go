@@ -1,0 +1,323 @@
+// Package dynamo keeps longrun's configurations, results, render leases and
+// sent-notification marks in DynamoDB. The configurations table's stream
+// (NEW_AND_OLD_IMAGES) is the change feed that drives notifications; its
+// items carry the same attribute names as longrun's stream images.
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/longrun/longrun"
+)
+
+// OwnerIndex is the configurations table's GSI: owner, then createdNs.
+const OwnerIndex = "byOwner"
+
+// A Store is the DynamoDB adapter.
+type Store struct {
+	Client *dynamodb.Client
+	// ConfigTable is the configurations table (key id).
+	ConfigTable string
+	// ResultTable is the table of results, leases and sent marks (key pk, TTL
+	// attribute expiresAt).
+	ResultTable string
+	// ResultTTL is how long a result is kept: less than the image bucket's
+	// lifecycle, so a deduplicated configuration never points at a deleted
+	// image. 0 means forever.
+	ResultTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (st *Store) now() time.Time {
+	if st.Now == nil {
+		return time.Now().UTC()
+	}
+	return st.Now()
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "dynamodb: " + err.Error()}
+}
+
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func notFound() error { return longrun.Errorf(longrun.ENOTFOUND, "configuration not found") }
+
+func configurationItem(c *longrun.Configuration) (map[string]types.AttributeValue, error) {
+	b, err := c.MarshalRecord()
+	if err != nil {
+		return nil, err
+	}
+	item, err := toItem(b)
+	if err != nil {
+		return nil, err
+	}
+	item["createdNs"] = n(c.CreatedAt.UnixNano())
+	return item, nil
+}
+
+func configurationFrom(item map[string]types.AttributeValue) (*longrun.Configuration, error) {
+	b, err := fromItem(item)
+	if err != nil {
+		return nil, err
+	}
+	return longrun.UnmarshalRecord(b)
+}
+
+// CreateConfiguration stores a new configuration.
+func (st *Store) CreateConfiguration(ctx context.Context, c *longrun.Configuration) error {
+	c.Seq = 1
+	item, err := configurationItem(c)
+	if err != nil {
+		return err
+	}
+	_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.ConfigTable, Item: item, ConditionExpression: aws.String("attribute_not_exists(id)"),
+	})
+	if conditionFailed(err) {
+		return longrun.Errorf(longrun.ECONFLICT, "configuration %s exists", c.ID)
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Configuration returns the configuration with the id.
+func (st *Store) Configuration(ctx context.Context, id string) (*longrun.Configuration, error) {
+	out, err := st.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.ConfigTable, Key: map[string]types.AttributeValue{"id": s(id)}, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if out.Item == nil {
+		return nil, notFound()
+	}
+	return configurationFrom(out.Item)
+}
+
+type cursor struct {
+	ID      string `json:"i"`
+	Owner   string `json:"o"`
+	Created int64  `json:"c"`
+}
+
+// Configurations lists an owner's configurations, newest first.
+func (st *Store) Configurations(ctx context.Context, owner, after string, limit int) ([]*longrun.Configuration, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName: &st.ConfigTable, IndexName: aws.String(OwnerIndex),
+		KeyConditionExpression:    aws.String("#o = :o"),
+		ExpressionAttributeNames:  map[string]string{"#o": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(owner)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit + 1)),
+	}
+	if after != "" {
+		var c cursor
+		b, err := base64.RawURLEncoding.DecodeString(after)
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Owner != owner {
+			return nil, "", &longrun.Error{Code: longrun.EINVALID, Message: "invalid cursor",
+				Fields: []longrun.FieldError{{Field: "cursor", Rule: "must be a nextCursor from a previous page"}}}
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": s(c.ID), "owner": s(c.Owner), "createdNs": n(c.Created)}
+	}
+	out, err := st.Client.Query(ctx, in)
+	if err != nil {
+		return nil, "", unavailable(err)
+	}
+	var list []*longrun.Configuration
+	for _, item := range out.Items {
+		c, err := configurationFrom(item)
+		if err != nil {
+			return nil, "", err
+		}
+		list = append(list, c)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		b, _ := json.Marshal(cursor{ID: last.ID, Owner: owner, Created: last.CreatedAt.UnixNano()})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return list, next, nil
+}
+
+// UpdateConfiguration reads the configuration, applies fn and writes it back
+// on condition that nobody wrote in between, retrying if somebody did.
+func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := st.Configuration(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(c); err != nil {
+			return nil, err
+		}
+		seq := c.Seq
+		c.Seq++
+		item, err := configurationItem(c)
+		if err != nil {
+			return nil, err
+		}
+		_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: &st.ConfigTable, Item: item,
+			ConditionExpression:       aws.String("seq = :seq"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": n(seq)},
+		})
+		if err == nil {
+			return c, nil
+		}
+		if !conditionFailed(err) {
+			return nil, unavailable(err)
+		}
+		if attempt == 50 {
+			return nil, longrun.Errorf(longrun.ECONFLICT, "configuration %s is changing too fast; retry", id)
+		}
+	}
+}
+
+// DeleteConfiguration deletes the configuration.
+func (st *Store) DeleteConfiguration(ctx context.Context, id string) error {
+	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.ConfigTable, Key: map[string]types.AttributeValue{"id": s(id)},
+		ConditionExpression: aws.String("attribute_exists(id)"),
+	})
+	if conditionFailed(err) {
+		return notFound()
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Results, leases and sent marks share one table, by key prefix.
+
+func (st *Store) live(item map[string]types.AttributeValue) bool {
+	e, ok := item["expiresAt"].(*types.AttributeValueMemberN)
+	if !ok {
+		return true
+	}
+	t, _ := strconv.ParseInt(e.Value, 10, 64)
+	return t > st.now().Unix() // TTL deletion lags: expired items are ignored
+}
+
+// Result returns the live result for hash, or nil.
+func (st *Store) Result(ctx context.Context, hash string) (*longrun.Result, error) {
+	out, err := st.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.ResultTable, Key: map[string]types.AttributeValue{"pk": s("result#" + hash)}, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if out.Item == nil || !st.live(out.Item) {
+		return nil, nil
+	}
+	body, ok := out.Item["body"].(*types.AttributeValueMemberS)
+	if !ok {
+		return nil, fmt.Errorf("result %s has no body", hash)
+	}
+	var r longrun.Result
+	return &r, json.Unmarshal([]byte(body.Value), &r)
+}
+
+// PutResult stores r unless a live result for its hash exists.
+func (st *Store) PutResult(ctx context.Context, r *longrun.Result) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	item := map[string]types.AttributeValue{"pk": s("result#" + r.Hash), "body": s(string(body))}
+	if st.ResultTTL > 0 {
+		item["expiresAt"] = n(st.now().Add(st.ResultTTL).Unix())
+	}
+	_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.ResultTable, Item: item,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(st.now().Unix())},
+	})
+	if err != nil && !conditionFailed(err) {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Claim takes a lease on rendering hash until the given time.
+func (st *Store) Claim(ctx context.Context, hash, token string, until time.Time) (bool, error) {
+	_, err := st.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.ResultTable,
+		Item: map[string]types.AttributeValue{"pk": s("lease#" + hash), "token": s(token),
+			"untilNs": n(until.UnixNano()), "expiresAt": n(until.Add(time.Hour).Unix())},
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR untilNs < :now OR #t = :token"),
+		ExpressionAttributeNames:  map[string]string{"#t": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(st.now().UnixNano()), ":token": s(token)},
+	})
+	if conditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return true, nil
+}
+
+// Release ends token's lease on hash, if it still holds it.
+func (st *Store) Release(ctx context.Context, hash, token string) error {
+	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.ResultTable, Key: map[string]types.AttributeValue{"pk": s("lease#" + hash)},
+		ConditionExpression:       aws.String("#t = :token"),
+		ExpressionAttributeNames:  map[string]string{"#t": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":token": s(token)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// MarkSent records key (kept 30 days) and reports whether it was new.
+func (st *Store) MarkSent(ctx context.Context, key string) (bool, error) {
+	_, err := st.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.ResultTable,
+		Item: map[string]types.AttributeValue{"pk": s("sent#" + key),
+			"expiresAt": n(st.now().Add(30 * 24 * time.Hour).Unix())},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if conditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return true, nil
+}
+
+// UnmarkSent forgets key.
+func (st *Store) UnmarkSent(ctx context.Context, key string) error {
+	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.ResultTable, Key: map[string]types.AttributeValue{"pk": s("sent#" + key)},
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
