@@ -1,0 +1,62 @@
+// Package s3images keeps rendered PNGs in an S3 bucket and hands browsers
+// presigned GET URLs, so images never pass through a Lambda response.
+package s3images
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/longrun/longrun"
+)
+
+// A Bucket is the image store.
+type Bucket struct {
+	Client *s3.Client
+	Name   string
+	// URLTTL is how long a presigned URL is valid; 0 means 15 minutes.
+	URLTTL time.Duration
+}
+
+// PutImage stores png under key.
+func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {
+	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.Name, Key: &key, Body: bytes.NewReader(png),
+		ContentType: aws.String("image/png"), CacheControl: aws.String("private, max-age=31536000, immutable")})
+	if err != nil {
+		return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "s3: " + err.Error()}
+	}
+	return nil
+}
+
+// OpenImage opens the image under key.
+func (b *Bucket) OpenImage(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.Name, Key: &key})
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return nil, longrun.Errorf(longrun.ENOTFOUND, "image not found")
+	}
+	if err != nil {
+		return nil, &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "s3: " + err.Error()}
+	}
+	return out.Body, nil
+}
+
+// ImageURL returns a presigned GET URL for the image under key.
+func (b *Bucket) ImageURL(ctx context.Context, key string) (string, error) {
+	ttl := b.URLTTL
+	if ttl == 0 {
+		ttl = 15 * time.Minute
+	}
+	req, err := s3.NewPresignClient(b.Client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.Name, Key: &key},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", err
+	}
+	return req.URL, nil
+}

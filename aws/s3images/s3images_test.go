@@ -1,0 +1,61 @@
+package s3images_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/s3images"
+	"github.com/longrun/longrun/porttest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+func newBucket(t *testing.T) *s3images.Bucket {
+	t.Helper()
+	awstest.S3(t)
+	client := s3.NewFromConfig(awstest.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
+	name := awstest.Name("images")
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatal(err)
+	}
+	return &s3images.Bucket{Client: client, Name: name}
+}
+
+func TestImagesConformance(t *testing.T) {
+	porttest.TestImages(t, func(t *testing.T) porttest.Images { return newBucket(t) })
+}
+
+func TestPresignedURLServesTheImageAndExpires(t *testing.T) {
+	b := newBucket(t)
+	if err := b.PutImage(context.Background(), "h.png", []byte("\x89PNG...")); err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.ImageURL(context.Background(), "h.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, _ := url.Parse(u)
+	if got := parsed.Query().Get("X-Amz-Expires"); got != "900" {
+		t.Errorf("X-Amz-Expires %q, want 900 (15 minutes)", got)
+	}
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(body) != "\x89PNG..." || res.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("GET presigned: %d %q %s", res.StatusCode, body, res.Header.Get("Content-Type"))
+	}
+}

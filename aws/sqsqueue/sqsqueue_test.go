@@ -1,0 +1,79 @@
+package sqsqueue_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/sqsqueue"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+// TestJobsArriveAndPoisonMovesToTheDLQ sends a job, receives it, and lets a
+// failing one be received maxReceiveCount times: then it is in the DLQ.
+func TestJobsArriveAndPoisonMovesToTheDLQ(t *testing.T) {
+	awstest.SQS(t)
+	ctx := context.Background()
+	client := sqs.NewFromConfig(awstest.Config(t))
+	dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("dlq"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": attrs.Attributes["QueueArn"], "maxReceiveCount": "2"})
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("jobs")),
+		Attributes: map[string]string{"RedrivePolicy": string(redrive), "VisibilityTimeout": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := &sqsqueue.Queue{Client: client, URL: *q.QueueUrl}
+	job := longrun.Job{ID: longrun.NewID(), Version: 3, Hash: "abc"}
+	if err := queue.SendJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	for receive := 1; receive <= 2; receive++ {
+		// Long polling waits for the failed message to become visible again.
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount}})
+		if err != nil || len(out.Messages) != 1 {
+			t.Fatalf("receive %d: %v %v", receive, out, err)
+		}
+		var got longrun.Job
+		json.Unmarshal([]byte(*out.Messages[0].Body), &got)
+		if got != job {
+			t.Fatalf("got %+v, want %+v", got, job)
+		}
+		// Not deleted: the render failed.
+	}
+	out, _ := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 3})
+	if len(out.Messages) != 0 {
+		t.Fatalf("delivered a third time past maxReceiveCount 2")
+	}
+	dead, _ := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl, WaitTimeSeconds: 3})
+	if len(dead.Messages) != 1 {
+		t.Fatalf("the DLQ holds %d messages, want the job", len(dead.Messages))
+	}
+}
+
+func TestSendToAMissingQueueIsUnavailable(t *testing.T) {
+	awstest.SQS(t)
+	queue := &sqsqueue.Queue{Client: sqs.NewFromConfig(awstest.Config(t)), URL: os.Getenv("AWS_ENDPOINT_URL_SQS") + "/000000000000/missing"}
+	if err := queue.SendJob(context.Background(), longrun.Job{ID: "x"}); longrun.ErrorCode(err) != longrun.EUNAVAILABLE {
+		t.Errorf("got %v, want EUNAVAILABLE", err)
+	}
+}

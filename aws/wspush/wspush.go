@@ -1,0 +1,110 @@
+// Package wspush pushes messages to browsers connected to an API Gateway
+// WebSocket API. Connections are kept in DynamoDB by owner, with a TTL; a
+// connection API Gateway reports gone (410) is deleted.
+package wspush
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// OwnerIndex is the connections table's GSI on owner.
+const OwnerIndex = "byOwner"
+
+// Poster posts to one connection; apigatewaymanagementapi.Client is one.
+type Poster interface {
+	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+}
+
+// Connections keeps the open connections and pushes to them.
+type Connections struct {
+	DB    *dynamodb.Client
+	Table string
+	API   Poster
+	// TTL is how long a connection record lives (API Gateway closes
+	// connections after 2 hours); 0 means 3 hours.
+	TTL time.Duration
+	Now func() time.Time
+}
+
+func (c *Connections) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// Connect records a connection of owner.
+func (c *Connections) Connect(ctx context.Context, id, owner string) error {
+	ttl := c.TTL
+	if ttl == 0 {
+		ttl = 3 * time.Hour
+	}
+	_, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.Table, Item: map[string]types.AttributeValue{
+		"connectionId": &types.AttributeValueMemberS{Value: id},
+		"owner":        &types.AttributeValueMemberS{Value: owner},
+		"expiresAt":    &types.AttributeValueMemberN{Value: strconv.FormatInt(c.now().Add(ttl).Unix(), 10)},
+	}})
+	return err
+}
+
+// Disconnect forgets a connection.
+func (c *Connections) Disconnect(ctx context.Context, id string) error {
+	_, err := c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &c.Table,
+		Key: map[string]types.AttributeValue{"connectionId": &types.AttributeValueMemberS{Value: id}}})
+	return err
+}
+
+// Owners returns the live connection ids of owner.
+func (c *Connections) Owners(ctx context.Context, owner string) ([]string, error) {
+	var ids []string
+	p := dynamodb.NewQueryPaginator(c.DB, &dynamodb.QueryInput{
+		TableName: &c.Table, IndexName: aws.String(OwnerIndex),
+		KeyConditionExpression:    aws.String("#o = :o"),
+		FilterExpression:          aws.String("expiresAt > :now"),
+		ExpressionAttributeNames:  map[string]string{"#o": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": &types.AttributeValueMemberS{Value: owner}, ":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(c.now().Unix(), 10)}},
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range out.Items {
+			if id, ok := item["connectionId"].(*types.AttributeValueMemberS); ok {
+				ids = append(ids, id.Value)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// Push posts msg to every live connection of owner; gone ones are deleted.
+func (c *Connections) Push(ctx context.Context, owner string, msg []byte) error {
+	ids, err := c.Owners(ctx, owner)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		_, err := c.API.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: msg})
+		var gone *gwtypes.GoneException
+		switch {
+		case errors.As(err, &gone):
+			if err := c.Disconnect(ctx, id); err != nil {
+				errs = append(errs, err)
+			}
+		case err != nil:
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

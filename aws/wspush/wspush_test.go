@@ -1,0 +1,68 @@
+package wspush_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/wspush"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+type poster struct {
+	mu   sync.Mutex
+	got  []string
+	gone map[string]bool
+}
+
+func (p *poster) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone[*in.ConnectionId] {
+		return nil, &gwtypes.GoneException{}
+	}
+	p.got = append(p.got, *in.ConnectionId)
+	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
+}
+
+func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
+	awstest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(awstest.Config(t))
+	table := awstest.Name("connections")
+	if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
+		t.Fatal(err)
+	}
+	p := &poster{gone: map[string]bool{"a-gone": true}}
+	c := &wspush.Connections{DB: db, Table: table, API: p}
+	ctx := context.Background()
+	for id, owner := range map[string]string{"a1": "alice", "a2": "alice", "a-gone": "alice", "b1": "bob"} {
+		if err := c.Connect(ctx, id, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Push(ctx, "alice", []byte(`{"type":"configuration"}`)); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(p.got)
+	if !slices.Equal(p.got, []string{"a1", "a2"}) {
+		t.Errorf("pushed to %v, want alice's live connections a1 a2", p.got)
+	}
+	left, _ := c.Owners(ctx, "alice")
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"a1", "a2"}) {
+		t.Errorf("alice's connections after the push: %v, want the gone one deleted", left)
+	}
+}
