@@ -16,6 +16,13 @@ const (
 	StatusFailed    Status = "failed"
 )
 
+// What a write changed, for change-feed filters.
+const (
+	ChangeStatus   = "status"   // status, version or result
+	ChangeProgress = "progress" // progress only
+	ChangeEdit     = "edit"     // name or e-mail only
+)
+
 // Finished reports whether s ends a version's render.
 func (s Status) Finished() bool { return s == StatusDone || s == StatusFailed }
 
@@ -45,6 +52,9 @@ type Configuration struct {
 	// Seq counts every write, the worker's too; stores use it for their own
 	// optimistic concurrency.
 	Seq int64
+	// Change says what the latest write changed: ChangeStatus, ChangeProgress
+	// or ChangeEdit. Change feeds filter on it (template.yaml).
+	Change string
 
 	Status   Status
 	Progress float64 // 0–1 while rendering
@@ -80,6 +90,7 @@ func (c *Configuration) SetParams(p Params, result *Result, now time.Time) bool 
 	}
 	c.Params, c.ParamsHash = p, hash
 	c.Version++
+	c.Change = ChangeStatus
 	c.Error = ""
 	c.Progress = 0
 	if result != nil && result.Hash == hash {
@@ -93,7 +104,7 @@ func (c *Configuration) SetParams(p Params, result *Result, now time.Time) bool 
 
 // Finish marks the current version done with result's image.
 func (c *Configuration) Finish(r *Result) {
-	c.Status, c.Progress, c.Error = StatusDone, 1, ""
+	c.Status, c.Progress, c.Error, c.Change = StatusDone, 1, "", ChangeStatus
 	c.RenderedHash = r.Hash
 	st := r.Stats
 	c.Stats = &st

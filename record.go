@@ -21,6 +21,7 @@ type record struct {
 	Version      int64     `json:"version"`
 	Rev          int64     `json:"rev"`
 	Seq          int64     `json:"seq"`
+	Change       string    `json:"change,omitempty"`
 	Status       Status    `json:"status"`
 	Progress     float64   `json:"progress"`
 	Error        string    `json:"error,omitempty"`

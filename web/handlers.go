@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/longrun/longrun"
 )
@@ -183,6 +184,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 		}
 		now := s.now()
 		c.Name, c.NotifyEmail = name, email
+		c.Change = longrun.ChangeEdit
 		changed = c.SetParams(p, result, now)
 		c.Rev++
 		c.UpdatedAt = now
@@ -250,7 +252,7 @@ func (s *server) rerender(w http.ResponseWriter, r *http.Request) {
 		if result != nil && result.Hash == c.ParamsHash {
 			c.Finish(result)
 		} else {
-			c.Status, c.Error, c.Progress = longrun.StatusQueued, "", 0
+			c.Status, c.Error, c.Progress, c.Change = longrun.StatusQueued, "", 0, longrun.ChangeStatus
 		}
 		c.UpdatedAt = s.now()
 		return nil
@@ -325,4 +327,19 @@ func (s *server) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Live(w, r, Owner(r.Context()))
+}
+
+// PushTokenTTL is how long a push token may be used to connect.
+const PushTokenTTL = time.Minute
+
+// pushToken names where the page connects for pushes: the WebSocket API,
+// with a short-lived token standing for the session (a WebSocket connect
+// request to another origin carries no cookie), or "" for /api/live.
+func (s *server) pushToken(w http.ResponseWriter, r *http.Request) {
+	body := map[string]string{"url": "", "token": ""}
+	if s.PushURL != "" {
+		body["url"] = s.PushURL
+		body["token"] = s.Sessions.Token(Owner(r.Context()), PushTokenTTL)
+	}
+	encode(w, http.StatusOK, body)
 }

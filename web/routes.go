@@ -25,6 +25,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/configurations/{id}/image", s.image)
 	mux.HandleFunc("GET /api/mail", s.mail)
 	mux.HandleFunc("GET /api/live", s.live)
+	mux.HandleFunc("GET /api/push-token", s.pushToken)
 	files, _ := fs.Sub(static, "static")
 	page := http.FileServerFS(files)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,9 @@ type Deps struct {
 	Mailbox  Mailbox
 	// Live serves the push WebSocket for the owner at GET /api/live.
 	Live func(w http.ResponseWriter, r *http.Request, owner string)
+	// PushURL is the WebSocket API to connect to instead of /api/live (on
+	// AWS); GET /api/push-token names it with a short-lived token.
+	PushURL string
 	// Health adds facts to GET /api/health.
 	Health func(ctx context.Context) map[string]any
 }

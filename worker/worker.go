@@ -113,7 +113,7 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 	if final || errors.Is(err, errPermanent) {
 		reason := err.Error()
 		_, uerr := w.Configs.UpdateConfiguration(context.WithoutCancel(ctx), job.ID, w.guard(job, func(c *longrun.Configuration) error {
-			c.Status, c.Error, c.Progress, c.UpdatedAt = longrun.StatusFailed, reason, 0, now()
+			c.Status, c.Error, c.Progress, c.UpdatedAt, c.Change = longrun.StatusFailed, reason, 0, now(), longrun.ChangeStatus
 			return nil
 		}))
 		if uerr != nil && !errors.Is(uerr, errSuperseded) && longrun.ErrorCode(uerr) != longrun.ENOTFOUND {
@@ -184,7 +184,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		}
 	}()
 	if _, err := w.Configs.UpdateConfiguration(ctx, job.ID, w.guard(job, func(c *longrun.Configuration) error {
-		c.Status, c.Progress, c.Error, c.UpdatedAt = longrun.StatusRendering, 0, "", now()
+		c.Status, c.Progress, c.Error, c.UpdatedAt, c.Change = longrun.StatusRendering, 0, "", now(), longrun.ChangeStatus
 		return nil
 	})); err != nil {
 		return err
@@ -199,7 +199,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 			return // the final write says done
 		}
 		_, err := w.Configs.UpdateConfiguration(rctx, job.ID, w.guard(job, func(c *longrun.Configuration) error {
-			c.Progress = f
+			c.Progress, c.Change = f, longrun.ChangeProgress
 			return nil
 		}))
 		if errors.Is(err, errSuperseded) || longrun.ErrorCode(err) == longrun.ENOTFOUND {

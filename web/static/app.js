@@ -263,9 +263,18 @@ function removeConfig(id) {
 
 // ---- live updates ----
 
-function connect() {
+async function pushURL() {
+  try {
+    const { res, data } = await api("GET", "/api/push-token");
+    if (res.ok && data.url) return `${data.url}?token=${encodeURIComponent(data.token)}`;
+  } catch (_) { /* fall back to the local endpoint */ }
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/api/live`);
+  return `${proto}//${location.host}/api/live`;
+}
+
+async function connect() {
+  let ws;
+  try { ws = new WebSocket(await pushURL()); } catch (_) { setTimeout(connect, 2000); return; }
   state.ws = ws;
   ws.onopen = () => {
     state.retry = 0;

@@ -1,0 +1,108 @@
+// Command api is the API Lambda: API Gateway HTTP API requests (payload 2.0)
+// go to the same http.Handler as longrun serve, and the WebSocket API's
+// $connect and $disconnect routes record the owner's push connections.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/longrun/longrun/aws/sqsqueue"
+	"github.com/longrun/longrun/aws/wspush"
+	"github.com/longrun/longrun/functions/internal/awsenv"
+	"github.com/longrun/longrun/web"
+)
+
+func main() {
+	h, err := newHandler(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.handle)
+}
+
+type handler struct {
+	http     *httpadapter.HandlerAdapterV2
+	conns    *wspush.Connections
+	sessions *web.Sessions
+}
+
+func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
+	e := &awsenv.Env{Getenv: getenv}
+	cfg, err := awsenv.AWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	store := awsenv.Store(e, db)
+	sessions := &web.Sessions{Key: []byte(e.Required("SESSION_KEY"))}
+	srv := web.NewServer(web.Deps{
+		Store: store, Results: store, Sessions: sessions, Logger: awsenv.Logger(),
+		Queue:   &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
+		Images:  awsenv.Images(e, cfg),
+		PushURL: getenv("WEBSOCKET_URL"),
+	})
+	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions,
+		conns: &wspush.Connections{DB: db, Table: e.Required("CONNECTION_TABLE")}}
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	if len(sessions.Key) < 32 {
+		return nil, fmt.Errorf("SESSION_KEY must be at least 32 characters")
+	}
+	return h, nil
+}
+
+// handle serves both APIs: a WebSocket event has a connection id.
+func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		RequestContext struct {
+			ConnectionID string `json:"connectionId"`
+		} `json:"requestContext"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, err
+	}
+	if probe.RequestContext.ConnectionID != "" {
+		var ev events.APIGatewayWebsocketProxyRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return h.websocket(ctx, ev)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, err
+	}
+	return h.http.ProxyWithContext(ctx, req)
+}
+
+// websocket authenticates $connect with the push token from the query
+// string, so a connection only ever receives its owner's pushes.
+func (h *handler) websocket(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	id := ev.RequestContext.ConnectionID
+	switch ev.RequestContext.RouteKey {
+	case "$connect":
+		owner := h.sessions.Owner(ev.QueryStringParameters["token"])
+		if owner == "" {
+			return events.APIGatewayProxyResponse{StatusCode: 401, Body: "invalid or expired push token"}, nil
+		}
+		if err := h.conns.Connect(ctx, id, owner); err != nil {
+			return events.APIGatewayProxyResponse{StatusCode: 500}, err
+		}
+	case "$disconnect":
+		if err := h.conns.Disconnect(ctx, id); err != nil {
+			return events.APIGatewayProxyResponse{StatusCode: 500}, err
+		}
+	}
+	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+}

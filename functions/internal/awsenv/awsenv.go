@@ -1,0 +1,73 @@
+// Package awsenv reads the Lambda functions' environment and builds the
+// adapters they share: what template.yaml sets, the mains read here.
+package awsenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/s3images"
+)
+
+// Env reads required and optional variables, collecting what is missing.
+type Env struct {
+	Getenv  func(string) string
+	missing []string
+}
+
+// Required returns the variable, noting it if empty.
+func (e *Env) Required(name string) string {
+	v := e.Getenv(name)
+	if v == "" {
+		e.missing = append(e.missing, name)
+	}
+	return v
+}
+
+// Int returns the variable as an integer, or def.
+func (e *Env) Int(name string, def int) int {
+	if n, err := strconv.Atoi(e.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// Err reports the missing variables.
+func (e *Env) Err() error {
+	if len(e.missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("missing environment variables: %s", strings.Join(e.missing, ", "))
+}
+
+// AWS loads the SDK configuration: AWS_ENDPOINT_URL_<SERVICE> points it at
+// local servers with no code of ours.
+func AWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
+
+// Logger logs JSON lines to standard output, which Lambda ships to CloudWatch.
+func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }
+
+// Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
+// RESULT_TTL_DAYS.
+func Store(e *Env, db *dynamodb.Client) *dynamo.Store {
+	return &dynamo.Store{Client: db, ConfigTable: e.Required("CONFIG_TABLE"), ResultTable: e.Required("RESULT_TABLE"),
+		ResultTTL: time.Duration(e.Int("RESULT_TTL_DAYS", 0)) * 24 * time.Hour}
+}
+
+// Images builds the S3 image store from IMAGE_BUCKET (S3_PATH_STYLE=true for
+// local S3 servers).
+func Images(e *Env, cfg aws.Config) *s3images.Bucket {
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = e.Getenv("S3_PATH_STYLE") == "true" })
+	return &s3images.Bucket{Client: client, Name: e.Required("IMAGE_BUCKET")}
+}

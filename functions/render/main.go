@@ -1,0 +1,41 @@
+// Command render is the render Lambda: SQS batches of jobs go to the render
+// worker, which reports failed messages so only they are retried. A render's
+// deadline is the invocation's, less a margin to record a failure.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/longrun/longrun/functions/internal/awsenv"
+	"github.com/longrun/longrun/worker"
+)
+
+func main() {
+	w, err := newWorker(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "render:", err)
+		os.Exit(1)
+	}
+	lambda.Start(w.HandleSQS)
+}
+
+func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker, error) {
+	e := &awsenv.Env{Getenv: getenv}
+	cfg, err := awsenv.AWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
+	w := &worker.Worker{
+		Configs: store, Results: store, Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(),
+		MaxReceives: e.Int("MAX_RECEIVES", 5),
+		Margin:      10 * time.Second,
+	}
+	return w, e.Err()
+}
