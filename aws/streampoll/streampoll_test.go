@@ -1,0 +1,97 @@
+package streampoll_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/streampoll"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+// TestStreamCarriesOldAndNewImagesFiltered writes through the DynamoDB
+// store and sees the stream deliver decodable old and new images, without
+// the renames the filter drops, and redelivered after a failure.
+func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
+	awstest.DynamoDB(t)
+	cfg := awstest.Config(t)
+	db := dynamodb.NewFromConfig(cfg)
+	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "a", Rev: 1, CreatedAt: time.Now().UTC()}
+	c.SetParams(longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}, nil, c.CreatedAt)
+	st.CreateConfiguration(ctx, c)
+	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { c.Name, c.Change = "renamed", longrun.ChangeEdit; return nil })
+	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+		c.Status, c.Change = longrun.StatusRendering, longrun.ChangeStatus
+		return nil
+	})
+	st.DeleteConfiguration(ctx, c.ID)
+
+	var mu sync.Mutex
+	var got []string
+	failOnce := true
+	done := make(chan struct{})
+	p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: st.ConfigTable, Filter: streampoll.NotifyFilter,
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var resp events.DynamoDBEventResponse
+			for i, r := range ev.Records {
+				if failOnce && i == 1 { // fail the second record once
+					failOnce = false
+					resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}
+					return resp, nil
+				}
+				img := r.Change.NewImage
+				if r.EventName == "REMOVE" {
+					img = r.Change.OldImage
+				}
+				cfg, err := longrun.FromStreamImage(img)
+				if err != nil {
+					t.Errorf("%s image: %v", r.EventName, err)
+					continue
+				}
+				got = append(got, r.EventName+":"+string(cfg.Status)+":"+cfg.Name)
+				if r.EventName == "REMOVE" {
+					close(done)
+				}
+			}
+			return resp, nil
+		}}
+	go p.Run(ctx)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("stream delivered only %v", got)
+	}
+	want := []string{"INSERT:queued:a", "MODIFY:rendering:renamed", "REMOVE:rendering:renamed"}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v (the rename filtered out, the failed record redelivered once)", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("record %d: got %s, want %s", i, got[i], want[i])
+		}
+	}
+}
