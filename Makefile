@@ -5,7 +5,7 @@ DATA    ?= ./data
 # Browser screenshots and other artefacts of make test land here.
 export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
 
-.PHONY: run test bench build deps vet fmt generate
+.PHONY: run test bench build deps generate build-ApiFunction build-RenderFunction build-NotifyFunction
 
 ## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
 run:
@@ -31,6 +31,16 @@ bench:
 ## build: the command line tool
 build:
 	$(GO) build -o bin/longrun ./cmd/longrun
+
+## build-ApiFunction, build-RenderFunction, build-NotifyFunction: the Lambda
+## bootstraps, for sam build (BuildMethod: makefile); ARTIFACTS_DIR is SAM's.
+LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags=-s -o $(ARTIFACTS_DIR)/bootstrap
+build-ApiFunction:
+	$(LAMBDA_BUILD) ./functions/api
+build-RenderFunction:
+	$(LAMBDA_BUILD) ./functions/render
+build-NotifyFunction:
+	$(LAMBDA_BUILD) ./functions/notify
 
 ## generate: regenerate the kernels (the colormap tables need python3-matplotlib)
 generate:

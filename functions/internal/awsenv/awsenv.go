@@ -59,10 +59,15 @@ func AWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultCon
 func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
-// RESULT_TTL_DAYS.
+// IMAGE_RETENTION_DAYS, the image bucket's lifecycle: results expire a day
+// before their images, so a deduplicated configuration never points at a
+// deleted image.
 func Store(e *Env, db *dynamodb.Client) *dynamo.Store {
-	return &dynamo.Store{Client: db, ConfigTable: e.Required("CONFIG_TABLE"), ResultTable: e.Required("RESULT_TABLE"),
-		ResultTTL: time.Duration(e.Int("RESULT_TTL_DAYS", 0)) * 24 * time.Hour}
+	st := &dynamo.Store{Client: db, ConfigTable: e.Required("CONFIG_TABLE"), ResultTable: e.Required("RESULT_TABLE")}
+	if days := e.Int("IMAGE_RETENTION_DAYS", 0); days > 1 {
+		st.ResultTTL = time.Duration(days-1) * 24 * time.Hour
+	}
+	return st
 }
 
 // Images builds the S3 image store from IMAGE_BUCKET (S3_PATH_STYLE=true for

@@ -1,0 +1,251 @@
+package infra
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7"
+	"gopkg.in/yaml.v3"
+
+	"github.com/longrun/longrun"
+)
+
+func load(t *testing.T) *yaml.Node {
+	t.Helper()
+	data, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Content[0]
+}
+
+// get walks mapping keys.
+func get(n *yaml.Node, path ...string) *yaml.Node {
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func keys(n *yaml.Node) []string {
+	var out []string
+	for i := 0; n != nil && i+1 < len(n.Content); i += 2 {
+		out = append(out, n.Content[i].Value)
+	}
+	return out
+}
+
+func walk(n *yaml.Node, fn func(*yaml.Node)) {
+	fn(n)
+	for _, c := range n.Content {
+		walk(c, fn)
+	}
+}
+
+func TestTemplateParses(t *testing.T) {
+	if _, err := goformation.Open("../template.yaml"); err != nil {
+		t.Fatalf("goformation: %v", err)
+	}
+}
+
+func TestEveryReferenceResolves(t *testing.T) {
+	root := load(t)
+	names := map[string]bool{}
+	for _, k := range append(keys(get(root, "Resources")), keys(get(root, "Parameters"))...) {
+		names[k] = true
+	}
+	resources := keys(get(root, "Resources"))
+	ok := func(name string) bool {
+		return names[name] || strings.HasPrefix(name, "AWS::")
+	}
+	sub := regexp.MustCompile(`\$\{([^}]+)\}`)
+	walk(root, func(n *yaml.Node) {
+		switch n.Tag {
+		case "!Ref":
+			if !ok(n.Value) {
+				t.Errorf("line %d: !Ref %s resolves to nothing", n.Line, n.Value)
+			}
+		case "!GetAtt":
+			if r, _, _ := strings.Cut(n.Value, "."); !slices.Contains(resources, r) {
+				t.Errorf("line %d: !GetAtt %s names no resource", n.Line, n.Value)
+			}
+		case "!Sub":
+			for _, m := range sub.FindAllStringSubmatch(n.Value, -1) {
+				name, _, _ := strings.Cut(m[1], ".")
+				if !ok(name) {
+					t.Errorf("line %d: !Sub ${%s} resolves to nothing", n.Line, m[1])
+				}
+			}
+		}
+	})
+}
+
+func TestFunctionsBuildAndRunAsDeclared(t *testing.T) {
+	root := load(t)
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := get(root, "Globals", "Function", "Runtime"); v == nil || v.Value != "provided.al2023" {
+		t.Errorf("runtime: want provided.al2023")
+	}
+	if v := get(root, "Globals", "Function", "Architectures"); v == nil || len(v.Content) != 1 || v.Content[0].Value != "arm64" {
+		t.Errorf("architectures: want [arm64]")
+	}
+	if v := get(root, "Globals", "Function", "Tracing"); v == nil || v.Value != "Active" {
+		t.Errorf("tracing: want Active")
+	}
+	var functions int
+	res := get(root, "Resources")
+	for _, id := range keys(res) {
+		r := get(res, id)
+		if get(r, "Type").Value != "AWS::Serverless::Function" {
+			continue
+		}
+		functions++
+		if m := get(r, "Metadata", "BuildMethod"); m == nil || m.Value != "makefile" {
+			t.Errorf("%s: BuildMethod is not makefile", id)
+		}
+		if !strings.Contains(string(makefile), "\nbuild-"+id+":") {
+			t.Errorf("%s: the Makefile has no build-%s target", id, id)
+		}
+		for _, prop := range []string{"MemorySize", "Timeout"} {
+			if get(r, "Properties", prop) == nil {
+				t.Errorf("%s: no explicit %s", id, prop)
+			}
+		}
+		events := get(r, "Properties", "Events")
+		for _, name := range keys(events) {
+			ev := get(events, name)
+			typ := get(ev, "Type").Value
+			if typ != "SQS" && typ != "DynamoDB" {
+				continue
+			}
+			frt := get(ev, "Properties", "FunctionResponseTypes")
+			if frt == nil || len(frt.Content) != 1 || frt.Content[0].Value != "ReportBatchItemFailures" {
+				t.Errorf("%s.%s: want FunctionResponseTypes [ReportBatchItemFailures]", id, name)
+			}
+			if typ == "DynamoDB" {
+				checkStreamEvent(t, id+"."+name, ev)
+			}
+		}
+	}
+	if functions != 3 {
+		t.Errorf("%d functions, want 3", functions)
+	}
+	render := get(res, "RenderFunction", "Properties", "Timeout")
+	vis := get(res, "JobQueue", "Properties", "VisibilityTimeout")
+	rt, _ := strconv.Atoi(render.Value)
+	vt, _ := strconv.Atoi(vis.Value)
+	if vt < 6*rt {
+		t.Errorf("queue visibility timeout %d < 6 × render timeout %d", vt, rt)
+	}
+	if get(res, "JobQueue", "Properties", "RedrivePolicy", "maxReceiveCount") == nil {
+		t.Errorf("the job queue has no redrive policy")
+	}
+}
+
+func checkStreamEvent(t *testing.T, name string, ev *yaml.Node) {
+	if get(ev, "Properties", "DestinationConfig", "OnFailure", "Destination") == nil {
+		t.Errorf("%s: no on-failure destination", name)
+	}
+	filters := get(ev, "Properties", "FilterCriteria", "Filters")
+	if filters == nil {
+		t.Fatalf("%s: no filter criteria", name)
+	}
+	var patterns []string
+	for _, f := range filters.Content {
+		p := get(f, "Pattern").Value
+		var v any
+		if err := json.Unmarshal([]byte(p), &v); err != nil {
+			t.Errorf("%s: pattern %s is not JSON: %v", name, p, err)
+		}
+		patterns = append(patterns, p)
+	}
+	all := strings.Join(patterns, " ")
+	for _, want := range []string{`"REMOVE"`, `"change"`, `"` + longrun.ChangeStatus + `"`, `"` + longrun.ChangeProgress + `"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("%s: filter criteria %s lack %s (keep them in step with streampoll.NotifyFilter)", name, all, want)
+		}
+	}
+	if strings.Contains(all, longrun.ChangeEdit) {
+		t.Errorf("%s: filter criteria let edits through", name)
+	}
+}
+
+func TestNoPolicyGrantsEverything(t *testing.T) {
+	root := load(t)
+	walk(root, func(n *yaml.Node) {
+		for _, key := range []string{"Resource", "Action"} {
+			v := get(n, key)
+			if v == nil {
+				continue
+			}
+			values := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				values = v.Content
+			}
+			effect := get(n, "Effect")
+			for _, x := range values {
+				if (x.Value == "*" || (key == "Action" && strings.HasSuffix(x.Value, ":*"))) && (effect == nil || effect.Value == "Allow") {
+					t.Errorf("line %d: %s %q in an Allow", x.Line, key, x.Value)
+				}
+			}
+		}
+	})
+}
+
+func TestDataIsProtected(t *testing.T) {
+	root := load(t)
+	res := get(root, "Resources")
+	for _, table := range []string{"ConfigurationsTable", "ResultsTable", "ConnectionsTable"} {
+		p := get(res, table, "Properties")
+		if v := get(p, "BillingMode"); v == nil || v.Value != "PAY_PER_REQUEST" {
+			t.Errorf("%s: not on demand", table)
+		}
+		if v := get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"); v == nil || v.Value != "true" {
+			t.Errorf("%s: no point-in-time recovery", table)
+		}
+	}
+	if v := get(res, "ConfigurationsTable", "Properties", "StreamSpecification", "StreamViewType"); v == nil || v.Value != "NEW_AND_OLD_IMAGES" {
+		t.Errorf("configurations stream: want NEW_AND_OLD_IMAGES")
+	}
+	for _, table := range []string{"ResultsTable", "ConnectionsTable"} {
+		if v := get(res, table, "Properties", "TimeToLiveSpecification", "AttributeName"); v == nil || v.Value != "expiresAt" {
+			t.Errorf("%s: no TTL on expiresAt", table)
+		}
+	}
+	bucket := get(res, "ImageBucket", "Properties")
+	if get(bucket, "BucketEncryption") == nil || get(bucket, "PublicAccessBlockConfiguration", "RestrictPublicBuckets") == nil {
+		t.Errorf("image bucket: want encryption and every public access blocked")
+	}
+	if get(bucket, "LifecycleConfiguration") == nil {
+		t.Errorf("image bucket: no lifecycle")
+	}
+	for _, lg := range []string{"ApiLogs", "RenderLogs", "NotifyLogs", "HttpApiAccessLogs"} {
+		if get(res, lg, "Properties", "RetentionInDays") == nil {
+			t.Errorf("%s: no retention", lg)
+		}
+	}
+	if get(res, "HttpApiStage", "Properties", "AccessLogSettings", "Format") == nil {
+		t.Errorf("HTTP API: no access logs")
+	}
+}
