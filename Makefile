@@ -11,9 +11,21 @@ export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
 run:
 	$(GO) run ./cmd/longrun serve --addr $(ADDR) --data $(DATA)
 
-## deps: fetch the Go modules the build and tests need
-deps:
+RIE_VERSION = v0.0.0-20261030222936-bef5c4ba774d
+LOCALAWS    = infra/localaws
+
+## deps: fetch what the build and tests need: Go modules, the local servers
+## that speak the AWS protocols (npm, pinned by package-lock.json), and the
+## Lambda Runtime Interface Emulator
+deps: $(LOCALAWS)/node_modules/.installed bin/aws-lambda-rie
 	$(GO) mod download
+
+$(LOCALAWS)/node_modules/.installed: $(LOCALAWS)/package-lock.json
+	cd $(LOCALAWS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bin/aws-lambda-rie:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 ## test: install what the tests need and run every test
 test: deps

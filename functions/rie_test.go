@@ -1,0 +1,295 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/streampoll"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+// function is one bootstrap running under the Lambda Runtime Interface
+// Emulator, as sam local runs it.
+type function struct {
+	name string
+	url  string
+	log  *bytes.Buffer
+}
+
+// invoke posts one event and decodes the function's answer into out.
+func (f *function) invoke(t *testing.T, event []byte, out any) {
+	t.Helper()
+	res, err := http.Post(f.url, "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatalf("invoke %s: %v\n%s", f.name, err, f.log)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("invoke %s: %d %s\n%s", f.name, res.StatusCode, body, f.log)
+	}
+	var fnErr struct{ ErrorMessage, ErrorType string }
+	if json.Unmarshal(body, &fnErr) == nil && fnErr.ErrorType != "" {
+		t.Fatalf("%s failed: %s: %s\n%s", f.name, fnErr.ErrorType, fnErr.ErrorMessage, f.log)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("%s answered %s: %v", f.name, body, err)
+	}
+}
+
+func rie(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(awstest.Root(), "bin", "aws-lambda-rie")
+	if _, err := os.Stat(path); err != nil {
+		msg := "the Lambda Runtime Interface Emulator is not installed: run make test"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return path
+}
+
+// start builds a function for the host and runs it under the emulator.
+func start(t *testing.T, emulator, name string, env map[string]string) *function {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./"+name)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	api, rapi := awstest.FreePort(t), awstest.FreePort(t)
+	cmd := exec.Command(emulator, "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(api),
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(rapi), filepath.Join(dir, "bootstrap"))
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	f := &function{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api), log: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = f.log, f.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return f
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(awstest.Root(), "infra", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBootstrapsUnderTheRuntimeEmulator creates a configuration through the
+// api binary, renders it with the render binary into the S3 server, and
+// announces it with the notify binary through the SES server: the three
+// Lambdas exactly as built for sam, invoked with the events in infra/events.
+func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
+	emulator := rie(t)
+	awstest.DynamoDB(t)
+	awstest.SQS(t)
+	sesURL := awstest.SES(t)
+	awstest.S3(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := awstest.Config(t)
+
+	// The stack's resources, as template.yaml declares them.
+	db := dynamodb.NewFromConfig(cfg)
+	configs, results, conns := awstest.Name("configurations"), awstest.Name("results"), awstest.Name("connections")
+	if err := dynamo.CreateTables(ctx, db, configs, results, conns); err != nil {
+		t.Fatal(err)
+	}
+	sqsClient := sqs.NewFromConfig(cfg)
+	q, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("jobs"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := awstest.Name("images")
+	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"CONFIG_TABLE": configs, "RESULT_TABLE": results, "CONNECTION_TABLE": conns, "IMAGE_BUCKET": bucket,
+		"S3_PATH_STYLE": "true", "IMAGE_RETENTION_DAYS": "90", "JOB_QUEUE_URL": *q.QueueUrl,
+		"SESSION_KEY": "a-session-key-for-the-emulator-test-0123", "WEBSOCKET_URL": "wss://push.example/prod",
+		"SENDER_EMAIL": "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
+		"MAX_RECEIVES": "5",
+	}
+	api := start(t, emulator, "api", env)
+	render := start(t, emulator, "render", env)
+	notify := start(t, emulator, "notify", env)
+
+	// 1. Create through the api binary (an HTTP API v2 request).
+	email := "rie-" + awstest.Name("reader") + "@example.com"
+	var create events.APIGatewayV2HTTPRequest
+	json.Unmarshal(fixture(t, "api-create.json"), &create)
+	create.Body = strings.Replace(create.Body, "ada@example.com", email, 1)
+	var created events.APIGatewayV2HTTPResponse
+	api.invoke(t, mustJSON(t, create), &created)
+	if created.StatusCode != 201 {
+		t.Fatalf("create: %d %s", created.StatusCode, created.Body)
+	}
+	var v longrun.View
+	json.Unmarshal([]byte(created.Body), &v)
+	cookie := sessionCookie(created)
+	if cookie == "" {
+		t.Fatalf("no session cookie in %+v", created)
+	}
+
+	// 2. The job is in SQS: hand it to the render binary as Lambda would.
+	msgs, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil || len(msgs.Messages) != 1 {
+		t.Fatalf("job not queued: %v %v", msgs, err)
+	}
+	var batch events.SQSEvent
+	json.Unmarshal(fixture(t, "render-sqs.json"), &batch)
+	batch.Records[0].MessageId = *msgs.Messages[0].MessageId
+	batch.Records[0].Body = *msgs.Messages[0].Body
+	batch.Records[0].Attributes = msgs.Messages[0].Attributes
+	var rendered events.SQSEventResponse
+	render.invoke(t, mustJSON(t, batch), &rendered)
+	if len(rendered.BatchItemFailures) != 0 {
+		t.Fatalf("render reported failures %+v\n%s", rendered.BatchItemFailures, render.log)
+	}
+	if _, err := s3Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(longrun.ImageKey(v.ParamsHash))}); err != nil {
+		t.Fatalf("no image in S3: %v\n%s", err, render.log)
+	}
+
+	// 3. The configurations stream, filtered as the template says, goes to
+	// the notify binary until the e-mail is in the SES server.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	poller := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: configs, Filter: streampoll.NotifyFilter,
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			var resp events.DynamoDBEventResponse
+			notify.invoke(t, mustJSON(t, ev), &resp)
+			return resp, nil
+		}}
+	go poller.Run(pctx)
+	for !mailed(t, sesURL, email) {
+		if ctx.Err() != nil {
+			t.Fatalf("no e-mail to %s\n%s", email, notify.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+
+	// 4. The api binary shows it done, and redirects to the image in S3.
+	get := create
+	get.RawPath, get.Body = "/api/configurations/"+v.ID, ""
+	get.RequestContext.HTTP.Method, get.RequestContext.HTTP.Path = "GET", get.RawPath
+	get.Cookies = []string{cookie}
+	var got events.APIGatewayV2HTTPResponse
+	api.invoke(t, mustJSON(t, get), &got)
+	json.Unmarshal([]byte(got.Body), &v)
+	if got.StatusCode != 200 || v.Status != longrun.StatusDone || v.Outdated || v.Stats == nil {
+		t.Fatalf("after render: %d %+v", got.StatusCode, v)
+	}
+	img := get
+	img.RawPath, img.RequestContext.HTTP.Path = "/api/configurations/"+v.ID+"/image", "/api/configurations/"+v.ID+"/image"
+	api.invoke(t, mustJSON(t, img), &got)
+	loc := got.Headers["Location"]
+	if got.StatusCode != 302 || !strings.Contains(loc, "X-Amz-Signature") {
+		t.Fatalf("image: %d %v; want a redirect to a presigned URL", got.StatusCode, got.Headers)
+	}
+	res, err := http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("the presigned URL served %d bytes that are not a PNG", len(png))
+	}
+
+	// 5. The sample stream event for sam local invoke works as is.
+	var sample events.DynamoDBEventResponse
+	notify.invoke(t, fixture(t, "notify-stream.json"), &sample)
+	if len(sample.BatchItemFailures) != 0 {
+		t.Errorf("the sample stream event failed: %+v\n%s", sample.BatchItemFailures, notify.log)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sessionCookie(r events.APIGatewayV2HTTPResponse) string {
+	all := append([]string{}, r.Cookies...)
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, "Set-Cookie") {
+			all = append(all, v)
+		}
+	}
+	for k, vs := range r.MultiValueHeaders {
+		if strings.EqualFold(k, "Set-Cookie") {
+			all = append(all, vs...)
+		}
+	}
+	for _, c := range all {
+		if strings.HasPrefix(c, "longrun_session=") {
+			name, _, _ := strings.Cut(c, ";")
+			return name
+		}
+	}
+	return ""
+}
+
+func mailed(t *testing.T, sesURL, to string) bool {
+	res, err := http.Get(sesURL + "/store")
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var store struct {
+		Emails []struct{ Destination struct{ To []string } }
+	}
+	json.NewDecoder(res.Body).Decode(&store)
+	for _, e := range store.Emails {
+		for _, d := range e.Destination.To {
+			if d == to {
+				return true
+			}
+		}
+	}
+	return false
+}
