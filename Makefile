@@ -5,6 +5,10 @@ DATA    ?= ./data
 # Browser screenshots and other artefacts of make test land here.
 export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
 
+# Fuzz targets make test runs briefly (go test -fuzz), beyond their seed corpus.
+FUZZ_TARGETS = FuzzCreateBody FuzzIfMatch FuzzSessionToken
+FUZZTIME    ?= 4s
+
 .PHONY: run test bench build deps generate build-ApiFunction build-RenderFunction build-NotifyFunction
 
 ## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
@@ -33,6 +37,10 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	mkdir -p $(LONGRUN_TEST_OUTPUT)
 	$(GO) test -count=1 -timeout 15m ./...
+	@for target in $(FUZZ_TARGETS); do \
+		echo "fuzz $$target for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./web || exit 1; \
+	done
 	@echo "test artefacts (screenshots): $(LONGRUN_TEST_OUTPUT)"
 
 ## bench: the renderer's and the API's benchmarks, one run

@@ -544,3 +544,75 @@ func TestSessionKeyFileIsMadeOnceAndKept(t *testing.T) {
 		t.Fatalf("no session.key in the data folder")
 	}
 }
+
+func TestConcurrentEditsOneWinsTheOther412(t *testing.T) {
+	_, url := start(t, newRenderer())
+	tab1 := testutil.NewClient(t, url)
+	v := tab1.Create(map[string]any{"name": "shared", "params": small(-0.6, 0.4)})
+	v = tab1.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	tab2 := &testutil.Client{T: t, Base: tab1.Base, HTTP: &http.Client{Jar: tab1.HTTP.Jar}} // the same user, another tab
+
+	for round := range 5 {
+		cur := tab1.Get(v.ID)
+		statuses := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, c := range []*testutil.Client{tab1, tab2} {
+			wg.Go(func() {
+				res, err := c.Try("PUT", "/api/configurations/"+v.ID,
+					map[string]any{"name": fmt.Sprint("tab", i), "params": small(-0.6+0.01*float64(round*2+i+1), 0.4)}, "If-Match", cur.ETag)
+				if err == nil {
+					statuses[i] = res.Status
+				}
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, s := range statuses {
+			switch s {
+			case 200:
+				won++
+			case 412:
+			default:
+				t.Fatalf("round %d: statuses %v, want one 200 and one 412", round, statuses)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: statuses %v, want exactly one winner", round, statuses)
+		}
+	}
+	final := tab1.Await(v.ID, 10*time.Second, "the final version done", testutil.Done)
+	want := final.Params
+	if final.RenderedHash != want.Hash() {
+		t.Errorf("final image of %s, want the final parameters' %s", final.RenderedHash, want.Hash())
+	}
+}
+
+func TestPushesReachOnlyTheirOwner(t *testing.T) {
+	_, url := start(t, newRenderer())
+	alice, eve := testutil.NewClient(t, url), testutil.NewClient(t, url)
+	eve.Do("GET", "/api/health", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	eveWS := eve.Live(ctx)
+	// Eve tries to subscribe to Alice's configuration; the server ignores
+	// what the browser sends and pushes by owner only.
+	v := alice.Create(map[string]any{"name": "private", "params": small(0.33, 0.33)})
+	eveWS.Write(ctx, websocket.MessageText, []byte(`{"action":"subscribe","id":"`+v.ID+`"}`))
+	alice.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	// Eve's own change is the marker: anything of Alice's would come first.
+	mine := eve.Create(map[string]any{"name": "eve's", "params": small(0.34, 0.33)})
+	for {
+		_, data, err := eveWS.Read(ctx)
+		if err != nil {
+			t.Fatalf("eve's push never came: %v", err)
+		}
+		var m notify.Message
+		json.Unmarshal(data, &m)
+		if m.ID == v.ID || strings.Contains(string(data), "private") {
+			t.Fatalf("eve received alice's push: %s", data)
+		}
+		if m.ID == mine.ID {
+			return
+		}
+	}
+}

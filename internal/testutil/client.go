@@ -72,9 +72,18 @@ func (r *Response) Err(t testing.TB) ErrorBody {
 }
 
 // Do sends a request; a non-nil body is sent as JSON (a string or []byte as
-// is). Headers are name, value pairs.
+// is). Headers are name, value pairs. A transport error fails the test.
 func (c *Client) Do(method, path string, body any, headers ...string) *Response {
 	c.T.Helper()
+	r, err := c.Try(method, path, body, headers...)
+	if err != nil {
+		c.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// Try is Do that returns a transport error instead of failing the test.
+func (c *Client) Try(method, path string, body any, headers ...string) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -85,13 +94,13 @@ func (c *Client) Do(method, path string, body any, headers ...string) *Response 
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			c.T.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, c.Base+path, rd)
 	if err != nil {
-		c.T.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -101,11 +110,14 @@ func (c *Client) Do(method, path string, body any, headers ...string) *Response 
 	}
 	res, err := c.HTTP.Do(req)
 	if err != nil {
-		c.T.Fatalf("%s %s: %v", method, path, err)
+		return nil, err
 	}
 	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}, nil
 }
 
 // Create posts a configuration and fails the test unless it is created.

@@ -80,7 +80,19 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
 		}
 		h.mu.Unlock()
 	}()
-	ctx := ws.CloseRead(r.Context())
+	// Read and ignore what the browser sends (it cannot choose what it
+	// receives); the read loop also handles pings and the close handshake.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ws.SetReadLimit(4096)
+	go func() {
+		defer cancel()
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {
