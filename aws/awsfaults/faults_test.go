@@ -1,0 +1,187 @@
+package awsfaults_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awstest"
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/s3images"
+	"github.com/longrun/longrun/aws/sesmail"
+	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/worker"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+// flaky proxies to a server, answering 503 while down is set.
+func flaky(t *testing.T, target string) (string, *atomic.Bool) {
+	t.Helper()
+	u, _ := url.Parse(target)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "<Error><Code>ServiceUnavailable</Code><Message>down for the test</Message></Error>", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &down
+}
+
+func store(t *testing.T) *dynamo.Store {
+	t.Helper()
+	awstest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(awstest.Config(t))
+	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
+	if err := dynamo.CreateTables(context.Background(), db, st.ConfigTable, st.ResultTable, ""); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func queued(t *testing.T, st *dynamo.Store, re float64) (*longrun.Configuration, events.SQSMessage) {
+	t.Helper()
+	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "f", Rev: 1, CreatedAt: time.Now().UTC()}
+	c.SetParams(longrun.Params{C: longrun.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}, nil, c.CreatedAt)
+	if err := st.CreateConfiguration(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(longrun.Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash})
+	return c, events.SQSMessage{MessageId: c.ID, Body: string(body), Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
+}
+
+// TestS3DownFailsOnlyThatJob: with S3 down, the job that must store an image
+// is reported failed alone; a job served from an existing result goes
+// through; when S3 is back the retry stores the image.
+func TestS3DownFailsOnlyThatJob(t *testing.T) {
+	st := store(t)
+	endpoint, down := flaky(t, awstest.S3(t))
+	client := s3.NewFromConfig(awstest.Config(t), func(o *s3.Options) {
+		o.UsePathStyle = true
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+	})
+	bucket := awstest.Name("images")
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker.Worker{Configs: st, Results: st, Images: &s3images.Bucket{Client: client, Name: bucket}, MaxReceives: 5, Workers: 1}
+
+	needsS3, m1 := queued(t, st, 0.11)
+	rendered, m0 := queued(t, st, 0.12)
+	if resp, _ := w.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{m0}}); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("setup render failed: %+v", resp)
+	}
+	// Same parameters as the rendered one: a dedup hit needs no S3.
+	dedup, m2 := queued(t, st, 0.12)
+
+	down.Store(true)
+	resp, err := w.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{m1, m2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != needsS3.ID {
+		t.Fatalf("failures %+v, want only the job that needs S3", resp.BatchItemFailures)
+	}
+	if c, _ := st.Configuration(context.Background(), dedup.ID); c.Status != longrun.StatusDone || c.RenderedHash != rendered.ParamsHash {
+		t.Errorf("the dedup job was blocked: %s", c.Status)
+	}
+	if c, _ := st.Configuration(context.Background(), needsS3.ID); c.Status == longrun.StatusFailed {
+		t.Errorf("one failed delivery of five marked the configuration failed")
+	}
+
+	down.Store(false)
+	m1.Attributes["ApproximateReceiveCount"] = "2"
+	if resp, _ := w.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{m1}}); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry with S3 back: %+v", resp)
+	}
+	if c, _ := st.Configuration(context.Background(), needsS3.ID); c.Status != longrun.StatusDone {
+		t.Errorf("after the retry: %s, want done", c.Status)
+	}
+}
+
+// TestSESRefusingMailRetriesFromThatRecord: with SES refusing, the batch
+// fails from the record whose e-mail was refused (earlier records are done
+// with); when SES accepts again the retry sends it once.
+func TestSESRefusingMailRetriesFromThatRecord(t *testing.T) {
+	st := store(t)
+	sesURL := awstest.SES(t)
+	endpoint, down := flaky(t, sesURL)
+	mailer := &sesmail.Mailer{From: "longrun@example.com", Client: sesv2.NewFromConfig(awstest.Config(t), func(o *sesv2.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+	})}
+	var pushes atomic.Int64
+	n := &notify.Notifier{Mail: mailer, Sent: st, BaseURL: "http://x",
+		Push: pushFunc(func(context.Context, string, []byte) error { pushes.Add(1); return nil })}
+	to := awstest.Name("ses") + "@example.com"
+	rec := func(seq string, status longrun.Status, email string) events.DynamoDBEventRecord {
+		c := &longrun.Configuration{ID: longrun.NewID(), Owner: "o", Name: seq, Version: 1, Status: status, NotifyEmail: email, ParamsHash: "h"}
+		old := *c
+		old.Status = longrun.StatusRendering
+		oi, _ := longrun.StreamImage(&old)
+		ni, _ := longrun.StreamImage(c)
+		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: seq, OldImage: oi, NewImage: ni}}
+	}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		rec("100", longrun.StatusRendering, ""), // progress: no mail needed
+		rec("101", longrun.StatusDone, to),
+		rec("102", longrun.StatusDone, ""),
+	}}
+	down.Store(true)
+	resp, _ := n.HandleStream(context.Background(), ev)
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "101" {
+		t.Fatalf("failures %+v, want the batch to restart at 101", resp.BatchItemFailures)
+	}
+	down.Store(false)
+	retry := events.DynamoDBEvent{Records: ev.Records[1:]}
+	for range 2 { // the retry, and a redelivery
+		if resp, _ := n.HandleStream(context.Background(), retry); len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("retry: %+v", resp)
+		}
+	}
+	res, err := http.Get(sesURL + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var store struct {
+		Emails []struct{ Destination struct{ To []string } }
+	}
+	json.NewDecoder(res.Body).Decode(&store)
+	sent := 0
+	for _, e := range store.Emails {
+		sent += strings.Count(strings.Join(e.Destination.To, ","), to)
+	}
+	if sent != 1 {
+		t.Errorf("%d e-mails to %s, want exactly 1", sent, to)
+	}
+}
+
+type pushFunc func(context.Context, string, []byte) error
+
+func (f pushFunc) Push(ctx context.Context, owner string, msg []byte) error { return f(ctx, owner, msg) }
