@@ -46,7 +46,9 @@ test: deps
 ## bench: the renderer's and the API's benchmarks, one run
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./julia
-	$(GO) test -run '^$$' -bench APIList -benchtime 3000x ./local
+	$(GO) test -run '^$$' -bench 'APIList|APICreate' -benchtime 2000x ./local
+	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
+	$(GO) test -run '^$$' -bench Drain -benchtime 1x ./local
 
 ## build: the command line tool
 build:

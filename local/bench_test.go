@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/notify"
 )
 
 // BenchmarkAPIList measures GET /api/configurations (20 configurations) with
@@ -27,19 +30,7 @@ func BenchmarkAPIList(b *testing.B) {
 				c.Await(v.ID, 30*time.Second, "done", testutil.Done)
 			}
 			if mode == "saturated" {
-				heavy := testutil.NewClient(b, url)
-				for i := range 200 {
-					heavy.Create(map[string]any{"name": "heavy", "params": testutil.Params(-0.7+0.0001*float64(i), 0.27015,
-						"center", map[string]float64{"re": 0.01, "im": 0}, "width", 1024, "height", 1024, "depth", 1900)})
-				}
-				// Wait until the pool is busy.
-				for {
-					q, _ := sys.DB.QueueStats(context.Background())
-					if q.InFlight > 0 {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				saturate(b, sys, url)
 			}
 			var lat []time.Duration
 			b.ResetTimer()
@@ -61,13 +52,128 @@ func BenchmarkAPIList(b *testing.B) {
 					b.Errorf("the render pool went idle during the measurement: make the backlog heavier")
 				}
 			}
-			slices.Sort(lat)
-			pct := func(p float64) float64 {
-				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			report(b, lat)
+		})
+	}
+}
+
+// BenchmarkAPICreate measures POST /api/configurations of parameters already
+// rendered (done at once, so the pool stays as it is), idle and saturated.
+func BenchmarkAPICreate(b *testing.B) {
+	for _, mode := range []string{"idle", "saturated"} {
+		b.Run(mode, func(b *testing.B) {
+			sys, url := startBench(b)
+			c := testutil.NewClient(b, url)
+			body := map[string]any{"name": "again", "params": small(0.21, 0.61)}
+			first := c.Create(body)
+			c.Await(first.ID, 30*time.Second, "done", testutil.Done)
+			if mode == "saturated" {
+				saturate(b, sys, url)
 			}
-			b.ReportMetric(pct(0.50), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(float64(len(lat))/b.Elapsed().Seconds(), "req/s")
+			var lat []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				res, err := c.Try("POST", "/api/configurations", body)
+				if err != nil || res.Status != 201 {
+					b.Fatalf("create: %v %v", res, err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			if mode == "saturated" {
+				if q, _ := sys.DB.QueueStats(context.Background()); q.InFlight == 0 {
+					b.Errorf("the render pool went idle during the measurement")
+				}
+			}
+			report(b, lat)
+		})
+	}
+}
+
+// saturate queues 200 heavy renders and waits until the pool is busy.
+func saturate(b *testing.B, sys *local.System, url string) {
+	heavy := testutil.NewClient(b, url)
+	for i := range 200 {
+		heavy.Create(map[string]any{"name": "heavy", "params": testutil.Params(-0.7+0.0001*float64(i), 0.27015,
+			"center", map[string]float64{"re": 0.01, "im": 0}, "width", 1024, "height", 1024, "depth", 1900)})
+	}
+	for {
+		q, _ := sys.DB.QueueStats(context.Background())
+		if q.InFlight > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func report(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat))/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkEndToEnd measures from POST to the "done" push on the page's
+// WebSocket for the default configuration (512×512, depth 256), each with a
+// new c so every one renders.
+func BenchmarkEndToEnd(b *testing.B) {
+	_, url := startBench(b)
+	c := testutil.NewClient(b, url)
+	c.Do("GET", "/api/health", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ws := c.Live(ctx)
+	i := 0
+	var lat []time.Duration
+	for b.Loop() {
+		i++
+		start := time.Now()
+		v := c.Create(map[string]any{"params": map[string]any{"c": map[string]float64{"re": -0.7 + 1e-6*float64(i), "im": 0.27015}}})
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m notify.Message
+			json.Unmarshal(data, &m)
+			if m.ID == v.ID && m.Configuration != nil && m.Configuration.Status == longrun.StatusDone {
+				break
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
+
+// BenchmarkDrain measures how fast a backlog of 60 jobs drains: all
+// distinct, and with only 6 distinct parameter sets among them (dedup).
+func BenchmarkDrain(b *testing.B) {
+	for _, mode := range []string{"distinct", "repeated"} {
+		b.Run(mode, func(b *testing.B) {
+			var rates []float64
+			for b.Loop() {
+				sys, url := startBench(b)
+				c := testutil.NewClient(b, url)
+				var ids []string
+				start := time.Now()
+				for i := range 60 {
+					k := i
+					if mode == "repeated" {
+						k = i % 6
+					}
+					ids = append(ids, c.Create(map[string]any{"params": testutil.Params(-0.7+1e-4*float64(k), 0.27015)}).ID)
+				}
+				for _, id := range ids {
+					c.Await(id, 5*time.Minute, "done", testutil.Done)
+				}
+				rates = append(rates, float64(len(ids))/time.Since(start).Seconds())
+				_ = sys
+			}
+			b.ReportMetric(rates[len(rates)-1], "configs/s")
 		})
 	}
 }
