@@ -141,6 +141,10 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	if ok := eval[bool](t, ctx, `document.getElementById("image").naturalWidth === 4096`); !ok {
 		t.Errorf("the image did not load at 4096 px")
 	}
+	within(t, ctx, 10*time.Second, "the operations panel counts the render",
+		chromedp.WaitVisible(chromedp.ID("ops-panel")),
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById("ops-rpm").textContent) >= 1`),
+	)
 	shot(t, ctx, dir, "3-done")
 	firstSrc := eval[string](t, ctx, `document.getElementById("image").getAttribute("src")`)
 

@@ -30,6 +30,7 @@ import (
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
+	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
@@ -73,8 +74,13 @@ type System struct {
 	Hub      *hub.Hub
 	Mailbox  *mailbox.Box
 
-	cfg    Config
-	srv    *http.Server
+	// Metrics is the Prometheus registry served at /metrics.
+	Metrics *prom.Registry
+
+	cfg     Config
+	metrics longrun.Metrics
+	recent  *recent
+	srv     *http.Server
 	ln     net.Listener
 	logger *slog.Logger
 }
@@ -125,20 +131,29 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	h := hub.New(log)
+	reg, rec := prom.New(), newRecent()
+	metrics := tee{reg, rec}
 	s := &System{
-		URL: url, DB: db, Hub: h, Mailbox: box, cfg: cfg, ln: ln, logger: log,
-		Worker: &worker.Worker{Configs: db, Results: db, Images: images, Logger: log,
+		URL: url, DB: db, Hub: h, Mailbox: box, Metrics: reg, cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec,
+		Worker: &worker.Worker{Configs: db, Results: db, Images: images, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout, Render: cfg.Render},
-		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url},
+		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics},
 	}
-	handler := web.NewServer(web.Deps{
-		Store: db, Results: db, Queue: db, Images: images, Logger: log, Mailbox: box,
+	s.queueGauges(reg)
+	api := web.NewServer(web.Deps{
+		Store: db, Results: db, Queue: db, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
 		Sessions: &web.Sessions{Key: key},
 		Live:     h.Serve,
 		Health:   s.health,
 	})
-	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Operator endpoints, local only: metrics and the operations panel.
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	mux.HandleFunc("GET /api/ops", s.ops)
+	mux.HandleFunc("POST /api/ops/dead-letters/{id}/retry", s.retryDeadLetter)
+	mux.Handle("/", api)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
 
@@ -209,6 +224,7 @@ func (s *System) Run(ctx context.Context) error {
 		wg.Go(func() { s.work(ctx) })
 	}
 	wg.Go(func() { s.tail(ctx) })
+	wg.Go(func() { s.sample(ctx, 10*time.Second) })
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	var err error

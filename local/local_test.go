@@ -616,3 +616,100 @@ func TestPushesReachOnlyTheirOwner(t *testing.T) {
 		}
 	}
 }
+
+// scrape reads /metrics into name{labels} → value.
+func scrape(t *testing.T, c *testutil.Client) map[string]float64 {
+	t.Helper()
+	res := c.Do("GET", "/metrics", nil)
+	if res.Status != 200 {
+		t.Fatalf("/metrics: %d", res.Status)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(res.Body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		var v float64
+		fmt.Sscan(line[i+1:], &v)
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func TestMetricsMoveAsJobsFlow(t *testing.T) {
+	r := newRenderer()
+	r.fail[0.91] = errors.New("broken on purpose")
+	sys, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	before := scrape(t, c)
+	if _, ok := before["longrun_jobs_rendered_total"]; !ok {
+		t.Fatalf("no longrun_jobs_rendered_total before any job: %v", before)
+	}
+	a := c.Create(map[string]any{"name": "a", "notifyEmail": "m@example.com", "params": small(0.9, 0.1)})
+	c.Await(a.ID, 10*time.Second, "done", testutil.Done)
+	c.Create(map[string]any{"name": "again", "params": small(0.9, 0.1)}) // deduplicated at once
+	bad := c.Create(map[string]any{"name": "bad", "params": small(0.91, 0.1)})
+	c.Await(bad.ID, 10*time.Second, "failed", func(v longrun.View) bool { return v.Status == longrun.StatusFailed })
+
+	var after map[string]float64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after = scrape(t, c)
+		if after["longrun_jobs_dead_lettered_total"] >= 1 && after["longrun_queue_dead_lettered"] >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for name, want := range map[string]float64{
+		"longrun_jobs_enqueued_total":                                               2,
+		"longrun_jobs_rendered_total":                                               1,
+		"longrun_jobs_deduplicated_total":                                           1,
+		"longrun_jobs_failed_total":                                                 3,
+		"longrun_jobs_dead_lettered_total":                                          1,
+		"longrun_render_duration_seconds_count":                                     1,
+		`longrun_notifications_total{channel="email",outcome="sent"}`:               1,
+		`longrun_api_requests_total{route="POST /api/configurations",status="201"}`: 3,
+		`longrun_queue_dead_lettered`:                                               1,
+	} {
+		if got := after[name] - before[name]; got != want {
+			t.Errorf("%s moved by %v, want %v", name, got, want)
+		}
+	}
+	if after[`longrun_notifications_total{channel="push",outcome="sent"}`] == 0 {
+		t.Errorf("no pushes counted")
+	}
+
+	// The operations panel's numbers, and its retry button.
+	var ops struct {
+		Queue       struct{ DeadLettered int }
+		DedupRatio  float64
+		DeadLetters []struct {
+			ID              int64
+			ConfigurationID string
+			Reason          string
+		}
+		RendersPerMinute []struct{ Rendered float64 }
+	}
+	c.Do("GET", "/api/ops", nil).JSON(t, &ops)
+	if ops.Queue.DeadLettered != 1 || len(ops.DeadLetters) != 1 || ops.DeadLetters[0].ConfigurationID != bad.ID ||
+		!strings.Contains(ops.DeadLetters[0].Reason, "broken on purpose") {
+		t.Fatalf("ops: %+v", ops)
+	}
+	if ops.DedupRatio != 0.5 {
+		t.Errorf("dedup ratio %v, want 0.5 (one rendered, one deduplicated)", ops.DedupRatio)
+	}
+	if last := ops.RendersPerMinute[len(ops.RendersPerMinute)-1]; last.Rendered != 1 {
+		t.Errorf("renders this minute %v, want 1", last.Rendered)
+	}
+	r.mu.Lock()
+	delete(r.fail, 0.91)
+	r.mu.Unlock()
+	if res := c.Do("POST", fmt.Sprintf("/api/ops/dead-letters/%d/retry", ops.DeadLetters[0].ID), nil); res.Status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", res.Status, res.Body)
+	}
+	c.Await(bad.ID, 10*time.Second, "done after the retry", testutil.Done)
+	if q, _ := sys.DB.QueueStats(context.Background()); q.Dead != 0 {
+		t.Errorf("%d dead letters after the retry, want 0", q.Dead)
+	}
+}

@@ -55,6 +55,14 @@ type Notifier struct {
 	Logger *slog.Logger
 	// BaseURL is where the page is, for links in e-mails.
 	BaseURL string
+	// Metrics counts notifications by channel and outcome; nil records nothing.
+	Metrics longrun.Metrics
+}
+
+func (n *Notifier) count(channel, outcome string) {
+	if n.Metrics != nil {
+		n.Metrics.Add(longrun.MetricNotifications, 1, "channel", channel, "outcome", outcome)
+	}
 }
 
 // A Message is what pages receive over their WebSocket.
@@ -124,10 +132,12 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
 			log.Error("notify: could not unmark a failed e-mail; it will not be retried", "err", uerr)
 		}
-		log.Warn("notify: e-mail failed", "outcome", "failed", "err", err)
+		log.WarnContext(ctx, "notify: e-mail failed", "outcome", "failed", "err", err)
+		n.count("email", "failed")
 		return fmt.Errorf("send e-mail: %w", err)
 	}
-	log.Info("notify: e-mail sent", "outcome", "sent")
+	log.InfoContext(ctx, "notify: e-mail sent", "outcome", "sent")
+	n.count("email", "sent")
 	return nil
 }
 
@@ -155,8 +165,12 @@ func (n *Notifier) push(ctx context.Context, owner string, m Message) {
 		err = n.Push.Push(ctx, owner, b)
 	}
 	if err != nil { // pages catch up on their next load; do not hold the feed
-		n.logger().Warn("notify: push failed", "channel", "push", "configurationId", m.ID, "err", err)
+		n.logger().WarnContext(ctx, "notify: push failed", "channel", "push", "outcome", "failed", "configurationId", m.ID, "err", err)
+		n.count("push", "failed")
+		return
 	}
+	n.logger().DebugContext(ctx, "notify: pushed", "channel", "push", "outcome", "sent", "configurationId", m.ID)
+	n.count("push", "sent")
 }
 
 func (n *Notifier) logger() *slog.Logger {

@@ -85,6 +85,9 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 // enqueue sends the configuration's job if it is queued. If the queue fails
 // the configuration stays queued and the client is told to retry.
 func (s *server) enqueue(w http.ResponseWriter, r *http.Request, c *longrun.Configuration) bool {
+	if c.Status == longrun.StatusDone {
+		s.Metrics.Add(longrun.MetricJobsDeduplicated, 1)
+	}
 	if c.Status != longrun.StatusQueued {
 		return true
 	}
@@ -94,6 +97,7 @@ func (s *server) enqueue(w http.ResponseWriter, r *http.Request, c *longrun.Conf
 			"configuration %s is saved but its render could not be queued; retry with POST /api/configurations/%s/render", c.ID, c.ID))
 		return false
 	}
+	s.Metrics.Add(longrun.MetricJobsEnqueued, 1)
 	return true
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,8 @@ type Deps struct {
 	// PushURL is the WebSocket API to connect to instead of /api/live (on
 	// AWS); GET /api/push-token names it with a short-lived token.
 	PushURL string
+	// Metrics records requests and enqueued jobs; nil records nothing.
+	Metrics longrun.Metrics
 	// Health adds facts to GET /api/health.
 	Health func(ctx context.Context) map[string]any
 }
@@ -83,6 +86,9 @@ const MaxBody = 64 << 10
 func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = longrun.NopMetrics{}
 	}
 	s := &server{Deps: d, now: func() time.Time { return time.Now().UTC() }}
 	return s.routes()
@@ -120,8 +126,15 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		sw.Header().Set("X-Content-Type-Options", "nosniff")
 		r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner))
 		next.ServeHTTP(sw, r)
-		s.Logger.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
-			"ms", float64(time.Since(start).Microseconds())/1000)
+		took := time.Since(start)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.Logger.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", sw.status,
+			"ms", float64(took.Microseconds())/1000)
+		s.Metrics.Add(longrun.MetricAPIRequests, 1, "route", route, "status", strconv.Itoa(sw.status))
+		s.Metrics.Observe(longrun.MetricAPISeconds, took.Seconds(), "route", route)
 	})
 }
 

@@ -71,6 +71,8 @@ type Worker struct {
 	// renewal; progress renews it. 0 means 30s. A worker that dies holds
 	// back other jobs of the same parameters for at most this long.
 	Lease time.Duration
+	// Metrics records job outcomes; nil records nothing.
+	Metrics longrun.Metrics
 	// Render renders; nil means julia.Render. Tests replace it.
 	Render func(context.Context, julia.Params, julia.Options) (*image.Paletted, julia.Stats, error)
 }
@@ -109,7 +111,11 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 		return nil
 	}
 	final := receives >= w.MaxReceives && w.MaxReceives > 0
-	log.Warn("job: failed", "err", err, "final", final)
+	log.WarnContext(ctx, "job: failed", "outcome", "failed", "err", err, "final", final)
+	w.metrics().Add(longrun.MetricJobsFailed, 1)
+	if final && !errors.Is(err, errPermanent) {
+		w.metrics().Add(longrun.MetricJobsDeadLettered, 1)
+	}
 	if final || errors.Is(err, errPermanent) {
 		reason := err.Error()
 		_, uerr := w.Configs.UpdateConfiguration(context.WithoutCancel(ctx), job.ID, w.guard(job, func(c *longrun.Configuration) error {
@@ -131,18 +137,20 @@ var errPermanent = errors.New("permanent")
 func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger) error {
 	c, err := w.Configs.Configuration(ctx, job.ID)
 	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		log.Info("job: configuration deleted, dropped", "outcome", "deleted")
+		log.InfoContext(ctx, "job: configuration deleted, dropped", "outcome", "deleted", "superseded", true)
+		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if c.Version != job.Version || c.ParamsHash != job.Hash {
-		log.Info("job: superseded, dropped", "outcome", "superseded", "currentVersion", c.Version)
+		log.InfoContext(ctx, "job: superseded, dropped", "outcome", "superseded", "superseded", true, "currentVersion", c.Version)
+		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		return nil
 	}
 	if c.Status == longrun.StatusDone && c.RenderedHash == job.Hash {
-		log.Info("job: already done, dropped", "outcome", "duplicate")
+		log.InfoContext(ctx, "job: already done, dropped", "outcome", "duplicate", "cacheHit", true)
 		return nil
 	}
 	finish := func(r *longrun.Result) error {
@@ -156,7 +164,8 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if r, err := w.Results.Result(ctx, job.Hash); err != nil {
 		return err
 	} else if r != nil {
-		log.Info("job: done from an existing result", "outcome", "deduplicated")
+		log.InfoContext(ctx, "job: done from an existing result", "outcome", "deduplicated", "cacheHit", true)
+		w.metrics().Add(longrun.MetricJobsDeduplicated, 1)
 		return finish(r)
 	}
 
@@ -223,7 +232,8 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err != nil {
 		if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
 			if errors.Is(cause, errSuperseded) {
-				log.Info("job: superseded while rendering, stopped", "outcome", "superseded")
+				log.InfoContext(ctx, "job: superseded while rendering, stopped", "outcome", "superseded", "superseded", true)
+				w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 				return errSuperseded
 			}
 			return fmt.Errorf("%w: %w", errPermanent, cause) // too slow: it would be again
@@ -246,9 +256,14 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err := w.Results.PutResult(ctx, r); err != nil {
 		return fmt.Errorf("store result: %w", err)
 	}
-	log.Info("job: rendered", "outcome", "rendered", "iterations", st.Iterations, "renderMs", st.Duration.Milliseconds(), "pngBytes", buf.Len())
+	log.InfoContext(ctx, "job: rendered", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
+		"renderMs", st.Duration.Milliseconds(), "pngBytes", buf.Len())
+	w.metrics().Add(longrun.MetricJobsRendered, 1)
+	w.metrics().Observe(longrun.MetricRenderSeconds, st.Duration.Seconds())
+	w.metrics().Observe(longrun.MetricRenderIterations, float64(st.Iterations))
 	if err := finish(r); errors.Is(err, errSuperseded) {
-		log.Info("job: superseded after rendering; the result stays for reuse", "outcome", "superseded")
+		log.InfoContext(ctx, "job: superseded after rendering; the result stays for reuse", "outcome", "superseded", "superseded", true)
+		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		return nil
 	} else {
 		return err
@@ -263,6 +278,13 @@ func (w *Worker) guard(job longrun.Job, fn func(*longrun.Configuration) error) f
 		}
 		return fn(c)
 	}
+}
+
+func (w *Worker) metrics() longrun.Metrics {
+	if w.Metrics == nil {
+		return longrun.NopMetrics{}
+	}
+	return w.Metrics
 }
 
 func (w *Worker) logger() *slog.Logger {

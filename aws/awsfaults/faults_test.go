@@ -184,4 +184,6 @@ func TestSESRefusingMailRetriesFromThatRecord(t *testing.T) {
 
 type pushFunc func(context.Context, string, []byte) error
 
-func (f pushFunc) Push(ctx context.Context, owner string, msg []byte) error { return f(ctx, owner, msg) }
+func (f pushFunc) Push(ctx context.Context, owner string, msg []byte) error {
+	return f(ctx, owner, msg)
+}
