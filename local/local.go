@@ -81,8 +81,8 @@ type System struct {
 	metrics longrun.Metrics
 	recent  *recent
 	srv     *http.Server
-	ln     net.Listener
-	logger *slog.Logger
+	ln      net.Listener
+	logger  *slog.Logger
 }
 
 // Start opens the data folder, recovers jobs a previous process left in
