@@ -236,12 +236,51 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the presigned URL served %d bytes that are not a PNG", len(png))
 	}
 
-	// 5. The sample stream event for sam local invoke works as is.
+	// 5. Each binary printed its metrics as EMF lines, and logged with the
+	// Lambda request id.
+	for _, want := range []struct {
+		f      *function
+		metric string
+	}{{api, "ApiRequests"}, {api, "JobsEnqueued"}, {render, "JobsRendered"}, {render, "RenderDuration"}, {notify, "Notifications"}} {
+		if got := emfLines(t, want.f.log.String(), want.metric); got < 1 {
+			t.Errorf("%s printed no EMF %s\n%s", want.f.name, want.metric, want.f.log)
+		}
+	}
+	if !strings.Contains(render.log.String(), `"requestId":"`) || !strings.Contains(render.log.String(), `"configurationId":"`+v.ID) {
+		t.Errorf("the render log lacks the request id or configuration id")
+	}
+
+	// 6. The sample stream event for sam local invoke works as is.
 	var sample events.DynamoDBEventResponse
 	notify.invoke(t, fixture(t, "notify-stream.json"), &sample)
 	if len(sample.BatchItemFailures) != 0 {
 		t.Errorf("the sample stream event failed: %+v\n%s", sample.BatchItemFailures, notify.log)
 	}
+}
+
+// emfLines counts the EMF lines in a log that carry the metric.
+func emfLines(t *testing.T, log, metric string) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, "{")
+		if i < 0 || !strings.Contains(line, `"_aws"`) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line[i:]), &m) != nil {
+			continue
+		}
+		aws := m["_aws"].(map[string]any)
+		for _, d := range aws["CloudWatchMetrics"].([]any) {
+			if d.(map[string]any)["Namespace"] != "longrun" {
+				t.Errorf("namespace %v", d.(map[string]any)["Namespace"])
+			}
+		}
+		if _, ok := m[metric].(float64); ok {
+			n++
+		}
+	}
+	return n
 }
 
 func mustJSON(t *testing.T, v any) []byte {

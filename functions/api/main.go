@@ -46,7 +46,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	store := awsenv.Store(e, db)
 	sessions := &web.Sessions{Key: []byte(e.Required("SESSION_KEY"))}
 	srv := web.NewServer(web.Deps{
-		Store: store, Results: store, Sessions: sessions, Logger: awsenv.Logger(),
+		Store: store, Results: store, Sessions: sessions, Logger: awsenv.Logger(), Metrics: awsenv.Metrics("api"),
 		Queue:   &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),

@@ -43,6 +43,7 @@ func newNotifier(ctx context.Context, getenv func(string) string) (*notify.Notif
 			API: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(endpoint) })},
 		Sent:    awsenv.Store(e, db),
 		Logger:  awsenv.Logger(),
+		Metrics: awsenv.Metrics("notify"),
 		BaseURL: e.Required("BASE_URL"),
 	}
 	return n, e.Err()

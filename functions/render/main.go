@@ -33,7 +33,7 @@ func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker,
 	}
 	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
 	w := &worker.Worker{
-		Configs: store, Results: store, Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(),
+		Configs: store, Results: store, Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,
 	}

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/aws/s3images"
 )
 
@@ -55,8 +57,30 @@ func (e *Env) Err() error {
 // local servers with no code of ours.
 func AWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
 
-// Logger logs JSON lines to standard output, which Lambda ships to CloudWatch.
-func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }
+// Logger logs JSON lines to standard output, which Lambda ships to
+// CloudWatch; every line logged with a context carries the Lambda request id.
+func Logger() *slog.Logger {
+	return slog.New(requestID{slog.NewJSONHandler(os.Stdout, nil)})
+}
+
+// requestID adds the invocation's request id to records.
+type requestID struct{ slog.Handler }
+
+func (h requestID) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestID) WithAttrs(as []slog.Attr) slog.Handler { return requestID{h.Handler.WithAttrs(as)} }
+func (h requestID) WithGroup(name string) slog.Handler    { return requestID{h.Handler.WithGroup(name)} }
+
+// Metrics writes the function's metrics as CloudWatch Embedded Metric
+// Format lines, with a Function dimension.
+func Metrics(function string) *emf.Logger {
+	return &emf.Logger{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
+}
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
 // IMAGE_RETENTION_DAYS, the image bucket's lifecycle: results expire a day

@@ -1,0 +1,110 @@
+// Package emf records longrun's metrics as CloudWatch Embedded Metric Format
+// log lines: a Lambda prints them and CloudWatch Logs turns them into metrics,
+// with no API calls of ours.
+package emf
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/longrun/longrun"
+)
+
+// Namespace is the CloudWatch namespace of longrun's metrics.
+const Namespace = "longrun"
+
+// A Logger writes one EMF line per metric event. Dimensions (such as
+// Function) are added to every line; labels become dimensions too.
+type Logger struct {
+	W          io.Writer
+	Dimensions map[string]string
+	Now        func() time.Time
+	mu         sync.Mutex
+}
+
+var _ longrun.Metrics = (*Logger)(nil)
+
+var units = map[string]string{
+	longrun.MetricRenderSeconds:    "Seconds",
+	longrun.MetricQueueOldestAge:   "Seconds",
+	longrun.MetricAPISeconds:       "Seconds",
+	longrun.MetricRenderIterations: "Count",
+}
+
+// Name is the CloudWatch name of a longrun metric: jobs_rendered_total is
+// JobsRendered, render_duration_seconds is RenderDuration.
+func Name(metric string) string {
+	metric = strings.TrimSuffix(strings.TrimSuffix(metric, "_total"), "_seconds")
+	var b strings.Builder
+	for _, part := range strings.Split(metric, "_") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+// Names lists the CloudWatch names of every metric the core reports.
+func Names() []string {
+	var out []string
+	for _, m := range []string{longrun.MetricJobsEnqueued, longrun.MetricJobsRendered, longrun.MetricJobsDeduplicated,
+		longrun.MetricJobsSuperseded, longrun.MetricJobsFailed, longrun.MetricJobsDeadLettered, longrun.MetricRenderSeconds,
+		longrun.MetricRenderIterations, longrun.MetricQueueOldestAge, longrun.MetricNotifications, longrun.MetricAPIRequests,
+		longrun.MetricAPISeconds} {
+		out = append(out, Name(m))
+	}
+	return out
+}
+
+// Add writes a counter increment.
+func (l *Logger) Add(name string, n float64, labels ...string) { l.write(name, n, labels) }
+
+// Observe writes one value of a distribution.
+func (l *Logger) Observe(name string, v float64, labels ...string) { l.write(name, v, labels) }
+
+type metricDef struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+func (l *Logger) write(metric string, v float64, labels []string) {
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	unit := units[metric]
+	if unit == "" {
+		unit = "Count"
+	}
+	line := map[string]any{}
+	var dims []string
+	for k, val := range l.Dimensions {
+		line[k] = val
+		dims = append(dims, k)
+	}
+	for i := 0; i+1 < len(labels); i += 2 {
+		line[labels[i]] = labels[i+1]
+		dims = append(dims, labels[i])
+	}
+	name := Name(metric)
+	line[name] = v
+	line["_aws"] = map[string]any{
+		"Timestamp": now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  Namespace,
+			"Dimensions": [][]string{dims},
+			"Metrics":    []metricDef{{Name: name, Unit: unit}},
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.W.Write(append(b, '\n'))
+}
