@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/emf"
 )
 
 func load(t *testing.T) *yaml.Node {
@@ -247,5 +248,91 @@ func TestDataIsProtected(t *testing.T) {
 	}
 	if get(res, "HttpApiStage", "Properties", "AccessLogSettings", "Format") == nil {
 		t.Errorf("HTTP API: no access logs")
+	}
+}
+
+// cloudWatch lists the AWS metrics the alarms and dashboard may use: the
+// services publish them on their own.
+var cloudWatch = map[string][]string{
+	"AWS/SQS":        {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
+	"AWS/Lambda":     {"Errors", "IteratorAge", "Throttles", "Duration"},
+	"AWS/ApiGateway": {"Count", "5xx", "4xx", "Latency"},
+	emf.Namespace:    emf.Names(),
+}
+
+func metricExists(namespace, name string) bool { return slices.Contains(cloudWatch[namespace], name) }
+
+func TestAlarmsWatchMetricsThatExist(t *testing.T) {
+	root := load(t)
+	res := get(root, "Resources")
+	alarms := 0
+	for _, id := range keys(res) {
+		r := get(res, id)
+		if get(r, "Type").Value != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		p := get(r, "Properties")
+		var pairs [][2]string
+		if ns := get(p, "Namespace"); ns != nil {
+			pairs = append(pairs, [2]string{ns.Value, get(p, "MetricName").Value})
+		}
+		if ms := get(p, "Metrics"); ms != nil {
+			for _, m := range ms.Content {
+				if metric := get(m, "MetricStat", "Metric"); metric != nil {
+					pairs = append(pairs, [2]string{get(metric, "Namespace").Value, get(metric, "MetricName").Value})
+				}
+			}
+		}
+		if len(pairs) == 0 {
+			t.Errorf("%s watches no metric", id)
+		}
+		for _, pair := range pairs {
+			if !metricExists(pair[0], pair[1]) {
+				t.Errorf("%s watches %s %s, which nothing publishes", id, pair[0], pair[1])
+			}
+			if pair[0] == emf.Namespace && get(p, "Dimensions") == nil {
+				t.Errorf("%s: EMF metrics carry a Function dimension; the alarm must name it", id)
+			}
+		}
+		if a := get(p, "AlarmActions"); a == nil || len(a.Content) == 0 || a.Content[0].Value != "AlarmTopic" {
+			t.Errorf("%s does not notify the alarm topic", id)
+		}
+	}
+	if alarms < 5 {
+		t.Errorf("%d alarms, want at least DLQ depth, render errors, oldest job, iterator age and API 5xx", alarms)
+	}
+	if get(res, "AlarmTopic", "Properties", "Subscription") == nil {
+		t.Errorf("the alarm topic has no e-mail subscriber")
+	}
+}
+
+func TestDashboardGraphsMetricsThatExist(t *testing.T) {
+	body := get(load(t), "Resources", "Dashboard", "Properties", "DashboardBody").Value
+	body = regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body, "x") // !Sub placeholders
+	var dash struct {
+		Widgets []struct {
+			Properties struct {
+				Title   string
+				Metrics [][]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v", err)
+	}
+	n := 0
+	for _, w := range dash.Widgets {
+		for _, m := range w.Properties.Metrics {
+			ns, _ := m[0].(string)
+			name, _ := m[1].(string)
+			n++
+			if !metricExists(ns, name) {
+				t.Errorf("widget %q graphs %s %s, which nothing publishes", w.Properties.Title, ns, name)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("the dashboard graphs %d metrics; want the key ones", n)
 	}
 }
