@@ -50,26 +50,39 @@ func (in *input) validate() (name string, p longrun.Params, email string, err er
 	return name, p, email, nil
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) {
+// edit is a decoded, validated create or edit, with the result its
+// parameters already have, if any.
+type edit struct {
+	name, email string
+	params      longrun.Params
+	result      *longrun.Result
+}
+
+// readEdit decodes and validates the body and looks up its parameters'
+// result.
+func (s *server) readEdit(w http.ResponseWriter, r *http.Request) (edit, error) {
 	var in input
 	if err := decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
+		return edit{}, err
 	}
 	name, p, email, err := in.validate()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return edit{}, err
 	}
 	result, err := s.Results.Result(r.Context(), p.Hash())
+	return edit{name: name, email: email, params: p, result: result}, err
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) {
+	e, err := s.readEdit(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	now := s.now()
-	c := &longrun.Configuration{ID: longrun.NewID(), Owner: Owner(r.Context()), Name: name, NotifyEmail: email,
+	c := &longrun.Configuration{ID: longrun.NewID(), Owner: Owner(r.Context()), Name: e.name, NotifyEmail: e.email,
 		Rev: 1, CreatedAt: now}
-	c.SetParams(p, result, now)
+	c.SetParams(e.params, e.result, now)
 	if err := s.Store.CreateConfiguration(r.Context(), c); err != nil {
 		s.fail(w, r, err)
 		return
@@ -166,17 +179,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, longrun.Errorf(longrun.EPRECONDITIONREQUIRED, "an edit needs If-Match with the configuration's ETag"))
 		return
 	}
-	var in input
-	if err := decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	name, p, email, err := in.validate()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	result, err := s.Results.Result(r.Context(), p.Hash())
+	e, err := s.readEdit(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -187,9 +190,9 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 			return longrun.Errorf(longrun.EPRECONDITION, "the configuration changed since you loaded it (ETag %s); reload and edit again", c.ETag())
 		}
 		now := s.now()
-		c.Name, c.NotifyEmail = name, email
+		c.Name, c.NotifyEmail = e.name, e.email
 		c.Change = longrun.ChangeEdit
-		changed = c.SetParams(p, result, now)
+		changed = c.SetParams(e.params, e.result, now)
 		c.Rev++
 		c.UpdatedAt = now
 		return nil
