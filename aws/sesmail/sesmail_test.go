@@ -13,6 +13,7 @@ import (
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/sesmail"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/porttest"
 )
 
 func TestMain(m *testing.M) {
@@ -52,4 +53,33 @@ func TestSentMailArrives(t *testing.T) {
 		}
 	}
 	t.Fatalf("no e-mail to %s in the SES server's store: %+v", to, store.Emails)
+}
+
+func TestMailerConformance(t *testing.T) {
+	porttest.TestMailer(t, func(t *testing.T) (porttest.Mailer, func(string) []notify.Mail) {
+		ep := awstest.SES(t)
+		m := &sesmail.Mailer{Client: sesv2.NewFromConfig(awstest.Config(t)), From: "longrun@example.com"}
+		return m, func(to string) []notify.Mail {
+			res, err := http.Get(ep + "/store")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var store struct {
+				Emails []struct {
+					Subject     string
+					Destination struct{ To []string }
+					Body        struct{ Text string }
+				}
+			}
+			json.NewDecoder(res.Body).Decode(&store)
+			var out []notify.Mail
+			for _, e := range store.Emails {
+				if len(e.Destination.To) == 1 && e.Destination.To[0] == to {
+					out = append(out, notify.Mail{To: to, Subject: e.Subject, Text: e.Body.Text})
+				}
+			}
+			return out
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/sqsqueue"
+	"github.com/longrun/longrun/porttest"
 )
 
 func TestMain(m *testing.M) {
@@ -76,4 +77,30 @@ func TestSendToAMissingQueueIsUnavailable(t *testing.T) {
 	if err := queue.SendJob(context.Background(), longrun.Job{ID: "x"}); longrun.ErrorCode(err) != longrun.EUNAVAILABLE {
 		t.Errorf("got %v, want EUNAVAILABLE", err)
 	}
+}
+
+func TestQueueConformance(t *testing.T) {
+	porttest.TestQueue(t, func(t *testing.T) (porttest.Queue, func() []longrun.Job) {
+		awstest.SQS(t)
+		ctx := context.Background()
+		client := sqs.NewFromConfig(awstest.Config(t))
+		q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("conformance"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &sqsqueue.Queue{Client: client, URL: *q.QueueUrl}, func() []longrun.Job {
+			out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jobs []longrun.Job
+			for _, m := range out.Messages {
+				var j longrun.Job
+				json.Unmarshal([]byte(*m.Body), &j)
+				jobs = append(jobs, j)
+				client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle})
+			}
+			return jobs
+		}
+	})
 }

@@ -2,6 +2,7 @@ package wspush_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/wspush"
+	"github.com/longrun/longrun/porttest"
 )
 
 func TestMain(m *testing.M) {
@@ -65,4 +67,43 @@ func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
 	if !slices.Equal(left, []string{"a1", "a2"}) {
 		t.Errorf("alice's connections after the push: %v, want the gone one deleted", left)
 	}
+}
+
+func TestPusherConformance(t *testing.T) {
+	porttest.TestPusher(t, func(t *testing.T) (porttest.Pusher, func(string) func() [][]byte) {
+		awstest.DynamoDB(t)
+		db := dynamodb.NewFromConfig(awstest.Config(t))
+		table := awstest.Name("connections")
+		if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
+			t.Fatal(err)
+		}
+		p := &recorder{got: map[string][][]byte{}}
+		c := &wspush.Connections{DB: db, Table: table, API: p}
+		n := 0
+		return c, func(owner string) func() [][]byte {
+			n++
+			id := fmt.Sprintf("conn-%d", n)
+			if err := c.Connect(context.Background(), id, owner); err != nil {
+				t.Fatal(err)
+			}
+			return func() [][]byte {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return p.got[id]
+			}
+		}
+	})
+}
+
+// recorder is API Gateway's management API as far as a push needs it.
+type recorder struct {
+	mu  sync.Mutex
+	got map[string][][]byte
+}
+
+func (r *recorder) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got[*in.ConnectionId] = append(r.got[*in.ConnectionId], in.Data)
+	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
 }

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -102,4 +103,26 @@ func TestEveryWriteIsInTheChangeLog(t *testing.T) {
 	if len(rest) != 1 || rest[0].Seq != changes[2].Seq {
 		t.Errorf("after the cursor passed two changes %d remain, want the last one", len(rest))
 	}
+}
+
+func TestQueueConformance(t *testing.T) {
+	porttest.TestQueue(t, func(t *testing.T) (porttest.Queue, func() []longrun.Job) {
+		db := open(t)
+		return db, func() []longrun.Job {
+			msgs, err := db.Receive(context.Background(), 10, time.Minute, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jobs []longrun.Job
+			for _, m := range msgs {
+				var j longrun.Job
+				if err := json.Unmarshal([]byte(m.Body), &j); err != nil {
+					t.Fatal(err)
+				}
+				jobs = append(jobs, j)
+				db.DeleteJob(context.Background(), m.ID)
+			}
+			return jobs
+		}
+	})
 }
