@@ -9,7 +9,7 @@ export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
 FUZZ_TARGETS = FuzzCreateBody FuzzIfMatch FuzzSessionToken
 FUZZTIME    ?= 4s
 
-.PHONY: run test bench build deps generate build-ApiFunction build-RenderFunction build-NotifyFunction
+.PHONY: run run-aws-local test bench build deps generate build-ApiFunction build-RenderFunction build-NotifyFunction
 
 ## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
 run:
@@ -17,6 +17,11 @@ run:
 
 RIE_VERSION = v0.0.0-20261030222936-bef5c4ba774d
 LOCALAWS    = infra/localaws
+
+## run-aws-local: the same page on the AWS adapters, against local servers that
+## speak the AWS protocols (DynamoDB Local, fauxqs, aws-ses-v2-local, gofakes3)
+run-aws-local: deps
+	ADDR=$(ADDR) bash $(LOCALAWS)/run.sh
 
 ## deps: fetch what the build and tests need: Go modules, the local servers
 ## that speak the AWS protocols (npm, pinned by package-lock.json), and the

@@ -1,0 +1,165 @@
+// Command longrun-aws-local runs longrun with its AWS adapters against
+// servers that speak the AWS protocols (make run-aws-local starts them):
+// the API as a plain HTTP server, the render worker fed from SQS, and the
+// notifier fed from the configurations table's stream, as Lambda would feed
+// them. Pushes go through an in-process WebSocket hub, since no API Gateway
+// runs locally. Endpoints come from AWS_ENDPOINT_URL_<SERVICE>.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/aws/s3images"
+	"github.com/longrun/longrun/aws/sesmail"
+	"github.com/longrun/longrun/aws/sqspoll"
+	"github.com/longrun/longrun/aws/sqsqueue"
+	"github.com/longrun/longrun/aws/streampoll"
+	"github.com/longrun/longrun/local/hub"
+	"github.com/longrun/longrun/local/prom"
+	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "longrun-aws-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("longrun-aws-local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	prefix := fs.String("prefix", "longrun", "prefix of the table, queue and bucket names")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return err
+	}
+	// DynamoDB Local answers errors without the checksum the SDK validates.
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	names := struct{ configs, results, conns, queue, dlq, bucket string }{
+		*prefix + "-configurations", *prefix + "-results", *prefix + "-connections", *prefix + "-jobs", *prefix + "-jobs-dlq", *prefix + "-images"}
+	sqsClient := sqs.NewFromConfig(cfg)
+	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	queueURL, err := create(ctx, db, sqsClient, s3Client, names.configs, names.results, names.conns, names.queue, names.dlq, names.bucket)
+	if err != nil {
+		return fmt.Errorf("create resources: %w", err)
+	}
+
+	store := &dynamo.Store{Client: db, ConfigTable: names.configs, ResultTable: names.results}
+	metrics := prom.New()
+	h := hub.New(log)
+	key := []byte(getenv("LONGRUN_SESSION_KEY"))
+	if len(key) < 32 {
+		key = make([]byte, 32)
+		rand.Read(key)
+		key = []byte(hex.EncodeToString(key)) // sessions last as long as this process
+	}
+	srv := web.NewServer(web.Deps{
+		Store: store, Results: store, Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL},
+		Images: &s3images.Bucket{Client: s3Client, Name: names.bucket}, Sessions: &web.Sessions{Key: key},
+		Logger: log, Metrics: metrics, Live: h.Serve,
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	w := &worker.Worker{Configs: store, Results: store, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
+		Logger: log, Metrics: metrics, MaxReceives: 5}
+	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
+		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url}
+
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { (&sqspoll.Poller{Client: sqsClient, QueueURL: queueURL, Handler: w.HandleSQS, Logger: log}).Run(ctx) })
+	wg.Go(func() {
+		p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: names.configs, Handler: n.HandleStream,
+			Filter: streampoll.NotifyFilter, Logger: log}
+		if err := p.Run(ctx); err != nil {
+			log.Error("stream poller stopped", "err", err)
+		}
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/", srv)
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		server.Shutdown(sctx)
+	}()
+	fmt.Fprintf(stdout, "longrun (AWS adapters, local servers) is running at %s\n", url)
+	err = server.Serve(ln)
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// create makes the resources template.yaml declares, unless they exist.
+func create(ctx context.Context, db *dynamodb.Client, q *sqs.Client, s *s3.Client, configs, results, conns, queue, dlq, bucket string) (string, error) {
+	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &configs}); err != nil {
+		if err := dynamo.CreateTables(ctx, db, configs, results, conns); err != nil {
+			return "", err
+		}
+	}
+	dead, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &dlq})
+	if err != nil {
+		return "", err
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dead.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", err
+	}
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": attrs.Attributes["QueueArn"], "maxReceiveCount": "5"})
+	jobs, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &queue,
+		Attributes: map[string]string{"VisibilityTimeout": "120", "RedrivePolicy": string(redrive)}})
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			return "", err
+		}
+	}
+	return *jobs.QueueUrl, nil
+}
