@@ -106,7 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Go(func() { (&sqspoll.Poller{Client: sqsClient, QueueURL: queueURL, Handler: w.HandleSQS, Logger: log}).Run(ctx) })
+	wg.Go(func() {
+		(&sqspoll.Poller{Client: sqsClient, QueueURL: queueURL, Handler: w.HandleSQS, Logger: log}).Run(ctx)
+	})
 	wg.Go(func() {
 		p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: names.configs, Handler: n.HandleStream,
 			Filter: streampoll.NotifyFilter, Logger: log}
