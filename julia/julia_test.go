@@ -403,6 +403,16 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportMetric(float64(buf.Len()), "bytes")
 		})
 	}
+	b.Run("Encode", func(b *testing.B) { // what the worker uses: BestSpeed, bands in parallel
+		var buf bytes.Buffer
+		for b.Loop() {
+			buf.Reset()
+			if err := Encode(&buf, img); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(buf.Len()), "bytes")
+	})
 	b.Run("RGBA", func(b *testing.B) {
 		rgba := image.NewRGBA(img.Bounds())
 		for i, v := range img.Pix {
