@@ -8,12 +8,15 @@ package awstest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -225,4 +228,32 @@ func S3(t testing.TB) string {
 // Name returns a unique resource name for one test.
 func Name(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, os.Getpid())
+}
+
+// A SentMail is an e-mail as aws-ses-v2-local stored it.
+type SentMail struct {
+	Subject     string
+	Destination struct{ To []string }
+	Body        struct{ Text string }
+}
+
+// Inbox returns the e-mails the SES server received for to.
+func Inbox(t testing.TB, to string) []SentMail {
+	t.Helper()
+	res, err := http.Get(SES(t) + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var store struct{ Emails []SentMail }
+	if err := json.NewDecoder(res.Body).Decode(&store); err != nil {
+		t.Fatal(err)
+	}
+	var out []SentMail
+	for _, e := range store.Emails {
+		if slices.Contains(e.Destination.To, to) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
