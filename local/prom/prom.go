@@ -4,7 +4,6 @@ package prom
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -107,6 +106,3 @@ func (r *Registry) Observe(name string, v float64, labels ...string) {
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
 }
-
-// Name returns the exported name of a longrun metric.
-func Name(metric string) string { return "longrun_" + strings.TrimPrefix(metric, "longrun_") }
