@@ -27,6 +27,8 @@ import (
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
+	"github.com/longrun/longrun/aws/wspush"
+	"github.com/longrun/longrun/web"
 )
 
 func TestMain(m *testing.M) {
@@ -236,7 +238,37 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the presigned URL served %d bytes that are not a PNG", len(png))
 	}
 
-	// 5. Each binary printed its metrics as EMF lines, and logged with the
+	// 5. The WebSocket API's $connect is accepted with a push token from the
+	// HTTP API and refused without one; the connection is recorded for the owner.
+	tokenReq := get
+	tokenReq.RawPath, tokenReq.RequestContext.HTTP.Path = "/api/push-token", "/api/push-token"
+	api.invoke(t, mustJSON(t, tokenReq), &got)
+	var push struct{ URL, Token string }
+	json.Unmarshal([]byte(got.Body), &push)
+	if push.URL != env["WEBSOCKET_URL"] || push.Token == "" {
+		t.Fatalf("push token: %s", got.Body)
+	}
+	var connect events.APIGatewayWebsocketProxyRequest
+	json.Unmarshal(fixture(t, "ws-connect.json"), &connect)
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{{push.Token, 200}, {push.Token + "x", 401}, {"", 401}} {
+		connect.QueryStringParameters = map[string]string{"token": tc.token}
+		connect.RequestContext.ConnectionID = "conn-" + strconv.Itoa(tc.status) + tc.token[min(len(tc.token), 3):min(len(tc.token), 6)]
+		var wsResp events.APIGatewayProxyResponse
+		api.invoke(t, mustJSON(t, connect), &wsResp)
+		if wsResp.StatusCode != tc.status {
+			t.Errorf("$connect with token %q: %d, want %d", tc.token, wsResp.StatusCode, tc.status)
+		}
+	}
+	owner := (&web.Sessions{Key: []byte(env["SESSION_KEY"])}).Owner(push.Token)
+	ids, err := (&wspush.Connections{DB: db, Table: conns}).Owners(ctx, owner)
+	if err != nil || len(ids) != 1 {
+		t.Errorf("the owner's connections: %v %v, want the one accepted", ids, err)
+	}
+
+	// 6. Each binary printed its metrics as EMF lines, and logged with the
 	// Lambda request id.
 	for _, want := range []struct {
 		f      *function
@@ -250,7 +282,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the render log lacks the request id or configuration id")
 	}
 
-	// 6. The sample stream event for sam local invoke works as is.
+	// 7. The sample stream event for sam local invoke works as is.
 	var sample events.DynamoDBEventResponse
 	notify.invoke(t, fixture(t, "notify-stream.json"), &sample)
 	if len(sample.BatchItemFailures) != 0 {

@@ -131,8 +131,11 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.Logger.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", sw.status,
-			"ms", float64(took.Microseconds())/1000)
+		attrs := []any{"method", r.Method, "route", route, "status", sw.status, "ms", float64(took.Microseconds()) / 1000}
+		if id := r.PathValue("id"); id != "" {
+			attrs = append(attrs, "configurationId", id)
+		}
+		s.Logger.InfoContext(r.Context(), "request", attrs...)
 		s.Metrics.Add(longrun.MetricAPIRequests, 1, "route", route, "status", strconv.Itoa(sw.status))
 		s.Metrics.Observe(longrun.MetricAPISeconds, took.Seconds(), "route", route)
 	})
