@@ -353,6 +353,15 @@ func BenchmarkStandardAllCores(b *testing.B) { benchCompute(b, Options{}) }
 
 func BenchmarkStandardOneCore(b *testing.B) { benchCompute(b, Options{Workers: 1}) }
 
+// BenchmarkStandardWithProgress is the all-cores case reporting progress
+// every millisecond, a hundred times the default rate: compare with
+// BenchmarkStandardAllCores.
+func BenchmarkStandardWithProgress(b *testing.B) {
+	var calls int
+	benchCompute(b, Options{ProgressEvery: time.Millisecond, Progress: func(float64) { calls++ }})
+	b.ReportMetric(float64(calls)/float64(b.N), "reports/op")
+}
+
 func benchCompute(b *testing.B, opt Options) {
 	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	for b.Loop() {
