@@ -173,7 +173,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS(`.err[data-field="params.width"]`)),
 	)
-	if msg := eval[string](t, ctx, `document.querySelector('.err[data-field="params.width"]').textContent`); !strings.Contains(msg, "16") {
+	if msg := eval[string](t, ctx, `document.querySelector('.err[data-field="params.width"]').textContent`); !strings.Contains(msg, "between 16 and 4096") {
 		t.Errorf("width error %q does not give the rule", msg)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll("#list li").length`); n != count {

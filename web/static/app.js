@@ -141,8 +141,10 @@ function showErrors(data) {
   const fields = (data && data.error && data.error.fields) || [];
   for (const f of fields) {
     const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
-    const slot = document.querySelector(`.err[data-field="${key}"]`) || document.querySelector('.err[data-field="body"]');
-    slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + `${f.field} ${f.rule}`;
+    const own = document.querySelector(`.err[data-field="${key}"]`);
+    const slot = own || document.querySelector('.err[data-field="body"]');
+    const text = own && key !== "params.c" && key !== "params.center" ? f.rule : `${f.field} ${f.rule}`;
+    slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + text;
     for (const id of FIELD_INPUTS[f.field] || FIELD_INPUTS[key] || []) $(id).classList.add("invalid");
     if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
   }
@@ -444,6 +446,7 @@ function wire() {
     $(range).addEventListener("input", (e) => { $(box).value = toBox(Number(e.target.value)); });
     $(box).addEventListener("input", (e) => { $(range).value = toRange(Number(e.target.value)); });
   }
+  for (const id of ["width", "height"]) $(id).addEventListener("input", syncRanges);
   $("size-preset").addEventListener("change", (e) => {
     if (e.target.value) { $("width").value = e.target.value; $("height").value = e.target.value; }
   });
