@@ -58,10 +58,8 @@ func (h *Hub) Connections() int {
 // Serve upgrades the request to a WebSocket for owner and pushes to it until
 // either side closes. Messages from the browser are read and ignored.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
-	ws, err := websocket.Accept(w, r, nil) // same origin only
-	if err != nil {
-		return
-	}
+	// Registered before the handshake completes, so nothing pushed after the
+	// browser sees the connection open is missed: it waits in send.
 	c := &conn{send: make(chan []byte, 64)}
 	h.mu.Lock()
 	if h.conns[owner] == nil {
@@ -80,6 +78,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
 		}
 		h.mu.Unlock()
 	}()
+	ws, err := websocket.Accept(w, r, nil) // same origin only
+	if err != nil {
+		return
+	}
 	// Read and ignore what the browser sends (it cannot choose what it
 	// receives); the read loop also handles pings and the close handshake.
 	ctx, cancel := context.WithCancel(r.Context())
