@@ -50,6 +50,12 @@ func StreamImage(c *Configuration) (map[string]events.DynamoDBAttributeValue, er
 	if err != nil {
 		return nil, err
 	}
+	return RecordStreamImage(b)
+}
+
+// RecordStreamImage encodes a record MarshalRecord wrote as a DynamoDB
+// stream image, without decoding it into a Configuration first.
+func RecordStreamImage(b []byte) (map[string]events.DynamoDBAttributeValue, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v map[string]any

@@ -43,7 +43,7 @@ func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 		wg.Go(func() {
 			body := map[string]any{"name": fmt.Sprint(i), "notifyEmail": "burst@example.com",
 				"params": testutil.Params(-0.5+0.01*float64(i), 0.5, "width", 256, "height", 256)}
-			res, err := postQuiet(c, body)
+			res, err := c.Try("POST", "/api/configurations", body)
 			if err != nil || res.Status != http.StatusCreated {
 				return // refused or cut off by the kill: never accepted
 			}
@@ -85,12 +85,6 @@ func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// postQuiet is Client.Do for a create that may be cut off: an error instead
-// of a failed test.
-func postQuiet(c *testutil.Client, body any) (*testutil.Response, error) {
-	return c.Try("POST", "/api/configurations", body)
 }
 
 // TestKilledDuringFeedDeliverySendsNoDuplicates kills the server while the

@@ -31,11 +31,7 @@ import (
 	"github.com/longrun/longrun/web"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 // function is one bootstrap running under the Lambda Runtime Interface
 // Emulator, as sam local runs it.

@@ -376,8 +376,11 @@ func streamEvent(changes []sqlite.Change) (events.DynamoDBEvent, error) {
 		default:
 			rec.EventName = "MODIFY"
 		}
-		if rec.Change.OldImage, err = streamImage(c.Old); err == nil {
-			rec.Change.NewImage, err = streamImage(c.New)
+		if c.Old != nil {
+			rec.Change.OldImage, err = longrun.RecordStreamImage(c.Old)
+		}
+		if c.New != nil && err == nil {
+			rec.Change.NewImage, err = longrun.RecordStreamImage(c.New)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("change %d: %w", c.Seq, err))
@@ -386,15 +389,4 @@ func streamEvent(changes []sqlite.Change) (events.DynamoDBEvent, error) {
 		ev.Records = append(ev.Records, rec)
 	}
 	return ev, errors.Join(errs...)
-}
-
-func streamImage(body []byte) (map[string]events.DynamoDBAttributeValue, error) {
-	if body == nil {
-		return nil, nil
-	}
-	c, err := longrun.UnmarshalRecord(body)
-	if err != nil {
-		return nil, err
-	}
-	return longrun.StreamImage(c)
 }

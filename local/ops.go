@@ -198,32 +198,27 @@ func (s *System) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, longrun.ENOTFOUND, "dead letter not found")
 		return
 	}
-	dead, err := s.DB.DeadLetters(r.Context())
+	body, err := s.DB.Redrive(r.Context(), id)
+	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		fail(http.StatusNotFound, longrun.ENOTFOUND, "dead letter not found")
+		return
+	}
 	if err != nil {
 		fail(http.StatusServiceUnavailable, longrun.EUNAVAILABLE, err.Error())
 		return
 	}
-	for _, m := range dead {
-		if m.ID != id {
-			continue
+	// The job is queued again; its configuration shows it, unless something
+	// newer (an edit, or the job's own render) already changed it.
+	var job longrun.Job
+	json.Unmarshal([]byte(body), &job)
+	s.DB.UpdateConfiguration(r.Context(), job.ID, func(c *longrun.Configuration) error {
+		if c.Version != job.Version || c.Status != longrun.StatusFailed {
+			return errSkip
 		}
-		var job longrun.Job
-		json.Unmarshal([]byte(m.Body), &job)
-		s.DB.UpdateConfiguration(r.Context(), job.ID, func(c *longrun.Configuration) error {
-			if c.Version != job.Version || c.Status != longrun.StatusFailed {
-				return errSkip
-			}
-			c.Status, c.Error, c.Progress, c.Change, c.UpdatedAt = longrun.StatusQueued, "", 0, longrun.ChangeStatus, time.Now().UTC()
-			return nil
-		})
-		if err := s.DB.Redrive(r.Context(), id); err != nil {
-			fail(http.StatusServiceUnavailable, longrun.EUNAVAILABLE, err.Error())
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	fail(http.StatusNotFound, longrun.ENOTFOUND, "dead letter not found")
+		c.Status, c.Error, c.Progress, c.Change, c.UpdatedAt = longrun.StatusQueued, "", 0, longrun.ChangeStatus, time.Now().UTC()
+		return nil
+	})
+	w.WriteHeader(http.StatusAccepted)
 }
 
 var errSkip = longrun.Errorf(longrun.ECONFLICT, "nothing to change")

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,11 +27,7 @@ import (
 	"github.com/longrun/longrun/worker"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 // flaky proxies to a server, answering 503 while down is set.
 func flaky(t *testing.T, target string) (string, *atomic.Bool) {

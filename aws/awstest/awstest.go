@@ -89,7 +89,15 @@ func Config(t testing.TB) aws.Config {
 	return cfg
 }
 
-// Stop ends every server started; call it from TestMain after m.Run.
+// Main runs a package's tests, then stops the servers they started: a
+// package that uses this package's servers calls it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop ends every server started; Main calls it after the tests.
 func Stop() {
 	mu.Lock()
 	defer mu.Unlock()

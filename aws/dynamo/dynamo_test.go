@@ -2,7 +2,6 @@ package dynamo_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -14,11 +13,7 @@ import (
 	"github.com/longrun/longrun/porttest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 // newStore makes fresh tables in DynamoDB Local.
 func newStore(t *testing.T) *dynamo.Store {

@@ -2,7 +2,6 @@ package sesmail_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,11 +13,7 @@ import (
 	"github.com/longrun/longrun/porttest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 func TestSentMailArrives(t *testing.T) {
 	awstest.SES(t)

@@ -16,11 +16,7 @@ import (
 	"github.com/longrun/longrun/porttest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 // TestJobsArriveAndPoisonMovesToTheDLQ sends a job, receives it, and lets a
 // failing one be received maxReceiveCount times: then it is in the DLQ.

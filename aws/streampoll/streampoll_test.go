@@ -2,7 +2,6 @@ package streampoll_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 	"github.com/longrun/longrun/aws/streampoll"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 // TestStreamCarriesOldAndNewImagesFiltered writes through the DynamoDB
 // store and sees the stream deliver decodable old and new images, without

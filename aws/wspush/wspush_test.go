@@ -3,7 +3,6 @@ package wspush_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -18,11 +17,7 @@ import (
 	"github.com/longrun/longrun/porttest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 type poster struct {
 	mu   sync.Mutex

@@ -138,10 +138,11 @@ func (db *DB) DeadLetters(ctx context.Context) ([]Message, error) {
 	return out, rows.Err()
 }
 
-// Redrive moves a dead-lettered job back to the queue with no receives.
-func (db *DB) Redrive(ctx context.Context, id int64) error {
+// Redrive moves a dead-lettered job back to the queue with no receives and
+// returns its body.
+func (db *DB) Redrive(ctx context.Context, id int64) (string, error) {
+	var body string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var body string
 		if err := tx.QueryRow(`DELETE FROM dead_letters WHERE id = ? RETURNING body`, id).Scan(&body); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return longrun.Errorf(longrun.ENOTFOUND, "dead letter not found")
@@ -155,5 +156,5 @@ func (db *DB) Redrive(ctx context.Context, id int64) error {
 	if err == nil {
 		signal(db.jobs)
 	}
-	return err
+	return body, err
 }

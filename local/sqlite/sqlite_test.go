@@ -51,7 +51,7 @@ func TestQueueHidesRetriesAndDeadLetters(t *testing.T) {
 	if len(dead) != 1 || dead[0].Receives != 2 {
 		t.Fatalf("dead letters %+v, want the job after 2 receives", dead)
 	}
-	if err := db.Redrive(ctx, dead[0].ID); err != nil {
+	if _, err := db.Redrive(ctx, dead[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _ := db.Receive(ctx, 10, time.Minute, 2)
