@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -27,7 +26,6 @@ type Message struct {
 // A Box is a folder of messages.
 type Box struct {
 	path string
-	mu   sync.Mutex
 }
 
 // Open returns the mailbox at path, creating it.
