@@ -2,11 +2,13 @@ package longrun
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Status is where a configuration's latest parameters are on their way to
-// an image: queued → rendering → done | failed; any parameter edit → queued.
+// an image: queued → rendering → done | failed | cancelled; any parameter
+// edit → queued.
 type Status string
 
 const (
@@ -14,9 +16,13 @@ const (
 	StatusRendering Status = "rendering"
 	StatusDone      Status = "done"
 	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
 )
 
-// What a write changed, for change-feed filters.
+// Statuses lists every status, in the order a render passes through them.
+var Statuses = []Status{StatusQueued, StatusRendering, StatusDone, StatusFailed, StatusCancelled}
+
+// What a write changed, for change-feed filters (FeedFilter).
 const (
 	ChangeStatus   = "status"   // status, version or result
 	ChangeProgress = "progress" // progress only
@@ -24,7 +30,9 @@ const (
 )
 
 // Finished reports whether s ends a version's render.
-func (s Status) Finished() bool { return s == StatusDone || s == StatusFailed }
+func (s Status) Finished() bool {
+	return s == StatusDone || s == StatusFailed || s == StatusCancelled
+}
 
 // Stats describe a render.
 type Stats struct {
@@ -34,7 +42,9 @@ type Stats struct {
 }
 
 // A Configuration is a user's named set of parameters and the state of its
-// render.
+// render. Its state changes only through its transition methods (Edit,
+// Requeue, StartRender, ReportProgress, Finish, Fail, Cancel), which keep
+// status, progress, error, timestamps and Change together.
 type Configuration struct {
 	ID          string
 	Owner       string
@@ -53,7 +63,7 @@ type Configuration struct {
 	// optimistic concurrency.
 	Seq int64
 	// Change says what the latest write changed: ChangeStatus, ChangeProgress
-	// or ChangeEdit. Change feeds filter on it (template.yaml).
+	// or ChangeEdit. Change feeds filter on it (FeedFilter).
 	Change string
 
 	Status   Status
@@ -69,9 +79,36 @@ type Configuration struct {
 	UpdatedAt time.Time
 }
 
+// A Draft is a validated create or edit: what the owner sets.
+type Draft struct {
+	Name        string
+	Params      Params
+	NotifyEmail string
+}
+
+// NewConfiguration returns owner's new configuration of the draft: queued,
+// or done at once when result (non-nil) already holds its image.
+func NewConfiguration(owner string, d Draft, result *Result, now time.Time) *Configuration {
+	c := &Configuration{ID: NewID(), Owner: owner, Name: d.Name, NotifyEmail: d.NotifyEmail, Rev: 1, CreatedAt: now}
+	c.setParams(d.Params, result, now)
+	return c
+}
+
 // ETag is the entity tag of the configuration's current edit revision.
 func (c *Configuration) ETag() string {
 	return `"` + c.ID[:8] + "." + strconv.FormatInt(c.Rev, 10) + `"`
+}
+
+// MatchesETag reports whether an If-Match header value names the current
+// ETag (or is "*").
+func (c *Configuration) MatchesETag(header string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || t == c.ETag() {
+			return true
+		}
+	}
+	return false
 }
 
 // Outdated reports whether the image shown is of parameters other than the
@@ -80,34 +117,149 @@ func (c *Configuration) Outdated() bool {
 	return c.RenderedHash != "" && c.RenderedHash != c.ParamsHash
 }
 
-// SetParams applies new parameters: a change bumps Version and queues a
-// render (done at once if result exists), an unchanged set does nothing.
-// It reports whether the parameters changed.
-func (c *Configuration) SetParams(p Params, result *Result, now time.Time) bool {
+// Job returns the render job of the current version.
+func (c *Configuration) Job() Job { return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash} }
+
+// ErrSuperseded means a write was meant for a version that is no longer
+// the configuration's current one.
+var ErrSuperseded = &Error{Code: ECONFLICT, Message: "superseded by a newer version"}
+
+// ErrStopped means a render was stopped by its owner (cancelled) or is no
+// longer rendering.
+var ErrStopped = &Error{Code: ECONFLICT, Message: "the render was stopped"}
+
+// The transitions, and the statuses each may start from.
+var transitions = map[string][]Status{
+	"requeue":  {StatusQueued, StatusFailed, StatusCancelled},
+	"start":    {StatusQueued, StatusRendering},
+	"progress": {StatusRendering},
+	"finish":   {StatusQueued, StatusRendering, StatusDone},
+	"fail":     {StatusQueued, StatusRendering, StatusFailed},
+	"cancel":   {StatusQueued, StatusRendering},
+}
+
+// Allowed reports whether the named transition may start from status s.
+func Allowed(transition string, s Status) bool {
+	for _, from := range transitions[transition] {
+		if from == s {
+			return true
+		}
+	}
+	return false
+}
+
+// check refuses a transition from the wrong status, or for another version
+// (version 0 skips that check).
+func (c *Configuration) check(transition string, version int64) error {
+	if version != 0 && version != c.Version {
+		return ErrSuperseded
+	}
+	if Allowed(transition, c.Status) {
+		return nil
+	}
+	if transition == "progress" || transition == "start" {
+		return ErrStopped
+	}
+	return Errorf(ECONFLICT, "configuration is %s: it cannot %s", c.Status, transition)
+}
+
+func (c *Configuration) set(s Status, progress float64, reason string, now time.Time) {
+	c.Status, c.Progress, c.Error, c.Change, c.UpdatedAt = s, progress, reason, ChangeStatus, now
+}
+
+// Edit applies the owner's draft: a new revision (ETag) always; a new
+// version, queued or done at once from result, when the parameters
+// changed. It reports whether they did, so a job must be sent.
+func (c *Configuration) Edit(d Draft, result *Result, now time.Time) bool {
+	c.Name, c.NotifyEmail = d.Name, d.NotifyEmail
+	c.Rev++
+	c.Change, c.UpdatedAt = ChangeEdit, now
+	return c.setParams(d.Params, result, now)
+}
+
+// setParams applies new parameters: a change bumps Version and queues a
+// render (done at once if result holds its image).
+func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool {
 	hash := p.Hash()
 	if hash == c.ParamsHash && c.Version > 0 {
 		return false
 	}
 	c.Params, c.ParamsHash = p, hash
 	c.Version++
-	c.Change = ChangeStatus
-	c.Error = ""
-	c.Progress = 0
-	if result != nil && result.Hash == hash {
-		c.Finish(result)
-	} else {
-		c.Status = StatusQueued
-	}
-	c.UpdatedAt = now
+	c.queue(result, now)
 	return true
 }
 
-// Finish marks the current version done with result's image.
-func (c *Configuration) Finish(r *Result) {
-	c.Status, c.Progress, c.Error, c.Change = StatusDone, 1, "", ChangeStatus
+func (c *Configuration) queue(result *Result, now time.Time) {
+	if result != nil && result.Hash == c.ParamsHash {
+		c.finish(result, now)
+		return
+	}
+	c.set(StatusQueued, 0, "", now)
+}
+
+// Requeue queues the current version again after it failed or was
+// cancelled, or re-sends the job of one left queued; it is done at once when
+// result holds its image.
+func (c *Configuration) Requeue(result *Result, now time.Time) error {
+	if err := c.check("requeue", 0); err != nil {
+		return err
+	}
+	c.queue(result, now)
+	return nil
+}
+
+// StartRender marks the version's render begun.
+func (c *Configuration) StartRender(version int64, now time.Time) error {
+	if err := c.check("start", version); err != nil {
+		return err
+	}
+	c.set(StatusRendering, 0, "", now)
+	return nil
+}
+
+// ReportProgress records the fraction done of the version's render. It
+// returns ErrSuperseded or ErrStopped when the render should stop.
+func (c *Configuration) ReportProgress(version int64, done float64) error {
+	if err := c.check("progress", version); err != nil {
+		return err
+	}
+	c.Progress, c.Change = done, ChangeProgress
+	return nil
+}
+
+// Finish marks the version done with result's image.
+func (c *Configuration) Finish(version int64, r *Result, now time.Time) error {
+	if err := c.check("finish", version); err != nil {
+		return err
+	}
+	c.finish(r, now)
+	return nil
+}
+
+func (c *Configuration) finish(r *Result, now time.Time) {
+	c.set(StatusDone, 1, "", now)
 	c.RenderedHash = r.Hash
 	st := r.Stats
 	c.Stats = &st
+}
+
+// Fail marks the version failed, for the reason given.
+func (c *Configuration) Fail(version int64, reason string, now time.Time) error {
+	if err := c.check("fail", version); err != nil {
+		return err
+	}
+	c.set(StatusFailed, 0, reason, now)
+	return nil
+}
+
+// Cancel stops the current version's render at the owner's request.
+func (c *Configuration) Cancel(now time.Time) error {
+	if err := c.check("cancel", 0); err != nil {
+		return err
+	}
+	c.set(StatusCancelled, 0, "cancelled by its owner", now)
+	return nil
 }
 
 // A Result is a rendered image, shared by every configuration whose

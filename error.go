@@ -24,6 +24,8 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Cause is the failure behind the error, for logs; clients never see it.
+	Cause error
 }
 
 // A FieldError names a field of the request body and the rule it broke.
@@ -41,6 +43,16 @@ func (e *Error) Error() string {
 		parts[i] = f.Field + ": " + f.Rule
 	}
 	return e.Message + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Is reports whether target is an *Error with the same code and message,
+// so errors.Is matches a sentinel *Error whatever its cause.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Message == e.Message
 }
 
 // Errorf returns an *Error with the code and a formatted message.

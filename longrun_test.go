@@ -1,7 +1,11 @@
 package longrun_test
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,50 +120,142 @@ func TestNameAndEmailRules(t *testing.T) {
 	}
 }
 
-func TestSetParamsStateMachine(t *testing.T) {
+func TestEditBumpsTheVersionOnlyWhenParametersChange(t *testing.T) {
 	now := time.Now()
 	p := longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: 10, Colormap: "magma"}
-	c := &longrun.Configuration{ID: longrun.NewID()}
-	if !c.SetParams(p, nil, now) || c.Version != 1 || c.Status != longrun.StatusQueued {
-		t.Fatalf("first params: version %d status %s, want 1 queued", c.Version, c.Status)
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: p}, nil, now)
+	if c.Version != 1 || c.Rev != 1 || c.Status != longrun.StatusQueued || c.Change != longrun.ChangeStatus {
+		t.Fatalf("new: version %d rev %d status %s change %s, want 1 1 queued status", c.Version, c.Rev, c.Status, c.Change)
 	}
-	if c.SetParams(p, nil, now) || c.Version != 1 {
-		t.Errorf("unchanged params bumped the version to %d", c.Version)
+	if c.Edit(longrun.Draft{Name: "b", Params: p}, nil, now) || c.Version != 1 || c.Rev != 2 || c.Change != longrun.ChangeEdit {
+		t.Errorf("rename: version %d rev %d change %s, want version 1, rev 2, an edit", c.Version, c.Rev, c.Change)
 	}
-	c.Finish(&longrun.Result{Hash: c.ParamsHash})
-	if c.Status != longrun.StatusDone || c.Outdated() {
-		t.Fatalf("after finish: %s outdated=%v", c.Status, c.Outdated())
+	if err := c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now); err != nil || c.Status != longrun.StatusDone || c.Outdated() {
+		t.Fatalf("after finish: %v %s outdated=%v", err, c.Status, c.Outdated())
 	}
 	q := p
 	q.Depth = 11
-	c.SetParams(q, nil, now)
+	if !c.Edit(longrun.Draft{Name: "b", Params: q}, nil, now) || c.Change != longrun.ChangeStatus {
+		t.Errorf("new parameters: not reported changed, or change %s, want status", c.Change)
+	}
 	if c.Version != 2 || c.Status != longrun.StatusQueued || !c.Outdated() || c.RenderedHash != p.Hash() {
 		t.Errorf("after an edit: version %d status %s outdated %v; want 2, queued, the old image outdated", c.Version, c.Status, c.Outdated())
 	}
 	r := q
 	r.Depth = 12
-	c.SetParams(r, &longrun.Result{Hash: r.Hash()}, now)
+	c.Edit(longrun.Draft{Name: "b", Params: r}, &longrun.Result{Hash: r.Hash()}, now)
 	if c.Version != 3 || c.Status != longrun.StatusDone || c.Outdated() {
 		t.Errorf("edit to rendered params: version %d status %s outdated %v; want 3 done fresh", c.Version, c.Status, c.Outdated())
 	}
 }
 
-func TestStreamImageRoundTrips(t *testing.T) {
-	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "ünï", Version: 3, Rev: 5, Seq: 9,
-		Status: longrun.StatusRendering, Progress: 0.25, NotifyEmail: "a@example.com",
-		Stats: &longrun.Stats{Iterations: 1 << 40, Pixels: 7, RenderMs: 3}, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
-	c.SetParams(longrun.Params{C: longrun.Complex{Re: -0.123456789012345, Im: 1e-300}, Zoom: 1e12, Width: 16, Height: 17, Depth: 3, Colormap: "ocean"}, nil, c.UpdatedAt)
-	img, err := longrun.StreamImage(c)
-	if err != nil {
-		t.Fatal(err)
+// TestTransitions pins which transitions each status allows: every
+// allowed one sets status, progress, error and Change together; every
+// refused one changes nothing.
+func TestTransitions(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	result := func(c *longrun.Configuration) *longrun.Result { return &longrun.Result{Hash: c.ParamsHash} }
+	type outcome struct {
+		status   longrun.Status
+		progress float64
+		change   string
+		error    bool // Error set
 	}
-	got, err := longrun.FromStreamImage(img)
-	if err != nil {
-		t.Fatal(err)
+	transitions := map[string]struct {
+		do   func(c *longrun.Configuration) error
+		to   outcome
+		from []longrun.Status
+	}{
+		"requeue": {func(c *longrun.Configuration) error { return c.Requeue(nil, now) },
+			outcome{longrun.StatusQueued, 0, longrun.ChangeStatus, false},
+			[]longrun.Status{longrun.StatusQueued, longrun.StatusFailed, longrun.StatusCancelled}},
+		"start": {func(c *longrun.Configuration) error { return c.StartRender(c.Version, now) },
+			outcome{longrun.StatusRendering, 0, longrun.ChangeStatus, false},
+			[]longrun.Status{longrun.StatusQueued, longrun.StatusRendering}},
+		"progress": {func(c *longrun.Configuration) error { return c.ReportProgress(c.Version, 0.5) },
+			outcome{longrun.StatusRendering, 0.5, longrun.ChangeProgress, false},
+			[]longrun.Status{longrun.StatusRendering}},
+		"finish": {func(c *longrun.Configuration) error { return c.Finish(c.Version, result(c), now) },
+			outcome{longrun.StatusDone, 1, longrun.ChangeStatus, false},
+			[]longrun.Status{longrun.StatusQueued, longrun.StatusRendering, longrun.StatusDone}},
+		"fail": {func(c *longrun.Configuration) error { return c.Fail(c.Version, "broken", now) },
+			outcome{longrun.StatusFailed, 0, longrun.ChangeStatus, true},
+			[]longrun.Status{longrun.StatusQueued, longrun.StatusRendering, longrun.StatusFailed}},
+		"cancel": {func(c *longrun.Configuration) error { return c.Cancel(now) },
+			outcome{longrun.StatusCancelled, 0, longrun.ChangeStatus, true},
+			[]longrun.Status{longrun.StatusQueued, longrun.StatusRendering}},
 	}
-	a, _ := c.MarshalRecord()
-	b, _ := got.MarshalRecord()
-	if string(a) != string(b) {
-		t.Errorf("round trip:\n got %s\nwant %s", b, a)
+	// in returns a configuration in status s, reached through transitions.
+	in := func(t *testing.T, s longrun.Status) *longrun.Configuration {
+		p := longrun.Params{C: longrun.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
+		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p}, nil, now.Add(-time.Hour))
+		var err error
+		switch s {
+		case longrun.StatusRendering:
+			err = c.StartRender(c.Version, now)
+			c.ReportProgress(c.Version, 0.25)
+		case longrun.StatusDone:
+			err = c.Finish(c.Version, result(c), now)
+		case longrun.StatusFailed:
+			err = c.Fail(c.Version, "earlier", now)
+		case longrun.StatusCancelled:
+			err = c.Cancel(now)
+		}
+		if err != nil || c.Status != s {
+			t.Fatalf("could not reach %s: %v", s, err)
+		}
+		return c
 	}
+	for name, tr := range transitions {
+		for _, from := range longrun.Statuses {
+			allowed := slices.Contains(tr.from, from)
+			t.Run(fmt.Sprintf("%s from %s allowed=%v", name, from, allowed), func(t *testing.T) {
+				c := in(t, from)
+				before := *c
+				err := tr.do(c)
+				if got := longrun.Allowed(name, from); got != allowed {
+					t.Errorf("Allowed(%s, %s) = %v, want %v", name, from, got, allowed)
+				}
+				if !allowed {
+					if longrun.ErrorCode(err) != longrun.ECONFLICT || !reflect.DeepEqual(*c, before) {
+						t.Errorf("got %v and %+v, want a conflict and nothing changed", err, c)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Status != tr.to.status || c.Progress != tr.to.progress || c.Change != tr.to.change || (c.Error != "") != tr.to.error {
+					t.Errorf("got status %s progress %g change %s error %q, want %+v", c.Status, c.Progress, c.Change, c.Error, tr.to)
+				}
+				if name != "progress" && !c.UpdatedAt.Equal(now) {
+					t.Errorf("updatedAt %v, want %v", c.UpdatedAt, now)
+				}
+			})
+		}
+	}
+	t.Run("a job's transitions refuse another version", func(t *testing.T) {
+		c := in(t, longrun.StatusQueued)
+		for _, err := range []error{c.StartRender(c.Version+1, now), c.ReportProgress(c.Version+1, 0.1),
+			c.Finish(c.Version+1, result(c), now), c.Fail(c.Version+1, "x", now)} {
+			if !errors.Is(err, longrun.ErrSuperseded) {
+				t.Errorf("got %v, want ErrSuperseded", err)
+			}
+		}
+	})
+	t.Run("a render told to stop hears ErrStopped", func(t *testing.T) {
+		c := in(t, longrun.StatusCancelled)
+		if err := c.ReportProgress(c.Version, 0.5); !errors.Is(err, longrun.ErrStopped) {
+			t.Errorf("progress after cancel: got %v, want ErrStopped", err)
+		}
+		if err := c.StartRender(c.Version, now); !errors.Is(err, longrun.ErrStopped) {
+			t.Errorf("start after cancel: got %v, want ErrStopped", err)
+		}
+	})
+	t.Run("requeue with a result is done at once", func(t *testing.T) {
+		c := in(t, longrun.StatusFailed)
+		if err := c.Requeue(result(c), now); err != nil || c.Status != longrun.StatusDone || c.Error != "" {
+			t.Errorf("got %v, status %s error %q; want done", err, c.Status, c.Error)
+		}
+	})
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 // mailPerVersion counts e-mails by configuration and version.
@@ -116,7 +116,7 @@ func TestKilledDuringFeedDeliverySendsNoDuplicates(t *testing.T) {
 	c.HTTP.Jar = rejar(t, c, s.URL, s2.URL)
 	c.Base = s2.URL
 	for _, id := range ids {
-		c.Await(id, 60*time.Second, "done", func(v longrun.View) bool { return testutil.Done(v) })
+		c.Await(id, 60*time.Second, "done", func(v web.View) bool { return testutil.Done(v) })
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -10,6 +10,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 func TestServeOverHTTPAndWebSocket(t *testing.T) {
@@ -64,7 +65,7 @@ func TestKilledMidRenderFinishesAfterRestart(t *testing.T) {
 	// About 1.5·10⁹ iterations on one goroutine: seconds of work.
 	v := c.Create(map[string]any{"name": "survivor", "notifyEmail": "ops@example.com",
 		"params": testutil.Params(0, 0, "center", map[string]float64{"re": 0.001, "im": 0}, "width", 4096, "height", 4096, "depth", 119)})
-	c.Await(v.ID, 30*time.Second, "rendering", func(v longrun.View) bool { return v.Status == longrun.StatusRendering })
+	c.Await(v.ID, 30*time.Second, "rendering", func(v web.View) bool { return v.Status == longrun.StatusRendering })
 	s.kill(t)
 
 	s2 := serve(t, data, "--render-goroutines", "1")

@@ -28,6 +28,7 @@ import (
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
 	"github.com/longrun/longrun/aws/wspush"
+	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
 
@@ -148,7 +149,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	api := start(t, emulator, "api", env)
 	render := start(t, emulator, "render", env)
-	notify := start(t, emulator, "notify", env)
+	notifyFn := start(t, emulator, "notify", env)
 
 	// 1. Create through the api binary (an HTTP API v2 request).
 	email := "rie-" + awstest.Name("reader") + "@example.com"
@@ -160,7 +161,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if created.StatusCode != 201 {
 		t.Fatalf("create: %d %s", created.StatusCode, created.Body)
 	}
-	var v longrun.View
+	var v web.View
 	json.Unmarshal([]byte(created.Body), &v)
 	cookie := sessionCookie(created)
 	if cookie == "" {
@@ -191,16 +192,16 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	// the notify binary until the e-mail is in the SES server.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	poller := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: configs, Filter: streampoll.NotifyFilter,
+	poller := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: configs, Filter: notify.Wants,
 		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			var resp events.DynamoDBEventResponse
-			notify.invoke(t, mustJSON(t, ev), &resp)
+			notifyFn.invoke(t, mustJSON(t, ev), &resp)
 			return resp, nil
 		}}
 	go poller.Run(pctx)
 	for !mailed(t, email) {
 		if ctx.Err() != nil {
-			t.Fatalf("no e-mail to %s\n%s", email, notify.log)
+			t.Fatalf("no e-mail to %s\n%s", email, notifyFn.log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -269,7 +270,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	for _, want := range []struct {
 		f      *function
 		metric string
-	}{{api, "ApiRequests"}, {api, "JobsEnqueued"}, {render, "JobsRendered"}, {render, "RenderDuration"}, {notify, "Notifications"}} {
+	}{{api, "ApiRequests"}, {api, "JobsEnqueued"}, {render, "JobsRendered"}, {render, "RenderDuration"}, {notifyFn, "Notifications"}} {
 		if got := emfLines(t, want.f.log.String(), want.metric); got < 1 {
 			t.Errorf("%s printed no EMF %s\n%s", want.f.name, want.metric, want.f.log)
 		}
@@ -280,9 +281,9 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 
 	// 7. The sample stream event for sam local invoke works as is.
 	var sample events.DynamoDBEventResponse
-	notify.invoke(t, fixture(t, "notify-stream.json"), &sample)
+	notifyFn.invoke(t, fixture(t, "notify-stream.json"), &sample)
 	if len(sample.BatchItemFailures) != 0 {
-		t.Errorf("the sample stream event failed: %+v\n%s", sample.BatchItemFailures, notify.log)
+		t.Errorf("the sample stream event failed: %+v\n%s", sample.BatchItemFailures, notifyFn.log)
 	}
 }
 

@@ -8,12 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/goformation/v7"
 	"gopkg.in/yaml.v3"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/attr"
 	"github.com/longrun/longrun/aws/emf"
+	"github.com/longrun/longrun/notify"
 )
 
 func load(t *testing.T) *yaml.Node {
@@ -172,24 +176,77 @@ func checkStreamEvent(t *testing.T, name string, ev *yaml.Node) {
 	if filters == nil {
 		t.Fatalf("%s: no filter criteria", name)
 	}
-	var patterns []string
+	var patterns []map[string]any
 	for _, f := range filters.Content {
 		p := get(f, "Pattern").Value
-		var v any
+		var v map[string]any
 		if err := json.Unmarshal([]byte(p), &v); err != nil {
-			t.Errorf("%s: pattern %s is not JSON: %v", name, p, err)
+			t.Errorf("%s: pattern %s is not a JSON object: %v", name, p, err)
 		}
-		patterns = append(patterns, p)
+		patterns = append(patterns, v)
 	}
-	all := strings.Join(patterns, " ")
-	for _, want := range []string{`"REMOVE"`, `"change"`, `"` + longrun.ChangeStatus + `"`, `"` + longrun.ChangeProgress + `"`} {
-		if !strings.Contains(all, want) {
-			t.Errorf("%s: filter criteria %s lack %s (keep them in step with streampoll.NotifyFilter)", name, all, want)
+	// The filter criteria must pass exactly the records notify.Wants does,
+	// for every kind of write.
+	for _, rec := range sampleRecords(t) {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		json.Unmarshal(b, &doc)
+		passes := slices.ContainsFunc(patterns, func(p map[string]any) bool { return matches(p, doc) })
+		if want := notify.Wants(rec); passes != want {
+			t.Errorf("%s: %s of a %q write: the filter criteria pass it: %v; notify.Wants: %v",
+				name, rec.EventName, rec.Change.NewImage["change"].String(), passes, want)
 		}
 	}
-	if strings.Contains(all, longrun.ChangeEdit) {
-		t.Errorf("%s: filter criteria let edits through", name)
+}
+
+// sampleRecords are stream records of every kind of write.
+func sampleRecords(t *testing.T) []events.DynamoDBEventRecord {
+	var out []events.DynamoDBEventRecord
+	c := longrun.NewConfiguration("o", longrun.Draft{Name: "n", Params: longrun.Params{Zoom: 1, Width: 16, Height: 16, Depth: 1, Colormap: "magma"}}, nil, time.Now())
+	old, err := attr.StreamImage(c)
+	if err != nil {
+		t.Fatal(err)
 	}
+	out = append(out, events.DynamoDBEventRecord{EventName: "REMOVE", Change: events.DynamoDBStreamRecord{OldImage: old}})
+	for _, change := range []string{longrun.ChangeStatus, longrun.ChangeProgress, longrun.ChangeEdit, "", "something-else"} {
+		c.Change = change
+		img, err := attr.StreamImage(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out,
+			events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{NewImage: img}},
+			events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{OldImage: old, NewImage: img}})
+	}
+	return out
+}
+
+// matches applies a Lambda event filter pattern of the kinds template.yaml
+// uses: nested objects whose leaves list the values allowed.
+func matches(pattern, doc map[string]any) bool {
+	for k, want := range pattern {
+		got, ok := doc[k]
+		if !ok {
+			return false
+		}
+		switch want := want.(type) {
+		case map[string]any:
+			sub, ok := got.(map[string]any)
+			if !ok || !matches(want, sub) {
+				return false
+			}
+		case []any:
+			if !slices.Contains(want, got) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func TestNoPolicyGrantsEverything(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package local runs the whole of longrun in one process: the API and page,
-// a pool of render workers fed from the SQLite job queue, and the change-log
-// tailer that drives notifications. It hands the worker and the notifier the
-// same event shapes Lambda does (events.SQSEvent, events.DynamoDBEvent), so
-// one code path serves both modes.
+// a pool of render workers fed from the embedded job queue, and the change
+// feed that drives notifications (package pump, in the event shapes Lambda
+// uses, so one code path serves both modes), plus an operations API. Start
+// is the wiring: the only place that knows the embedded backends are
+// SQLite, a folder, a dev mailbox and a WebSocket hub.
 package local
 
 import (
@@ -10,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"image"
 	"io"
 	"log/slog"
@@ -19,11 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/julia"
@@ -31,6 +28,7 @@ import (
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
 	"github.com/longrun/longrun/local/prom"
+	"github.com/longrun/longrun/local/pump"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
@@ -69,17 +67,21 @@ type Config struct {
 type System struct {
 	URL      string
 	DB       *sqlite.DB
+	Service  *longrun.Service
 	Worker   *worker.Worker
 	Notifier *notify.Notifier
 	Hub      *hub.Hub
 	Mailbox  *mailbox.Box
 
-	// Metrics is the Prometheus registry served at /metrics.
-	Metrics *prom.Registry
+	// Prometheus is the registry served at /metrics.
+	Prometheus *prom.Registry
 
 	cfg     Config
-	metrics longrun.Metrics
+	metrics longrun.Metrics // the registry and the operations panel's counts
 	recent  *recent
+	queue   deadLetters
+	jobs    *pump.Jobs
+	feed    *pump.Feed
 	srv     *http.Server
 	ln      net.Listener
 	logger  *slog.Logger
@@ -133,27 +135,26 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	h := hub.New(log)
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Metrics: metrics}
 	s := &System{
-		URL: url, DB: db, Hub: h, Mailbox: box, Metrics: reg, cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec,
-		Worker: &worker.Worker{Configs: db, Results: db, Images: images, Logger: log, Metrics: metrics,
+		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
+		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
+		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout, Render: cfg.Render},
 		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics},
 	}
+	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
+		MaxReceives: cfg.MaxReceives, RetryBase: cfg.RetryBase, Logger: log}
+	s.feed = &pump.Feed{Log: db, Name: "notify", Handler: s.Notifier.HandleStream, Filter: notify.Wants, Logger: log}
 	s.queueGauges(reg)
 	api := web.NewServer(web.Deps{
-		Store: db, Results: db, Queue: db, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
+		Service: svc, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
 		Sessions: &web.Sessions{Key: key},
 		Live:     h.Serve,
 		Health:   s.health,
 	})
-	// Operator endpoints, local only: metrics and the operations panel.
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", reg.Handler())
-	mux.HandleFunc("GET /api/ops", s.ops)
-	mux.HandleFunc("POST /api/ops/dead-letters/{id}/retry", s.retryDeadLetter)
-	mux.Handle("/", api)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.srv = &http.Server{Handler: s.routes(api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
 
@@ -205,7 +206,7 @@ func sessionKey(path string) ([]byte, error) {
 }
 
 func (s *System) health(ctx context.Context) map[string]any {
-	q, err := s.DB.QueueStats(ctx)
+	q, err := s.queue.QueueStats(ctx)
 	if err != nil {
 		return map[string]any{"status": "degraded", "error": err.Error()}
 	}
@@ -221,9 +222,9 @@ func (s *System) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	for range s.cfg.Jobs {
-		wg.Go(func() { s.work(ctx) })
+		wg.Go(func() { s.jobs.Run(ctx) })
 	}
-	wg.Go(func() { s.tail(ctx) })
+	wg.Go(func() { s.feed.Run(ctx) })
 	wg.Go(func() { s.sample(ctx, 10*time.Second) })
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
@@ -241,152 +242,4 @@ func (s *System) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
-}
-
-// wait blocks until signalled, a second passes, or ctx ends.
-func wait(ctx context.Context, ready <-chan struct{}, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-ready:
-	case <-t.C:
-	}
-}
-
-// work receives jobs one at a time and hands them to the worker as an SQS
-// event; a failed job comes back after a backoff, and is dead-lettered
-// after MaxReceives.
-func (s *System) work(ctx context.Context) {
-	for ctx.Err() == nil {
-		msgs, err := s.DB.Receive(ctx, 1, s.cfg.Visibility, s.cfg.MaxReceives)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Error("queue: receive failed", "err", err)
-				wait(ctx, nil, time.Second)
-			}
-			continue
-		}
-		if len(msgs) == 0 {
-			wait(ctx, s.DB.JobsReady(), time.Second)
-			continue
-		}
-		ev := events.SQSEvent{}
-		for _, m := range msgs {
-			ev.Records = append(ev.Records, events.SQSMessage{
-				MessageId: strconv.FormatInt(m.ID, 10), ReceiptHandle: strconv.FormatInt(m.ID, 10), Body: m.Body,
-				EventSource: "longrun:local-queue",
-				Attributes: map[string]string{
-					"ApproximateReceiveCount": strconv.Itoa(m.Receives),
-					"SentTimestamp":           strconv.FormatInt(m.SentAt.UnixMilli(), 10),
-				},
-			})
-		}
-		resp, err := s.Worker.HandleSQS(ctx, ev)
-		failed := map[string]bool{}
-		for _, f := range resp.BatchItemFailures {
-			failed[f.ItemIdentifier] = true
-		}
-		for _, m := range msgs {
-			id := strconv.FormatInt(m.ID, 10)
-			dctx := context.WithoutCancel(ctx)
-			switch {
-			case ctx.Err() != nil:
-				// Shutting down: leave it in flight for the next start.
-			case err != nil || failed[id]:
-				backoff := min(s.cfg.RetryBase<<min(m.Receives-1, 6), time.Minute)
-				if err := s.DB.ChangeVisibility(dctx, m.ID, backoff); err != nil {
-					s.logger.Error("queue: could not delay a failed job", "err", err)
-				}
-			default:
-				if err := s.DB.DeleteJob(dctx, m.ID); err != nil {
-					s.logger.Error("queue: could not delete a finished job", "err", err)
-				}
-			}
-		}
-	}
-}
-
-// tail hands the change log to the notifier in order, as DynamoDB Stream
-// batches, and advances its cursor past what succeeded.
-func (s *System) tail(ctx context.Context) {
-	const name = "notify"
-	cursor, err := s.DB.Cursor(ctx, name)
-	if err != nil {
-		s.logger.Error("feed: cannot read the cursor", "err", err)
-		return
-	}
-	backoff := time.Duration(0)
-	for ctx.Err() == nil {
-		changes, err := s.DB.Changes(ctx, cursor, 100)
-		if err != nil || len(changes) == 0 {
-			wait(ctx, s.DB.ChangesReady(), time.Second)
-			continue
-		}
-		ev, err := streamEvent(changes)
-		if err != nil { // an undecodable record can never succeed: skip it
-			s.logger.Error("feed: undecodable change skipped", "err", err)
-		}
-		resp, herr := s.Notifier.HandleStream(ctx, ev)
-		next := changes[len(changes)-1].Seq
-		if herr != nil || len(resp.BatchItemFailures) > 0 {
-			if herr == nil {
-				first, _ := strconv.ParseInt(resp.BatchItemFailures[0].ItemIdentifier, 10, 64)
-				next = first - 1
-			} else {
-				next = cursor
-			}
-			backoff = min(max(backoff*2, time.Second), 30*time.Second)
-		} else {
-			backoff = 0
-		}
-		if next > cursor {
-			if err := s.DB.SetCursor(context.WithoutCancel(ctx), name, next); err != nil {
-				s.logger.Error("feed: cannot save the cursor", "err", err)
-			} else {
-				cursor = next
-			}
-		}
-		if backoff > 0 {
-			wait(ctx, nil, backoff)
-		}
-	}
-}
-
-// streamEvent turns changes into the event the DynamoDB Stream would send.
-func streamEvent(changes []sqlite.Change) (events.DynamoDBEvent, error) {
-	var ev events.DynamoDBEvent
-	var errs []error
-	for _, c := range changes {
-		rec := events.DynamoDBEventRecord{
-			EventID: strconv.FormatInt(c.Seq, 10), EventSource: "longrun:local-changes", EventVersion: "1.1",
-			Change: events.DynamoDBStreamRecord{
-				ApproximateCreationDateTime: events.SecondsEpochTime{Time: c.At},
-				Keys:                        map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(c.ID)},
-				SequenceNumber:              strconv.FormatInt(c.Seq, 10),
-				StreamViewType:              "NEW_AND_OLD_IMAGES",
-			},
-		}
-		var err error
-		switch {
-		case c.Old == nil:
-			rec.EventName = "INSERT"
-		case c.New == nil:
-			rec.EventName = "REMOVE"
-		default:
-			rec.EventName = "MODIFY"
-		}
-		if c.Old != nil {
-			rec.Change.OldImage, err = longrun.RecordStreamImage(c.Old)
-		}
-		if c.New != nil && err == nil {
-			rec.Change.NewImage, err = longrun.RecordStreamImage(c.New)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("change %d: %w", c.Seq, err))
-			continue
-		}
-		ev.Records = append(ev.Records, rec)
-	}
-	return ev, errors.Join(errs...)
 }

@@ -10,12 +10,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/web"
 )
 
 // A Mail is one message to send.
@@ -47,6 +50,23 @@ type Sent interface {
 	UnmarkSent(ctx context.Context, key string) error
 }
 
+// WantedChanges are the writes (Configuration.Change) the notifier is fed,
+// besides deletions: status and progress for the owner's pages and e-mail,
+// edits so that the owner's other pages see a rename.
+var WantedChanges = []string{longrun.ChangeStatus, longrun.ChangeProgress, longrun.ChangeEdit}
+
+// Wants is the one definition of the notifier's feed filter: deletions, and
+// writes whose change is one of WantedChanges. The local feed applies it,
+// as does the stream poller of longrun-aws-local; template.yaml's
+// FilterCriteria say the same on AWS, and a test holds them equal.
+func Wants(r events.DynamoDBEventRecord) bool {
+	if r.EventName == "REMOVE" {
+		return true
+	}
+	c, ok := r.Change.NewImage["change"]
+	return ok && c.DataType() == events.DataTypeString && slices.Contains(WantedChanges, c.String())
+}
+
 // A Notifier turns configuration changes into pushes and e-mails.
 type Notifier struct {
 	Mail   Mailer
@@ -67,9 +87,9 @@ func (n *Notifier) count(channel, outcome string) {
 
 // A Message is what pages receive over their WebSocket.
 type Message struct {
-	Type          string        `json:"type"` // "configuration" or "deleted"
-	ID            string        `json:"id"`
-	Configuration *longrun.View `json:"configuration,omitempty"`
+	Type          string    `json:"type"` // "configuration" or "deleted"
+	ID            string    `json:"id"`
+	Configuration *web.View `json:"configuration,omitempty"`
 }
 
 // HandleStream handles a batch of change records and reports the first that
@@ -90,12 +110,12 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 	var old, cur *longrun.Configuration
 	var err error
 	if len(r.Change.OldImage) > 0 {
-		if old, err = longrun.FromStreamImage(r.Change.OldImage); err != nil {
+		if old, err = attr.Configuration(r.Change.OldImage); err != nil {
 			return err
 		}
 	}
 	if len(r.Change.NewImage) > 0 {
-		if cur, err = longrun.FromStreamImage(r.Change.NewImage); err != nil {
+		if cur, err = attr.Configuration(r.Change.NewImage); err != nil {
 			return err
 		}
 	}
@@ -109,10 +129,11 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 	// The e-mail goes first, so a page told "done" finds it in the mailbox.
 	err = nil
 	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
-	if cur.NotifyEmail != "" && cur.Status.Finished() && transition {
+	mailed := cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed // not a cancel: the owner did it
+	if cur.NotifyEmail != "" && mailed && transition {
 		err = n.mail(ctx, cur)
 	}
-	v := cur.View()
+	v := web.ViewOf(cur)
 	n.push(ctx, cur.Owner, Message{Type: "configuration", ID: cur.ID, Configuration: &v})
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/attr"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
 )
@@ -62,12 +63,12 @@ func record(t *testing.T, seq int, old, cur *longrun.Configuration) events.Dynam
 	r := events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: strconv.Itoa(seq)}}
 	var err error
 	if old != nil {
-		if r.Change.OldImage, err = longrun.StreamImage(old); err != nil {
+		if r.Change.OldImage, err = attr.StreamImage(old); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if cur != nil {
-		if r.Change.NewImage, err = longrun.StreamImage(cur); err != nil {
+		if r.Change.NewImage, err = attr.StreamImage(cur); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -31,9 +31,8 @@ type Store interface {
 }
 
 func newConfiguration(owner string, created time.Time, re float64) *longrun.Configuration {
-	c := &longrun.Configuration{ID: longrun.NewID(), Owner: owner, Name: fmt.Sprint(re), Rev: 1, CreatedAt: created}
-	c.SetParams(longrun.Params{C: longrun.Complex{Re: re, Im: 0.3}, Zoom: 1, Width: 64, Height: 64, Depth: 100, Colormap: "magma"}, nil, created)
-	return c
+	return longrun.NewConfiguration(owner, longrun.Draft{Name: fmt.Sprint(re),
+		Params: longrun.Params{C: longrun.Complex{Re: re, Im: 0.3}, Zoom: 1, Width: 64, Height: 64, Depth: 100, Colormap: "magma"}}, nil, created)
 }
 
 // TestStore runs the store suite; newStore returns an empty store.

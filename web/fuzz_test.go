@@ -79,7 +79,7 @@ var fuzzSessions = &web.Sessions{Key: []byte("fuzz-key-fuzz-key-fuzz-key-fuzz-ke
 
 func fuzzServer() (http.Handler, *memStore) {
 	m := &memStore{configs: map[string]*longrun.Configuration{}}
-	return web.NewServer(web.Deps{Store: m, Results: m, Queue: m, Images: m, Sessions: fuzzSessions,
+	return web.NewServer(web.Deps{Service: &longrun.Service{Store: m, Results: m, Queue: m}, Images: m, Sessions: fuzzSessions,
 		Logger: discardLogger}), m
 }
 

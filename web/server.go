@@ -19,26 +19,6 @@ import (
 	"github.com/longrun/longrun"
 )
 
-// Store keeps configurations.
-type Store interface {
-	CreateConfiguration(ctx context.Context, c *longrun.Configuration) error
-	Configuration(ctx context.Context, id string) (*longrun.Configuration, error)
-	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error)
-	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
-	DeleteConfiguration(ctx context.Context, id string) error
-}
-
-// Results finds rendered results by params hash.
-type Results interface {
-	// Result returns the result for hash, or nil if there is none.
-	Result(ctx context.Context, hash string) (*longrun.Result, error)
-}
-
-// Queue takes render jobs.
-type Queue interface {
-	SendJob(ctx context.Context, job longrun.Job) error
-}
-
 // Images opens stored images. An Images that also has
 // ImageURL(ctx, key) (string, error) is redirected to instead.
 type Images interface {
@@ -56,9 +36,8 @@ type Mailbox interface {
 
 // Deps are what the server needs; Mailbox and Live are optional.
 type Deps struct {
-	Store    Store
-	Results  Results
-	Queue    Queue
+	// Service holds the use cases; the handlers decode, call it, encode.
+	Service  *longrun.Service
 	Images   Images
 	Sessions *Sessions
 	Logger   *slog.Logger
@@ -68,7 +47,7 @@ type Deps struct {
 	// PushURL is the WebSocket API to connect to instead of /api/live (on
 	// AWS); GET /api/push-token names it with a short-lived token.
 	PushURL string
-	// Metrics records requests and enqueued jobs; nil records nothing.
+	// Metrics records requests; nil records nothing.
 	Metrics longrun.Metrics
 	// Health adds facts to GET /api/health.
 	Health func(ctx context.Context) map[string]any
@@ -141,8 +120,8 @@ func (s *server) withSession(next http.Handler) http.Handler {
 	})
 }
 
-// encode writes v as JSON with the status.
-func encode(w http.ResponseWriter, status int, v any) {
+// Encode writes v as JSON with the status.
+func Encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -181,21 +160,30 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// fail writes err as the JSON error body. Internal errors are logged and
-// not shown.
+// fail writes err as the JSON error body.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.Logger, err)
+}
+
+// WriteError writes err as the JSON error body, with the status its code
+// maps to. An error that is not a *longrun.Error is logged and shown only as
+// "internal error"; the cause of one that is, is logged and never shown.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var body errorBody
 	var e *longrun.Error
 	if errors.As(err, &e) {
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+		if e.Cause != nil {
+			log.Warn("request failed", "route", r.Pattern, "code", e.Code, "err", e.Cause)
+		}
 	} else {
 		body.Error.Code, body.Error.Message = longrun.EINTERNAL, "internal error"
-		s.Logger.Error("internal error", "route", r.Pattern, "err", err)
+		log.Error("internal error", "route", r.Pattern, "err", err)
 	}
 	if body.Error.Fields == nil {
 		body.Error.Fields = []longrun.FieldError{}
 	}
-	encode(w, statusOf(body.Error.Code), body)
+	Encode(w, statusOf(body.Error.Code), body)
 }
 
 // decode reads a JSON request body into v: JSON only, MaxBody at most, no

@@ -42,7 +42,7 @@ func newServer(t *testing.T) (*httptest.Server, *sqlite.DB, *queue, *web.Session
 	images, _ := files.Open(dir + "/images")
 	q := &queue{db: db}
 	sessions := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
-	srv := httptest.NewServer(web.NewServer(web.Deps{Store: db, Results: db, Queue: q, Images: images, Sessions: sessions}))
+	srv := httptest.NewServer(web.NewServer(web.Deps{Service: &longrun.Service{Store: db, Results: db, Queue: q}, Images: images, Sessions: sessions}))
 	t.Cleanup(srv.Close)
 	return srv, db, q, sessions
 }

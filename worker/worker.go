@@ -1,11 +1,13 @@
 // Package worker renders configurations: it takes render jobs from a queue
 // (as the SQS events Lambda delivers), skips what is superseded or already
 // rendered, renders the rest with progress, and stores the image by params
-// hash with writes that are conditional on the job's version.
+// hash. Every change to a configuration goes through longrun.Service, whose
+// writes are conditional on the job's version.
 package worker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,19 +23,8 @@ import (
 	"github.com/longrun/longrun/julia"
 )
 
-// Configurations is where configurations are kept.
-type Configurations interface {
-	Configuration(ctx context.Context, id string) (*longrun.Configuration, error)
-	// UpdateConfiguration applies fn to the stored configuration and writes
-	// the result unless fn returns an error; the write is atomic with the
-	// read fn saw.
-	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
-}
-
-// Results are rendered images' records, by params hash.
-type Results interface {
-	// Result returns the result for hash, or nil if there is none.
-	Result(ctx context.Context, hash string) (*longrun.Result, error)
+// Leases keep one render per params hash, and rendered results.
+type Leases interface {
 	// PutResult stores r unless a result for its hash exists.
 	PutResult(ctx context.Context, r *longrun.Result) error
 	// Claim takes a lease on rendering hash until the given time; it
@@ -50,8 +41,8 @@ type Images interface {
 
 // A Worker processes render jobs.
 type Worker struct {
-	Configs Configurations
-	Results Results
+	Service *longrun.Service
+	Leases  Leases
 	Images  Images
 	Logger  *slog.Logger
 
@@ -81,7 +72,8 @@ type Worker struct {
 // should be retried later, when the result will exist.
 var ErrBusy = errors.New("the same parameters are being rendered by another job")
 
-var errSuperseded = errors.New("superseded by a newer version")
+// errPermanent marks failures that a retry cannot mend.
+var errPermanent = errors.New("permanent")
 
 // HandleSQS processes a batch of job messages and reports those that failed,
 // so only they are retried (ReportBatchItemFailures).
@@ -107,177 +99,188 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) error {
 	log := w.logger().With("configurationId", job.ID, "version", job.Version, "paramsHash", job.Hash, "receives", receives)
 	err := w.process(ctx, job, log)
-	if err == nil || errors.Is(err, errSuperseded) {
+	if err == nil || errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
 		return nil
 	}
 	final := receives >= w.MaxReceives && w.MaxReceives > 0
+	permanent := errors.Is(err, errPermanent)
 	log.WarnContext(ctx, "job: failed", "outcome", "failed", "err", err, "final", final)
 	w.metrics().Add(longrun.MetricJobsFailed, 1)
-	if final && !errors.Is(err, errPermanent) {
+	if final && !permanent {
 		w.metrics().Add(longrun.MetricJobsDeadLettered, 1)
 	}
-	if final || errors.Is(err, errPermanent) {
-		reason := err.Error()
-		_, uerr := w.Configs.UpdateConfiguration(context.WithoutCancel(ctx), job.ID, w.guard(job, func(c *longrun.Configuration) error {
-			c.Status, c.Error, c.Progress, c.UpdatedAt, c.Change = longrun.StatusFailed, reason, 0, now(), longrun.ChangeStatus
-			return nil
-		}))
-		if uerr != nil && !errors.Is(uerr, errSuperseded) && longrun.ErrorCode(uerr) != longrun.ENOTFOUND {
-			log.Error("job: could not record the failure", "err", uerr)
+	if final || permanent {
+		if ferr := w.Service.FailRender(context.WithoutCancel(ctx), job, err.Error()); ferr != nil {
+			log.Error("job: could not record the failure", "err", ferr)
 		}
-		if errors.Is(err, errPermanent) {
-			return nil // retrying cannot help
-		}
+	}
+	if permanent {
+		return nil // retrying cannot help
 	}
 	return err
 }
 
-var errPermanent = errors.New("permanent")
-
+// process is a job's steps: prepare (skip what needs no render), claim
+// the parameters, start, render, store, finish.
 func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger) error {
-	c, err := w.Configs.Configuration(ctx, job.ID)
-	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		log.InfoContext(ctx, "job: configuration deleted, dropped", "outcome", "deleted", "superseded", true)
-		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
-		return nil
-	}
+	c, skip, err := w.Service.Prepare(ctx, job)
 	if err != nil {
 		return err
 	}
-	if c.Version != job.Version || c.ParamsHash != job.Hash {
-		log.InfoContext(ctx, "job: superseded, dropped", "outcome", "superseded", "superseded", true, "currentVersion", c.Version)
+	if skip != longrun.SkipNone {
+		w.skipped(ctx, log, skip)
+		return nil
+	}
+	l, err := w.claim(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer l.release(ctx, log)
+	if err := w.Service.StartRender(ctx, job); err != nil {
+		return err
+	}
+	img, st, err := w.render(ctx, c, job, l)
+	if err != nil {
+		if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
+			log.InfoContext(ctx, "job: superseded or stopped while rendering", "outcome", "superseded", "superseded", true)
+			w.metrics().Add(longrun.MetricJobsSuperseded, 1)
+		}
+		return err
+	}
+	r, err := w.store(ctx, job, img, st, log)
+	if err != nil {
+		return err
+	}
+	err = w.Service.FinishRender(ctx, job, r)
+	if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) || longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		log.InfoContext(ctx, "job: superseded after rendering; the result stays for reuse", "outcome", "superseded", "superseded", true)
 		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		return nil
 	}
-	if c.Status == longrun.StatusDone && c.RenderedHash == job.Hash {
+	return err
+}
+
+// skipped logs and counts a job that needs no render.
+func (w *Worker) skipped(ctx context.Context, log *slog.Logger, skip longrun.Skip) {
+	switch skip {
+	case longrun.SkipDuplicate:
 		log.InfoContext(ctx, "job: already done, dropped", "outcome", "duplicate", "cacheHit", true)
-		return nil
-	}
-	finish := func(r *longrun.Result) error {
-		_, err := w.Configs.UpdateConfiguration(ctx, job.ID, w.guard(job, func(c *longrun.Configuration) error {
-			c.Finish(r)
-			c.UpdatedAt = now()
-			return nil
-		}))
-		return err
-	}
-	if r, err := w.Results.Result(ctx, job.Hash); err != nil {
-		return err
-	} else if r != nil {
+	case longrun.SkipDeduplicated:
 		log.InfoContext(ctx, "job: done from an existing result", "outcome", "deduplicated", "cacheHit", true)
 		w.metrics().Add(longrun.MetricJobsDeduplicated, 1)
-		return finish(r)
+	default:
+		log.InfoContext(ctx, "job: "+string(skip)+", dropped", "outcome", string(skip), "superseded", true)
+		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 	}
+}
 
-	timeout := w.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Minute
+// A lease is a worker's claim on rendering one params hash.
+type lease struct {
+	w       *Worker
+	hash    string
+	token   string
+	renewed time.Time
+}
+
+func (w *Worker) leaseTime() time.Duration {
+	if w.Lease == 0 {
+		return 30 * time.Second
 	}
+	return w.Lease
+}
+
+// claim leases the job's parameters, or returns ErrBusy while another job
+// renders them.
+func (w *Worker) claim(ctx context.Context, job longrun.Job) (*lease, error) {
+	l := &lease{w: w, hash: job.Hash, token: longrun.NewID(), renewed: now()}
+	ok, err := w.Leases.Claim(ctx, l.hash, l.token, l.renewed.Add(w.leaseTime()))
+	if err == nil && !ok {
+		err = ErrBusy
+	}
+	return l, err
+}
+
+// renew extends the lease once a third of it has passed.
+func (l *lease) renew(ctx context.Context) {
+	if t := now(); t.Sub(l.renewed) > l.w.leaseTime()/3 {
+		if _, err := l.w.Leases.Claim(ctx, l.hash, l.token, t.Add(l.w.leaseTime())); err == nil {
+			l.renewed = t
+		}
+	}
+}
+
+func (l *lease) release(ctx context.Context, log *slog.Logger) {
+	if err := l.w.Leases.Release(context.WithoutCancel(ctx), l.hash, l.token); err != nil {
+		log.Warn("job: could not release the render lease", "err", err)
+	}
+}
+
+// render renders the configuration, reporting progress (which renews the
+// lease) and stopping when the version is edited, deleted or cancelled
+// (ErrSuperseded, ErrStopped) or the time is up (a permanent failure).
+func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longrun.Job, l *lease) (*image.Paletted, julia.Stats, error) {
+	timeout := cmp.Or(w.Timeout, 10*time.Minute)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl)-w.Margin)
 	}
-	token := longrun.NewID()
-	lease := w.Lease
-	if lease == 0 {
-		lease = 30 * time.Second
-	}
-	renewed := now()
-	if ok, err := w.Results.Claim(ctx, job.Hash, token, renewed.Add(lease)); err != nil {
-		return err
-	} else if !ok {
-		return ErrBusy
-	}
-	defer func() {
-		if err := w.Results.Release(context.WithoutCancel(ctx), job.Hash, token); err != nil {
-			log.Warn("job: could not release the render lease", "err", err)
-		}
-	}()
-	if _, err := w.Configs.UpdateConfiguration(ctx, job.ID, w.guard(job, func(c *longrun.Configuration) error {
-		c.Status, c.Progress, c.Error, c.UpdatedAt, c.Change = longrun.StatusRendering, 0, "", now(), longrun.ChangeStatus
-		return nil
-	})); err != nil {
-		return err
-	}
-
 	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("render took longer than %v", timeout.Round(time.Second)))
 	defer cancel()
-	rctx, cancelCause := context.WithCancelCause(rctx)
-	defer cancelCause(nil)
+	rctx, stop := context.WithCancelCause(rctx)
+	defer stop(nil)
 	progress := func(f float64) {
 		if f >= 1 {
 			return // the final write says done
 		}
-		_, err := w.Configs.UpdateConfiguration(rctx, job.ID, w.guard(job, func(c *longrun.Configuration) error {
-			c.Progress, c.Change = f, longrun.ChangeProgress
-			return nil
-		}))
-		if errors.Is(err, errSuperseded) || longrun.ErrorCode(err) == longrun.ENOTFOUND {
-			cancelCause(errSuperseded) // an edit or a delete: stop rendering
+		err := w.Service.ReportProgress(rctx, job, f)
+		switch {
+		case errors.Is(err, longrun.ErrSuperseded), errors.Is(err, longrun.ErrStopped):
+			stop(err)
+		case longrun.ErrorCode(err) == longrun.ENOTFOUND:
+			stop(longrun.ErrSuperseded) // deleted
 		}
-		if t := now(); t.Sub(renewed) > lease/3 {
-			if _, err := w.Results.Claim(rctx, job.Hash, token, t.Add(lease)); err == nil {
-				renewed = t
-			}
-		}
+		l.renew(rctx)
 	}
 	render := w.Render
 	if render == nil {
 		render = julia.Render
 	}
-	every := w.ProgressEvery
-	if every == 0 {
-		every = 250 * time.Millisecond
-	}
-	img, st, err := render(rctx, c.Params.Julia(), julia.Options{Workers: w.Workers, Progress: progress, ProgressEvery: every})
-	if err != nil {
-		if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
-			if errors.Is(cause, errSuperseded) {
-				log.InfoContext(ctx, "job: superseded while rendering, stopped", "outcome", "superseded", "superseded", true)
-				w.metrics().Add(longrun.MetricJobsSuperseded, 1)
-				return errSuperseded
-			}
-			return fmt.Errorf("%w: %w", errPermanent, cause) // too slow: it would be again
+	img, st, err := render(rctx, c.Params.Julia(), julia.Options{Workers: w.Workers, Progress: progress,
+		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)})
+	var pe *julia.ParamError
+	switch cause := context.Cause(rctx); {
+	case err == nil:
+		return img, st, nil
+	case cause != nil && ctx.Err() == nil:
+		if errors.Is(cause, longrun.ErrSuperseded) || errors.Is(cause, longrun.ErrStopped) {
+			return nil, st, cause
 		}
-		var pe *julia.ParamError
-		if errors.As(err, &pe) {
-			return fmt.Errorf("%w: %w", errPermanent, err)
-		}
-		return err
+		return nil, st, fmt.Errorf("%w: %w", errPermanent, cause) // too slow: it would be again
+	case errors.As(err, &pe):
+		return nil, st, fmt.Errorf("%w: %w", errPermanent, err)
 	}
+	return nil, st, err
+}
+
+// store keeps the image and its result record, and reports the render.
+func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted, st julia.Stats, log *slog.Logger) (*longrun.Result, error) {
 	var buf bytes.Buffer
 	if err := julia.Encode(&buf, img); err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.Images.PutImage(ctx, longrun.ImageKey(job.Hash), buf.Bytes()); err != nil {
-		return fmt.Errorf("store image: %w", err)
+		return nil, fmt.Errorf("store image: %w", err)
 	}
 	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: longrun.Stats{
 		Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds()}}
-	if err := w.Results.PutResult(ctx, r); err != nil {
-		return fmt.Errorf("store result: %w", err)
+	if err := w.Leases.PutResult(ctx, r); err != nil {
+		return nil, fmt.Errorf("store result: %w", err)
 	}
 	log.InfoContext(ctx, "job: rendered", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
 		"renderMs", st.Duration.Milliseconds(), "pngBytes", buf.Len())
 	w.metrics().Add(longrun.MetricJobsRendered, 1)
 	w.metrics().Observe(longrun.MetricRenderSeconds, st.Duration.Seconds())
 	w.metrics().Observe(longrun.MetricRenderIterations, float64(st.Iterations))
-	if err := finish(r); errors.Is(err, errSuperseded) {
-		log.InfoContext(ctx, "job: superseded after rendering; the result stays for reuse", "outcome", "superseded", "superseded", true)
-		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
-		return nil
-	} else {
-		return err
-	}
-}
-
-// guard makes fn apply only to the job's version.
-func (w *Worker) guard(job longrun.Job, fn func(*longrun.Configuration) error) func(*longrun.Configuration) error {
-	return func(c *longrun.Configuration) error {
-		if c.Version != job.Version {
-			return errSuperseded
-		}
-		return fn(c)
-	}
+	return r, nil
 }
 
 func (w *Worker) metrics() longrun.Metrics {

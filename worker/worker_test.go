@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db}
-	f.w = &worker.Worker{Configs: db, Results: db, Images: images, MaxReceives: 3, Workers: 1,
+	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, MaxReceives: 3, Workers: 1,
 		Render: func(ctx context.Context, p julia.Params, o julia.Options) (*image.Paletted, julia.Stats, error) {
 			f.renders.Add(1)
 			if f.fail != nil {
@@ -54,8 +54,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) configuration(t *testing.T, re float64) (*longrun.Configuration, longrun.Job) {
 	t.Helper()
 	p := longrun.Params{C: longrun.Complex{Re: re, Im: 0.5}, Zoom: 1, Width: 24, Height: 16, Depth: 40, Colormap: "magma"}
-	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "t", Rev: 1, CreatedAt: time.Now()}
-	c.SetParams(p, nil, time.Now())
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "t", Params: p}, nil, time.Now())
 	if err := f.db.CreateConfiguration(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func TestSupersededJobIsDroppedWithoutRendering(t *testing.T) {
 	p := c.Params
 	p.Depth = 41
 	_, err := f.db.UpdateConfiguration(context.Background(), c.ID, func(c *longrun.Configuration) error {
-		c.SetParams(p, nil, time.Now())
+		c.Edit(longrun.Draft{Name: c.Name, Params: p}, nil, time.Now())
 		return nil
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/attr"
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/s3images"
@@ -59,8 +60,8 @@ func store(t *testing.T) *dynamo.Store {
 
 func queued(t *testing.T, st *dynamo.Store, re float64) (*longrun.Configuration, events.SQSMessage) {
 	t.Helper()
-	c := &longrun.Configuration{ID: longrun.NewID(), Owner: longrun.NewID(), Name: "f", Rev: 1, CreatedAt: time.Now().UTC()}
-	c.SetParams(longrun.Params{C: longrun.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}, nil, c.CreatedAt)
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "f",
+		Params: longrun.Params{C: longrun.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}}, nil, time.Now().UTC())
 	if err := st.CreateConfiguration(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestS3DownFailsOnlyThatJob(t *testing.T) {
 	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker.Worker{Configs: st, Results: st, Images: &s3images.Bucket{Client: client, Name: bucket}, MaxReceives: 5, Workers: 1}
+	w := &worker.Worker{Service: &longrun.Service{Store: st, Results: st}, Leases: st, Images: &s3images.Bucket{Client: client, Name: bucket}, MaxReceives: 5, Workers: 1}
 
 	needsS3, m1 := queued(t, st, 0.11)
 	rendered, m0 := queued(t, st, 0.12)
@@ -137,8 +138,8 @@ func TestSESRefusingMailRetriesFromThatRecord(t *testing.T) {
 		c := &longrun.Configuration{ID: longrun.NewID(), Owner: "o", Name: seq, Version: 1, Status: status, NotifyEmail: email, ParamsHash: "h"}
 		old := *c
 		old.Status = longrun.StatusRendering
-		oi, _ := longrun.StreamImage(&old)
-		ni, _ := longrun.StreamImage(c)
+		oi, _ := attr.StreamImage(&old)
+		ni, _ := attr.StreamImage(c)
 		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: seq, OldImage: oi, NewImage: ni}}
 	}
 	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{

@@ -1,98 +1,55 @@
 package dynamo
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/longrun/longrun/aws/attr"
 )
 
-// toItem turns JSON into a DynamoDB item: numbers stay exact strings.
-func toItem(b []byte) (map[string]types.AttributeValue, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v map[string]any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return toMap(v), nil
+// itemBuilder builds the SDK's attribute values.
+var itemBuilder = attr.Builder[types.AttributeValue]{
+	S:    func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} },
+	N:    func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} },
+	Bool: func(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} },
+	Null: func() types.AttributeValue { return &types.AttributeValueMemberNULL{Value: true} },
+	M: func(v map[string]types.AttributeValue) types.AttributeValue {
+		return &types.AttributeValueMemberM{Value: v}
+	},
+	L: func(v []types.AttributeValue) types.AttributeValue { return &types.AttributeValueMemberL{Value: v} },
 }
 
-func toMap(m map[string]any) map[string]types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = toAttr(v)
-	}
-	return out
-}
-
-func toAttr(v any) types.AttributeValue {
-	switch v := v.(type) {
-	case string:
-		return &types.AttributeValueMemberS{Value: v}
-	case json.Number:
-		return &types.AttributeValueMemberN{Value: v.String()}
-	case bool:
-		return &types.AttributeValueMemberBOOL{Value: v}
-	case map[string]any:
-		return &types.AttributeValueMemberM{Value: toMap(v)}
-	case []any:
-		l := make([]types.AttributeValue, len(v))
-		for i, e := range v {
-			l[i] = toAttr(e)
-		}
-		return &types.AttributeValueMemberL{Value: l}
-	}
-	return &types.AttributeValueMemberNULL{Value: true}
-}
-
-// fromItem turns a DynamoDB item back into JSON.
-func fromItem(m map[string]types.AttributeValue) ([]byte, error) {
-	v, err := fromMap(m)
+// Item turns a JSON record into a DynamoDB item: numbers stay exact strings.
+func Item(record []byte) (map[string]types.AttributeValue, error) {
+	t, err := attr.Tree(record)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	return attr.BuildMap(t, itemBuilder), nil
 }
 
-func fromMap(m map[string]types.AttributeValue) (map[string]any, error) {
-	out := make(map[string]any, len(m))
-	for k, a := range m {
-		v, err := fromAttr(a)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k, err)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
+// Record turns a DynamoDB item back into its JSON record.
+func Record(m map[string]types.AttributeValue) ([]byte, error) { return attr.ReadRecord(m, read) }
 
-func fromAttr(a types.AttributeValue) (any, error) {
+func read(a types.AttributeValue) (any, map[string]types.AttributeValue, []types.AttributeValue, attr.Kind, error) {
 	switch a := a.(type) {
 	case *types.AttributeValueMemberS:
-		return a.Value, nil
+		return a.Value, nil, nil, attr.Scalar, nil
 	case *types.AttributeValueMemberN:
-		return json.Number(a.Value), nil
+		return json.Number(a.Value), nil, nil, attr.Scalar, nil
 	case *types.AttributeValueMemberBOOL:
-		return a.Value, nil
+		return a.Value, nil, nil, attr.Scalar, nil
 	case *types.AttributeValueMemberNULL:
-		return nil, nil
+		return nil, nil, nil, attr.Scalar, nil
 	case *types.AttributeValueMemberM:
-		return fromMap(a.Value)
+		return nil, a.Value, nil, attr.Map, nil
 	case *types.AttributeValueMemberL:
-		l := make([]any, len(a.Value))
-		for i, e := range a.Value {
-			v, err := fromAttr(e)
-			if err != nil {
-				return nil, err
-			}
-			l[i] = v
-		}
-		return l, nil
+		return nil, nil, a.Value, attr.List, nil
 	}
-	return nil, fmt.Errorf("unsupported attribute type %T", a)
+	return nil, nil, nil, attr.Scalar, fmt.Errorf("unsupported attribute type %T", a)
 }
 
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+func s(v string) types.AttributeValue { return itemBuilder.S(v) }
+func n(v int64) types.AttributeValue  { return itemBuilder.N(fmt.Sprint(v)) }

@@ -65,7 +65,7 @@ func configurationItem(c *longrun.Configuration) (map[string]types.AttributeValu
 	if err != nil {
 		return nil, err
 	}
-	item, err := toItem(b)
+	item, err := Item(b)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func configurationItem(c *longrun.Configuration) (map[string]types.AttributeValu
 }
 
 func configurationFrom(item map[string]types.AttributeValue) (*longrun.Configuration, error) {
-	b, err := fromItem(item)
+	b, err := Record(item)
 	if err != nil {
 		return nil, err
 	}

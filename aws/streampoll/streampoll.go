@@ -13,34 +13,23 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/aws/dynamo"
 )
 
 // Handler is the notify function's signature.
 type Handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
-
-// NotifyFilter is the notify function's filter criteria in Go: deletions,
-// and writes that changed a status or progress (template.yaml says the same).
-func NotifyFilter(r events.DynamoDBEventRecord) bool {
-	if r.EventName == "REMOVE" {
-		return true
-	}
-	c, ok := r.Change.NewImage["change"]
-	if !ok || c.DataType() != events.DataTypeString {
-		return false
-	}
-	return c.String() == longrun.ChangeStatus || c.String() == longrun.ChangeProgress
-}
 
 // A Poller delivers one table's stream to a handler.
 type Poller struct {
 	Client  *dynamodbstreams.Client
 	Table   string
 	Handler Handler
-	Filter  func(events.DynamoDBEventRecord) bool // nil: every record
+	Filter  func(events.DynamoDBEventRecord) bool // nil: every record; notify.Wants for the notifier
 	Batch   int32                                 // records per GetRecords; 0 means 100
 	Every   time.Duration                         // idle poll interval; 0 means 100ms
 	Logger  *slog.Logger
@@ -138,7 +127,11 @@ func (p *Poller) poll(ctx context.Context, arn, shard string, it *string) (int, 
 	}
 	var ev events.DynamoDBEvent
 	for _, r := range out.Records {
-		rec := Record(r, arn)
+		rec, err := Record(r, arn)
+		if err != nil { // it can never be delivered: skip it, loudly
+			p.log().Error("streampoll: undecodable record skipped", "err", err)
+			continue
+		}
 		if p.Filter == nil || p.Filter(rec) {
 			ev.Records = append(ev.Records, rec)
 		}
@@ -177,58 +170,47 @@ func (p *Poller) log() *slog.Logger {
 }
 
 // Record converts a stream record to the Lambda event's shape.
-func Record(r types.Record, arn string) events.DynamoDBEventRecord {
+func Record(r types.Record, arn string) (events.DynamoDBEventRecord, error) {
 	d := r.Dynamodb
 	rec := events.DynamoDBEventRecord{
 		AWSRegion: aws.ToString(r.AwsRegion), EventID: aws.ToString(r.EventID), EventName: string(r.EventName),
 		EventSource: aws.ToString(r.EventSource), EventVersion: aws.ToString(r.EventVersion), EventSourceArn: arn,
 	}
-	if d != nil {
-		rec.Change = events.DynamoDBStreamRecord{
-			Keys: image(d.Keys), NewImage: image(d.NewImage), OldImage: image(d.OldImage),
-			SequenceNumber: aws.ToString(d.SequenceNumber), SizeBytes: aws.ToInt64(d.SizeBytes),
-			StreamViewType: string(d.StreamViewType),
-		}
-		if d.ApproximateCreationDateTime != nil {
-			rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+	if d == nil {
+		return rec, nil
+	}
+	rec.Change = events.DynamoDBStreamRecord{
+		SequenceNumber: aws.ToString(d.SequenceNumber), SizeBytes: aws.ToInt64(d.SizeBytes),
+		StreamViewType: string(d.StreamViewType),
+	}
+	if d.ApproximateCreationDateTime != nil {
+		rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+	}
+	var err error
+	for _, im := range []struct {
+		from map[string]types.AttributeValue
+		to   *map[string]events.DynamoDBAttributeValue
+	}{{d.Keys, &rec.Change.Keys}, {d.NewImage, &rec.Change.NewImage}, {d.OldImage, &rec.Change.OldImage}} {
+		if *im.to, err = image(im.from); err != nil {
+			return rec, fmt.Errorf("record %s: %w", rec.Change.SequenceNumber, err)
 		}
 	}
-	return rec
+	return rec, nil
 }
 
-func image(m map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+// image converts a stream image through the SDK's DynamoDB item and the
+// JSON record the codecs share.
+func image(m map[string]types.AttributeValue) (map[string]events.DynamoDBAttributeValue, error) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = attr(v)
+	item, err := attributevalue.FromDynamoDBStreamsMap(m)
+	if err != nil {
+		return nil, err
 	}
-	return out
-}
-
-func attr(v types.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *types.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *types.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *types.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *types.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *types.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *types.AttributeValueMemberM:
-		return events.NewMapAttribute(image(v.Value))
-	case *types.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = attr(e)
-		}
-		return events.NewListAttribute(l)
+	b, err := dynamo.Record(item)
+	if err != nil {
+		return nil, err
 	}
-	return events.NewNullAttribute()
+	return attr.Image(b)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/s3images"
 	"github.com/longrun/longrun/aws/sesmail"
@@ -89,8 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		key = []byte(hex.EncodeToString(key)) // sessions last as long as this process
 	}
 	srv := web.NewServer(web.Deps{
-		Store: store, Results: store, Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL},
-		Images: &s3images.Bucket{Client: s3Client, Name: names.bucket}, Sessions: &web.Sessions{Key: key},
+		Service: &longrun.Service{Store: store, Results: store, Metrics: metrics, Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
+		Images:  &s3images.Bucket{Client: s3Client, Name: names.bucket}, Sessions: &web.Sessions{Key: key},
 		Logger: log, Metrics: metrics, Live: h.Serve,
 	})
 	ln, err := net.Listen("tcp", *addr)
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	w := &worker.Worker{Configs: store, Results: store, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
+	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store}, Leases: store, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
 		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url}
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	wg.Go(func() {
 		p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: names.configs, Handler: n.HandleStream,
-			Filter: streampoll.NotifyFilter, Logger: log}
+			Filter: notify.Wants, Logger: log}
 		if err := p.Run(ctx); err != nil {
 			log.Error("stream poller stopped", "err", err)
 		}

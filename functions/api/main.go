@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/wspush"
 	"github.com/longrun/longrun/functions/internal/awsenv"
@@ -45,9 +46,11 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	db := dynamodb.NewFromConfig(cfg)
 	store := awsenv.Store(e, db)
 	sessions := &web.Sessions{Key: []byte(e.Required("SESSION_KEY"))}
+	metrics := awsenv.Metrics("api")
 	srv := web.NewServer(web.Deps{
-		Store: store, Results: store, Sessions: sessions, Logger: awsenv.Logger(), Metrics: awsenv.Metrics("api"),
-		Queue:   &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
+		Service: &longrun.Service{Store: store, Results: store, Metrics: metrics,
+			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
+		Sessions: sessions, Logger: awsenv.Logger(), Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/functions/internal/awsenv"
 	"github.com/longrun/longrun/worker"
 )
@@ -33,7 +34,8 @@ func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker,
 	}
 	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
 	w := &worker.Worker{
-		Configs: store, Results: store, Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
+		Service: &longrun.Service{Store: store, Results: store}, Leases: store,
+		Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,
 	}

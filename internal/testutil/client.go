@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/web"
 )
 
 // A Client is one browser: one owner.
@@ -47,9 +48,9 @@ func (r *Response) JSON(t testing.TB, v any) {
 }
 
 // View decodes the body as a configuration.
-func (r *Response) View(t testing.TB) longrun.View {
+func (r *Response) View(t testing.TB) web.View {
 	t.Helper()
-	var v longrun.View
+	var v web.View
 	r.JSON(t, &v)
 	return v
 }
@@ -121,7 +122,7 @@ func (c *Client) Try(method, path string, body any, headers ...string) (*Respons
 }
 
 // Create posts a configuration and fails the test unless it is created.
-func (c *Client) Create(body any) longrun.View {
+func (c *Client) Create(body any) web.View {
 	c.T.Helper()
 	r := c.Do("POST", "/api/configurations", body)
 	if r.Status != http.StatusCreated {
@@ -131,7 +132,7 @@ func (c *Client) Create(body any) longrun.View {
 }
 
 // Get fetches a configuration and fails the test unless it is found.
-func (c *Client) Get(id string) longrun.View {
+func (c *Client) Get(id string) web.View {
 	c.T.Helper()
 	r := c.Do("GET", "/api/configurations/"+id, nil)
 	if r.Status != http.StatusOK {
@@ -141,7 +142,7 @@ func (c *Client) Get(id string) longrun.View {
 }
 
 // Await polls the configuration until cond holds or the timeout passes.
-func (c *Client) Await(id string, timeout time.Duration, what string, cond func(longrun.View) bool) longrun.View {
+func (c *Client) Await(id string, timeout time.Duration, what string, cond func(web.View) bool) web.View {
 	c.T.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -157,7 +158,7 @@ func (c *Client) Await(id string, timeout time.Duration, what string, cond func(
 }
 
 // Done reports whether the configuration shows the image of its parameters.
-func Done(v longrun.View) bool {
+func Done(v web.View) bool {
 	return v.Status == longrun.StatusDone && v.RenderedHash == v.ParamsHash
 }
 

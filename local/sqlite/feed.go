@@ -5,30 +5,25 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/longrun/longrun/local/pump"
 )
 
-// A Change is one write to a configuration: its image before (nil when it
-// was created) and after (nil when it was deleted).
-type Change struct {
-	Seq      int64
-	ID       string
-	Old, New []byte
-	At       time.Time
-}
+var _ pump.Log = (*DB)(nil)
 
 // ChangesReady is signalled when a change is logged.
 func (db *DB) ChangesReady() <-chan struct{} { return db.changes }
 
 // Changes returns up to limit changes after seq, in order.
-func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
+func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]pump.Change, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, id, old, new, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Change
+	var out []pump.Change
 	for rows.Next() {
-		var c Change
+		var c pump.Change
 		var at int64
 		if err := rows.Scan(&c.Seq, &c.ID, &c.Old, &c.New, &at); err != nil {
 			return nil, err

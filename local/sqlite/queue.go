@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/local/pump"
 )
 
-// A Message is a job as the queue delivers it.
-type Message struct {
-	ID       int64
-	Body     string
-	Receives int // including this one
-	SentAt   time.Time
-}
+var (
+	_ longrun.Queue = (*DB)(nil)
+	_ pump.Queue    = (*DB)(nil)
+)
 
 // SendJob enqueues a render job.
 func (db *DB) SendJob(ctx context.Context, job longrun.Job) error {
@@ -38,8 +36,8 @@ func (db *DB) JobsReady() <-chan struct{} { return db.jobs }
 // Receive delivers up to max visible jobs, oldest first, and hides them for
 // visibility. A job already received maxReceives times is moved to the
 // dead-letter table instead, as SQS's redrive policy does.
-func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, maxReceives int) ([]Message, error) {
-	var out []Message
+func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, maxReceives int) ([]pump.Message, error) {
+	var out []pump.Message
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		if _, err := tx.Exec(`INSERT INTO dead_letters (id, body, receives, sent_at, dead_at)
@@ -57,7 +55,7 @@ func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, ma
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var m Message
+			var m pump.Message
 			var sent int64
 			if err := rows.Scan(&m.ID, &m.Body, &m.Receives, &sent); err != nil {
 				return err
@@ -96,15 +94,9 @@ func (db *DB) ReleaseInFlight(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
-// QueueStats describe the queue.
-type QueueStats struct {
-	Visible, InFlight, Dead int
-	OldestSent              time.Time // zero if the queue is empty
-}
-
 // QueueStats counts the queue's jobs.
-func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
-	var s QueueStats
+func (db *DB) QueueStats(ctx context.Context) (pump.Stats, error) {
+	var s pump.Stats
 	var oldest sql.NullInt64
 	now := db.now()
 	err := db.r.QueryRowContext(ctx, `SELECT
@@ -119,15 +111,15 @@ func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 }
 
 // DeadLetters lists the dead-lettered jobs, newest first.
-func (db *DB) DeadLetters(ctx context.Context) ([]Message, error) {
+func (db *DB) DeadLetters(ctx context.Context) ([]pump.Message, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, body, receives, sent_at FROM dead_letters ORDER BY dead_at DESC LIMIT 100`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Message
+	var out []pump.Message
 	for rows.Next() {
-		var m Message
+		var m pump.Message
 		var sent int64
 		if err := rows.Scan(&m.ID, &m.Body, &m.Receives, &sent); err != nil {
 			return nil, err
@@ -139,8 +131,8 @@ func (db *DB) DeadLetters(ctx context.Context) ([]Message, error) {
 }
 
 // Redrive moves a dead-lettered job back to the queue with no receives and
-// returns its body.
-func (db *DB) Redrive(ctx context.Context, id int64) (string, error) {
+// returns it.
+func (db *DB) Redrive(ctx context.Context, id int64) (longrun.Job, error) {
 	var body string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRow(`DELETE FROM dead_letters WHERE id = ? RETURNING body`, id).Scan(&body); err != nil {
@@ -153,8 +145,10 @@ func (db *DB) Redrive(ctx context.Context, id int64) (string, error) {
 		_, err := tx.Exec(`INSERT INTO jobs (body, visible_at, sent_at) VALUES (?, ?, ?)`, body, now, now)
 		return err
 	})
+	var job longrun.Job
 	if err == nil {
 		signal(db.jobs)
+		err = json.Unmarshal([]byte(body), &job)
 	}
-	return body, err
+	return job, err
 }

@@ -1,0 +1,80 @@
+package longrun
+
+import (
+	"context"
+	"time"
+)
+
+// Skip says why a job needs no render.
+type Skip string
+
+const (
+	SkipNone         Skip = ""
+	SkipDeleted      Skip = "deleted"      // the configuration is gone
+	SkipSuperseded   Skip = "superseded"   // a newer version exists
+	SkipStopped      Skip = "stopped"      // the version was cancelled or failed for good
+	SkipDuplicate    Skip = "duplicate"    // the version is done already
+	SkipDeduplicated Skip = "deduplicated" // done now, from an existing result
+)
+
+// Prepare is a render job's first step: it loads the job's configuration
+// and says whether the job needs rendering. A job whose parameters were
+// rendered before is finished here from that result.
+func (s *Service) Prepare(ctx context.Context, job Job) (*Configuration, Skip, error) {
+	c, err := s.Store.Configuration(ctx, job.ID)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, SkipDeleted, nil
+	case err != nil:
+		return nil, SkipNone, err
+	case c.Version != job.Version || c.ParamsHash != job.Hash:
+		return c, SkipSuperseded, nil
+	case c.Status == StatusDone:
+		return c, SkipDuplicate, nil
+	case !Allowed("start", c.Status):
+		return c, SkipStopped, nil
+	}
+	r, err := s.Results.Result(ctx, job.Hash)
+	if err != nil || r == nil {
+		return c, SkipNone, err
+	}
+	return c, SkipDeduplicated, s.FinishRender(ctx, job, r)
+}
+
+// StartRender marks the job's version rendering.
+func (s *Service) StartRender(ctx context.Context, job Job) error {
+	return s.apply(ctx, job, func(c *Configuration) error { return c.StartRender(job.Version, s.now()) })
+}
+
+// ReportProgress records how far the job's render is. ErrSuperseded or
+// ErrStopped (or ENOTFOUND: deleted) mean the render should stop.
+func (s *Service) ReportProgress(ctx context.Context, job Job, done float64) error {
+	return s.apply(ctx, job, func(c *Configuration) error { return c.ReportProgress(job.Version, done) })
+}
+
+// FinishRender marks the job's version done with the result.
+func (s *Service) FinishRender(ctx context.Context, job Job, r *Result) error {
+	return s.apply(ctx, job, func(c *Configuration) error { return c.Finish(job.Version, r, s.now()) })
+}
+
+// FailRender marks the job's version failed, for the reason given; a
+// version that is gone or no longer rendering is left as it is.
+func (s *Service) FailRender(ctx context.Context, job Job, reason string) error {
+	err := s.apply(ctx, job, func(c *Configuration) error { return c.Fail(job.Version, reason, s.now()) })
+	if code := ErrorCode(err); code == ENOTFOUND || code == ECONFLICT {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) apply(ctx context.Context, job Job, fn func(*Configuration) error) error {
+	_, err := s.Store.UpdateConfiguration(ctx, job.ID, fn)
+	return err
+}
+
+// Backoff is how long a job that failed on its receives-th delivery waits
+// before the next: base, doubled per delivery, at most a minute. The local
+// queue and the SQS adapter both follow it.
+func Backoff(receives int, base time.Duration) time.Duration {
+	return min(base<<min(max(receives-1, 0), 6), time.Minute)
+}

@@ -1,0 +1,213 @@
+package longrun
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// A Store keeps configurations. UpdateConfiguration applies fn to the
+// stored configuration and writes the result unless fn returns an error
+// (returned as is); the write is atomic with the read fn saw.
+type Store interface {
+	CreateConfiguration(ctx context.Context, c *Configuration) error
+	Configuration(ctx context.Context, id string) (*Configuration, error)
+	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*Configuration, string, error)
+	UpdateConfiguration(ctx context.Context, id string, fn func(*Configuration) error) (*Configuration, error)
+	DeleteConfiguration(ctx context.Context, id string) error
+}
+
+// Results finds rendered results by params hash.
+type Results interface {
+	// Result returns the result for hash, or nil if there is none.
+	Result(ctx context.Context, hash string) (*Result, error)
+}
+
+// A Queue takes render jobs.
+type Queue interface {
+	SendJob(ctx context.Context, job Job) error
+}
+
+// A Service holds longrun's use cases: what an owner does to their
+// configurations, and the steps of a render job. The HTTP API, the render
+// worker and the operations API call it; it alone drives the
+// configurations' transitions through the store.
+type Service struct {
+	Store   Store
+	Results Results
+	Queue   Queue
+	// Metrics counts enqueued and deduplicated jobs; nil records nothing.
+	Metrics Metrics
+	// Now is the clock; nil means time.Now in UTC.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now()
+}
+
+func (s *Service) metrics() Metrics {
+	if s.Metrics == nil {
+		return NopMetrics{}
+	}
+	return s.Metrics
+}
+
+var errNotFound = Errorf(ENOTFOUND, "configuration not found")
+
+// Get returns owner's configuration id. Another owner's is not found, as
+// is a malformed id.
+func (s *Service) Get(ctx context.Context, owner, id string) (*Configuration, error) {
+	if !ValidID(id) {
+		return nil, errNotFound
+	}
+	c, err := s.Store.Configuration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Owner != owner {
+		return nil, errNotFound
+	}
+	return c, nil
+}
+
+// List returns a page of owner's configurations, newest first.
+func (s *Service) List(ctx context.Context, owner, cursor string, limit int) ([]*Configuration, string, error) {
+	return s.Store.Configurations(ctx, owner, cursor, limit)
+}
+
+// draft validates the input and finds the result its parameters have.
+func (s *Service) draft(ctx context.Context, in *Input) (Draft, *Result, error) {
+	d, err := in.Draft()
+	if err != nil {
+		return Draft{}, nil, err
+	}
+	r, err := s.Results.Result(ctx, d.Params.Hash())
+	return d, r, err
+}
+
+// Create stores owner's new configuration and queues its render, or makes
+// it done at once when its parameters were rendered before. If the job
+// cannot be queued, the configuration is returned with an EUNAVAILABLE
+// error: it stays queued, and Rerender recovers it.
+func (s *Service) Create(ctx context.Context, owner string, in *Input) (*Configuration, error) {
+	d, r, err := s.draft(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	c := NewConfiguration(owner, d, r, s.now())
+	if err := s.Store.CreateConfiguration(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, s.enqueue(ctx, c)
+}
+
+// Edit replaces owner's configuration id with the input, if ifMatch names
+// its current ETag; new parameters queue a new version.
+func (s *Service) Edit(ctx context.Context, owner, id, ifMatch string, in *Input) (*Configuration, error) {
+	if _, err := s.Get(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	if ifMatch == "" {
+		return nil, Errorf(EPRECONDITIONREQUIRED, "an edit needs If-Match with the configuration's ETag")
+	}
+	d, r, err := s.draft(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	c, err := s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error {
+		if !c.MatchesETag(ifMatch) {
+			return Errorf(EPRECONDITION, "the configuration changed since you loaded it (ETag %s); reload and edit again", c.ETag())
+		}
+		changed = c.Edit(d, r, s.now())
+		return nil
+	})
+	if err != nil || !changed {
+		return c, err
+	}
+	return c, s.enqueue(ctx, c)
+}
+
+// Delete deletes owner's configuration id; a non-empty ifMatch must name
+// its ETag. Jobs of a deleted configuration are dropped when they run.
+func (s *Service) Delete(ctx context.Context, owner, id, ifMatch string) error {
+	c, err := s.Get(ctx, owner, id)
+	if err != nil {
+		return err
+	}
+	if ifMatch != "" && !c.MatchesETag(ifMatch) {
+		return Errorf(EPRECONDITION, "the configuration changed since you loaded it")
+	}
+	return s.Store.DeleteConfiguration(ctx, id)
+}
+
+// Rerender queues owner's failed or cancelled configuration again, or
+// re-sends the job of one left queued by a failed enqueue.
+func (s *Service) Rerender(ctx context.Context, owner, id string) (*Configuration, error) {
+	c, err := s.Get(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Results.Result(ctx, c.ParamsHash)
+	if err != nil {
+		return nil, err
+	}
+	c, err = s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.Requeue(r, s.now()) })
+	if err != nil {
+		return nil, err
+	}
+	return c, s.enqueue(ctx, c)
+}
+
+// Cancel stops owner's queued or rendering configuration: its job is
+// dropped, or its render stops at the next progress report.
+func (s *Service) Cancel(ctx context.Context, owner, id string) (*Configuration, error) {
+	if _, err := s.Get(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.Cancel(s.now()) })
+}
+
+// Redrive shows a job that went back from the dead-letter queue as queued
+// again, unless something newer (an edit, a retry) changed its
+// configuration since.
+func (s *Service) Redrive(ctx context.Context, job Job) error {
+	_, err := s.Store.UpdateConfiguration(ctx, job.ID, func(c *Configuration) error {
+		if c.Version != job.Version || c.Status != StatusFailed {
+			return errUnchanged
+		}
+		return c.Requeue(nil, s.now())
+	})
+	if errors.Is(err, errUnchanged) || ErrorCode(err) == ENOTFOUND {
+		return nil
+	}
+	return err
+}
+
+var errUnchanged = errors.New("nothing to change")
+
+// ErrNotQueued means a configuration was saved but its job could not be
+// sent: it stays queued, and Rerender recovers it. Errors of this kind
+// match it with errors.Is.
+var ErrNotQueued = &Error{Code: EUNAVAILABLE, Message: "the configuration is saved but its render could not be queued"}
+
+// enqueue sends the configuration's job if it is queued.
+func (s *Service) enqueue(ctx context.Context, c *Configuration) error {
+	switch c.Status {
+	case StatusDone:
+		s.metrics().Add(MetricJobsDeduplicated, 1)
+		return nil
+	case StatusQueued:
+	default:
+		return nil
+	}
+	if err := s.Queue.SendJob(ctx, c.Job()); err != nil {
+		return &Error{Code: EUNAVAILABLE, Cause: err, Message: ErrNotQueued.Message}
+	}
+	s.metrics().Add(MetricJobsEnqueued, 1)
+	return nil
+}
