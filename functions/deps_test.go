@@ -1,9 +1,12 @@
 package functions
 
 import (
+	"go/ast"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"golang.org/x/tools/go/packages"
 )
 
 func deps(t *testing.T, tags string, pkgs ...string) []string {
@@ -30,6 +33,50 @@ func TestCoreDoesNotImportTheAWSSDK(t *testing.T) {
 	for _, p := range deps(t, "", core...) {
 		if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2") {
 			t.Errorf("the core imports %s", p)
+		}
+	}
+}
+
+// The domain and its use cases speak no transport: the root package
+// imports the standard library and the renderer, nothing else.
+func TestRootImportsOnlyTheStandardLibrary(t *testing.T) {
+	for _, p := range deps(t, "", "github.com/longrun/longrun") {
+		first, _, _ := strings.Cut(p, "/")
+		if strings.Contains(first, ".") && p != "github.com/longrun/longrun" && p != "github.com/longrun/longrun/julia" {
+			t.Errorf("the root package imports %s", p)
+		}
+	}
+}
+
+// Only the root package's transitions set a configuration's status and
+// change: no other package assigns them.
+func TestOnlyTheDomainSetsStatus(t *testing.T) {
+	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedName | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo,
+		Dir: ".."}, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if p.PkgPath == "github.com/longrun/longrun" {
+			continue
+		}
+		for _, f := range p.Syntax {
+			ast.Inspect(f, func(n ast.Node) bool {
+				as, ok := n.(*ast.AssignStmt)
+				if !ok {
+					return true
+				}
+				for _, lhs := range as.Lhs {
+					sel, ok := lhs.(*ast.SelectorExpr)
+					if !ok || (sel.Sel.Name != "Status" && sel.Sel.Name != "Change") {
+						continue
+					}
+					if tv, ok := p.TypesInfo.Types[sel.X]; ok && strings.HasSuffix(tv.Type.String(), "longrun.Configuration") {
+						t.Errorf("%s assigns a configuration's %s", p.Fset.Position(sel.Pos()), sel.Sel.Name)
+					}
+				}
+				return true
+			})
 		}
 	}
 }

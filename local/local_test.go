@@ -214,9 +214,21 @@ func TestRenameKeepsVersionAndRendersNothing(t *testing.T) {
 	c := testutil.NewClient(t, url)
 	v := c.Create(map[string]any{"name": "before", "params": small(-0.1, 0.65)})
 	v = c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws := c.Live(ctx) // another page of the same owner
 	res := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "after", "params": small(-0.1, 0.65), "notifyEmail": "ada@example.com"}, "If-Match", v.ETag)
 	if res.Status != 200 {
 		t.Fatalf("rename: %d %s", res.Status, res.Body)
+	}
+	for pushed := false; !pushed; { // the rename reaches the owner's other pages
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no push of the rename: %v", err)
+		}
+		var m notify.Message
+		json.Unmarshal(data, &m)
+		pushed = m.Configuration != nil && m.ID == v.ID && m.Configuration.Name == "after"
 	}
 	got := res.View(t)
 	if got.Version != v.Version || got.Name != "after" || got.Status != longrun.StatusDone {

@@ -1,0 +1,171 @@
+package porttest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/local/pump"
+)
+
+// JobQueue is an embedded job queue: what the API sends to, what the local
+// runner's pump receives from, and what operators see.
+type JobQueue interface {
+	longrun.Queue
+	pump.Queue
+	QueueStats(ctx context.Context) (pump.Stats, error)
+	DeadLetters(ctx context.Context) ([]pump.Message, error)
+	Redrive(ctx context.Context, id int64) (longrun.Job, error)
+	// ReleaseInFlight makes every received message visible again, at
+	// start-up, and says how many there were.
+	ReleaseInFlight(ctx context.Context) (int64, error)
+}
+
+// TestJobQueue runs the embedded queue suite. newQueue returns an empty
+// queue and a function that moves its clock forward.
+func TestJobQueue(t *testing.T, newQueue func(t *testing.T) (JobQueue, func(time.Duration))) {
+	ctx := context.Background()
+	job := longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h"}
+	receive := func(t *testing.T, q JobQueue, maxReceives int) []pump.Message {
+		t.Helper()
+		msgs, err := q.Receive(ctx, 10, time.Minute, maxReceives)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	t.Run("a received job is hidden, then redelivered, then dead-lettered", func(t *testing.T) {
+		q, advance := newQueue(t)
+		if err := q.SendJob(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-q.JobsReady():
+		default:
+			t.Errorf("sending a job did not signal JobsReady")
+		}
+		for n := 1; n <= 2; n++ {
+			msgs := receive(t, q, 2)
+			var got longrun.Job
+			if len(msgs) != 1 || msgs[0].Receives != n || json.Unmarshal([]byte(msgs[0].Body), &got) != nil || got != job {
+				t.Fatalf("receive %d: %+v, want the job, received %d times", n, msgs, n)
+			}
+			if again := receive(t, q, 2); len(again) != 0 {
+				t.Fatalf("a received job was delivered again within its visibility timeout")
+			}
+			advance(time.Minute + time.Second)
+		}
+		if msgs := receive(t, q, 2); len(msgs) != 0 {
+			t.Fatalf("delivered %d times past the limit", len(msgs))
+		}
+		dead, err := q.DeadLetters(ctx)
+		if err != nil || len(dead) != 1 || dead[0].Receives != 2 {
+			t.Fatalf("dead letters %+v %v, want the job after 2 receives", dead, err)
+		}
+		if st, err := q.QueueStats(ctx); err != nil || st.Dead != 1 || st.Visible+st.InFlight != 0 {
+			t.Errorf("stats %+v %v, want one dead letter and nothing queued", st, err)
+		}
+		if got, err := q.Redrive(ctx, dead[0].ID); err != nil || got != job {
+			t.Fatalf("redrive: %+v %v, want the job", got, err)
+		}
+		if _, err := q.Redrive(ctx, dead[0].ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			t.Errorf("a second redrive: %v, want ENOTFOUND", err)
+		}
+		msgs := receive(t, q, 2)
+		if len(msgs) != 1 || msgs[0].Receives != 1 {
+			t.Fatalf("after redrive: %+v, want a fresh delivery", msgs)
+		}
+		if err := q.DeleteJob(ctx, msgs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		advance(time.Hour)
+		if msgs := receive(t, q, 2); len(msgs) != 0 {
+			t.Errorf("a deleted job came back")
+		}
+	})
+	t.Run("a delayed job comes back after its delay", func(t *testing.T) {
+		q, advance := newQueue(t)
+		q.SendJob(ctx, job)
+		msgs := receive(t, q, 5)
+		if err := q.ChangeVisibility(ctx, msgs[0].ID, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		advance(5 * time.Second)
+		if again := receive(t, q, 5); len(again) != 0 {
+			t.Fatalf("delivered before its delay")
+		}
+		advance(6 * time.Second)
+		if again := receive(t, q, 5); len(again) != 1 || again[0].Receives != 2 {
+			t.Errorf("after its delay: %+v, want the job, received twice", again)
+		}
+	})
+	t.Run("jobs in flight at start-up are released", func(t *testing.T) {
+		q, _ := newQueue(t)
+		q.SendJob(ctx, job)
+		receive(t, q, 5)
+		if n, err := q.ReleaseInFlight(ctx); n != 1 || err != nil {
+			t.Fatalf("released %d, %v; want 1", n, err)
+		}
+		if msgs := receive(t, q, 5); len(msgs) != 1 || msgs[0].Receives != 2 {
+			t.Errorf("after release: %+v, want the job again", msgs)
+		}
+	})
+}
+
+// ChangeLog is an embedded store whose every write is logged.
+type ChangeLog interface {
+	longrun.Store
+	pump.Log
+}
+
+// TestChangeLog runs the change log suite; newLog returns an empty store.
+func TestChangeLog(t *testing.T, newLog func(t *testing.T) ChangeLog) {
+	ctx := context.Background()
+	t.Run("every write is logged in order with its records; a cursor forgets what it passed", func(t *testing.T) {
+		l := newLog(t)
+		c := newConfiguration("o", time.Now().UTC(), 0.2)
+		if err := l.CreateConfiguration(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-l.ChangesReady():
+		default:
+			t.Errorf("a write did not signal ChangesReady")
+		}
+		l.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+			c.Edit(longrun.Draft{Name: "m", Params: c.Params}, nil, time.Now())
+			return nil
+		})
+		l.DeleteConfiguration(ctx, c.ID)
+		changes, err := l.Changes(ctx, 0, 10)
+		if err != nil || len(changes) != 3 {
+			t.Fatalf("changes %d, %v; want 3", len(changes), err)
+		}
+		if changes[0].Old != nil || changes[1].Old == nil || changes[1].New == nil || changes[2].New != nil {
+			t.Errorf("records: want create (new only), update (both), delete (old only)")
+		}
+		for i, ch := range changes {
+			if ch.ID != c.ID || (i > 0 && ch.Seq <= changes[i-1].Seq) {
+				t.Errorf("change %d: id %s seq %d, want %s in increasing order", i, ch.ID, ch.Seq, c.ID)
+			}
+		}
+		if after, _ := longrun.UnmarshalRecord(changes[1].New); after == nil || after.Name != "m" {
+			t.Errorf("the update's new record is not the renamed configuration")
+		}
+		if n, err := l.Cursor(ctx, "notify"); n != 0 || err != nil {
+			t.Errorf("a new cursor is %d, %v; want 0", n, err)
+		}
+		if err := l.SetCursor(ctx, "notify", changes[1].Seq); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := l.Cursor(ctx, "notify"); n != changes[1].Seq {
+			t.Errorf("cursor %d, want %d", n, changes[1].Seq)
+		}
+		rest, _ := l.Changes(ctx, 0, 10) // what every cursor passed is forgotten
+		if len(rest) != 1 || rest[0].Seq != changes[2].Seq {
+			t.Errorf("after the cursor %d changes remain, want the last one", len(rest))
+		}
+	})
+}
