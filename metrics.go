@@ -10,21 +10,56 @@ type Metrics interface {
 	Observe(name string, v float64, labels ...string)
 }
 
-// The metrics the core reports, with their labels.
+// The metrics the core reports; MetricList describes each.
 const (
-	MetricJobsEnqueued     = "jobs_enqueued_total"      // jobs sent to the queue
-	MetricJobsRendered     = "jobs_rendered_total"      // renders finished
-	MetricJobsDeduplicated = "jobs_deduplicated_total"  // done from an existing result, at create or in the worker
-	MetricJobsSuperseded   = "jobs_superseded_total"    // dropped or stopped for a newer version
-	MetricJobsFailed       = "jobs_failed_total"        // deliveries that failed
-	MetricJobsDeadLettered = "jobs_dead_lettered_total" // last deliveries that failed: the job goes to the dead-letter queue
-	MetricRenderSeconds    = "render_duration_seconds"  // histogram
-	MetricRenderIterations = "render_iterations"        // histogram
-	MetricQueueOldestAge   = "queue_oldest_age_seconds" // observed when the queue is sampled
-	MetricNotifications    = "notifications_total"      // labels channel (email, push), outcome (sent, failed)
-	MetricAPIRequests      = "api_requests_total"       // labels route, status
+	MetricJobsEnqueued     = "jobs_enqueued_total"
+	MetricJobsRendered     = "jobs_rendered_total"
+	MetricJobsDeduplicated = "jobs_deduplicated_total"
+	MetricJobsSuperseded   = "jobs_superseded_total"
+	MetricJobsFailed       = "jobs_failed_total"
+	MetricJobsDeadLettered = "jobs_dead_lettered_total"
+	MetricRenderSeconds    = "render_duration_seconds"
+	MetricRenderIterations = "render_iterations"
+	MetricQueueOldestAge   = "queue_oldest_age_seconds"
+	MetricNotifications    = "notifications_total"
+	MetricAPIRequests      = "api_requests_total"
 	MetricAPISeconds       = "api_request_duration_seconds"
 )
+
+// A MetricKind says how a metric is recorded.
+type MetricKind int
+
+const (
+	Counter   MetricKind = iota // Metrics.Add
+	Histogram                   // Metrics.Observe
+)
+
+// A Metric describes one of the core's metrics.
+type Metric struct {
+	Name   string
+	Kind   MetricKind
+	Help   string
+	Labels []string
+	// Seconds is true when values are durations in seconds; else counts.
+	Seconds bool
+}
+
+// MetricList is every metric the core reports: each metrics adapter
+// iterates it, and their tests fail if one is missing.
+var MetricList = []Metric{
+	{Name: MetricJobsEnqueued, Kind: Counter, Help: "Render jobs sent to the queue."},
+	{Name: MetricJobsRendered, Kind: Counter, Help: "Renders finished."},
+	{Name: MetricJobsDeduplicated, Kind: Counter, Help: "Configurations done from an existing result, at create or in the worker, without rendering."},
+	{Name: MetricJobsSuperseded, Kind: Counter, Help: "Jobs dropped or stopped because a newer version exists, or the configuration was deleted or cancelled."},
+	{Name: MetricJobsFailed, Kind: Counter, Help: "Job deliveries that failed."},
+	{Name: MetricJobsDeadLettered, Kind: Counter, Help: "Jobs that failed their last delivery and were dead-lettered."},
+	{Name: MetricRenderSeconds, Kind: Histogram, Help: "Render wall time.", Seconds: true},
+	{Name: MetricRenderIterations, Kind: Histogram, Help: "Iterations per render."},
+	{Name: MetricQueueOldestAge, Kind: Histogram, Help: "Age of the oldest queued job when sampled.", Seconds: true},
+	{Name: MetricNotifications, Kind: Counter, Help: "Notifications by channel (email, push) and outcome (sent, failed).", Labels: []string{"channel", "outcome"}},
+	{Name: MetricAPIRequests, Kind: Counter, Help: "API requests by route and status.", Labels: []string{"route", "status"}},
+	{Name: MetricAPISeconds, Kind: Histogram, Help: "API request latency.", Labels: []string{"route"}, Seconds: true},
+}
 
 // NopMetrics records nothing.
 type NopMetrics struct{}

@@ -260,7 +260,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		}
 	}
 	owner := (&web.Sessions{Key: []byte(env["SESSION_KEY"])}).Owner(push.Token)
-	ids, err := (&wspush.Connections{DB: db, Table: conns}).Owners(ctx, owner)
+	ids, err := (&wspush.Connections{DB: db, Table: conns}).ConnectionIDs(ctx, owner)
 	if err != nil || len(ids) != 1 {
 		t.Errorf("the owner's connections: %v %v, want the one accepted", ids, err)
 	}

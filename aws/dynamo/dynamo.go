@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/worker"
 )
 
 // OwnerIndex is the configurations table's GSI: owner, then createdNs.
@@ -38,6 +40,14 @@ type Store struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// Store implements these ports.
+var (
+	_ longrun.Store   = (*Store)(nil)
+	_ longrun.Results = (*Store)(nil)
+	_ worker.Leases   = (*Store)(nil)
+	_ notify.Sent     = (*Store)(nil)
+)
 
 func (st *Store) now() time.Time {
 	if st.Now == nil {

@@ -16,23 +16,16 @@ import (
 // Namespace is the CloudWatch namespace of longrun's metrics.
 const Namespace = "longrun"
 
-// A Logger writes one EMF line per metric event. Dimensions (such as
+// A Recorder records metrics as EMF lines, one per metric event. Dimensions (such as
 // Function) are added to every line; labels become dimensions too.
-type Logger struct {
+type Recorder struct {
 	W          io.Writer
 	Dimensions map[string]string
 	Now        func() time.Time
 	mu         sync.Mutex
 }
 
-var _ longrun.Metrics = (*Logger)(nil)
-
-var units = map[string]string{
-	longrun.MetricRenderSeconds:    "Seconds",
-	longrun.MetricQueueOldestAge:   "Seconds",
-	longrun.MetricAPISeconds:       "Seconds",
-	longrun.MetricRenderIterations: "Count",
-}
+var _ longrun.Metrics = (*Recorder)(nil)
 
 // Name is the CloudWatch name of a longrun metric: jobs_rendered_total is
 // JobsRendered, render_duration_seconds is RenderDuration.
@@ -51,34 +44,37 @@ func Name(metric string) string {
 // Names lists the CloudWatch names of every metric the core reports.
 func Names() []string {
 	var out []string
-	for _, m := range []string{longrun.MetricJobsEnqueued, longrun.MetricJobsRendered, longrun.MetricJobsDeduplicated,
-		longrun.MetricJobsSuperseded, longrun.MetricJobsFailed, longrun.MetricJobsDeadLettered, longrun.MetricRenderSeconds,
-		longrun.MetricRenderIterations, longrun.MetricQueueOldestAge, longrun.MetricNotifications, longrun.MetricAPIRequests,
-		longrun.MetricAPISeconds} {
-		out = append(out, Name(m))
+	for _, m := range longrun.MetricList {
+		out = append(out, Name(m.Name))
 	}
 	return out
 }
 
+// unit is a metric's CloudWatch unit.
+func unit(metric string) string {
+	for _, m := range longrun.MetricList {
+		if m.Name == metric && m.Seconds {
+			return "Seconds"
+		}
+	}
+	return "Count"
+}
+
 // Add writes a counter increment.
-func (l *Logger) Add(name string, n float64, labels ...string) { l.write(name, n, labels) }
+func (l *Recorder) Add(name string, n float64, labels ...string) { l.write(name, n, labels) }
 
 // Observe writes one value of a distribution.
-func (l *Logger) Observe(name string, v float64, labels ...string) { l.write(name, v, labels) }
+func (l *Recorder) Observe(name string, v float64, labels ...string) { l.write(name, v, labels) }
 
 type metricDef struct {
 	Name string `json:"Name"`
 	Unit string `json:"Unit"`
 }
 
-func (l *Logger) write(metric string, v float64, labels []string) {
+func (l *Recorder) write(metric string, v float64, labels []string) {
 	now := time.Now
 	if l.Now != nil {
 		now = l.Now
-	}
-	unit := units[metric]
-	if unit == "" {
-		unit = "Count"
 	}
 	line := map[string]any{}
 	var dims []string
@@ -97,7 +93,7 @@ func (l *Logger) write(metric string, v float64, labels []string) {
 		"CloudWatchMetrics": []any{map[string]any{
 			"Namespace":  Namespace,
 			"Dimensions": [][]string{dims},
-			"Metrics":    []metricDef{{Name: name, Unit: unit}},
+			"Metrics":    []metricDef{{Name: name, Unit: unit(metric)}},
 		}},
 	}
 	b, err := json.Marshal(line)

@@ -12,7 +12,7 @@ import (
 
 func TestLinesAreEmbeddedMetricFormat(t *testing.T) {
 	var buf bytes.Buffer
-	l := &emf.Logger{W: &buf, Dimensions: map[string]string{"Function": "notify"}, Now: func() time.Time { return time.UnixMilli(1795748400000) }}
+	l := &emf.Recorder{W: &buf, Dimensions: map[string]string{"Function": "notify"}, Now: func() time.Time { return time.UnixMilli(1795748400000) }}
 	l.Add(longrun.MetricNotifications, 1, "channel", "email", "outcome", "sent")
 	var line struct {
 		AWS struct {
@@ -47,5 +47,31 @@ func TestNames(t *testing.T) {
 		if got := emf.Name(metric); got != want {
 			t.Errorf("Name(%s) = %s, want %s", metric, got, want)
 		}
+	}
+}
+
+func TestEveryCoreMetricHasALine(t *testing.T) {
+	for _, m := range longrun.MetricList {
+		var buf bytes.Buffer
+		l := &emf.Recorder{W: &buf}
+		if m.Kind == longrun.Counter {
+			l.Add(m.Name, 1)
+		} else {
+			l.Observe(m.Name, 1)
+		}
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line[emf.Name(m.Name)] != 1.0 {
+			t.Errorf("%s: line %s, want its value under %s", m.Name, buf.Bytes(), emf.Name(m.Name))
+		}
+		unit := "Count"
+		if m.Seconds {
+			unit = "Seconds"
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(`"Unit":"`+unit+`"`)) {
+			t.Errorf("%s: line %s, want unit %s", m.Name, buf.Bytes(), unit)
+		}
+	}
+	if n := len(emf.Names()); n != len(longrun.MetricList) {
+		t.Errorf("%d CloudWatch names for %d metrics", n, len(longrun.MetricList))
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/worker"
 )
 
 // A Bucket is the image store.
@@ -23,6 +25,12 @@ type Bucket struct {
 	// URLTTL is how long a presigned URL is valid; 0 means 15 minutes.
 	URLTTL time.Duration
 }
+
+// Bucket implements these ports.
+var (
+	_ worker.Images = (*Bucket)(nil)
+	_ web.Images    = (*Bucket)(nil)
+)
 
 // PutImage stores png under key.
 func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {

@@ -17,6 +17,11 @@ type Mailer struct {
 	From   string
 }
 
+// Mailer implements these ports.
+var (
+	_ notify.Mailer = (*Mailer)(nil)
+)
+
 // Send sends m as plain text.
 func (s *Mailer) Send(ctx context.Context, m notify.Mail) error {
 	_, err := s.Client.SendEmail(ctx, &sesv2.SendEmailInput{

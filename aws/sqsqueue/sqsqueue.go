@@ -18,6 +18,11 @@ type Queue struct {
 	URL    string
 }
 
+// Queue implements these ports.
+var (
+	_ longrun.Queue = (*Queue)(nil)
+)
+
 // SendJob enqueues a render job.
 func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 	body, err := json.Marshal(job)

@@ -14,6 +14,7 @@ import (
 	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/longrun/longrun/notify"
 )
 
 // OwnerIndex is the connections table's GSI on owner.
@@ -34,6 +35,11 @@ type Connections struct {
 	TTL time.Duration
 	Now func() time.Time
 }
+
+// Connections implements these ports.
+var (
+	_ notify.Pusher = (*Connections)(nil)
+)
 
 func (c *Connections) now() time.Time {
 	if c.Now == nil {
@@ -63,8 +69,8 @@ func (c *Connections) Disconnect(ctx context.Context, id string) error {
 	return err
 }
 
-// Owners returns the live connection ids of owner.
-func (c *Connections) Owners(ctx context.Context, owner string) ([]string, error) {
+// ConnectionIDs returns the ids of owner's live connections.
+func (c *Connections) ConnectionIDs(ctx context.Context, owner string) ([]string, error) {
 	var ids []string
 	p := dynamodb.NewQueryPaginator(c.DB, &dynamodb.QueryInput{
 		TableName: &c.Table, IndexName: aws.String(OwnerIndex),
@@ -89,7 +95,7 @@ func (c *Connections) Owners(ctx context.Context, owner string) ([]string, error
 
 // Push posts msg to every live connection of owner; gone ones are deleted.
 func (c *Connections) Push(ctx context.Context, owner string, msg []byte) error {
-	ids, err := c.Owners(ctx, owner)
+	ids, err := c.ConnectionIDs(ctx, owner)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
 	if !slices.Equal(p.got, []string{"a1", "a2"}) {
 		t.Errorf("pushed to %v, want alice's live connections a1 a2", p.got)
 	}
-	left, _ := c.Owners(ctx, "alice")
+	left, _ := c.ConnectionIDs(ctx, "alice")
 	slices.Sort(left)
 	if !slices.Equal(left, []string{"a1", "a2"}) {
 		t.Errorf("alice's connections after the push: %v, want the gone one deleted", left)

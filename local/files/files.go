@@ -13,10 +13,18 @@ import (
 	"strings"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/worker"
 )
 
 // A Dir is a folder of images.
 type Dir struct{ path string }
+
+// Dir implements these ports.
+var (
+	_ worker.Images = (*Dir)(nil)
+	_ web.Images    = (*Dir)(nil)
+)
 
 // Open returns the image folder at path, creating it.
 func Open(path string) (*Dir, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/longrun/longrun/notify"
 )
 
 // A Hub holds the open connections.
@@ -18,6 +19,11 @@ type Hub struct {
 	mu     sync.Mutex
 	conns  map[string]map[*conn]struct{} // by owner
 }
+
+// Hub implements these ports.
+var (
+	_ notify.Pusher = (*Hub)(nil)
+)
 
 type conn struct {
 	send chan []byte

@@ -14,6 +14,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 // A Message is a stored mail.
@@ -27,6 +28,12 @@ type Message struct {
 type Box struct {
 	path string
 }
+
+// Box implements these ports.
+var (
+	_ notify.Mailer = (*Box)(nil)
+	_ web.Mailbox   = (*Box)(nil)
+)
 
 // Open returns the mailbox at path, creating it.
 func Open(path string) (*Box, error) {

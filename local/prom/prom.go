@@ -17,48 +17,44 @@ type Registry struct {
 	reg        *prometheus.Registry
 	counters   map[string]*prometheus.CounterVec
 	histograms map[string]*prometheus.HistogramVec
+	labels     map[string][]string // by metric
 }
 
 var _ longrun.Metrics = (*Registry)(nil)
 
-type def struct {
-	name, help string
-	labels     []string
-	buckets    []float64 // nil: a counter
+// buckets are the histograms' bucket bounds, by metric.
+var buckets = map[string][]float64{
+	longrun.MetricRenderSeconds:    prometheus.ExponentialBuckets(0.005, 2, 14),
+	longrun.MetricRenderIterations: prometheus.ExponentialBuckets(1e5, 4, 12),
+	longrun.MetricQueueOldestAge:   prometheus.ExponentialBuckets(0.1, 2, 14),
+	longrun.MetricAPISeconds:       prometheus.ExponentialBuckets(0.0001, 2, 16),
 }
 
-var defs = []def{
-	{longrun.MetricJobsEnqueued, "Render jobs sent to the queue.", nil, nil},
-	{longrun.MetricJobsRendered, "Renders finished.", nil, nil},
-	{longrun.MetricJobsDeduplicated, "Configurations done from an existing result, without rendering.", nil, nil},
-	{longrun.MetricJobsSuperseded, "Jobs dropped or stopped because a newer version exists.", nil, nil},
-	{longrun.MetricJobsFailed, "Job deliveries that failed.", nil, nil},
-	{longrun.MetricJobsDeadLettered, "Jobs that failed their last delivery and were dead-lettered.", nil, nil},
-	{longrun.MetricNotifications, "Notifications by channel and outcome.", []string{"channel", "outcome"}, nil},
-	{longrun.MetricAPIRequests, "API requests by route and status.", []string{"route", "status"}, nil},
-	{longrun.MetricRenderSeconds, "Render wall time.", nil, prometheus.ExponentialBuckets(0.005, 2, 14)},
-	{longrun.MetricRenderIterations, "Iterations per render.", nil, prometheus.ExponentialBuckets(1e5, 4, 12)},
-	{longrun.MetricQueueOldestAge, "Age of the oldest queued job when sampled.", nil, prometheus.ExponentialBuckets(0.1, 2, 14)},
-	{longrun.MetricAPISeconds, "API request latency.", []string{"route"}, prometheus.ExponentialBuckets(0.0001, 2, 16)},
-}
-
-// New returns a registry with every longrun metric and the Go runtime's.
+// New returns a registry with every metric of longrun.MetricList and the
+// Go runtime's.
 func New() *Registry {
-	r := &Registry{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, histograms: map[string]*prometheus.HistogramVec{}}
+	r := &Registry{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{},
+		histograms: map[string]*prometheus.HistogramVec{}, labels: map[string][]string{}}
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, d := range defs {
-		name := "longrun_" + d.name
-		if d.buckets == nil {
-			v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: d.help}, d.labels)
+	for _, m := range longrun.MetricList {
+		name := "longrun_" + m.Name
+		r.labels[m.Name] = m.Labels
+		switch m.Kind {
+		case longrun.Counter:
+			v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: m.Help}, m.Labels)
 			r.reg.MustRegister(v)
-			r.counters[d.name] = v
-			if len(d.labels) == 0 {
+			r.counters[m.Name] = v
+			if len(m.Labels) == 0 {
 				v.WithLabelValues() // show the zero before the first event
 			}
-		} else {
-			v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: d.help, Buckets: d.buckets}, d.labels)
+		case longrun.Histogram:
+			b, ok := buckets[m.Name]
+			if !ok {
+				panic("prom: no buckets for the histogram " + m.Name)
+			}
+			v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: m.Help, Buckets: b}, m.Labels)
 			r.reg.MustRegister(v)
-			r.histograms[d.name] = v
+			r.histograms[m.Name] = v
 		}
 	}
 	return r
@@ -79,26 +75,17 @@ func values(names []string, labels []string) []string {
 	return out
 }
 
-func labelNames(name string) []string {
-	for _, d := range defs {
-		if d.name == name {
-			return d.labels
-		}
-	}
-	return nil
-}
-
 // Add adds to a counter; unknown names are ignored.
 func (r *Registry) Add(name string, n float64, labels ...string) {
 	if c, ok := r.counters[name]; ok {
-		c.WithLabelValues(values(labelNames(name), labels)...).Add(n)
+		c.WithLabelValues(values(r.labels[name], labels)...).Add(n)
 	}
 }
 
 // Observe records a value of a histogram; unknown names are ignored.
 func (r *Registry) Observe(name string, v float64, labels ...string) {
 	if h, ok := r.histograms[name]; ok {
-		h.WithLabelValues(values(labelNames(name), labels)...).Observe(v)
+		h.WithLabelValues(values(r.labels[name], labels)...).Observe(v)
 	}
 }
 

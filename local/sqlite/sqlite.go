@@ -20,6 +20,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/worker"
 )
 
 //go:embed schema.sql
@@ -34,6 +36,14 @@ type DB struct {
 	jobs    chan struct{} // a job was sent
 	changes chan struct{} // a change was logged
 }
+
+// DB implements these ports.
+var (
+	_ longrun.Store   = (*DB)(nil)
+	_ longrun.Results = (*DB)(nil)
+	_ worker.Leases   = (*DB)(nil)
+	_ notify.Sent     = (*DB)(nil)
+)
 
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string) (*DB, error) {

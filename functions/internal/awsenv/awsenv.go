@@ -78,8 +78,8 @@ func (h requestID) WithGroup(name string) slog.Handler    { return requestID{h.H
 
 // Metrics writes the function's metrics as CloudWatch Embedded Metric
 // Format lines, with a Function dimension.
-func Metrics(function string) *emf.Logger {
-	return &emf.Logger{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
+func Metrics(function string) *emf.Recorder {
+	return &emf.Recorder{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
 }
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
