@@ -81,7 +81,7 @@ func (in *ParamsInput) Normalize(prefix string) (Params, error) {
 		fe.Add(strings.TrimSuffix(prefix, "."), "required")
 		return Params{}, fe.Err()
 	}
-	p := Params{Zoom: DefaultZoom, Width: DefaultSize, Height: DefaultSize, Depth: DefaultDepth, Colormap: julia.DefaultColormap}
+	p := DefaultParams()
 	if in.C == nil {
 		fe.Add(prefix+"c", "required")
 	} else {

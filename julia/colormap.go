@@ -27,15 +27,14 @@ func (t *table) Palette() color.Palette {
 	return p
 }
 
-// Colormaps lists the colormap names Params accept, sorted.
-func Colormaps() []string {
-	names := make([]string, 0, len(colormaps))
-	for name := range colormaps {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
+// colormapNames are the colormaps offered, in the order a page lists them.
+// It is the one list: internal/gen/colormaps.py and matplotlib_golden.py
+// read it from this file, and a test holds the generated tables to it.
+var colormapNames = []string{"nipy_spectral", "cubehelix", "Oranges", "gnuplot", "terrain", "ocean", "viridis", "magma"}
+
+// Colormaps lists the colormap names Params accept, in the order a page
+// lists them.
+func Colormaps() []string { return slices.Clone(colormapNames) }
 
 // Colormap returns the named colormap's 256 colours and whether it exists.
 func Colormap(name string) (color.Palette, bool) {

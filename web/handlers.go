@@ -21,7 +21,12 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	Encode(w, http.StatusOK, body)
 }
 
-// created answers a create, an edit or a re-render: the configuration with
+// meta serves the limits, defaults, colormaps and presets.
+func (s *server) meta(w http.ResponseWriter, r *http.Request) {
+	Encode(w, http.StatusOK, longrun.Describe())
+}
+
+// answer answers a create, an edit or a re-render: the configuration with
 // its ETag, or, when it was saved but its job could not be queued, a 503
 // that says how to recover.
 func (s *server) answer(w http.ResponseWriter, r *http.Request, status int, c *longrun.Configuration, err error) {

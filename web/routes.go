@@ -16,6 +16,7 @@ var static embed.FS
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("GET /api/meta", s.meta)
 	mux.HandleFunc("GET /api/configurations", s.list)
 	mux.HandleFunc("POST /api/configurations", s.create)
 	mux.HandleFunc("GET /api/configurations/{id}", s.get)

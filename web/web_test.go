@@ -2,10 +2,14 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,4 +144,47 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// GET /api/meta is the one source of the limits, defaults, colormaps and
+// presets: it serves the domain's, and the page repeats none of them.
+func TestMetaIsThePagesOneSource(t *testing.T) {
+	srv, _, _, _ := newServer(t)
+	res, err := http.Get(srv.URL + "/api/meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got longrun.Meta
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /api/meta: %d %v", res.StatusCode, err)
+	}
+	if want := longrun.Describe(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got.Limits.MaxSize != longrun.MaxSize || len(got.Colormaps) == 0 || len(got.Presets) == 0 || got.Defaults.Width != longrun.DefaultSize {
+		t.Errorf("meta lacks the limits, colormaps, presets or defaults: %+v", got)
+	}
+	var page strings.Builder
+	for _, f := range []string{"index.html", "app.js"} {
+		res, err := http.Get(srv.URL + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		page.Write(b)
+	}
+	repeated := []string{strconv.Itoa(longrun.MaxSize), strconv.Itoa(longrun.MaxDepth), `"` + got.Defaults.Colormap + `"`}
+	for _, c := range got.Colormaps {
+		repeated = append(repeated, ">"+c+"<")
+	}
+	for _, p := range got.Presets {
+		repeated = append(repeated, strconv.FormatFloat(p.C.Re, 'g', -1, 64)+","+strconv.FormatFloat(p.C.Im, 'g', -1, 64))
+	}
+	for _, s := range repeated {
+		if strings.Contains(page.String(), s) {
+			t.Errorf("the page repeats %s instead of reading /api/meta", s)
+		}
+	}
 }

@@ -3,7 +3,9 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0 };
-const DEFAULTS = { c: { re: -0.7, im: 0.27015 }, center: { re: 0, im: 0 }, zoom: 1, width: 512, height: 512, depth: 256, colormap: "nipy_spectral" };
+// META is GET /api/meta: limits, defaults, colormaps and presets, which
+// the page never repeats.
+let META = null;
 
 async function api(method, path, body, headers = {}) {
   const opts = { method, headers: { ...headers }, credentials: "same-origin" };
@@ -85,7 +87,7 @@ async function loadList(more = false) {
 // ---- form ----
 
 function fillForm(c) {
-  const p = c ? c.params : DEFAULTS;
+  const p = c ? c.params : META.defaults;
   $("name").value = c ? c.name : "";
   $("c-re").value = p.c.re; $("c-im").value = p.c.im;
   $("center-re").value = p.center.re; $("center-im").value = p.center.im;
@@ -106,7 +108,7 @@ function syncRanges() {
   if (z > 0) $("zoom-range").value = Math.log10(z);
   $("depth-range").value = $("depth").value;
   const w = $("width").value, h = $("height").value;
-  $("size-preset").value = w === h && ["256", "512", "1024", "2048"].includes(w) ? w : "";
+  $("size-preset").value = w === h && META.sizePresets.map(String).includes(w) ? w : "";
 }
 
 function num(id) {
@@ -206,7 +208,8 @@ function showSelected() {
   $("form-title").textContent = c ? "Edit configuration" : "New configuration";
   $("save").textContent = c ? "Save changes" : "Save and render";
   $("delete").hidden = !c;
-  $("retry").hidden = !(c && c.status === "failed");
+  $("retry").hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
+  $("cancel").hidden = !(c && (c.status === "queued" || c.status === "rendering"));
   const badge = $("status");
   badge.hidden = !c;
   if (c) { badge.className = "badge " + c.status; badge.textContent = c.status; }
@@ -234,8 +237,9 @@ function showSelected() {
   $("placeholder").hidden = !!(c && c.imageUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
   const failure = $("failure");
-  failure.hidden = !(c && c.status === "failed");
+  failure.hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
   if (c && c.status === "failed") failure.textContent = "Render failed: " + (c.error || "unknown reason");
+  if (c && c.status === "cancelled") failure.textContent = "Render cancelled. Retry it when you want the image.";
   const st = c && c.stats;
   $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
 }
@@ -245,6 +249,14 @@ async function retry() {
   if (!c) return;
   const { res, data } = await api("POST", `/api/configurations/${c.id}/render`);
   if (!res.ok) return toast(errorText(data, "Could not retry"), "bad");
+  upsert(data); showSelected(); renderList();
+}
+
+async function cancel() {
+  const c = state.configs.get(state.selected);
+  if (!c) return;
+  const { res, data } = await api("POST", `/api/configurations/${c.id}/cancel`);
+  if (!res.ok) return toast(errorText(data, "Could not cancel"), "bad");
   upsert(data); showSelected(); renderList();
 }
 
@@ -427,6 +439,7 @@ function wire() {
   $("form").addEventListener("submit", save);
   $("new").addEventListener("click", () => select(null));
   $("retry").addEventListener("click", retry);
+  $("cancel").addEventListener("click", cancel);
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
   $("mail-refresh").addEventListener("click", loadMail);
@@ -457,7 +470,27 @@ function wire() {
   }
 }
 
+// buildForm fills the form's choices and bounds from META.
+function buildForm() {
+  const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
+  const complex = (z) => (z.re === 0 ? "" : String(z.re)) + (z.re === 0 ? (z.im === 1 ? "i" : `${z.im}i`) : ` ${z.im < 0 ? "−" : "+"} ${Math.abs(z.im)}i`);
+  for (const p of META.presets) $("preset").append(option(`${p.c.re},${p.c.im}`, `${p.name}: ${complex(p.c).replace(/^-/, "−")}`));
+  for (const name of META.colormaps) $("colormap").append(option(name, name));
+  for (const n of META.sizePresets) $("size-preset").append(option(String(n), `${n}²`));
+  const L = META.limits;
+  for (const id of ["width", "height"]) Object.assign($(id), { min: L.minSize, max: L.maxSize });
+  Object.assign($("depth"), { min: L.minDepth, max: L.maxDepth });
+  $("zoom").min = L.minZoom;
+  $("name").maxLength = L.maxNameLength;
+  $("email").maxLength = L.maxEmailLength;
+  $("max-abs").textContent = L.maxAbs;
+}
+
 async function main() {
+  const { res, data } = await api("GET", "/api/meta");
+  if (!res.ok) return toast("The server is not answering; reload the page.", "bad");
+  META = data;
+  buildForm();
   wire();
   fillForm(null);
   await loadList();

@@ -10,7 +10,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-NAMES = ["nipy_spectral", "cubehelix", "Oranges", "gnuplot", "terrain", "ocean", "viridis", "magma"]
+import pathlib
+import re
+
+
+def colormap_names():
+    """The colormaps longrun offers: the Go list in colormap.go, the one source."""
+    src = (pathlib.Path(__file__).resolve().parents[2] / "colormap.go").read_text()
+    block = re.search(r"var colormapNames = \[\]string\{([^}]*)\}", src).group(1)
+    return re.findall(r'"([^"]+)"', block)
+
+
+NAMES = colormap_names()
 
 with open("testdata/matplotlib/counts.pgm", "rb") as f:
     assert f.readline() == b"P5\n"
