@@ -8,7 +8,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
+	"embed"
+	"io/fs"
+	"slices"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,8 +26,11 @@ import (
 	"github.com/longrun/longrun/worker"
 )
 
-//go:embed schema.sql
-var schema string
+// migrations are the schema's steps, applied in the order of their names
+// and recorded in the migrations table, each once.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // A DB is an open longrun database.
 type DB struct {
@@ -53,7 +58,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	if _, err := w.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -65,6 +70,48 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	return &DB{w: w, r: r, Now: func() time.Time { return time.Now().UTC() },
 		jobs: make(chan struct{}, 1), changes: make(chan struct{}, 1)}, nil
+}
+
+// migrate applies the migrations the database has not had yet, each in a
+// transaction with its record.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := migrateOne(ctx, db, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func migrateOne(ctx context.Context, db *sql.DB, name string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	body, err := fs.ReadFile(migrations, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO migrations (name, at) VALUES (?, ?)`, name, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.

@@ -2,7 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -58,4 +62,65 @@ func TestQueueConformance(t *testing.T) {
 			return jobs
 		}
 	})
+}
+
+// A database made before migrations were recorded opens, migrates, and
+// keeps its configurations, results, queue and change log.
+func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile("testdata/schema-before-migrations.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "kept",
+		Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now().UTC())
+	c.Seq = 1
+	body, _ := c.MarshalRecord()
+	job, _ := json.Marshal(c.Job())
+	for _, stmt := range []string{string(schema),
+		`INSERT INTO configurations (id, owner, created_at, seq, body) VALUES ('` + c.ID + `', 'owner', 1, 1, '` + string(body) + `')`,
+		`INSERT INTO results (hash, body) VALUES ('h', '{"Hash":"h","Stats":{"iterations":7,"pixels":1,"renderMs":1}}')`,
+		`INSERT INTO jobs (body, visible_at, sent_at) VALUES ('` + string(job) + `', 0, 0)`,
+		`INSERT INTO changes (id, new, at) VALUES ('` + c.ID + `', '` + string(body) + `', 0)`,
+	} {
+		if _, err := old.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	for range 2 { // the second open finds nothing left to do
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Configuration(ctx, c.ID)
+		if err != nil || got.Name != "kept" || got.ParamsHash != c.ParamsHash {
+			t.Fatalf("configuration after migrating: %+v %v", got, err)
+		}
+		if r, err := db.Result(ctx, "h"); err != nil || r == nil || r.Stats.Iterations != 7 {
+			t.Errorf("result after migrating: %+v %v", r, err)
+		}
+		if msgs, err := db.Receive(ctx, 10, time.Minute, 5); err != nil || len(msgs) != 1 {
+			t.Errorf("queue after migrating: %+v %v", msgs, err)
+		} else {
+			db.ChangeVisibility(ctx, msgs[0].ID, 0)
+		}
+		if changes, err := db.Changes(ctx, 0, 10); err != nil || len(changes) != 1 {
+			t.Errorf("change log after migrating: %d %v", len(changes), err)
+		}
+		db.Close()
+		raw, _ := sql.Open("sqlite", "file:"+path)
+		var applied int
+		raw.QueryRow(`SELECT count(*) FROM migrations`).Scan(&applied)
+		raw.Close()
+		if want, _ := fs.Glob(os.DirFS("."), "migrations/*.sql"); applied != len(want) || applied < 2 {
+			t.Errorf("%d migrations recorded, want %d", applied, len(want))
+		}
+	}
 }
