@@ -69,6 +69,12 @@ build-RenderFunction:
 build-NotifyFunction:
 	$(LAMBDA_BUILD) ./functions/notify
 
-## generate: regenerate the kernels (the colormap tables need python3-matplotlib)
+## generate: regenerate the kernels, and the colormap tables where
+## python3-matplotlib is installed (apt-get install python3-matplotlib)
 generate:
 	cd julia && $(GO) run internal/gen/kernels.go
+	@if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then \
+		cd julia && /usr/bin/python3 internal/gen/colormaps.py && gofmt -w colormaps.go; \
+	else \
+		echo "colormaps.go kept: the colormap tables need python3-matplotlib"; \
+	fi

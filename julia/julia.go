@@ -31,12 +31,6 @@ const MaxDepth = math.MaxUint16
 // the stop flag: a few microseconds of work.
 const checkEvery = 1024
 
-// Width is the number of pixels the kernel iterates at once. Benchmarks
-// (BenchmarkInterleave) chose it on amd64 and it holds elsewhere too.
-const Width = 4
-
-type kernelFunc func(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool
-
 // Params describe one image. The zero Center and a Zoom of 1 show the square
 // [-1, 1]² scaled to the longer side.
 type Params struct {
@@ -96,8 +90,6 @@ type Options struct {
 	Progress func(done float64)
 	// ProgressEvery is the least time between Progress calls; 0 means 100ms.
 	ProgressEvery time.Duration
-	// Interleave selects the kernel's width; 0 means Width. For benchmarks.
-	Interleave int
 }
 
 // Stats describe a finished render.
@@ -141,104 +133,123 @@ func Compute(ctx context.Context, p Params, opt Options) (*Counts, Stats, error)
 	if err := ctx.Err(); err != nil {
 		return nil, Stats{}, err
 	}
-	kernel := kernels[cmp.Or(opt.Interleave, Width)]
-	if kernel == nil {
-		return nil, Stats{}, fmt.Errorf("julia: no kernel of width %d", opt.Interleave)
-	}
-	workers := cmp.Or(opt.Workers, runtime.GOMAXPROCS(0))
-	w, h := p.Width, p.Height
-	c := &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint16, w*h)}
-
-	// The x coordinates are shared by every row.
-	xs := make([]float64, w)
-	for col := range xs {
-		xs[col] = real(p.Point(col, 0))
-	}
-	// Centred on the origin, pixel (col, row) and (w−1−col, h−1−row) stand
-	// for z and −z exactly, which have equal counts: compute the top half.
-	rows := h
-	symmetric := p.Center == 0
-	if symmetric {
-		rows = (h + 1) / 2
-	}
-
-	var (
-		stop     atomic.Bool
-		nextRow  atomic.Int64
-		rowsDone atomic.Int64
-		iters    atomic.Int64
-		wg       sync.WaitGroup
-	)
-	for range min(workers, rows) {
-		wg.Go(func() {
-			var sum int64
-			defer func() { iters.Add(sum) }()
-			for {
-				row := int(nextRow.Add(1) - 1)
-				if row >= rows {
-					return
-				}
-				y := imag(p.Point(0, row))
-				out := c.Pix[row*w : (row+1)*w]
-				if !kernel(out, xs, y, real(p.C), imag(p.C), p.Depth, &stop) {
-					return
-				}
-				for _, n := range out {
-					sum += int64(n)
-				}
-				rowsDone.Add(1)
-			}
-		})
-	}
-
+	g := newGrid(p)
 	finished := make(chan struct{})
 	var watcher sync.WaitGroup
-	watcher.Go(func() {
-		var tick <-chan time.Time
-		if opt.Progress != nil {
-			t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
-			defer t.Stop()
-			tick = t.C
-		}
-		for {
-			select {
-			case <-finished:
-				return
-			case <-ctx.Done():
-				stop.Store(true)
-				return
-			case <-tick:
-				opt.Progress(float64(rowsDone.Load()) / float64(rows))
-			}
-		}
-	})
-	wg.Wait()
+	watcher.Go(func() { g.watch(ctx, opt, finished) })
+	g.run(cmp.Or(opt.Workers, runtime.GOMAXPROCS(0)))
 	close(finished)
 	watcher.Wait()
-	if stop.Load() {
+	if g.stop.Load() {
 		return nil, Stats{}, ctx.Err()
 	}
-
-	total := iters.Load()
-	if symmetric {
-		total *= 2
-		for row := 0; row < h/2; row++ {
-			src, dst := c.Pix[row*w:(row+1)*w], c.Pix[(h-1-row)*w:(h-row)*w]
-			for col, v := range src {
-				dst[w-1-col] = v
-			}
-		}
-		if h%2 == 1 { // the middle row was computed whole and counted once
-			mid := c.Pix[(h/2)*w : (h/2+1)*w]
-			for _, v := range mid {
-				total -= int64(v)
-			}
-		}
-	}
+	total := g.mirror()
 	if opt.Progress != nil {
 		opt.Progress(1)
 	}
-	return c, Stats{Iterations: total, Pixels: w * h, Duration: time.Since(start)}, nil
+	return g.counts, Stats{Iterations: total, Pixels: p.Width * p.Height, Duration: time.Since(start)}, nil
+}
+
+// A grid is one Compute in progress: workers take rows in turn.
+type grid struct {
+	p         Params
+	counts    *Counts
+	xs        []float64 // the x coordinate of each column, shared by every row
+	rows      int       // rows to compute: all, or the top half of a symmetric view
+	symmetric bool
+
+	stop     atomic.Bool
+	nextRow  atomic.Int64
+	rowsDone atomic.Int64
+	iters    atomic.Int64
+}
+
+func newGrid(p Params) *grid {
+	g := &grid{p: p, counts: &Counts{Width: p.Width, Height: p.Height, Depth: p.Depth, Pix: make([]uint16, p.Width*p.Height)},
+		xs: make([]float64, p.Width), rows: p.Height}
+	for col := range g.xs {
+		g.xs[col] = real(p.Point(col, 0))
+	}
+	// Centred on the origin, pixel (col, row) and (w−1−col, h−1−row) stand
+	// for z and −z exactly, which have equal counts: compute the top half.
+	if g.symmetric = p.Center == 0; g.symmetric {
+		g.rows = (p.Height + 1) / 2
+	}
+	return g
+}
+
+// run computes the rows on the given number of goroutines.
+func (g *grid) run(workers int) {
+	var wg sync.WaitGroup
+	for range min(workers, g.rows) {
+		wg.Go(g.work)
+	}
+	wg.Wait()
+}
+
+// work computes rows until none is left or the grid is stopped.
+func (g *grid) work() {
+	var sum int64
+	defer func() { g.iters.Add(sum) }()
+	w := g.p.Width
+	for {
+		row := int(g.nextRow.Add(1) - 1)
+		if row >= g.rows {
+			return
+		}
+		out := g.counts.Pix[row*w : (row+1)*w]
+		if !kernel(out, g.xs, imag(g.p.Point(0, row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+			return
+		}
+		for _, n := range out {
+			sum += int64(n)
+		}
+		g.rowsDone.Add(1)
+	}
+}
+
+// watch reports progress and stops the grid when ctx ends, until finished.
+func (g *grid) watch(ctx context.Context, opt Options, finished <-chan struct{}) {
+	var tick <-chan time.Time
+	if opt.Progress != nil {
+		t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+			g.stop.Store(true)
+			return
+		case <-tick:
+			opt.Progress(float64(g.rowsDone.Load()) / float64(g.rows))
+		}
+	}
+}
+
+// mirror fills the bottom half of a symmetric view from the top, and
+// returns the total iterations of the whole image.
+func (g *grid) mirror() int64 {
+	total := g.iters.Load()
+	if !g.symmetric {
+		return total
+	}
+	w, h, pix := g.p.Width, g.p.Height, g.counts.Pix
+	total *= 2
+	for row := 0; row < h/2; row++ {
+		src, dst := pix[row*w:(row+1)*w], pix[(h-1-row)*w:(h-row)*w]
+		for col, v := range src {
+			dst[w-1-col] = v
+		}
+	}
+	if h%2 == 1 { // the middle row was computed whole and counted once
+		for _, v := range pix[(h/2)*w : (h/2+1)*w] {
+			total -= int64(v)
+		}
+	}
+	return total
 }
 
 // Render computes p and colours it: the image's counts are scaled linearly

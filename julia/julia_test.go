@@ -76,23 +76,21 @@ func TestFastPathMatchesReference(t *testing.T) {
 	for name, p := range cases {
 		p.Colormap = DefaultColormap
 		want, wantTotal := naive(p)
-		for width := range kernels {
-			for _, workers := range []int{1, 3} {
-				t.Run(fmt.Sprintf("%s/interleave=%d/workers=%d", name, width, workers), func(t *testing.T) {
-					c, st, err := Compute(context.Background(), p, Options{Workers: workers, Interleave: width})
-					if err != nil {
-						t.Fatal(err)
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/workers=%d", name, workers), func(t *testing.T) {
+				c, st, err := Compute(context.Background(), p, Options{Workers: workers})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if c.Pix[i] != want[i] {
+						t.Fatalf("pixel (%d, %d): got %d, want %d", i%p.Width, i/p.Width, c.Pix[i], want[i])
 					}
-					for i := range want {
-						if c.Pix[i] != want[i] {
-							t.Fatalf("pixel (%d, %d): got %d, want %d", i%p.Width, i/p.Width, c.Pix[i], want[i])
-						}
-					}
-					if st.Iterations != wantTotal {
-						t.Errorf("iterations: got %d, want %d", st.Iterations, wantTotal)
-					}
-				})
-			}
+				}
+				if st.Iterations != wantTotal {
+					t.Errorf("iterations: got %d, want %d", st.Iterations, wantTotal)
+				}
+			})
 		}
 	}
 }
@@ -377,19 +375,6 @@ func BenchmarkNaiveReference(b *testing.B) {
 		naive(standard)
 	}
 	b.ReportMetric(74845424*float64(b.N)/b.Elapsed().Seconds()/1e6, "Miter/s")
-}
-
-// BenchmarkInterleave compares kernel widths on one core.
-func BenchmarkInterleave(b *testing.B) {
-	for _, w := range []int{1, 2, 3, 4, 5, 6, 8} {
-		b.Run(fmt.Sprint(w), func(b *testing.B) {
-			for b.Loop() {
-				if _, _, err := Compute(context.Background(), standard, Options{Workers: 1, Interleave: w}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }
 
 func BenchmarkEncode(b *testing.B) {
