@@ -12,11 +12,21 @@ import (
 //go:embed static
 var static embed.FS
 
+// OpenAPI is the API's published contract, an OpenAPI 3.1 document, served
+// at GET /api/openapi.json.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
 // routes lists every route the server answers.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("GET /api/meta", s.meta)
+	mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write(OpenAPI)
+	})
 	mux.HandleFunc("GET /api/configurations", s.list)
 	mux.HandleFunc("POST /api/configurations", s.create)
 	mux.HandleFunc("GET /api/configurations/{id}", s.get)
