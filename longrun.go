@@ -136,16 +136,26 @@ func (p Params) Validate(prefix string) error {
 
 func (p Params) check(prefix string) FieldErrors {
 	var fe FieldErrors
-	finite := func(z Complex) bool { return !cmplx.IsNaN(z.complex()) && !cmplx.IsInf(z.complex()) }
-	if !finite(p.C) || cmplx.Abs(p.C.complex()) > MaxAbs {
-		fe.Add(prefix+"c", fmt.Sprintf("|c| must be at most %d", MaxAbs))
-	}
-	if !finite(p.Center) || cmplx.Abs(p.Center.complex()) > MaxAbs {
-		fe.Add(prefix+"center", fmt.Sprintf("|center| must be at most %d", MaxAbs))
+	for _, z := range []struct {
+		name string
+		v    Complex
+	}{{"c", p.C}, {"center", p.Center}} {
+		if c := z.v.complex(); cmplx.IsNaN(c) || cmplx.IsInf(c) || cmplx.Abs(c) > MaxAbs {
+			fe.Add(prefix+z.name, fmt.Sprintf("|%s| must be at most %d", z.name, MaxAbs))
+		}
 	}
 	if math.IsNaN(p.Zoom) || p.Zoom < MinZoom || p.Zoom > MaxZoom {
 		fe.Add(prefix+"zoom", fmt.Sprintf("must be between %g and %g", MinZoom, MaxZoom))
 	}
+	p.checkWork(prefix, &fe)
+	if _, ok := julia.Colormap(p.Colormap); !ok {
+		fe.Add(prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
+	}
+	return fe
+}
+
+// checkWork checks the size and depth, and the work they make together.
+func (p Params) checkWork(prefix string, fe *FieldErrors) {
 	sizeOK := true
 	for _, s := range []struct {
 		name string
@@ -161,10 +171,6 @@ func (p Params) check(prefix string) FieldErrors {
 	} else if sizeOK && int64(p.Width)*int64(p.Height)*int64(p.Depth) > MaxWork {
 		fe.Add(prefix+"depth", fmt.Sprintf("width × height × depth must be at most %d", int64(MaxWork)))
 	}
-	if _, ok := julia.Colormap(p.Colormap); !ok {
-		fe.Add(prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
-	}
-	return fe
 }
 
 // Hash is the SHA-256 of the canonical encoding of the normalized parameters,

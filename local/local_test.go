@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -159,7 +160,7 @@ func TestDefaultsAreFilledAndHashedAfterwards(t *testing.T) {
 		t.Errorf("hash %s, want %s", v.ParamsHash, want.Hash())
 	}
 	explicit := c.Create(map[string]any{"params": map[string]any{"c": map[string]float64{"re": -0.8, "im": 0.156},
-		"center": map[string]float64{"re": 0, "im": -0.0}, "zoom": 1, "width": 512, "height": 512, "depth": 256, "colormap": "NIPY_SPECTRAL"}})
+		"center": map[string]float64{"re": 0, "im": math.Copysign(0, -1)}, "zoom": 1, "width": 512, "height": 512, "depth": 256, "colormap": "NIPY_SPECTRAL"}})
 	if explicit.ParamsHash != v.ParamsHash {
 		t.Errorf("explicit defaults hash %s, omitted %s: want equal", explicit.ParamsHash, v.ParamsHash)
 	}

@@ -23,95 +23,132 @@ type JobQueue interface {
 	ReleaseInFlight(ctx context.Context) (int64, error)
 }
 
+// queuedJob is the job the queue suite sends.
+var queuedJob = longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h"}
+
+// receive receives what the queue has, for a receive limit.
+func receive(t *testing.T, q JobQueue, maxReceives int) []pump.Message {
+	t.Helper()
+	msgs, err := q.Receive(context.Background(), 10, time.Minute, maxReceives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
 // TestJobQueue runs the embedded queue suite. newQueue returns an empty
 // queue and a function that moves its clock forward.
 func TestJobQueue(t *testing.T, newQueue func(t *testing.T) (JobQueue, func(time.Duration))) {
-	ctx := context.Background()
-	job := longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h"}
-	receive := func(t *testing.T, q JobQueue, maxReceives int) []pump.Message {
-		t.Helper()
-		msgs, err := q.Receive(ctx, 10, time.Minute, maxReceives)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msgs
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, JobQueue, func(time.Duration))
+	}{
+		{"a received job is hidden, then redelivered, then dead-lettered", queueAReceivedJobIsHiddenThenRedeliveredThenDeadLettered},
+		{"a redriven job comes back fresh, and a deleted one never", queueARedrivenJobComesBackFreshAndADeletedOneNever},
+		{"a delayed job comes back after its delay", queueADelayedJobComesBackAfterItsDelay},
+		{"jobs in flight at start-up are released", queueJobsInFlightAtStartUpAreReleased},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q, advance := newQueue(t)
+			c.test(t, q, advance)
+		})
 	}
-	t.Run("a received job is hidden, then redelivered, then dead-lettered", func(t *testing.T) {
-		q, advance := newQueue(t)
-		if err := q.SendJob(ctx, job); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-q.JobsReady():
-		default:
-			t.Errorf("sending a job did not signal JobsReady")
-		}
-		for n := 1; n <= 2; n++ {
-			msgs := receive(t, q, 2)
-			var got longrun.Job
-			if len(msgs) != 1 || msgs[0].Receives != n || json.Unmarshal([]byte(msgs[0].Body), &got) != nil || got != job {
-				t.Fatalf("receive %d: %+v, want the job, received %d times", n, msgs, n)
-			}
-			if again := receive(t, q, 2); len(again) != 0 {
-				t.Fatalf("a received job was delivered again within its visibility timeout")
-			}
-			advance(time.Minute + time.Second)
-		}
-		if msgs := receive(t, q, 2); len(msgs) != 0 {
-			t.Fatalf("delivered %d times past the limit", len(msgs))
-		}
-		dead, err := q.DeadLetters(ctx)
-		if err != nil || len(dead) != 1 || dead[0].Receives != 2 {
-			t.Fatalf("dead letters %+v %v, want the job after 2 receives", dead, err)
-		}
-		if st, err := q.QueueStats(ctx); err != nil || st.Dead != 1 || st.Visible+st.InFlight != 0 {
-			t.Errorf("stats %+v %v, want one dead letter and nothing queued", st, err)
-		}
-		if got, err := q.Redrive(ctx, dead[0].ID); err != nil || got != job {
-			t.Fatalf("redrive: %+v %v, want the job", got, err)
-		}
-		if _, err := q.Redrive(ctx, dead[0].ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			t.Errorf("a second redrive: %v, want ENOTFOUND", err)
-		}
+}
+
+// queueAReceivedJobIsHiddenThenRedeliveredThenDeadLettered checks that a received job is hidden, then redelivered, then dead-lettered.
+func queueAReceivedJobIsHiddenThenRedeliveredThenDeadLettered(t *testing.T, q JobQueue, advance func(time.Duration)) {
+	deadLetter(t, q, advance)
+	if st, err := q.QueueStats(context.Background()); err != nil || st.Dead != 1 || st.Visible+st.InFlight != 0 {
+		t.Errorf("stats %+v %v, want one dead letter and nothing queued", st, err)
+	}
+}
+
+// deadLetter sends the job and lets it fail twice, its receive limit; it
+// returns the dead letter.
+func deadLetter(t *testing.T, q JobQueue, advance func(time.Duration)) pump.Message {
+	t.Helper()
+	ctx := context.Background()
+	if err := q.SendJob(ctx, queuedJob); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-q.JobsReady():
+	default:
+		t.Errorf("sending a job did not signal JobsReady")
+	}
+	for n := 1; n <= 2; n++ {
 		msgs := receive(t, q, 2)
-		if len(msgs) != 1 || msgs[0].Receives != 1 {
-			t.Fatalf("after redrive: %+v, want a fresh delivery", msgs)
+		var got longrun.Job
+		if len(msgs) != 1 || msgs[0].Receives != n || json.Unmarshal([]byte(msgs[0].Body), &got) != nil || got != queuedJob {
+			t.Fatalf("receive %d: %+v, want the job, received %d times", n, msgs, n)
 		}
-		if err := q.DeleteJob(ctx, msgs[0].ID); err != nil {
-			t.Fatal(err)
+		if again := receive(t, q, 2); len(again) != 0 {
+			t.Fatalf("a received job was delivered again within its visibility timeout")
 		}
-		advance(time.Hour)
-		if msgs := receive(t, q, 2); len(msgs) != 0 {
-			t.Errorf("a deleted job came back")
-		}
-	})
-	t.Run("a delayed job comes back after its delay", func(t *testing.T) {
-		q, advance := newQueue(t)
-		q.SendJob(ctx, job)
-		msgs := receive(t, q, 5)
-		if err := q.ChangeVisibility(ctx, msgs[0].ID, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		advance(5 * time.Second)
-		if again := receive(t, q, 5); len(again) != 0 {
-			t.Fatalf("delivered before its delay")
-		}
-		advance(6 * time.Second)
-		if again := receive(t, q, 5); len(again) != 1 || again[0].Receives != 2 {
-			t.Errorf("after its delay: %+v, want the job, received twice", again)
-		}
-	})
-	t.Run("jobs in flight at start-up are released", func(t *testing.T) {
-		q, _ := newQueue(t)
-		q.SendJob(ctx, job)
-		receive(t, q, 5)
-		if n, err := q.ReleaseInFlight(ctx); n != 1 || err != nil {
-			t.Fatalf("released %d, %v; want 1", n, err)
-		}
-		if msgs := receive(t, q, 5); len(msgs) != 1 || msgs[0].Receives != 2 {
-			t.Errorf("after release: %+v, want the job again", msgs)
-		}
-	})
+		advance(time.Minute + time.Second)
+	}
+	if msgs := receive(t, q, 2); len(msgs) != 0 {
+		t.Fatalf("delivered %d times past the limit", len(msgs))
+	}
+	dead, err := q.DeadLetters(ctx)
+	if err != nil || len(dead) != 1 || dead[0].Receives != 2 {
+		t.Fatalf("dead letters %+v %v, want the job after 2 receives", dead, err)
+	}
+	return dead[0]
+}
+
+// queueARedrivenJobComesBackFreshAndADeletedOneNever checks that a redriven job comes back fresh, and a deleted one never.
+func queueARedrivenJobComesBackFreshAndADeletedOneNever(t *testing.T, q JobQueue, advance func(time.Duration)) {
+	ctx := context.Background()
+	dead := deadLetter(t, q, advance)
+	if got, err := q.Redrive(ctx, dead.ID); err != nil || got != queuedJob {
+		t.Fatalf("redrive: %+v %v, want the job", got, err)
+	}
+	if _, err := q.Redrive(ctx, dead.ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("a second redrive: %v, want ENOTFOUND", err)
+	}
+	msgs := receive(t, q, 2)
+	if len(msgs) != 1 || msgs[0].Receives != 1 {
+		t.Fatalf("after redrive: %+v, want a fresh delivery", msgs)
+	}
+	if err := q.DeleteJob(ctx, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	advance(time.Hour)
+	if msgs := receive(t, q, 2); len(msgs) != 0 {
+		t.Errorf("a deleted job came back")
+	}
+}
+
+// queueADelayedJobComesBackAfterItsDelay checks that a delayed job comes back after its delay.
+func queueADelayedJobComesBackAfterItsDelay(t *testing.T, q JobQueue, advance func(time.Duration)) {
+	ctx := context.Background()
+	q.SendJob(ctx, queuedJob)
+	msgs := receive(t, q, 5)
+	if err := q.ChangeVisibility(ctx, msgs[0].ID, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	advance(5 * time.Second)
+	if again := receive(t, q, 5); len(again) != 0 {
+		t.Fatalf("delivered before its delay")
+	}
+	advance(6 * time.Second)
+	if again := receive(t, q, 5); len(again) != 1 || again[0].Receives != 2 {
+		t.Errorf("after its delay: %+v, want the job, received twice", again)
+	}
+}
+
+// queueJobsInFlightAtStartUpAreReleased checks that jobs in flight at start-up are released.
+func queueJobsInFlightAtStartUpAreReleased(t *testing.T, q JobQueue, advance func(time.Duration)) {
+	ctx := context.Background()
+	q.SendJob(ctx, queuedJob)
+	receive(t, q, 5)
+	if n, err := q.ReleaseInFlight(ctx); n != 1 || err != nil {
+		t.Fatalf("released %d, %v; want 1", n, err)
+	}
+	if msgs := receive(t, q, 5); len(msgs) != 1 || msgs[0].Receives != 2 {
+		t.Errorf("after release: %+v, want the job again", msgs)
+	}
 }
 
 // ChangeLog is an embedded store whose every write is logged.
@@ -122,50 +159,75 @@ type ChangeLog interface {
 
 // TestChangeLog runs the change log suite; newLog returns an empty store.
 func TestChangeLog(t *testing.T, newLog func(t *testing.T) ChangeLog) {
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, ChangeLog)
+	}{
+		{"every write is logged in order with its records", logEveryWriteIsLoggedInOrderWithItsRecords},
+		{"a cursor forgets what it passed", logACursorForgetsWhatItPassed},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, newLog(t)) })
+	}
+}
+
+// logEveryWriteIsLoggedInOrderWithItsRecords checks that every write is logged in order with its records.
+func logEveryWriteIsLoggedInOrderWithItsRecords(t *testing.T, l ChangeLog) {
+	changes := writeThree(t, l)
+	if changes[0].Old != nil || changes[1].Old == nil || changes[1].New == nil || changes[2].New != nil {
+		t.Errorf("records: want create (new only), update (both), delete (old only)")
+	}
+	for i, ch := range changes {
+		if ch.ID != changes[0].ID || (i > 0 && ch.Seq <= changes[i-1].Seq) {
+			t.Errorf("change %d: id %s seq %d, want %s in increasing order", i, ch.ID, ch.Seq, changes[0].ID)
+		}
+	}
+	if after, _ := longrun.UnmarshalRecord(changes[1].New); after == nil || after.Name != "m" {
+		t.Errorf("the update's new record is not the renamed configuration")
+	}
+}
+
+// writeThree creates, renames and deletes a configuration, and returns the
+// three changes logged.
+func writeThree(t *testing.T, l ChangeLog) []pump.Change {
+	t.Helper()
 	ctx := context.Background()
-	t.Run("every write is logged in order with its records; a cursor forgets what it passed", func(t *testing.T) {
-		l := newLog(t)
-		c := newConfiguration("o", time.Now().UTC(), 0.2)
-		if err := l.CreateConfiguration(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-l.ChangesReady():
-		default:
-			t.Errorf("a write did not signal ChangesReady")
-		}
-		l.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
-			c.Edit(longrun.Draft{Name: "m", Params: c.Params}, nil, time.Now())
-			return nil
-		})
-		l.DeleteConfiguration(ctx, c.ID)
-		changes, err := l.Changes(ctx, 0, 10)
-		if err != nil || len(changes) != 3 {
-			t.Fatalf("changes %d, %v; want 3", len(changes), err)
-		}
-		if changes[0].Old != nil || changes[1].Old == nil || changes[1].New == nil || changes[2].New != nil {
-			t.Errorf("records: want create (new only), update (both), delete (old only)")
-		}
-		for i, ch := range changes {
-			if ch.ID != c.ID || (i > 0 && ch.Seq <= changes[i-1].Seq) {
-				t.Errorf("change %d: id %s seq %d, want %s in increasing order", i, ch.ID, ch.Seq, c.ID)
-			}
-		}
-		if after, _ := longrun.UnmarshalRecord(changes[1].New); after == nil || after.Name != "m" {
-			t.Errorf("the update's new record is not the renamed configuration")
-		}
-		if n, err := l.Cursor(ctx, "notify"); n != 0 || err != nil {
-			t.Errorf("a new cursor is %d, %v; want 0", n, err)
-		}
-		if err := l.SetCursor(ctx, "notify", changes[1].Seq); err != nil {
-			t.Fatal(err)
-		}
-		if n, _ := l.Cursor(ctx, "notify"); n != changes[1].Seq {
-			t.Errorf("cursor %d, want %d", n, changes[1].Seq)
-		}
-		rest, _ := l.Changes(ctx, 0, 10) // what every cursor passed is forgotten
-		if len(rest) != 1 || rest[0].Seq != changes[2].Seq {
-			t.Errorf("after the cursor %d changes remain, want the last one", len(rest))
-		}
+	c := newConfiguration("o", time.Now().UTC(), 0.2)
+	if err := l.CreateConfiguration(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.ChangesReady():
+	default:
+		t.Errorf("a write did not signal ChangesReady")
+	}
+	l.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+		c.Edit(longrun.Draft{Name: "m", Params: c.Params}, nil, time.Now())
+		return nil
 	})
+	l.DeleteConfiguration(ctx, c.ID)
+	changes, err := l.Changes(ctx, 0, 10)
+	if err != nil || len(changes) != 3 {
+		t.Fatalf("changes %d, %v; want 3", len(changes), err)
+	}
+	return changes
+}
+
+// logACursorForgetsWhatItPassed checks that a cursor is kept, and what
+// every cursor passed is forgotten.
+func logACursorForgetsWhatItPassed(t *testing.T, l ChangeLog) {
+	ctx := context.Background()
+	changes := writeThree(t, l)
+	if n, err := l.Cursor(ctx, "notify"); n != 0 || err != nil {
+		t.Errorf("a new cursor is %d, %v; want 0", n, err)
+	}
+	if err := l.SetCursor(ctx, "notify", changes[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := l.Cursor(ctx, "notify"); n != changes[1].Seq {
+		t.Errorf("cursor %d, want %d", n, changes[1].Seq)
+	}
+	rest, _ := l.Changes(ctx, 0, 10)
+	if len(rest) != 1 || rest[0].Seq != changes[2].Seq {
+		t.Errorf("after the cursor %d changes remain, want the last one", len(rest))
+	}
 }

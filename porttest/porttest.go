@@ -37,171 +37,204 @@ func newConfiguration(owner string, created time.Time, re float64) *longrun.Conf
 
 // TestStore runs the store suite; newStore returns an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, Store)
+	}{
+		{"a created configuration reads back whole", storeACreatedConfigurationReadsBackWhole},
+		{"a missing configuration is ENOTFOUND", storeAMissingConfigurationIsENOTFOUND},
+		{"an update that returns an error writes nothing", storeAnUpdateThatReturnsAnErrorWritesNothing},
+		{"concurrent updates are never lost", storeConcurrentUpdatesAreNeverLost},
+		{"lists are per owner, newest first, paginated", storeListsArePerOwnerNewestFirstPaginated},
+		{"delete removes", storeDeleteRemoves},
+		{"results are put once, by hash", storeResultsArePutOnceByHash},
+		{"a lease excludes others until it expires or is released", storeALeaseExcludesOthersUntilItExpiresOrIsReleased},
+		{"sent marks are set once", storeSentMarksAreSetOnce},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, newStore(t)) })
+	}
+}
+
+// storeACreatedConfigurationReadsBackWhole checks that a created configuration reads back whole.
+func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 	ctx := context.Background()
-	t.Run("a created configuration reads back whole", func(t *testing.T) {
-		s := newStore(t)
-		c := newConfiguration(longrun.NewID(), time.Now().UTC().Truncate(time.Microsecond), 0.1)
-		c.NotifyEmail = "ada@example.com"
-		if err := s.CreateConfiguration(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.Configuration(ctx, c.ID)
+	c := newConfiguration(longrun.NewID(), time.Now().UTC().Truncate(time.Microsecond), 0.1)
+	c.NotifyEmail = "ada@example.com"
+	if err := s.CreateConfiguration(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Configuration(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 1 ||
+		got.Status != longrun.StatusQueued || got.NotifyEmail != c.NotifyEmail || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Errorf("got %+v, want %+v", got, c)
+	}
+}
+
+// storeAMissingConfigurationIsENOTFOUND checks that a missing configuration is ENOTFOUND.
+func storeAMissingConfigurationIsENOTFOUND(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.Configuration(ctx, longrun.NewID())
+	if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("got %v, want ENOTFOUND", err)
+	}
+	_, err = s.UpdateConfiguration(ctx, longrun.NewID(), func(*longrun.Configuration) error { return nil })
+	if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("update: got %v, want ENOTFOUND", err)
+	}
+	if err := s.DeleteConfiguration(ctx, longrun.NewID()); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("delete: got %v, want ENOTFOUND", err)
+	}
+}
+
+// storeAnUpdateThatReturnsAnErrorWritesNothing checks that an update that returns an error writes nothing.
+func storeAnUpdateThatReturnsAnErrorWritesNothing(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := newConfiguration(longrun.NewID(), time.Now(), 0.2)
+	s.CreateConfiguration(ctx, c)
+	stop := errors.New("stop")
+	_, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+		c.Name = "changed"
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("got %v, want fn's error", err)
+	}
+	if got, _ := s.Configuration(ctx, c.ID); got.Name != c.Name {
+		t.Errorf("name %q, want %q", got.Name, c.Name)
+	}
+}
+
+// storeConcurrentUpdatesAreNeverLost checks that concurrent updates are never lost.
+func storeConcurrentUpdatesAreNeverLost(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := newConfiguration(longrun.NewID(), time.Now(), 0.3)
+	s.CreateConfiguration(ctx, c)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+				c.Rev++
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, _ := s.Configuration(ctx, c.ID); got.Rev != 21 {
+		t.Errorf("rev %d after 20 increments, want 21", got.Rev)
+	}
+}
+
+// storeListsArePerOwnerNewestFirstPaginated checks that lists are per owner, newest first, paginated.
+func storeListsArePerOwnerNewestFirstPaginated(t *testing.T, s Store) {
+	ctx := context.Background()
+	owner, other := longrun.NewID(), longrun.NewID()
+	base := time.Now().UTC()
+	var want []string
+	for i := range 7 {
+		c := newConfiguration(owner, base.Add(time.Duration(i)*time.Millisecond), float64(i)/10)
+		s.CreateConfiguration(ctx, c)
+		want = append([]string{c.ID}, want...)
+	}
+	s.CreateConfiguration(ctx, newConfiguration(other, base, 0.9))
+	var got []string
+	cursor := ""
+	for range 10 {
+		page, next, err := s.Configurations(ctx, owner, cursor, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 1 ||
-			got.Status != longrun.StatusQueued || got.NotifyEmail != c.NotifyEmail || !got.CreatedAt.Equal(c.CreatedAt) {
-			t.Errorf("got %+v, want %+v", got, c)
+		for _, c := range page {
+			got = append(got, c.ID)
 		}
-	})
-	t.Run("a missing configuration is ENOTFOUND", func(t *testing.T) {
-		s := newStore(t)
-		_, err := s.Configuration(ctx, longrun.NewID())
-		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			t.Errorf("got %v, want ENOTFOUND", err)
+		if next == "" {
+			break
 		}
-		_, err = s.UpdateConfiguration(ctx, longrun.NewID(), func(*longrun.Configuration) error { return nil })
-		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			t.Errorf("update: got %v, want ENOTFOUND", err)
-		}
-		if err := s.DeleteConfiguration(ctx, longrun.NewID()); longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			t.Errorf("delete: got %v, want ENOTFOUND", err)
-		}
-	})
-	t.Run("an update that returns an error writes nothing", func(t *testing.T) {
-		s := newStore(t)
-		c := newConfiguration(longrun.NewID(), time.Now(), 0.2)
-		s.CreateConfiguration(ctx, c)
-		stop := errors.New("stop")
-		_, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
-			c.Name = "changed"
-			return stop
-		})
-		if !errors.Is(err, stop) {
-			t.Errorf("got %v, want fn's error", err)
-		}
-		if got, _ := s.Configuration(ctx, c.ID); got.Name != c.Name {
-			t.Errorf("name %q, want %q", got.Name, c.Name)
-		}
-	})
-	t.Run("concurrent updates are never lost", func(t *testing.T) {
-		s := newStore(t)
-		c := newConfiguration(longrun.NewID(), time.Now(), 0.3)
-		s.CreateConfiguration(ctx, c)
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				if _, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
-					c.Rev++
-					return nil
-				}); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if got, _ := s.Configuration(ctx, c.ID); got.Rev != 21 {
-			t.Errorf("rev %d after 20 increments, want 21", got.Rev)
-		}
-	})
-	t.Run("lists are per owner, newest first, paginated", func(t *testing.T) {
-		s := newStore(t)
-		owner, other := longrun.NewID(), longrun.NewID()
-		base := time.Now().UTC()
-		var want []string
-		for i := range 7 {
-			c := newConfiguration(owner, base.Add(time.Duration(i)*time.Millisecond), float64(i)/10)
-			s.CreateConfiguration(ctx, c)
-			want = append([]string{c.ID}, want...)
-		}
-		s.CreateConfiguration(ctx, newConfiguration(other, base, 0.9))
-		var got []string
-		cursor := ""
-		for range 10 {
-			page, next, err := s.Configurations(ctx, owner, cursor, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range page {
-				got = append(got, c.ID)
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("got %v, want %v", got, want)
-		}
-	})
-	t.Run("delete removes", func(t *testing.T) {
-		s := newStore(t)
-		c := newConfiguration(longrun.NewID(), time.Now(), 0.4)
-		s.CreateConfiguration(ctx, c)
-		if err := s.DeleteConfiguration(ctx, c.ID); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Configuration(ctx, c.ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			t.Errorf("after delete: %v", err)
-		}
-	})
-	t.Run("results are put once, by hash", func(t *testing.T) {
-		s := newStore(t)
-		if r, err := s.Result(ctx, "h1"); r != nil || err != nil {
-			t.Fatalf("missing result: %v %v, want nil, nil", r, err)
-		}
-		first := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 1}, CreatedAt: time.Now().UTC()}
-		second := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 2}, CreatedAt: time.Now().UTC()}
-		if err := s.PutResult(ctx, first); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutResult(ctx, second); err != nil {
-			t.Fatalf("a second put of one hash must succeed quietly: %v", err)
-		}
-		if r, _ := s.Result(ctx, "h1"); r == nil || r.Stats.Iterations != 1 {
-			t.Errorf("got %+v, want the first result kept", r)
-		}
-	})
-	t.Run("a lease excludes others until it expires or is released", func(t *testing.T) {
-		s := newStore(t)
-		now := time.Now()
-		if ok, err := s.Claim(ctx, "h", "a", now.Add(time.Minute)); !ok || err != nil {
-			t.Fatalf("first claim: %v %v", ok, err)
-		}
-		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
-			t.Error("a second token took a live lease")
-		}
-		if ok, _ := s.Claim(ctx, "h", "a", now.Add(2*time.Minute)); !ok {
-			t.Error("the holder could not renew")
-		}
-		s.Release(ctx, "h", "b") // not the holder: no effect
-		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
-			t.Error("another token's release freed the lease")
-		}
-		s.Release(ctx, "h", "a")
-		if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); !ok {
-			t.Error("a released lease could not be taken")
-		}
-		if ok, _ := s.Claim(ctx, "expired", "a", now.Add(-time.Second)); !ok {
-			t.Fatal("claim")
-		}
-		if ok, _ := s.Claim(ctx, "expired", "b", now.Add(time.Minute)); !ok {
-			t.Error("an expired lease could not be taken")
-		}
-	})
-	t.Run("sent marks are set once", func(t *testing.T) {
-		s := newStore(t)
-		if first, err := s.MarkSent(ctx, "k"); !first || err != nil {
-			t.Fatalf("first mark: %v %v", first, err)
-		}
-		if first, _ := s.MarkSent(ctx, "k"); first {
-			t.Error("a second mark reported new")
-		}
-		s.UnmarkSent(ctx, "k")
-		if first, _ := s.MarkSent(ctx, "k"); !first {
-			t.Error("a mark after unmark was not new")
-		}
-	})
+		cursor = next
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// storeDeleteRemoves checks that delete removes.
+func storeDeleteRemoves(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := newConfiguration(longrun.NewID(), time.Now(), 0.4)
+	s.CreateConfiguration(ctx, c)
+	if err := s.DeleteConfiguration(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Configuration(ctx, c.ID); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("after delete: %v", err)
+	}
+}
+
+// storeResultsArePutOnceByHash checks that results are put once, by hash.
+func storeResultsArePutOnceByHash(t *testing.T, s Store) {
+	ctx := context.Background()
+	if r, err := s.Result(ctx, "h1"); r != nil || err != nil {
+		t.Fatalf("missing result: %v %v, want nil, nil", r, err)
+	}
+	first := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 1}, CreatedAt: time.Now().UTC()}
+	second := &longrun.Result{Hash: "h1", Stats: longrun.Stats{Iterations: 2}, CreatedAt: time.Now().UTC()}
+	if err := s.PutResult(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResult(ctx, second); err != nil {
+		t.Fatalf("a second put of one hash must succeed quietly: %v", err)
+	}
+	if r, _ := s.Result(ctx, "h1"); r == nil || r.Stats.Iterations != 1 {
+		t.Errorf("got %+v, want the first result kept", r)
+	}
+}
+
+// storeALeaseExcludesOthersUntilItExpiresOrIsReleased checks that a lease excludes others until it expires or is released.
+func storeALeaseExcludesOthersUntilItExpiresOrIsReleased(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if ok, err := s.Claim(ctx, "h", "a", now.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
+		t.Error("a second token took a live lease")
+	}
+	if ok, _ := s.Claim(ctx, "h", "a", now.Add(2*time.Minute)); !ok {
+		t.Error("the holder could not renew")
+	}
+	s.Release(ctx, "h", "b") // not the holder: no effect
+	if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
+		t.Error("another token's release freed the lease")
+	}
+	s.Release(ctx, "h", "a")
+	if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); !ok {
+		t.Error("a released lease could not be taken")
+	}
+	if ok, _ := s.Claim(ctx, "expired", "a", now.Add(-time.Second)); !ok {
+		t.Fatal("claim")
+	}
+	if ok, _ := s.Claim(ctx, "expired", "b", now.Add(time.Minute)); !ok {
+		t.Error("an expired lease could not be taken")
+	}
+}
+
+// storeSentMarksAreSetOnce checks that sent marks are set once.
+func storeSentMarksAreSetOnce(t *testing.T, s Store) {
+	ctx := context.Background()
+	if first, err := s.MarkSent(ctx, "k"); !first || err != nil {
+		t.Fatalf("first mark: %v %v", first, err)
+	}
+	if first, _ := s.MarkSent(ctx, "k"); first {
+		t.Error("a second mark reported new")
+	}
+	s.UnmarkSent(ctx, "k")
+	if first, _ := s.MarkSent(ctx, "k"); !first {
+		t.Error("a mark after unmark was not new")
+	}
 }
 
 // Images is the image store port.
