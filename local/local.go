@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/atomicfile"
 	"github.com/longrun/longrun/julia"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
@@ -199,7 +200,7 @@ func sessionKey(path string) ([]byte, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteBytes(path, 0o600, []byte(hex.EncodeToString(key)+"\n")); err != nil {
 		return nil, err
 	}
 	return key, nil

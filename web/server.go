@@ -129,25 +129,22 @@ func Encode(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// statusOf maps error codes to HTTP statuses, in one place.
+// statuses maps error codes to HTTP statuses, in one place; an unknown
+// code is a 500.
+var statuses = map[string]int{
+	longrun.EINVALID:              http.StatusBadRequest,
+	longrun.ENOTFOUND:             http.StatusNotFound,
+	longrun.ECONFLICT:             http.StatusConflict,
+	longrun.EPRECONDITION:         http.StatusPreconditionFailed,
+	longrun.EPRECONDITIONREQUIRED: http.StatusPreconditionRequired,
+	longrun.ETOOLARGE:             http.StatusRequestEntityTooLarge,
+	longrun.EMEDIATYPE:            http.StatusUnsupportedMediaType,
+	longrun.EUNAVAILABLE:          http.StatusServiceUnavailable,
+}
+
 func statusOf(code string) int {
-	switch code {
-	case longrun.EINVALID:
-		return http.StatusBadRequest
-	case longrun.ENOTFOUND:
-		return http.StatusNotFound
-	case longrun.ECONFLICT:
-		return http.StatusConflict
-	case longrun.EPRECONDITION:
-		return http.StatusPreconditionFailed
-	case longrun.EPRECONDITIONREQUIRED:
-		return http.StatusPreconditionRequired
-	case longrun.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case longrun.EMEDIATYPE:
-		return http.StatusUnsupportedMediaType
-	case longrun.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
+	if s, ok := statuses[code]; ok {
+		return s
 	}
 	return http.StatusInternalServerError
 }

@@ -17,10 +17,8 @@ type Mailer struct {
 	From   string
 }
 
-// Mailer implements these ports.
-var (
-	_ notify.Mailer = (*Mailer)(nil)
-)
+// Mailer implements this port.
+var _ notify.Mailer = (*Mailer)(nil)
 
 // Send sends m as plain text.
 func (s *Mailer) Send(ctx context.Context, m notify.Mail) error {

@@ -18,10 +18,8 @@ type Queue struct {
 	URL    string
 }
 
-// Queue implements these ports.
-var (
-	_ longrun.Queue = (*Queue)(nil)
-)
+// Queue implements this port.
+var _ longrun.Queue = (*Queue)(nil)
 
 // SendJob enqueues a render job.
 func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {

@@ -36,10 +36,8 @@ type Connections struct {
 	Now func() time.Time
 }
 
-// Connections implements these ports.
-var (
-	_ notify.Pusher = (*Connections)(nil)
-)
+// Connections implements this port.
+var _ notify.Pusher = (*Connections)(nil)
 
 func (c *Connections) now() time.Time {
 	if c.Now == nil {

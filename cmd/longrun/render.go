@@ -6,10 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/longrun/longrun/internal/atomicfile"
 	"github.com/longrun/longrun/julia"
 )
 
@@ -69,12 +68,12 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	start := time.Now()
-	if err := writeFile(out, func(w io.Writer) error { return julia.Encode(w, cs.Image(p.Colormap)) }); err != nil {
+	if err := atomicfile.Write(out, 0o644, func(w io.Writer) error { return julia.Encode(w, cs.Image(p.Colormap)) }); err != nil {
 		return err
 	}
 	encode := time.Since(start)
 	if counts != "" {
-		if err := writeFile(counts, cs.WritePGM); err != nil {
+		if err := atomicfile.Write(counts, 0o644, cs.WritePGM); err != nil {
 			return err
 		}
 	}
@@ -84,23 +83,3 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// writeFile writes a file whole or not at all.
-func writeFile(name string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".longrun-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
-}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,14 +21,7 @@ import (
 	"github.com/longrun/longrun/web"
 )
 
-func main() {
-	h, err := newHandler(context.Background(), os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.handle)
-}
+func main() { lambda.Start(awsenv.Main("api", newHandler).handle) }
 
 type handler struct {
 	http     *httpadapter.HandlerAdapterV2
@@ -38,8 +30,7 @@ type handler struct {
 }
 
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	e := &awsenv.Env{Getenv: getenv}
-	cfg, err := awsenv.AWS(ctx)
+	e, cfg, err := awsenv.Load(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,18 +18,10 @@ import (
 	"github.com/longrun/longrun/notify"
 )
 
-func main() {
-	n, err := newNotifier(context.Background(), os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "notify:", err)
-		os.Exit(1)
-	}
-	lambda.Start(n.HandleStream)
-}
+func main() { lambda.Start(awsenv.Main("notify", newNotifier).HandleStream) }
 
 func newNotifier(ctx context.Context, getenv func(string) string) (*notify.Notifier, error) {
-	e := &awsenv.Env{Getenv: getenv}
-	cfg, err := awsenv.AWS(ctx)
+	e, cfg, err := awsenv.Load(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,18 +15,10 @@ import (
 	"github.com/longrun/longrun/worker"
 )
 
-func main() {
-	w, err := newWorker(context.Background(), os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "render:", err)
-		os.Exit(1)
-	}
-	lambda.Start(w.HandleSQS)
-}
+func main() { lambda.Start(awsenv.Main("render", newWorker).HandleSQS) }
 
 func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker, error) {
-	e := &awsenv.Env{Getenv: getenv}
-	cfg, err := awsenv.AWS(ctx)
+	e, cfg, err := awsenv.Load(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/atomicfile"
 	"github.com/longrun/longrun/web"
 	"github.com/longrun/longrun/worker"
 )
@@ -47,26 +48,7 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.path, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(png); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.WriteBytes(name, 0o644, png)
 }
 
 // OpenImage opens the image under key.

@@ -20,10 +20,8 @@ type Hub struct {
 	conns  map[string]map[*conn]struct{} // by owner
 }
 
-// Hub implements these ports.
-var (
-	_ notify.Pusher = (*Hub)(nil)
-)
+// Hub implements this port.
+var _ notify.Pusher = (*Hub)(nil)
 
 type conn struct {
 	send chan []byte

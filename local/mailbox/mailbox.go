@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/atomicfile"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
@@ -51,11 +52,7 @@ func (b *Box) Send(ctx context.Context, m notify.Mail) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(b.path, ".tmp-"+msg.ID)
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(b.path, msg.ID+".json"))
+	return atomicfile.WriteBytes(filepath.Join(b.path, msg.ID+".json"), 0o644, data)
 }
 
 // Messages lists the owner's messages, newest first, at most limit.

@@ -73,7 +73,9 @@ func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := os.ReadFile("testdata/schema-before-migrations.sql")
+	// The first migration is the schema as it was before migrations
+	// were recorded.
+	schema, err := os.ReadFile("migrations/0001_initial.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,12 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// el makes an element with a class and, if given, its text.
+const el = (tag, className, text) => {
+  const e = Object.assign(document.createElement(tag), { className });
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
 const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0 };
 // META is GET /api/meta: limits, defaults, colormaps and presets, which
 // the page never repeats.
@@ -46,13 +52,9 @@ function renderList() {
       : document.createElement("div");
     thumb.className = "thumb" + (c.outdated ? " stale" : "");
     const text = document.createElement("div");
-    const name = document.createElement("div");
-    name.className = "name";
-    name.textContent = c.name;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const badge = document.createElement("span");
-    badge.className = "badge " + c.status;
+    const name = el("div", "name", c.name);
+    const meta = el("div", "meta");
+    const badge = el("span", "badge " + c.status);
     badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
     meta.append(badge, `${c.params.width}×${c.params.height}`);
     if (c.outdated) meta.append(" · outdated");
@@ -244,19 +246,12 @@ function showSelected() {
   $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
 }
 
-async function retry() {
+// act posts an action (render, cancel) on the selected configuration.
+async function act(action, failure) {
   const c = state.configs.get(state.selected);
   if (!c) return;
-  const { res, data } = await api("POST", `/api/configurations/${c.id}/render`);
-  if (!res.ok) return toast(errorText(data, "Could not retry"), "bad");
-  upsert(data); showSelected(); renderList();
-}
-
-async function cancel() {
-  const c = state.configs.get(state.selected);
-  if (!c) return;
-  const { res, data } = await api("POST", `/api/configurations/${c.id}/cancel`);
-  if (!res.ok) return toast(errorText(data, "Could not cancel"), "bad");
+  const { res, data } = await api("POST", `/api/configurations/${c.id}/${action}`);
+  if (!res.ok) return toast(errorText(data, failure), "bad");
   upsert(data); showSelected(); renderList();
 }
 
@@ -347,12 +342,8 @@ async function loadMail() {
   ul.replaceChildren();
   for (const m of data.messages) {
     const li = document.createElement("li");
-    const subject = document.createElement("div");
-    subject.className = "subject";
-    subject.textContent = m.subject;
-    const meta = document.createElement("div");
-    meta.className = "muted";
-    meta.textContent = `to ${m.to} · ${new Date(m.sentAt).toLocaleString()}`;
+    const subject = el("div", "subject", m.subject);
+    const meta = el("div", "muted", `to ${m.to} · ${new Date(m.sentAt).toLocaleString()}`);
     const pre = document.createElement("pre");
     pre.textContent = m.text;
     li.append(subject, meta, pre);
@@ -438,8 +429,8 @@ function drawChart(series) {
 function wire() {
   $("form").addEventListener("submit", save);
   $("new").addEventListener("click", () => select(null));
-  $("retry").addEventListener("click", retry);
-  $("cancel").addEventListener("click", cancel);
+  $("retry").addEventListener("click", () => act("render", "Could not retry"));
+  $("cancel").addEventListener("click", () => act("cancel", "Could not cancel"));
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
   $("mail-refresh").addEventListener("click", loadMail);

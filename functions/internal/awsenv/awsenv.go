@@ -53,9 +53,24 @@ func (e *Env) Err() error {
 	return fmt.Errorf("missing environment variables: %s", strings.Join(e.missing, ", "))
 }
 
-// AWS loads the SDK configuration: AWS_ENDPOINT_URL_<SERVICE> points it at
-// local servers with no code of ours.
-func AWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
+// Load reads the environment through getenv and loads the SDK
+// configuration: AWS_ENDPOINT_URL_<SERVICE> points it at local servers with
+// no code of ours.
+func Load(ctx context.Context, getenv func(string) string) (*Env, aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	return &Env{Getenv: getenv}, cfg, err
+}
+
+// Main builds a function's handler from the process environment, or says
+// why it cannot on standard error and exits: Lambda reports an init error.
+func Main[H any](function string, build func(context.Context, func(string) string) (H, error)) H {
+	h, err := build(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, function+":", err)
+		os.Exit(1)
+	}
+	return h
+}
 
 // Logger logs JSON lines to standard output, which Lambda ships to
 // CloudWatch; every line logged with a context carries the Lambda request id.
