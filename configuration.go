@@ -160,7 +160,15 @@ func (c *Configuration) check(transition string, version int64) error {
 	if transition == "progress" || transition == "start" {
 		return ErrStopped
 	}
-	return Errorf(ECONFLICT, "configuration is %s: it cannot %s", c.Status, transition)
+	return Errorf(ECONFLICT, "the configuration is %s: %s", c.Status, refusals[transition])
+}
+
+// refusals say which statuses a transition needs, for its conflict error.
+var refusals = map[string]string{
+	"requeue": "only a failed or cancelled one is rendered again",
+	"finish":  "only a queued or rendering one can finish",
+	"fail":    "only a queued or rendering one can fail",
+	"cancel":  "only a queued or rendering one can be cancelled",
 }
 
 func (c *Configuration) set(s Status, progress float64, reason string, now time.Time) {

@@ -220,6 +220,9 @@ func TestTransitions(t *testing.T) {
 					if longrun.ErrorCode(err) != longrun.ECONFLICT || !reflect.DeepEqual(*c, before) {
 						t.Errorf("got %v and %+v, want a conflict and nothing changed", err, c)
 					}
+					if name != "start" && name != "progress" && !strings.Contains(err.Error(), "only a") {
+						t.Errorf("the refusal %q does not say what the transition needs", err)
+					}
 					return
 				}
 				if err != nil {
