@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,12 +192,19 @@ func (cfg *Config) defaults() {
 }
 
 // sessionKey reads the key file, making it on first start.
+// A present but broken key file stops the start: replacing it would sign
+// every owner out and lose them their configurations.
 func sessionKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 64 {
-		return hex.DecodeString(string(b[:64]))
+	if err == nil {
+		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(key) != 32 {
+			return nil, fmt.Errorf("%s is not a session key (64 hex digits): restore it from a backup, "+
+				"or delete it to make a new one, which signs every owner out of their configurations", path)
+		}
+		return key, nil
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	key := make([]byte, 32)

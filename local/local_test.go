@@ -8,6 +8,7 @@ import (
 	"image"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -554,8 +555,27 @@ func TestSessionKeyFileIsMadeOnceAndKept(t *testing.T) {
 	_, url := start(t, newRenderer(), func(c *local.Config) { c.DataDir = dir })
 	c := testutil.NewClient(t, url)
 	c.Do("GET", "/api/health", nil)
-	if matches, _ := filepath.Glob(filepath.Join(dir, "session.key")); len(matches) != 1 {
-		t.Fatalf("no session.key in the data folder")
+	keyFile := filepath.Join(dir, "session.key")
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("session.key: %v, mode %v; want it made, readable by its owner only", err, st.Mode().Perm())
+	}
+}
+
+// A damaged key file stops the start with a clear error: replacing it
+// would sign every owner out of every configuration.
+func TestADamagedSessionKeyStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "session.key")
+	for _, damaged := range []string{"", "0123abcd", strings.Repeat("zz", 32)} {
+		os.WriteFile(keyFile, []byte(damaged), 0o600)
+		_, err := local.Start(context.Background(), local.Config{Addr: "127.0.0.1:0", DataDir: dir})
+		if err == nil || !strings.Contains(err.Error(), "session.key is not a session key") {
+			t.Errorf("key file %q: got %v, want a clear error", damaged, err)
+		}
+		if b, _ := os.ReadFile(keyFile); string(b) != damaged {
+			t.Errorf("the damaged key file was replaced with %q", b)
+		}
 	}
 }
 
