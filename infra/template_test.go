@@ -393,3 +393,35 @@ func TestDashboardGraphsMetricsThatExist(t *testing.T) {
 		t.Errorf("the dashboard graphs %d metrics; want the key ones", n)
 	}
 }
+
+// Nothing scales without a bound: both API stages are throttled, every
+// function has reserved concurrency, and the render queue's event source
+// has a maximum concurrency no higher than the render function's reserve.
+func TestCostIsBounded(t *testing.T) {
+	root := load(t)
+	res := get(root, "Resources")
+	params := get(root, "Parameters")
+	refParam := func(n *yaml.Node, what string) {
+		t.Helper()
+		if n == nil || n.Tag != "!Ref" || get(params, n.Value) == nil {
+			t.Errorf("%s is not set from a template parameter", what)
+			return
+		}
+		if get(params, n.Value, "Default") == nil {
+			t.Errorf("%s: parameter %s has no default", what, n.Value)
+		}
+	}
+	for _, stage := range []string{"HttpApiStage", "WebSocketStage"} {
+		for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
+			refParam(get(res, stage, "Properties", "DefaultRouteSettings", k), stage+" "+k)
+		}
+	}
+	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
+		refParam(get(res, fn, "Properties", "ReservedConcurrentExecutions"), fn+" reserved concurrency")
+	}
+	max := get(res, "RenderFunction", "Properties", "Events", "Jobs", "Properties", "ScalingConfig", "MaximumConcurrency")
+	refParam(max, "the job queue's maximum concurrency")
+	if r := get(res, "RenderFunction", "Properties", "ReservedConcurrentExecutions"); max != nil && r != nil && max.Value != r.Value {
+		t.Errorf("renders at once (%s) and the render function's reserve (%s) differ", max.Value, r.Value)
+	}
+}
