@@ -9,6 +9,7 @@ import (
 // Error codes. The HTTP layer maps each to a status in one place.
 const (
 	EINVALID              = "invalid"                // bad input: 400 or 422
+	EUNAUTHORIZED         = "unauthorized"           // no or a wrong operator token: 401
 	ENOTFOUND             = "not_found"              // 404
 	ECONFLICT             = "conflict"               // a write lost a race: 409
 	EPRECONDITION         = "precondition_failed"    // If-Match does not match: 412
@@ -58,6 +59,13 @@ func (e *Error) Is(target error) bool {
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable is the error of a backend (what: "the database", "the
+// image store") that failed: a plain message for the client, and the
+// driver's error as the cause, for the logs.
+func Unavailable(what string, err error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: what + " is unavailable; retry shortly", Cause: err}
 }
 
 // ErrorCode returns err's code: EINTERNAL unless err is or wraps an *Error.

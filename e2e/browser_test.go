@@ -88,8 +88,8 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
 
-	within(t, ctx, 20*time.Second, "open the page",
-		chromedp.Navigate(s.URL+"/"),
+	within(t, ctx, 20*time.Second, "open the page as an operator",
+		chromedp.Navigate(s.URL+"/?ops="+opsToken),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 	)
 	shot(t, ctx, dir, "1-empty")
@@ -190,6 +190,9 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	)
 	if n := eval[int](t, other, `document.querySelectorAll("#list li").length`); n != 0 {
 		t.Errorf("another owner sees %d configurations, want 0", n)
+	}
+	if !eval[bool](t, other, `document.getElementById("ops-panel").hidden`) {
+		t.Errorf("a visitor without the operator token sees the operations panel")
 	}
 	shot(t, other, dir, "7-other-owner")
 

@@ -18,6 +18,9 @@ import (
 
 var binary string
 
+// opsToken is the operator token of the servers tests start.
+const opsToken = "e2e-operator-token"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "longrun-e2e")
 	if err != nil {
@@ -53,7 +56,7 @@ var urlLine = regexp.MustCompile(`running at (http://\S+)`)
 func serve(t *testing.T, data string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	cmd.Env = append(os.Environ(), "LONGRUN_SESSION_KEY=e2e-session-key-that-is-long-enough-to-use")
+	cmd.Env = append(os.Environ(), "LONGRUN_SESSION_KEY=e2e-session-key-that-is-long-enough-to-use", "LONGRUN_OPS_TOKEN="+opsToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,10 @@ type Config struct {
 	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
+	// OpsToken is the operator token that /metrics, /api/ops and the
+	// dead-letter retry need as a bearer token; empty means those routes
+	// answer 404.
+	OpsToken string
 	// Render replaces the renderer, for fault tests.
 	Render func(context.Context, julia.Params, julia.Options) (*image.Paletted, julia.Stats, error)
 	Logger *slog.Logger

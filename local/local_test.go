@@ -95,7 +95,7 @@ func (r *renderer) awaitStart(t *testing.T, key float64) {
 // start runs a local system on a free port with the renderer.
 func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.System, string) {
 	t.Helper()
-	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond}
+	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond, OpsToken: opsToken}
 	if r != nil {
 		cfg.Render = r.render
 	}
@@ -117,6 +117,12 @@ func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.Syste
 	})
 	return sys, sys.URL
 }
+
+// opsToken is the operator token of the systems tests start.
+const opsToken = "operator-token-for-tests"
+
+// operator are the headers of an operator's request.
+var operator = []string{"Authorization", "Bearer " + opsToken}
 
 // small keeps renders cheap.
 func small(re, im float64, kv ...any) map[string]any {
@@ -354,8 +360,8 @@ func TestPoisonJobIsDeadLetteredAndOthersFlow(t *testing.T) {
 	good := c.Create(map[string]any{"name": "fine", "params": small(0.12, 0.2)})
 	c.Await(good.ID, 10*time.Second, "the good one done", testutil.Done)
 	failed := c.Await(bad.ID, 10*time.Second, "failed", func(v web.View) bool { return v.Status == longrun.StatusFailed })
-	if !strings.Contains(failed.Error, "renderer exploded") {
-		t.Errorf("error %q, want the reason", failed.Error)
+	if !strings.Contains(failed.Error, "failed 3 times") || strings.Contains(failed.Error, "renderer exploded") {
+		t.Errorf("error %q, want a plain reason, the cause left to the logs", failed.Error)
 	}
 	// It is tried MaxReceives (3) times, then dead-lettered on the next receive.
 	deadline := time.Now().Add(10 * time.Second)
@@ -654,7 +660,7 @@ func TestPushesReachOnlyTheirOwner(t *testing.T) {
 // scrape reads /metrics into name{labels} → value.
 func scrape(t *testing.T, c *testutil.Client) map[string]float64 {
 	t.Helper()
-	res := c.Do("GET", "/metrics", nil)
+	res := c.Do("GET", "/metrics", nil, operator...)
 	if res.Status != 200 {
 		t.Fatalf("/metrics: %d", res.Status)
 	}
@@ -725,9 +731,9 @@ func TestMetricsMoveAsJobsFlow(t *testing.T) {
 		}
 		RendersPerMinute []struct{ Rendered float64 }
 	}
-	c.Do("GET", "/api/ops", nil).JSON(t, &ops)
+	c.Do("GET", "/api/ops", nil, operator...).JSON(t, &ops)
 	if ops.Queue.DeadLettered != 1 || len(ops.DeadLetters) != 1 || ops.DeadLetters[0].ConfigurationID != bad.ID ||
-		!strings.Contains(ops.DeadLetters[0].Reason, "broken on purpose") {
+		!strings.Contains(ops.DeadLetters[0].Reason, "failed 3 times") {
 		t.Fatalf("ops: %+v", ops)
 	}
 	if ops.DedupRatio != 0.5 {
@@ -743,11 +749,37 @@ func TestMetricsMoveAsJobsFlow(t *testing.T) {
 	r.mu.Lock()
 	delete(r.fail, 0.91)
 	r.mu.Unlock()
-	if res := c.Do("POST", fmt.Sprintf("/api/ops/dead-letters/%d/retry", ops.DeadLetters[0].ID), nil); res.Status != http.StatusAccepted {
+	if res := c.Do("POST", fmt.Sprintf("/api/ops/dead-letters/%d/retry", ops.DeadLetters[0].ID), nil, operator...); res.Status != http.StatusAccepted {
 		t.Fatalf("retry: %d %s", res.Status, res.Body)
 	}
 	c.Await(bad.ID, 10*time.Second, "done after the retry", testutil.Done)
 	if q, _ := sys.DB.QueueStats(context.Background()); q.Dead != 0 {
 		t.Errorf("%d dead letters after the retry, want 0", q.Dead)
+	}
+}
+
+// Operations are private: without the operator token they answer 401, and
+// a system with no token configured has no operations routes at all.
+func TestOperationsNeedTheOperatorToken(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	routes := [][2]string{{"GET", "/metrics"}, {"GET", "/api/ops"}, {"POST", "/api/ops/dead-letters/1/retry"}}
+	for _, r := range routes {
+		for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", opsToken}} {
+			res := c.Do(r[0], r[1], nil, h...)
+			if res.Status != http.StatusUnauthorized || res.Err(t).Error.Code != longrun.EUNAUTHORIZED || res.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s with %v: %d %s, want 401 asking for a bearer token", r[0], r[1], h, res.Status, res.Body)
+			}
+		}
+	}
+	if res := c.Do("GET", "/api/ops", nil, operator...); res.Status != http.StatusOK {
+		t.Errorf("with the token: %d", res.Status)
+	}
+	_, open := start(t, newRenderer(), func(c *local.Config) { c.OpsToken = "" })
+	anon := testutil.NewClient(t, open)
+	for _, r := range routes {
+		if res := anon.Do(r[0], r[1], nil, "Authorization", "Bearer "); res.Status != http.StatusNotFound && res.Status != http.StatusMethodNotAllowed {
+			t.Errorf("no token configured: %s %s answered %d, want no such route", r[0], r[1], res.Status)
+		}
 	}
 }

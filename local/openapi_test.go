@@ -111,9 +111,11 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	conf := func(id string) string { return "/api/configurations/" + id }
 
 	for _, path := range []string{"/api/health", "/api/meta", "/api/openapi.json", "/api/push-token", "/api/mail",
-		"/api/configurations", "/api/configurations?limit=0", "/api/ops", conf(longrun.NewID())} {
+		"/api/configurations", "/api/configurations?limit=0", "/api/ops", "/metrics", conf(longrun.NewID())} {
 		c.Do("GET", path, nil)
 	}
+	c.Do("GET", "/api/ops", nil, operator...)
+	c.Do("GET", "/metrics", nil, operator...)
 	c.Do("POST", "/api/configurations", `{"params": {"c": {"re": 9}}}`)
 	c.Do("POST", "/api/configurations", "name=x", "Content-Type", "text/plain")
 	c.Do("POST", "/api/configurations", `{"name": "`+strings.Repeat("x", web.MaxBody)+`"}`)
@@ -144,13 +146,13 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops.DeadLetters) == 0 && time.Now().Before(deadline) {
-		c.Do("GET", "/api/ops", nil).JSON(t, &ops)
+		c.Do("GET", "/api/ops", nil, operator...).JSON(t, &ops)
 	}
 	if len(ops.DeadLetters) == 0 {
 		t.Fatal("the failing job was never dead-lettered")
 	}
-	c.Do("POST", fmt.Sprintf("/api/ops/dead-letters/%d/retry", ops.DeadLetters[0].ID), nil)
-	c.Do("POST", "/api/ops/dead-letters/999999/retry", nil)
+	c.Do("POST", fmt.Sprintf("/api/ops/dead-letters/%d/retry", ops.DeadLetters[0].ID), nil, operator...)
+	c.Do("POST", "/api/ops/dead-letters/999999/retry", nil, operator...)
 	c.Do("POST", conf(bad.ID)+"/render", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -176,7 +178,7 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range regexp.MustCompile(`Handle(?:Func)?\("([A-Z]+) (/api/[^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+		for _, m := range regexp.MustCompile(`Handle(?:Func)?\("([A-Z]+) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1) {
 			if !slices.Contains(ops2, m[1]+" "+m[2]) {
 				t.Errorf("%s registers %s %s, which the OpenAPI document lacks", file, m[1], m[2])
 			}

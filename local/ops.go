@@ -1,6 +1,7 @@
 package local
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -11,14 +12,31 @@ import (
 )
 
 // routes adds the operator endpoints, local only, to the API: metrics and
-// the operations panel.
+// the operations panel. They need the operator token; without one
+// configured they do not exist (404).
 func (s *System) routes(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.Prometheus.Handler())
-	mux.HandleFunc("GET /api/ops", s.ops)
-	mux.HandleFunc("POST /api/ops/dead-letters/{id}/retry", s.retryDeadLetter)
+	if s.cfg.OpsToken != "" {
+		mux.Handle("GET /metrics", s.operator(s.Prometheus.Handler()))
+		mux.Handle("GET /api/ops", s.operator(http.HandlerFunc(s.ops)))
+		mux.Handle("POST /api/ops/dead-letters/{id}/retry", s.operator(http.HandlerFunc(s.retryDeadLetter)))
+	}
 	mux.Handle("/", api)
 	return mux
+}
+
+// operator lets through requests that carry the operator token as a bearer
+// token.
+func (s *System) operator(next http.Handler) http.Handler {
+	want := []byte("Bearer " + s.cfg.OpsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="longrun operations"`)
+			web.WriteError(w, r, s.logger, longrun.Errorf(longrun.EUNAUTHORIZED, "operations need the operator token (Authorization: Bearer …)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type deadLetter struct {

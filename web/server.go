@@ -102,15 +102,18 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		owner := s.Sessions.owner(sw, r)
+		id := longrun.NewID()[:16]
 		sw.Header().Set("X-Content-Type-Options", "nosniff")
-		r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner))
+		sw.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(context.WithValue(r.Context(), ownerKey{}, owner), requestIDKey{}, id)
+		r = r.WithContext(ctx)
 		next.ServeHTTP(sw, r)
 		took := time.Since(start)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
-		attrs := []any{"method", r.Method, "route", route, "status", sw.status, "ms", float64(took.Microseconds()) / 1000}
+		attrs := []any{"method", r.Method, "route", route, "status", sw.status, "ms", float64(took.Microseconds()) / 1000, "requestId", id}
 		if id := r.PathValue("id"); id != "" {
 			attrs = append(attrs, "configurationId", id)
 		}
@@ -133,6 +136,7 @@ func Encode(w http.ResponseWriter, status int, v any) {
 // code is a 500.
 var statuses = map[string]int{
 	longrun.EINVALID:              http.StatusBadRequest,
+	longrun.EUNAUTHORIZED:         http.StatusUnauthorized,
 	longrun.ENOTFOUND:             http.StatusNotFound,
 	longrun.ECONFLICT:             http.StatusConflict,
 	longrun.EPRECONDITION:         http.StatusPreconditionFailed,
@@ -151,10 +155,20 @@ func statusOf(code string) int {
 
 type errorBody struct {
 	Error struct {
-		Code    string               `json:"code"`
-		Message string               `json:"message"`
-		Fields  []longrun.FieldError `json:"fields"`
+		Code      string               `json:"code"`
+		Message   string               `json:"message"`
+		Fields    []longrun.FieldError `json:"fields"`
+		RequestID string               `json:"requestId,omitempty"`
 	} `json:"error"`
+}
+
+type requestIDKey struct{}
+
+// RequestID is the id of the request being served, as its X-Request-Id
+// header and error bodies name it, for finding its log lines.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // fail writes err as the JSON error body.
@@ -168,14 +182,15 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var body errorBody
 	var e *longrun.Error
+	body.Error.RequestID = RequestID(r.Context())
 	if errors.As(err, &e) {
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
 		if e.Cause != nil {
-			log.Warn("request failed", "route", r.Pattern, "code", e.Code, "err", e.Cause)
+			log.Warn("request failed", "route", r.Pattern, "code", e.Code, "err", e.Cause, "requestId", body.Error.RequestID)
 		}
 	} else {
-		body.Error.Code, body.Error.Message = longrun.EINTERNAL, "internal error"
-		log.Error("internal error", "route", r.Pattern, "err", err)
+		body.Error.Code, body.Error.Message = longrun.EINTERNAL, "internal error: the operators can find it by its request id"
+		log.Error("internal error", "route", r.Pattern, "err", err, "requestId", body.Error.RequestID)
 	}
 	if body.Error.Fields == nil {
 		body.Error.Fields = []longrun.FieldError{}

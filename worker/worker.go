@@ -15,6 +15,7 @@ import (
 	"image"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -110,7 +111,7 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 		w.metrics().Add(longrun.MetricJobsDeadLettered, 1)
 	}
 	if final || permanent {
-		if ferr := w.Service.FailRender(context.WithoutCancel(ctx), job, err.Error()); ferr != nil {
+		if ferr := w.Service.FailRender(context.WithoutCancel(ctx), job, reason(err, receives)); ferr != nil {
 			log.Error("job: could not record the failure", "err", ferr)
 		}
 	}
@@ -118,6 +119,21 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 		return nil // retrying cannot help
 	}
 	return err
+}
+
+// reason is what the owner is told of a failure: the words of what retrying
+// cannot mend (too slow, parameters the renderer refuses) or of a domain
+// error; never a driver's error, which may name server paths: the log has
+// that, by configuration id.
+func reason(err error, receives int) string {
+	var le *longrun.Error
+	switch {
+	case errors.Is(err, errPermanent):
+		return strings.TrimPrefix(err.Error(), errPermanent.Error()+": ")
+	case errors.As(err, &le):
+		return fmt.Sprintf("the render failed %d times: %s", receives, le.Message)
+	}
+	return fmt.Sprintf("the render failed %d times; the operators' logs have the cause", receives)
 }
 
 // process is a job's steps: prepare (skip what needs no render), claim

@@ -1,10 +1,12 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"image"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +22,7 @@ import (
 )
 
 type fixture struct {
+	log     bytes.Buffer // the worker's log
 	db      *sqlite.DB
 	w       *worker.Worker
 	renders atomic.Int64
@@ -39,7 +42,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db}
-	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, MaxReceives: 3, Workers: 1,
+	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images,
+		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
 		Render: func(ctx context.Context, p julia.Params, o julia.Options) (*image.Paletted, julia.Stats, error) {
 			f.renders.Add(1)
 			if f.fail != nil {
@@ -137,8 +141,13 @@ func TestFailureIsRetriedThenMarkedOnTheLastReceive(t *testing.T) {
 			t.Fatalf("receive %d: status %s", receives, got.Status)
 		}
 	}
-	if got := f.get(t, c.ID); !strings.Contains(got.Error, "disk on fire") {
-		t.Errorf("error %q, want the reason", got.Error)
+	// The owner is told plainly; the cause, which may name server paths,
+	// is for the logs.
+	if got := f.get(t, c.ID); !strings.Contains(got.Error, "failed 3 times") || strings.Contains(got.Error, "disk on fire") {
+		t.Errorf("error %q, want a plain reason without the cause", got.Error)
+	}
+	if !strings.Contains(f.log.String(), "disk on fire") {
+		t.Errorf("the cause is not in the log")
 	}
 }
 

@@ -37,7 +37,7 @@ func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {
 	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.Name, Key: &key, Body: bytes.NewReader(png),
 		ContentType: aws.String("image/png"), CacheControl: aws.String("private, max-age=31536000, immutable")})
 	if err != nil {
-		return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "s3: " + err.Error()}
+		return longrun.Unavailable("the image store", err)
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func (b *Bucket) OpenImage(ctx context.Context, key string) (io.ReadCloser, erro
 		return nil, longrun.Errorf(longrun.ENOTFOUND, "image not found")
 	}
 	if err != nil {
-		return nil, &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "s3: " + err.Error()}
+		return nil, longrun.Unavailable("the image store", err)
 	}
 	return out.Body, nil
 }

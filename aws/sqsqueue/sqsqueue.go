@@ -28,7 +28,7 @@ func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 		return err
 	}
 	if _, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body))}); err != nil {
-		return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "sqs: " + err.Error()}
+		return longrun.Unavailable("the job queue", err)
 	}
 	return nil
 }

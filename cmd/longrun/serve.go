@@ -46,6 +46,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		cfg.SessionKey = []byte(k)
 	}
+	cfg.OpsToken = getenv("LONGRUN_OPS_TOKEN")
+	if cfg.OpsToken != "" && len(cfg.OpsToken) < 16 {
+		return usagef("serve: LONGRUN_OPS_TOKEN must be at least 16 characters")
+	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sys, err := local.Start(ctx, cfg)
 	if err != nil {

@@ -146,7 +146,7 @@ func unavailable(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return &longrun.Error{Code: longrun.EUNAVAILABLE, Message: "database: " + err.Error()}
+	return longrun.Unavailable("the database", err)
 }
 
 // Configurations.

@@ -13,8 +13,20 @@ const state = { configs: new Map(), order: [], selected: null, next: "", ws: nul
 // the page never repeats.
 let META = null;
 
+// An operator opens the page as /?ops=TOKEN once: the token is kept for
+// the tab's session and sent to the operations routes only.
+const opsToken = (() => {
+  const q = new URLSearchParams(location.search);
+  if (q.has("ops")) {
+    sessionStorage.setItem("opsToken", q.get("ops"));
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+  return sessionStorage.getItem("opsToken");
+})();
+
 async function api(method, path, body, headers = {}) {
   const opts = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (opsToken && path.startsWith("/api/ops")) opts.headers.Authorization = `Bearer ${opsToken}`;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -364,7 +376,7 @@ function fmtAge(sec) {
 async function loadOps() {
   let res, data;
   try { ({ res, data } = await api("GET", "/api/ops")); } catch (_) { return; }
-  if (res.status === 404) { $("ops-panel").hidden = true; return; }
+  if (res.status === 404 || res.status === 401) { $("ops-panel").hidden = true; return; }
   if (!res.ok || !data) return;
   $("ops-panel").hidden = false;
   const q = data.queue, last = data.rendersPerMinute[data.rendersPerMinute.length - 1] || {};
@@ -492,8 +504,10 @@ async function main() {
     if (res.ok) { upsert(data); select(id); } else select(null);
   }
   loadMail();
-  loadOps();
-  setInterval(() => { if (!document.hidden) loadOps(); }, 3000);
+  if (opsToken) {
+    loadOps();
+    setInterval(() => { if (!document.hidden) loadOps(); }, 3000);
+  }
   connect();
 }
 
