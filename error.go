@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Error codes. The HTTP layer maps each to a status in one place.
@@ -11,11 +12,14 @@ const (
 	EINVALID              = "invalid"                // bad input: 400 or 422
 	EUNAUTHORIZED         = "unauthorized"           // no or a wrong operator token: 401
 	ENOTFOUND             = "not_found"              // 404
+	EMETHOD               = "method_not_allowed"     // the path exists with other methods: 405, with Allow
 	ECONFLICT             = "conflict"               // a write lost a race: 409
 	EPRECONDITION         = "precondition_failed"    // If-Match does not match: 412
 	ETOOLARGE             = "too_large"              // request body over the limit: 413
 	EMEDIATYPE            = "unsupported_media_type" // not JSON: 415
 	EPRECONDITIONREQUIRED = "precondition_required"  // an edit without If-Match: 428
+	ETOOMANY              = "too_many_requests"      // over a quota or rate limit: 429, with Retry-After
+	EFORBIDDEN            = "forbidden"              // a cross-site request: 403
 	EUNAVAILABLE          = "unavailable"            // a backend is down; retry: 503
 	EINTERNAL             = "internal"               // 500
 )
@@ -27,6 +31,8 @@ type Error struct {
 	Fields  []FieldError
 	// Cause is the failure behind the error, for logs; clients never see it.
 	Cause error
+	// RetryAfter says when to try again, for ETOOMANY.
+	RetryAfter time.Duration
 }
 
 // A FieldError names a field of the request body and the rule it broke.

@@ -247,10 +247,12 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	var connect events.APIGatewayWebsocketProxyRequest
 	json.Unmarshal(fixture(t, "ws-connect.json"), &connect)
+	sessions := &web.Sessions{Key: []byte(env["SESSION_KEY"])}
+	owner := sessions.PushOwner(push.Token)
 	for _, tc := range []struct {
 		token  string
 		status int
-	}{{push.Token, 200}, {push.Token + "x", 401}, {"", 401}} {
+	}{{push.Token, 200}, {push.Token + "x", 401}, {"", 401}, {sessions.Token(owner, time.Hour), 401}} { // a session cookie is no push token
 		connect.QueryStringParameters = map[string]string{"token": tc.token}
 		connect.RequestContext.ConnectionID = "conn-" + strconv.Itoa(tc.status) + tc.token[min(len(tc.token), 3):min(len(tc.token), 6)]
 		var wsResp events.APIGatewayProxyResponse
@@ -259,7 +261,6 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 			t.Errorf("$connect with token %q: %d, want %d", tc.token, wsResp.StatusCode, tc.status)
 		}
 	}
-	owner := (&web.Sessions{Key: []byte(env["SESSION_KEY"])}).Owner(push.Token)
 	ids, err := (&wspush.Connections{DB: db, Table: conns}).ConnectionIDs(ctx, owner)
 	if err != nil || len(ids) != 1 {
 		t.Errorf("the owner's connections: %v %v, want the one accepted", ids, err)

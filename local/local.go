@@ -61,6 +61,8 @@ type Config struct {
 	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
+	// ReadTimeout bounds reading a request, headers and body; default 30s.
+	ReadTimeout time.Duration
 	// OpsToken is the operator token that /metrics, /api/ops and the
 	// dead-letter retry need as a bearer token; empty means those routes
 	// answer 404.
@@ -161,7 +163,11 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Live:     h.Serve,
 		Health:   s.health,
 	})
-	s.srv = &http.Server{Handler: s.routes(api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// A request has ReadTimeout to send its body (64 KiB at most), and
+	// WriteTimeout for its answer; the push WebSocket and the image route
+	// set deadlines of their own.
+	s.srv = &http.Server{Handler: s.routes(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s, nil
 }
 
@@ -186,6 +192,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Second
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 30 * time.Second
 	}
 	if cfg.RenderTimeout == 0 {
 		cfg.RenderTimeout = 2 * time.Minute

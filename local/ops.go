@@ -22,7 +22,7 @@ func (s *System) routes(api http.Handler) http.Handler {
 		mux.Handle("POST /api/ops/dead-letters/{id}/retry", s.operator(http.HandlerFunc(s.retryDeadLetter)))
 	}
 	mux.Handle("/", api)
-	return mux
+	return web.Protect(mux, s.logger)
 }
 
 // operator lets through requests that carry the operator token as a bearer

@@ -152,6 +152,8 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, url, http.StatusFound)
 		return
 	}
+	// An image may take a slow client longer than the server's write timeout.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Minute))
 	f, err := s.Images.OpenImage(r.Context(), key)
 	if err != nil {
 		s.fail(w, r, err)
@@ -201,7 +203,7 @@ func (s *server) pushToken(w http.ResponseWriter, r *http.Request) {
 	body := map[string]string{"url": "", "token": ""}
 	if s.PushURL != "" {
 		body["url"] = s.PushURL
-		body["token"] = s.Sessions.Token(Owner(r.Context()), PushTokenTTL)
+		body["token"] = s.Sessions.PushToken(Owner(r.Context()))
 	}
 	Encode(w, http.StatusOK, body)
 }

@@ -43,14 +43,40 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/"):
+			if allow := allowed(mux, r); len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				s.fail(w, r, &longrun.Error{Code: longrun.EMETHOD, Message: r.Method + " is not allowed here; use " + strings.Join(allow, " or ")})
+				return
+			}
 			s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "no such API route: %s %s", r.Method, r.URL.Path))
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		default:
 			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("Content-Security-Policy", pagePolicy)
 			page.ServeHTTP(w, r)
 		}
 	})
-	return s.withSession(mux)
+	return Protect(s.withSession(mux), s.Logger)
+}
+
+// pagePolicy lets the page run only its own script and style, load images
+// from itself or (on AWS) presigned HTTPS URLs, connect to itself or a
+// WebSocket API, and be framed by nobody.
+const pagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+	"connect-src 'self' wss: ws:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// allowed lists the methods the mux routes r's path to, other than the
+// page's catch-all.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -73,6 +73,17 @@ func NewServer(d Deps) http.Handler {
 	return s.routes()
 }
 
+// Protect refuses state-changing requests a browser sends from another
+// site (by Sec-Fetch-Site, or Origin against Host): a cross-site form or
+// script cannot edit, delete, re-render or retry on a visitor's behalf.
+func Protect(h http.Handler, log *slog.Logger) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, log, longrun.Errorf(longrun.EFORBIDDEN, "cross-site requests may not change anything"))
+	}))
+	return cop.Handler(h)
+}
+
 // statusWriter remembers the status for the request log.
 type statusWriter struct {
 	http.ResponseWriter
@@ -101,9 +112,12 @@ func (s *server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		owner := s.Sessions.owner(sw, r)
+		owner := s.Sessions.session(sw, r)
 		id := longrun.NewID()[:16]
-		sw.Header().Set("X-Content-Type-Options", "nosniff")
+		h := sw.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
 		sw.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(context.WithValue(r.Context(), ownerKey{}, owner), requestIDKey{}, id)
 		r = r.WithContext(ctx)
@@ -138,12 +152,15 @@ var statuses = map[string]int{
 	longrun.EINVALID:              http.StatusBadRequest,
 	longrun.EUNAUTHORIZED:         http.StatusUnauthorized,
 	longrun.ENOTFOUND:             http.StatusNotFound,
+	longrun.EMETHOD:               http.StatusMethodNotAllowed,
 	longrun.ECONFLICT:             http.StatusConflict,
 	longrun.EPRECONDITION:         http.StatusPreconditionFailed,
 	longrun.EPRECONDITIONREQUIRED: http.StatusPreconditionRequired,
 	longrun.ETOOLARGE:             http.StatusRequestEntityTooLarge,
 	longrun.EMEDIATYPE:            http.StatusUnsupportedMediaType,
 	longrun.EUNAVAILABLE:          http.StatusServiceUnavailable,
+	longrun.ETOOMANY:              http.StatusTooManyRequests,
+	longrun.EFORBIDDEN:            http.StatusForbidden,
 }
 
 func statusOf(code string) int {
@@ -185,6 +202,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	body.Error.RequestID = RequestID(r.Context())
 	if errors.As(err, &e) {
 		body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(max(time.Second, e.RetryAfter.Round(time.Second)).Seconds())))
+		}
 		if e.Cause != nil {
 			log.Warn("request failed", "route", r.Pattern, "code", e.Code, "err", e.Cause, "requestId", body.Error.RequestID)
 		}

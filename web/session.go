@@ -44,15 +44,37 @@ func (s *Sessions) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Token returns a signed token naming owner, valid for ttl.
+// A token's purpose is inside its signed payload, so a push token never
+// works as a session cookie, nor a cookie as a push token.
+const (
+	purposeSession = "s"
+	purposePush    = "p"
+)
+
+// Token returns a signed session token naming owner, valid for ttl: the
+// session cookie's value.
 func (s *Sessions) Token(owner string, ttl time.Duration) string {
-	payload := owner + "." + strconv.FormatInt(s.now().Add(ttl).Unix(), 10)
+	return s.token(purposeSession, owner, ttl)
+}
+
+// PushToken returns a signed token that lets owner connect to the push
+// WebSocket for PushTokenTTL.
+func (s *Sessions) PushToken(owner string) string { return s.token(purposePush, owner, PushTokenTTL) }
+
+func (s *Sessions) token(purpose, owner string, ttl time.Duration) string {
+	payload := purpose + "." + owner + "." + strconv.FormatInt(s.now().Add(ttl).Unix(), 10)
 	return payload + "." + s.sign(payload)
 }
 
-// Owner returns the owner a token names, or "" if it is forged, malformed
-// or expired.
-func (s *Sessions) Owner(token string) string {
+// Owner returns the owner a session token names, or "" if it is forged,
+// malformed, expired or not a session token.
+func (s *Sessions) Owner(token string) string { return s.owner(purposeSession, token) }
+
+// PushOwner returns the owner a push token names, or "" if it is forged,
+// malformed, expired or not a push token.
+func (s *Sessions) PushOwner(token string) string { return s.owner(purposePush, token) }
+
+func (s *Sessions) owner(purpose, token string) string {
 	i := strings.LastIndexByte(token, '.')
 	if i < 0 {
 		return ""
@@ -61,17 +83,23 @@ func (s *Sessions) Owner(token string) string {
 	if !hmac.Equal([]byte(sig), []byte(s.sign(payload))) {
 		return ""
 	}
-	owner, exp, ok := strings.Cut(payload, ".")
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if !ok || err != nil || !longrun.ValidID(owner) || s.now().Unix() >= t {
+	parts := strings.Split(payload, ".")
+	if len(parts) == 2 && purpose == purposeSession { // a cookie from before tokens had purposes
+		parts = append([]string{purposeSession}, parts...)
+	}
+	if len(parts) != 3 || parts[0] != purpose {
 		return ""
 	}
-	return owner
+	t, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || !longrun.ValidID(parts[1]) || s.now().Unix() >= t {
+		return ""
+	}
+	return parts[1]
 }
 
-// owner returns the request's owner, issuing a new one (and its cookie)
+// session returns the request's owner, issuing a new one (and its cookie)
 // when the request has no valid session.
-func (s *Sessions) owner(w http.ResponseWriter, r *http.Request) string {
+func (s *Sessions) session(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(CookieName); err == nil {
 		if o := s.Owner(c.Value); o != "" {
 			return o

@@ -2,6 +2,9 @@ package web_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -94,7 +97,8 @@ func TestForgedOrExpiredCookiesGetANewOwner(t *testing.T) {
 	forged := strings.Replace(cookie.Value, owner, strings.Repeat("a", 32), 1)
 	expired := (&web.Sessions{Key: sessions.Key, Now: func() time.Time { return time.Now().Add(-500 * 24 * time.Hour) }}).Token(owner, time.Hour)
 	otherKey := (&web.Sessions{Key: []byte("another-key-another-key-another-key")}).Token(owner, time.Hour)
-	for name, value := range map[string]string{"forged": forged, "expired": expired, "other key": otherKey, "garbage": "x.y.z"} {
+	push := sessions.PushToken(owner) // a push token is no session
+	for name, value := range map[string]string{"forged": forged, "expired": expired, "other key": otherKey, "garbage": "x.y.z", "push token": push} {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/configurations/"+v.ID, nil)
 		req.AddCookie(&http.Cookie{Name: web.CookieName, Value: value})
 		res, err := http.DefaultClient.Do(req)
@@ -108,6 +112,26 @@ func TestForgedOrExpiredCookiesGetANewOwner(t *testing.T) {
 		if fresh := res.Cookies(); len(fresh) != 1 || sessions.Owner(fresh[0].Value) == owner {
 			t.Errorf("%s cookie: want a new owner's cookie", name)
 		}
+	}
+}
+
+// A cookie issued before tokens named their purpose still works as a
+// session, and only as one.
+func TestALegacyCookieIsStillASession(t *testing.T) {
+	s := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
+	owner := longrun.NewID()
+	payload := owner + "." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	m := hmac.New(sha256.New, s.Key)
+	m.Write([]byte(payload))
+	legacy := payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	if got := s.Owner(legacy); got != owner {
+		t.Errorf("legacy cookie: owner %q, want %q", got, owner)
+	}
+	if got := s.PushOwner(legacy); got != "" {
+		t.Errorf("a legacy cookie worked as a push token for %q", got)
+	}
+	if got := s.PushOwner(s.PushToken(owner)); got != owner {
+		t.Errorf("push token: owner %q, want %q", got, owner)
 	}
 }
 

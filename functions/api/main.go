@@ -86,7 +86,7 @@ func (h *handler) websocket(ctx context.Context, ev events.APIGatewayWebsocketPr
 	id := ev.RequestContext.ConnectionID
 	switch ev.RequestContext.RouteKey {
 	case "$connect":
-		owner := h.sessions.Owner(ev.QueryStringParameters["token"])
+		owner := h.sessions.PushOwner(ev.QueryStringParameters["token"])
 		if owner == "" {
 			return events.APIGatewayProxyResponse{StatusCode: 401, Body: "invalid or expired push token"}, nil
 		}

@@ -3,21 +3,30 @@
 package hub
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 // A Hub holds the open connections.
 type Hub struct {
 	Logger *slog.Logger
-	mu     sync.Mutex
-	conns  map[string]map[*conn]struct{} // by owner
+	// MaxPerOwner and MaxTotal cap the open connections of one owner and
+	// of everyone; 0 means 8 and 2,000. Over a cap a connect gets 429.
+	MaxPerOwner, MaxTotal int
+	mu                    sync.Mutex
+	conns                 map[string]map[*conn]struct{} // by owner
+	total                 int
 }
 
 // Hub implements this port.
@@ -59,20 +68,38 @@ func (h *Hub) Connections() int {
 	return n
 }
 
+// register adds c to owner's connections, unless a cap is reached.
+func (h *Hub) register(owner string, c *conn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.total >= cmp.Or(h.MaxTotal, 2000) {
+		return &longrun.Error{Code: longrun.ETOOMANY, RetryAfter: time.Minute, Message: "too many live connections: the server is full"}
+	}
+	if len(h.conns[owner]) >= cmp.Or(h.MaxPerOwner, 8) {
+		return &longrun.Error{Code: longrun.ETOOMANY, RetryAfter: 30 * time.Second,
+			Message: fmt.Sprintf("at most %d open pages get live updates; close one", cmp.Or(h.MaxPerOwner, 8))}
+	}
+	if h.conns[owner] == nil {
+		h.conns[owner] = map[*conn]struct{}{}
+	}
+	h.conns[owner][c] = struct{}{}
+	h.total++
+	return nil
+}
+
 // Serve upgrades the request to a WebSocket for owner and pushes to it until
 // either side closes. Messages from the browser are read and ignored.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
 	// Registered before the handshake completes, so nothing pushed after the
 	// browser sees the connection open is missed: it waits in send.
 	c := &conn{send: make(chan []byte, 64)}
-	h.mu.Lock()
-	if h.conns[owner] == nil {
-		h.conns[owner] = map[*conn]struct{}{}
+	if err := h.register(owner, c); err != nil {
+		web.WriteError(w, r, h.Logger, err)
+		return
 	}
-	h.conns[owner][c] = struct{}{}
-	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
+		h.total--
 		if _, ok := h.conns[owner][c]; ok {
 			delete(h.conns[owner], c)
 			close(c.send)
@@ -82,6 +109,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
 		}
 		h.mu.Unlock()
 	}()
+	// A WebSocket lives past the server's read and write timeouts.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, nil) // same origin only
 	if err != nil {
 		return
