@@ -54,6 +54,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'APIList|APICreate' -benchtime 2000x ./local
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
 	$(GO) test -run '^$$' -bench Drain -benchtime 1x ./local
+	$(GO) test -run '^$$' -bench Fairness -benchtime 1x ./local
 
 ## build: the command line tool
 build:

@@ -118,7 +118,9 @@ func (c *Configuration) Outdated() bool {
 }
 
 // Job returns the render job of the current version.
-func (c *Configuration) Job() Job { return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash} }
+func (c *Configuration) Job() Job {
+	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner}
+}
 
 // ErrSuperseded means a write was meant for a version that is no longer
 // the configuration's current one.
@@ -281,9 +283,12 @@ type Result struct {
 // ImageKey is the image store's key for the image of params hash h.
 func ImageKey(h string) string { return h + ".png" }
 
-// A Job asks for the render of one configuration version.
+// A Job asks for the render of one configuration version. Queues share
+// out their jobs fairly between owners (round-robin, FIFO within one), so
+// one owner's backlog never holds back another's job.
 type Job struct {
 	ID      string `json:"id"`
 	Version int64  `json:"version"`
 	Hash    string `json:"hash"`
+	Owner   string `json:"owner,omitempty"`
 }

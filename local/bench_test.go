@@ -14,6 +14,7 @@ import (
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 // BenchmarkAPIList measures GET /api/configurations (20 configurations) with
@@ -189,4 +190,41 @@ func startBench(b *testing.B) (*local.System, string) {
 	go func() { done <- sys.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
 	return sys, sys.URL
+}
+
+// BenchmarkFairness: owner A has 200 max-cost jobs queued (2·10⁹
+// iterations each); owner B then asks for a 64×64 render. B's job waits
+// for at most the render in flight: it must be done within that render's
+// time plus 1 s. It reports B's wait and the in-flight render's time.
+func BenchmarkFairness(b *testing.B) {
+	for b.Loop() {
+		sys, url := startBench(b)
+		a := testutil.NewClient(b, url)
+		var first web.View
+		for i := range 200 {
+			v := a.Create(map[string]any{"name": fmt.Sprint("flood ", i), "params": testutil.Params(0.0001*float64(i), 0,
+				"width", 4096, "height", 4096, "depth", longrun.MaxWork/(4096*4096))})
+			if i == 0 {
+				first = v
+			}
+		}
+		a.Await(first.ID, time.Minute, "rendering", func(v web.View) bool { return v.Status == longrun.StatusRendering })
+		bee := testutil.NewClient(b, url)
+		start := time.Now()
+		v := bee.Create(map[string]any{"name": "quiet", "params": testutil.Params(-0.4, 0.6, "width", 64, "height", 64)})
+		bee.Await(v.ID, 2*time.Minute, "done", testutil.Done)
+		wait := time.Since(start)
+		inFlight := a.Await(first.ID, 2*time.Minute, "done", testutil.Done)
+		render := time.Duration(inFlight.Stats.RenderMs) * time.Millisecond
+		b.ReportMetric(wait.Seconds(), "B-wait-s")
+		b.ReportMetric(render.Seconds(), "A-render-s")
+		if q, _ := sys.DB.QueueStats(context.Background()); q.Visible < 150 {
+			b.Errorf("only %d of A's jobs still queued: the backlog is not a backlog", q.Visible)
+		}
+		if wait > render+time.Second {
+			b.Errorf("B waited %v, more than A's render in flight (%v) plus 1 s", wait.Round(time.Millisecond), render)
+		}
+		fmt.Printf("fairness: B's 64×64 waited %v behind A's backlog of 200; A's render in flight took %v\n",
+			wait.Round(time.Millisecond), render.Round(time.Millisecond))
+	}
 }

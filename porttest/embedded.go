@@ -3,6 +3,8 @@ package porttest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,8 @@ func TestJobQueue(t *testing.T, newQueue func(t *testing.T) (JobQueue, func(time
 		{"a received job is hidden, then redelivered, then dead-lettered", queueAReceivedJobIsHiddenThenRedeliveredThenDeadLettered},
 		{"a redriven job comes back fresh, and a deleted one never", queueARedrivenJobComesBackFreshAndADeletedOneNever},
 		{"a delayed job comes back after its delay", queueADelayedJobComesBackAfterItsDelay},
+		{"owners take turns, each first in first out", queueOwnersTakeTurnsEachFirstInFirstOut},
+		{"an owner with a job in flight waits for one without", queueAnOwnerWithAJobInFlightWaitsForOneWithout},
 		{"jobs in flight at start-up are released", queueJobsInFlightAtStartUpAreReleased},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,6 +121,70 @@ func queueARedrivenJobComesBackFreshAndADeletedOneNever(t *testing.T, q JobQueue
 	advance(time.Hour)
 	if msgs := receive(t, q, 2); len(msgs) != 0 {
 		t.Errorf("a deleted job came back")
+	}
+}
+
+// owned sends n jobs of owner, numbered from 1 by their version.
+func owned(t *testing.T, q JobQueue, owner string, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		if err := q.SendJob(context.Background(), longrun.Job{ID: longrun.NewID(), Version: int64(i), Hash: "h", Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// receiveOne receives one job, if any.
+func receiveOne(t *testing.T, q JobQueue) []pump.Message {
+	t.Helper()
+	msgs, err := q.Receive(context.Background(), 1, time.Minute, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// order receives and deletes n jobs one at a time, and names each by owner
+// and version.
+func order(t *testing.T, q JobQueue, n int) []string {
+	t.Helper()
+	var got []string
+	for range n {
+		msgs := receiveOne(t, q)
+		if len(msgs) != 1 {
+			t.Fatalf("after %v nothing to receive", got)
+		}
+		var j longrun.Job
+		json.Unmarshal([]byte(msgs[0].Body), &j)
+		got = append(got, fmt.Sprintf("%s%d", j.Owner, j.Version))
+		q.DeleteJob(context.Background(), msgs[0].ID)
+	}
+	return got
+}
+
+// queueOwnersTakeTurnsEachFirstInFirstOut checks that owners take turns,
+// each first in first out: a backlog of one owner's jobs does not hold
+// back another's.
+func queueOwnersTakeTurnsEachFirstInFirstOut(t *testing.T, q JobQueue, _ func(time.Duration)) {
+	owned(t, q, "a", 4)
+	owned(t, q, "b", 2)
+	owned(t, q, "c", 1)
+	got := strings.Join(order(t, q, 7), " ")
+	if want := "a1 b1 c1 a2 b2 a3 a4"; got != want {
+		t.Errorf("order %s, want %s", got, want)
+	}
+}
+
+// queueAnOwnerWithAJobInFlightWaitsForOneWithout checks that the next job
+// goes to an owner with none in flight.
+func queueAnOwnerWithAJobInFlightWaitsForOneWithout(t *testing.T, q JobQueue, _ func(time.Duration)) {
+	owned(t, q, "a", 3)
+	if first := receiveOne(t, q); len(first) != 1 { // a1 in flight, not deleted
+		t.Fatal("nothing to receive")
+	}
+	owned(t, q, "b", 1)
+	if got := order(t, q, 1); got[0] != "b1" {
+		t.Errorf("with a's job in flight the next was %s, want b1", got[0])
 	}
 }
 

@@ -21,13 +21,20 @@ type Queue struct {
 // Queue implements this port.
 var _ longrun.Queue = (*Queue)(nil)
 
-// SendJob enqueues a render job.
+// SendJob enqueues a render job, in its owner's message group.
 func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 	body, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	if _, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body))}); err != nil {
+	in := &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body))}
+	if job.Owner != "" {
+		// On a standard queue a message group makes it a fair queue: SQS
+		// holds back a tenant with a backlog so the others' jobs keep
+		// their dwell time low.
+		in.MessageGroupId = aws.String(job.Owner)
+	}
+	if _, err := q.Client.SendMessage(ctx, in); err != nil {
 		return longrun.Unavailable("the job queue", err)
 	}
 	return nil

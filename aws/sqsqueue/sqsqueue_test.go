@@ -1,12 +1,17 @@
 package sqsqueue_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -39,7 +44,7 @@ func TestJobsArriveAndPoisonMovesToTheDLQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	queue := &sqsqueue.Queue{Client: client, URL: *q.QueueUrl}
-	job := longrun.Job{ID: longrun.NewID(), Version: 3, Hash: "abc"}
+	job := longrun.Job{ID: longrun.NewID(), Version: 3, Hash: "abc", Owner: longrun.NewID()}
 	if err := queue.SendJob(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +55,7 @@ func TestJobsArriveAndPoisonMovesToTheDLQ(t *testing.T) {
 		if err != nil || len(out.Messages) != 1 {
 			t.Fatalf("receive %d: %v %v", receive, out, err)
 		}
+
 		var got longrun.Job
 		json.Unmarshal([]byte(*out.Messages[0].Body), &got)
 		if got != job {
@@ -99,4 +105,49 @@ func TestQueueConformance(t *testing.T) {
 			return jobs
 		}
 	})
+}
+
+// recorder keeps the bodies of the requests it passes on.
+type recorder struct {
+	next   aws.HTTPClient
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (r *recorder) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		r.mu.Lock()
+		r.bodies = append(r.bodies, string(b))
+		r.mu.Unlock()
+	}
+	return r.next.Do(req)
+}
+
+// Every job is sent in its owner's message group, which makes the standard
+// queue an SQS fair queue. fauxqs accepts the group on a standard queue but
+// does not keep it, so the request itself is checked.
+func TestJobsAreSentInTheirOwnersMessageGroup(t *testing.T) {
+	awstest.SQS(t)
+	ctx := context.Background()
+	cfg := awstest.Config(t)
+	rec := &recorder{next: awshttp.NewBuildableClient()}
+	cfg.HTTPClient = rec
+	client := sqs.NewFromConfig(cfg)
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("fair"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h", Owner: longrun.NewID()}
+	if err := (&sqsqueue.Queue{Client: client, URL: *q.QueueUrl}).SendJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var send struct{ MessageGroupId string }
+	json.Unmarshal([]byte(rec.bodies[len(rec.bodies)-1]), &send)
+	if send.MessageGroupId != job.Owner {
+		t.Errorf("SendMessage %s: message group %q, want the owner", rec.bodies[len(rec.bodies)-1], send.MessageGroupId)
+	}
 }

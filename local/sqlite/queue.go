@@ -23,7 +23,7 @@ func (db *DB) SendJob(ctx context.Context, job longrun.Job) error {
 		return err
 	}
 	now := db.now()
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at) VALUES (?, ?, ?)`, body, now, now); err != nil {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner); err != nil {
 		return unavailable(err)
 	}
 	signal(db.jobs)
@@ -33,9 +33,11 @@ func (db *DB) SendJob(ctx context.Context, job longrun.Job) error {
 // JobsReady is signalled when a job is sent.
 func (db *DB) JobsReady() <-chan struct{} { return db.jobs }
 
-// Receive delivers up to max visible jobs, oldest first, and hides them for
-// visibility. A job already received maxReceives times is moved to the
-// dead-letter table instead, as SQS's redrive policy does.
+// Receive delivers up to max visible jobs and hides them for visibility:
+// each from the owner with the fewest jobs in flight, then the owner served
+// longest ago, the oldest of that owner's jobs. A job already received
+// maxReceives times is moved to the dead-letter table instead, as SQS's
+// redrive policy does.
 func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, maxReceives int) ([]pump.Message, error) {
 	var out []pump.Message
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -47,25 +49,39 @@ func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, ma
 		if _, err := tx.Exec(`DELETE FROM jobs WHERE visible_at <= ? AND receives >= ?`, now, maxReceives); err != nil {
 			return err
 		}
-		rows, err := tx.Query(`UPDATE jobs SET visible_at = ?, receives = receives + 1
-			WHERE id IN (SELECT id FROM jobs WHERE visible_at <= ? ORDER BY id LIMIT ?)
-			RETURNING id, body, receives, sent_at`, now+int64(visibility), now, max)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var m pump.Message
-			var sent int64
-			if err := rows.Scan(&m.ID, &m.Body, &m.Receives, &sent); err != nil {
+		for len(out) < max {
+			m, ok, err := receiveOne(tx, now, now+int64(visibility))
+			if err != nil || !ok {
 				return err
 			}
-			m.SentAt = time.Unix(0, sent).UTC()
 			out = append(out, m)
 		}
-		return rows.Err()
+		return nil
 	})
 	return out, err
+}
+
+// receiveOne delivers the next job in fair order, if one is visible.
+func receiveOne(tx *sql.Tx, now, hidden int64) (pump.Message, bool, error) {
+	var m pump.Message
+	var sent int64
+	err := tx.QueryRow(`WITH heads AS (SELECT grp, min(id) AS id FROM jobs WHERE visible_at <= ?1 GROUP BY grp)
+		UPDATE jobs SET visible_at = ?2, receives = receives + 1 WHERE id = (
+			SELECT h.id FROM heads h LEFT JOIN job_groups g ON g.grp = h.grp
+			ORDER BY (SELECT count(*) FROM jobs f WHERE f.grp = h.grp AND f.visible_at > ?1 AND f.receives > 0),
+				coalesce(g.served, 0), h.id
+			LIMIT 1)
+		RETURNING id, body, receives, sent_at, grp`, now, hidden).Scan(&m.ID, &m.Body, &m.Receives, &sent, new(string))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	m.SentAt = time.Unix(0, sent).UTC()
+	_, err = tx.Exec(`INSERT INTO job_groups (grp, served) SELECT grp, (SELECT coalesce(max(served), 0) + 1 FROM job_groups)
+		FROM jobs WHERE id = ? ON CONFLICT (grp) DO UPDATE SET served = excluded.served`, m.ID)
+	return m, true, err
 }
 
 // DeleteJob removes a processed job.
@@ -142,7 +158,9 @@ func (db *DB) Redrive(ctx context.Context, id int64) (longrun.Job, error) {
 			return err
 		}
 		now := db.now()
-		_, err := tx.Exec(`INSERT INTO jobs (body, visible_at, sent_at) VALUES (?, ?, ?)`, body, now, now)
+		var job longrun.Job
+		json.Unmarshal([]byte(body), &job)
+		_, err := tx.Exec(`INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner)
 		return err
 	})
 	var job longrun.Job
