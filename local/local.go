@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
-		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Logger: log, Metrics: metrics,
+		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout, Render: cfg.Render},
 		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics},

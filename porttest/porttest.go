@@ -26,6 +26,7 @@ type Store interface {
 	PutResult(ctx context.Context, r *longrun.Result) error
 	Claim(ctx context.Context, hash, token string, until time.Time) (bool, error)
 	Release(ctx context.Context, hash, token string) error
+	LeaseEnds(ctx context.Context, hash string) (time.Time, error)
 	MarkSent(ctx context.Context, key string) (bool, error)
 	UnmarkSent(ctx context.Context, key string) error
 }
@@ -206,6 +207,12 @@ func storeALeaseExcludesOthersUntilItExpiresOrIsReleased(t *testing.T, s Store) 
 	if ok, _ := s.Claim(ctx, "h", "a", now.Add(2*time.Minute)); !ok {
 		t.Error("the holder could not renew")
 	}
+	if ends, err := s.LeaseEnds(ctx, "h"); err != nil || ends.Sub(now.Add(2*time.Minute)).Abs() > time.Millisecond {
+		t.Errorf("lease ends %v %v, want when the renewal said", ends, err)
+	}
+	if ends, err := s.LeaseEnds(ctx, "never-leased"); err != nil || !ends.IsZero() {
+		t.Errorf("no lease: ends %v %v, want zero", ends, err)
+	}
 	s.Release(ctx, "h", "b") // not the holder: no effect
 	if ok, _ := s.Claim(ctx, "h", "b", now.Add(time.Minute)); ok {
 		t.Error("another token's release freed the lease")
@@ -216,6 +223,9 @@ func storeALeaseExcludesOthersUntilItExpiresOrIsReleased(t *testing.T, s Store) 
 	}
 	if ok, _ := s.Claim(ctx, "expired", "a", now.Add(-time.Second)); !ok {
 		t.Fatal("claim")
+	}
+	if ends, _ := s.LeaseEnds(ctx, "expired"); !ends.IsZero() {
+		t.Errorf("an expired lease ends %v, want zero", ends)
 	}
 	if ok, _ := s.Claim(ctx, "expired", "b", now.Add(time.Minute)); !ok {
 		t.Error("an expired lease could not be taken")

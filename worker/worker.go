@@ -33,6 +33,13 @@ type Leases interface {
 	Claim(ctx context.Context, hash, token string, until time.Time) (bool, error)
 	// Release ends token's lease on hash, if it still holds it.
 	Release(ctx context.Context, hash, token string) error
+	// LeaseEnds returns when the lease on hash ends; zero if none is held.
+	LeaseEnds(ctx context.Context, hash string) (time.Time, error)
+}
+
+// A Requeuer puts a job back on the queue, to be delivered after a delay.
+type Requeuer interface {
+	SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error
 }
 
 // Images keeps PNGs by key.
@@ -45,6 +52,10 @@ type Worker struct {
 	Service *longrun.Service
 	Leases  Leases
 	Images  Images
+	// Requeue takes back a job whose parameters another job is rendering,
+	// until that render's lease ends: busy is not a failure. Nil fails the
+	// delivery instead (ErrBusy), and the queue retries it.
+	Requeue Requeuer
 	Logger  *slog.Logger
 
 	// Workers is the number of goroutines one render uses; 0 means all cores.
@@ -148,6 +159,9 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		return nil
 	}
 	l, err := w.claim(ctx, job)
+	if errors.Is(err, ErrBusy) && w.Requeue != nil {
+		return w.putBack(ctx, job, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -214,6 +228,22 @@ func (w *Worker) claim(ctx context.Context, job longrun.Job) (*lease, error) {
 		err = ErrBusy
 	}
 	return l, err
+}
+
+// putBack sends a job whose parameters are being rendered elsewhere back to
+// the queue until that lease ends; it then finishes from the result.
+func (w *Worker) putBack(ctx context.Context, job longrun.Job, log *slog.Logger) error {
+	ends, err := w.Leases.LeaseEnds(ctx, job.Hash)
+	if err != nil {
+		return err
+	}
+	delay := min(max(time.Until(ends), time.Second), w.leaseTime())
+	if err := w.Requeue.SendJobAfter(ctx, job, delay); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "job: the same parameters are rendering elsewhere; back when that lease ends",
+		"outcome", "busy", "delay", delay.Round(time.Millisecond).String())
+	return nil
 }
 
 // renew extends the lease once a third of it has passed.

@@ -27,6 +27,7 @@ type fixture struct {
 	w       *worker.Worker
 	renders atomic.Int64
 	fail    error
+	failRe  float64 // fail only renders of this c.re; 0: all
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -42,11 +43,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db}
-	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images,
+	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, Requeue: db,
 		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
 		Render: func(ctx context.Context, p julia.Params, o julia.Options) (*image.Paletted, julia.Stats, error) {
 			f.renders.Add(1)
-			if f.fail != nil {
+			if f.fail != nil && (f.failRe == 0 || real(p.C) == f.failRe) {
 				return nil, julia.Stats{}, f.fail
 			}
 			return julia.Render(ctx, p, o)
@@ -163,17 +164,43 @@ func TestTooSlowRenderFailsAtOnce(t *testing.T) {
 	}
 }
 
-func TestHashLeasedElsewhereIsRetriedLater(t *testing.T) {
+// Busy is not failure: a job whose parameters another job is rendering
+// goes back to the queue until that lease ends, uncounted as a failed
+// delivery, and then finishes from the result without rendering.
+func TestABusyJobWaitsForTheLeaseAndIsNotAFailure(t *testing.T) {
 	f := newFixture(t)
-	_, job := f.configuration(t, -0.35)
-	if ok, err := f.db.Claim(context.Background(), job.Hash, "someone-else", time.Now().Add(time.Minute)); !ok || err != nil {
+	ctx := context.Background()
+	clock := time.Now()
+	f.db.Now = func() time.Time { return clock }
+	c, job := f.configuration(t, -0.35)
+	leaseEnds := time.Now().Add(time.Minute)
+	if ok, err := f.db.Claim(ctx, job.Hash, "someone-else", leaseEnds); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if err := f.w.Process(context.Background(), job, 1); !errors.Is(err, worker.ErrBusy) {
-		t.Fatalf("got %v, want ErrBusy", err)
+	if err := f.w.Process(ctx, job, 1); err != nil {
+		t.Fatalf("got %v, want the delivery finished with", err)
 	}
 	if n := f.renders.Load(); n != 0 {
 		t.Errorf("rendered %d times while leased elsewhere", n)
+	}
+	if got := f.get(t, c.ID); got.Status != longrun.StatusQueued {
+		t.Errorf("status %s, want still queued", got.Status)
+	}
+	if msgs, _ := f.db.Receive(ctx, 10, time.Minute, 5); len(msgs) != 0 {
+		t.Fatalf("the job came back before the lease ended")
+	}
+	// The other job finishes; the lease ends; the job comes back, fresh.
+	f.db.PutResult(ctx, &longrun.Result{Hash: job.Hash, Stats: longrun.Stats{Iterations: 1}})
+	clock = leaseEnds.Add(time.Second)
+	msgs, _ := f.db.Receive(ctx, 10, time.Minute, 5)
+	if len(msgs) != 1 || msgs[0].Receives != 1 {
+		t.Fatalf("after the lease: %+v, want the job, on its first receive", msgs)
+	}
+	if err := f.w.Process(ctx, job, msgs[0].Receives); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(t, c.ID); got.Status != longrun.StatusDone || f.renders.Load() != 0 {
+		t.Errorf("status %s after %d renders, want done from the result", got.Status, f.renders.Load())
 	}
 }
 
@@ -182,9 +209,7 @@ func TestBatchReportsOnlyTheFailedMessage(t *testing.T) {
 	_, good := f.configuration(t, -0.36)
 	body, _ := json.Marshal(good)
 	_, bad := f.configuration(t, -0.37)
-	if ok, _ := f.db.Claim(context.Background(), bad.Hash, "other", time.Now().Add(time.Minute)); !ok {
-		t.Fatal("claim")
-	}
+	f.fail, f.failRe = errors.New("broken"), -0.37
 	badBody, _ := json.Marshal(bad)
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "m1", Body: string(body), Attributes: map[string]string{"ApproximateReceiveCount": "1"}},

@@ -290,6 +290,24 @@ func (st *Store) Claim(ctx context.Context, hash, token string, until time.Time)
 	return true, nil
 }
 
+// LeaseEnds returns when the lease on hash ends; zero if none is held.
+func (st *Store) LeaseEnds(ctx context.Context, hash string) (time.Time, error) {
+	out, err := st.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.ResultTable,
+		Key: map[string]types.AttributeValue{"pk": s("lease#" + hash)}, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return time.Time{}, unavailable(err)
+	}
+	v, ok := out.Item["untilNs"].(*types.AttributeValueMemberN)
+	if !ok {
+		return time.Time{}, nil
+	}
+	ns, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil || ns < st.now().UnixNano() {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns).UTC(), nil
+}
+
 // Release ends token's lease on hash, if it still holds it.
 func (st *Store) Release(ctx context.Context, hash, token string) error {
 	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{

@@ -99,7 +99,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store}, Leases: store, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
+	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store}, Leases: store,
+		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
 		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url}

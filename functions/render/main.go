@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/functions/internal/awsenv"
 	"github.com/longrun/longrun/worker"
 )
@@ -25,7 +27,8 @@ func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker,
 	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
 	w := &worker.Worker{
 		Service: &longrun.Service{Store: store, Results: store}, Leases: store,
-		Images: awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
+		Requeue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
+		Images:  awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,
 	}

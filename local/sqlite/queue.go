@@ -9,21 +9,28 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/local/pump"
+	"github.com/longrun/longrun/worker"
 )
 
 var (
-	_ longrun.Queue = (*DB)(nil)
-	_ pump.Queue    = (*DB)(nil)
+	_ longrun.Queue   = (*DB)(nil)
+	_ worker.Requeuer = (*DB)(nil)
+	_ pump.Queue      = (*DB)(nil)
 )
 
 // SendJob enqueues a render job.
 func (db *DB) SendJob(ctx context.Context, job longrun.Job) error {
+	return db.SendJobAfter(ctx, job, 0)
+}
+
+// SendJobAfter enqueues a render job, to be delivered after delay.
+func (db *DB) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
 	body, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
 	now := db.now()
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner); err != nil {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now+int64(delay), now, job.Owner); err != nil {
 		return unavailable(err)
 	}
 	signal(db.jobs)

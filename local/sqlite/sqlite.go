@@ -339,6 +339,19 @@ func (db *DB) Claim(ctx context.Context, hash, token string, until time.Time) (b
 	return n == 1, err
 }
 
+// LeaseEnds returns when the lease on hash ends; zero if none is held.
+func (db *DB) LeaseEnds(ctx context.Context, hash string) (time.Time, error) {
+	var until int64
+	err := db.r.QueryRowContext(ctx, `SELECT until FROM claims WHERE hash = ? AND until >= ?`, hash, db.now()).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, unavailable(err)
+	}
+	return time.Unix(0, until).UTC(), nil
+}
+
 // ReleaseClaims ends every render lease: at start-up the leases a previous
 // process held are orphans.
 func (db *DB) ReleaseClaims(ctx context.Context) error {
