@@ -230,14 +230,20 @@ func (w *Worker) claim(ctx context.Context, job longrun.Job) (*lease, error) {
 	return l, err
 }
 
+// BusyRecheck is the longest a busy job waits before it looks again: a
+// lease is renewed as its render goes, so its end is no promise, and a
+// render may end well before it.
+const BusyRecheck = 5 * time.Second
+
 // putBack sends a job whose parameters are being rendered elsewhere back to
-// the queue until that lease ends; it then finishes from the result.
+// the queue until that lease ends, or BusyRecheck; it then finishes from
+// the result, or waits again.
 func (w *Worker) putBack(ctx context.Context, job longrun.Job, log *slog.Logger) error {
 	ends, err := w.Leases.LeaseEnds(ctx, job.Hash)
 	if err != nil {
 		return err
 	}
-	delay := min(max(time.Until(ends), time.Second), w.leaseTime())
+	delay := min(max(time.Until(ends), time.Second), BusyRecheck)
 	if err := w.Requeue.SendJobAfter(ctx, job, delay); err != nil {
 		return err
 	}

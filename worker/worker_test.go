@@ -173,7 +173,7 @@ func TestABusyJobWaitsForTheLeaseAndIsNotAFailure(t *testing.T) {
 	clock := time.Now()
 	f.db.Now = func() time.Time { return clock }
 	c, job := f.configuration(t, -0.35)
-	leaseEnds := time.Now().Add(time.Minute)
+	leaseEnds := time.Now().Add(worker.BusyRecheck / 2)
 	if ok, err := f.db.Claim(ctx, job.Hash, "someone-else", leaseEnds); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
