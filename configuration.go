@@ -138,6 +138,7 @@ var transitions = map[string][]Status{
 	"finish":   {StatusQueued, StatusRendering, StatusDone},
 	"fail":     {StatusQueued, StatusRendering, StatusFailed},
 	"cancel":   {StatusQueued, StatusRendering},
+	"heal":     {StatusDone},
 }
 
 // Allowed reports whether the named transition may start from status s.
@@ -171,6 +172,7 @@ var refusals = map[string]string{
 	"finish":  "only a queued or rendering one can finish",
 	"fail":    "only a queued or rendering one can fail",
 	"cancel":  "only a queued or rendering one can be cancelled",
+	"heal":    "only a done one has an image to lose",
 }
 
 func (c *Configuration) set(s Status, progress float64, reason string, now time.Time) {
@@ -269,6 +271,17 @@ func (c *Configuration) Cancel(now time.Time) error {
 		return err
 	}
 	c.set(StatusCancelled, 0, "cancelled by its owner", now)
+	return nil
+}
+
+// Heal queues a done configuration whose image was lost (deleted,
+// expired): it shows no image, and renders again.
+func (c *Configuration) Heal(now time.Time) error {
+	if err := c.check("heal", 0); err != nil {
+		return err
+	}
+	c.RenderedHash, c.Stats = "", nil
+	c.set(StatusQueued, 0, "", now)
 	return nil
 }
 

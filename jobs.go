@@ -34,7 +34,7 @@ func (s *Service) Prepare(ctx context.Context, job Job) (*Configuration, Skip, e
 	case !Allowed("start", c.Status):
 		return c, SkipStopped, nil
 	}
-	r, err := s.Results.Result(ctx, job.Hash)
+	r, err := s.result(ctx, job.Hash)
 	if err != nil || r == nil {
 		return c, SkipNone, err
 	}

@@ -21,6 +21,13 @@ type Store interface {
 type Results interface {
 	// Result returns the result for hash, or nil if there is none.
 	Result(ctx context.Context, hash string) (*Result, error)
+	// DeleteResult forgets the result for hash, whose image is lost.
+	DeleteResult(ctx context.Context, hash string) error
+}
+
+// Images tells whether a rendered image is still stored.
+type Images interface {
+	HasImage(ctx context.Context, key string) (bool, error)
 }
 
 // A Queue takes render jobs.
@@ -36,6 +43,10 @@ type Service struct {
 	Store   Store
 	Results Results
 	Queue   Queue
+	// Images, if set, is asked whether a result's image still exists
+	// before the result is reused; a result whose image is lost is
+	// forgotten and rendered again.
+	Images Images
 	// Metrics counts enqueued and deduplicated jobs; nil records nothing.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now in UTC.
@@ -85,8 +96,22 @@ func (s *Service) draft(ctx context.Context, in *Input) (Draft, *Result, error) 
 	if err != nil {
 		return Draft{}, nil, err
 	}
-	r, err := s.Results.Result(ctx, d.Params.Hash())
+	r, err := s.result(ctx, d.Params.Hash())
 	return d, r, err
+}
+
+// result returns the result for hash if its image is still stored; a
+// result whose image is lost is forgotten.
+func (s *Service) result(ctx context.Context, hash string) (*Result, error) {
+	r, err := s.Results.Result(ctx, hash)
+	if err != nil || r == nil || s.Images == nil {
+		return r, err
+	}
+	ok, err := s.Images.HasImage(ctx, ImageKey(hash))
+	if err != nil || ok {
+		return r, err
+	}
+	return nil, s.Results.DeleteResult(ctx, hash)
 }
 
 // Create stores owner's new configuration and queues its render, or makes
@@ -152,11 +177,63 @@ func (s *Service) Rerender(ctx context.Context, owner, id string) (*Configuratio
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.Results.Result(ctx, c.ParamsHash)
+	if c.Status == StatusDone {
+		return s.healIfLost(ctx, c)
+	}
+	r, err := s.result(ctx, c.ParamsHash)
 	if err != nil {
 		return nil, err
 	}
 	c, err = s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.Requeue(r, s.now()) })
+	if err != nil {
+		return nil, err
+	}
+	return c, s.enqueue(ctx, c)
+}
+
+// ImageLost renders owner's done configuration again when its image is
+// gone (the image route found it missing): nothing shows done with a
+// missing image.
+func (s *Service) ImageLost(ctx context.Context, owner, id string) (*Configuration, error) {
+	c, err := s.Get(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.heal(ctx, c)
+}
+
+// healIfLost re-renders a done configuration whose image is lost, and
+// refuses to re-render one whose image is there.
+func (s *Service) healIfLost(ctx context.Context, c *Configuration) (*Configuration, error) {
+	if s.Images != nil && c.RenderedHash != "" {
+		ok, err := s.Images.HasImage(ctx, ImageKey(c.RenderedHash))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return s.heal(ctx, c)
+		}
+	}
+	return nil, Errorf(ECONFLICT, "the configuration is done and its image is there: nothing to render")
+}
+
+// heal forgets the lost image's result and queues the configuration.
+func (s *Service) heal(ctx context.Context, c *Configuration) (*Configuration, error) {
+	if c.RenderedHash != "" {
+		if err := s.Results.DeleteResult(ctx, c.RenderedHash); err != nil {
+			return nil, err
+		}
+	}
+	id := c.ID
+	c, err := s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error {
+		if c.Status != StatusDone { // already on its way
+			return errUnchanged
+		}
+		return c.Heal(s.now())
+	})
+	if errors.Is(err, errUnchanged) {
+		return s.Store.Configuration(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}

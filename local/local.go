@@ -144,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	h := hub.New(log)
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
-	svc := &longrun.Service{Store: db, Results: db, Queue: db, Metrics: metrics}
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Metrics: metrics}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
@@ -227,6 +227,9 @@ func sessionKey(path string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// DataDir is the folder the system keeps its data in.
+func (s *System) DataDir() string { return s.cfg.DataDir }
 
 func (s *System) health(ctx context.Context) map[string]any {
 	q, err := s.queue.QueueStats(ctx)

@@ -783,3 +783,46 @@ func TestOperationsNeedTheOperatorToken(t *testing.T) {
 		}
 	}
 }
+
+// A result whose image is gone renders again: the image route notices, the
+// configuration shows queued, then done with the image back; a new
+// configuration of the same parameters renders rather than showing done
+// with no image; re-render is refused while the image is there.
+func TestALostImageIsRenderedAgain(t *testing.T) {
+	r := newRenderer()
+	sys, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "kept", "params": small(0.27, 0.1)})
+	v = c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	if res := c.Do("POST", "/api/configurations/"+v.ID+"/render", nil); res.Status != http.StatusConflict {
+		t.Errorf("re-render with the image there: %d, want 409", res.Status)
+	}
+	lose := func() {
+		t.Helper()
+		if err := os.Remove(filepath.Join(sys.DataDir(), "images", longrun.ImageKey(v.ParamsHash))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lose()
+	if res := c.Do("GET", v.ImageURL, nil); res.Status != http.StatusNotFound || !strings.Contains(res.Err(t).Error.Message, "rendered again") {
+		t.Fatalf("a lost image: %d %s, want 404 saying it renders again", res.Status, res.Body)
+	}
+	healed := c.Await(v.ID, 10*time.Second, "done again", testutil.Done)
+	if res := c.Do("GET", healed.ImageURL, nil); res.Status != http.StatusOK || r.count(0.27) != 2 {
+		t.Errorf("after healing: image %d, %d renders; want the image back from a second render", res.Status, r.count(0.27))
+	}
+	lose()
+	twin := c.Create(map[string]any{"name": "twin", "params": small(0.27, 0.1)})
+	if twin.Status == longrun.StatusDone {
+		t.Errorf("a new configuration of parameters whose image is lost is done at once")
+	}
+	c.Await(twin.ID, 10*time.Second, "done", testutil.Done)
+	lose()
+	if res := c.Do("POST", "/api/configurations/"+v.ID+"/render", nil); res.Status != http.StatusAccepted {
+		t.Errorf("re-render of a done configuration whose image is lost: %d, want 202", res.Status)
+	}
+	c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	if n := r.count(0.27); n != 4 {
+		t.Errorf("%d renders, want 4: the first and one per loss", n)
+	}
+}

@@ -23,6 +23,7 @@ type Store interface {
 	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
 	DeleteConfiguration(ctx context.Context, id string) error
 	Result(ctx context.Context, hash string) (*longrun.Result, error)
+	DeleteResult(ctx context.Context, hash string) error
 	PutResult(ctx context.Context, r *longrun.Result) error
 	Claim(ctx context.Context, hash, token string, until time.Time) (bool, error)
 	Release(ctx context.Context, hash, token string) error
@@ -192,6 +193,18 @@ func storeResultsArePutOnceByHash(t *testing.T, s Store) {
 	if r, _ := s.Result(ctx, "h1"); r == nil || r.Stats.Iterations != 1 {
 		t.Errorf("got %+v, want the first result kept", r)
 	}
+	if err := s.DeleteResult(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Result(ctx, "h1"); r != nil || err != nil {
+		t.Errorf("after delete: %+v %v, want none", r, err)
+	}
+	if err := s.PutResult(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Result(ctx, "h1"); r == nil || r.Stats.Iterations != 2 {
+		t.Errorf("after delete and put: %+v, want the new result", r)
+	}
 }
 
 // storeALeaseExcludesOthersUntilItExpiresOrIsReleased checks that a lease excludes others until it expires or is released.
@@ -251,6 +264,7 @@ func storeSentMarksAreSetOnce(t *testing.T, s Store) {
 type Images interface {
 	PutImage(ctx context.Context, key string, png []byte) error
 	OpenImage(ctx context.Context, key string) (io.ReadCloser, error)
+	HasImage(ctx context.Context, key string) (bool, error)
 }
 
 // TestImages runs the image store suite.
@@ -271,12 +285,18 @@ func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
 			if string(got) != body {
 				t.Errorf("got %q, want %q", got, body)
 			}
+			if ok, err := s.HasImage(ctx, "abc.png"); !ok || err != nil {
+				t.Errorf("HasImage of a stored image: %v %v", ok, err)
+			}
 		}
 	})
 	t.Run("a missing image is ENOTFOUND", func(t *testing.T) {
 		s := newImages(t)
 		if _, err := s.OpenImage(ctx, "missing.png"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
 			t.Errorf("got %v, want ENOTFOUND", err)
+		}
+		if ok, err := s.HasImage(ctx, "missing.png"); ok || err != nil {
+			t.Errorf("HasImage of a missing image: %v %v, want false", ok, err)
 		}
 	})
 }

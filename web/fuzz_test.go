@@ -71,6 +71,7 @@ func (m *memStore) DeleteConfiguration(_ context.Context, id string) error {
 
 func (m *memStore) Result(context.Context, string) (*longrun.Result, error) { return nil, nil }
 func (m *memStore) SendJob(context.Context, longrun.Job) error              { return nil }
+func (m *memStore) DeleteResult(context.Context, string) error              { return nil }
 func (m *memStore) OpenImage(context.Context, string) (io.ReadCloser, error) {
 	return nil, longrun.Errorf(longrun.ENOTFOUND, "no images")
 }

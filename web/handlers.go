@@ -143,6 +143,12 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	// The URL names the hash, so the response may be cached for good.
 	immutable := r.URL.Query().Get("h") != "" && strings.HasPrefix(c.RenderedHash, r.URL.Query().Get("h"))
 	if u, ok := s.Images.(imageURLer); ok {
+		if s.Service.Images != nil {
+			if ok, err := s.Service.Images.HasImage(r.Context(), key); err != nil || !ok {
+				s.lostImage(w, r, err)
+				return
+			}
+		}
 		url, err := u.ImageURL(r.Context(), key)
 		if err != nil {
 			s.fail(w, r, err)
@@ -155,6 +161,10 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	// An image may take a slow client longer than the server's write timeout.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Minute))
 	f, err := s.Images.OpenImage(r.Context(), key)
+	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		s.lostImage(w, r, nil)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -170,6 +180,18 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.Copy(w, f); err != nil {
 		s.Logger.Warn("image: copy failed", "err", err)
 	}
+}
+
+// lostImage answers for an image that is gone (deleted, expired): the
+// configuration renders again, and the page is told so.
+func (s *server) lostImage(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		_, err = s.Service.ImageLost(r.Context(), Owner(r.Context()), r.PathValue("id"))
+	}
+	if err == nil {
+		err = longrun.Errorf(longrun.ENOTFOUND, "the image was lost; it is being rendered again")
+	}
+	s.fail(w, r, err)
 }
 
 func (s *server) mail(w http.ResponseWriter, r *http.Request) {

@@ -290,6 +290,16 @@ func (st *Store) Claim(ctx context.Context, hash, token string, until time.Time)
 	return true, nil
 }
 
+// DeleteResult forgets the result for hash.
+func (st *Store) DeleteResult(ctx context.Context, hash string) error {
+	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.ResultTable,
+		Key: map[string]types.AttributeValue{"pk": s("result#" + hash)}})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // LeaseEnds returns when the lease on hash ends; zero if none is held.
 func (st *Store) LeaseEnds(ctx context.Context, hash string) (time.Time, error) {
 	out, err := st.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.ResultTable,

@@ -28,8 +28,9 @@ type Bucket struct {
 
 // Bucket implements these ports.
 var (
-	_ worker.Images = (*Bucket)(nil)
-	_ web.Images    = (*Bucket)(nil)
+	_ worker.Images  = (*Bucket)(nil)
+	_ web.Images     = (*Bucket)(nil)
+	_ longrun.Images = (*Bucket)(nil)
 )
 
 // PutImage stores png under key.
@@ -40,6 +41,20 @@ func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {
 		return longrun.Unavailable("the image store", err)
 	}
 	return nil
+}
+
+// HasImage reports whether an image is stored under key.
+func (b *Bucket) HasImage(ctx context.Context, key string) (bool, error) {
+	_, err := b.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.Name, Key: &key})
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nf) || errors.As(err, &nsk) {
+		return false, nil
+	}
+	if err != nil {
+		return false, longrun.Unavailable("the image store", err)
+	}
+	return true, nil
 }
 
 // OpenImage opens the image under key.

@@ -89,9 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		rand.Read(key)
 		key = []byte(hex.EncodeToString(key)) // sessions last as long as this process
 	}
+	images := &s3images.Bucket{Client: s3Client, Name: names.bucket}
 	srv := web.NewServer(web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Metrics: metrics, Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
-		Images:  &s3images.Bucket{Client: s3Client, Name: names.bucket}, Sessions: &web.Sessions{Key: key},
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
+			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
+		Images: images, Sessions: &web.Sessions{Key: key},
 		Logger: log, Metrics: metrics, Live: h.Serve,
 	})
 	ln, err := net.Listen("tcp", *addr)
@@ -99,8 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store}, Leases: store,
-		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: &s3images.Bucket{Client: s3Client, Name: names.bucket},
+	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store, Images: images}, Leases: store,
+		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: images,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
 		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url}

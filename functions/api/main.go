@@ -38,8 +38,9 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	store := awsenv.Store(e, db)
 	sessions := &web.Sessions{Key: []byte(e.Required("SESSION_KEY"))}
 	metrics := awsenv.Metrics("api")
+	images := awsenv.Images(e, cfg)
 	srv := web.NewServer(web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Metrics: metrics,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
 		Sessions: sessions, Logger: awsenv.Logger(), Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),

@@ -25,8 +25,9 @@ func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker,
 		return nil, err
 	}
 	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
+	images := awsenv.Images(e, cfg)
 	w := &worker.Worker{
-		Service: &longrun.Service{Store: store, Results: store}, Leases: store,
+		Service: &longrun.Service{Store: store, Results: store, Images: images}, Leases: store,
 		Requeue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
 		Images:  awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),

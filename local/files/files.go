@@ -23,8 +23,9 @@ type Dir struct{ path string }
 
 // Dir implements these ports.
 var (
-	_ worker.Images = (*Dir)(nil)
-	_ web.Images    = (*Dir)(nil)
+	_ worker.Images  = (*Dir)(nil)
+	_ web.Images     = (*Dir)(nil)
+	_ longrun.Images = (*Dir)(nil)
 )
 
 // Open returns the image folder at path, creating it.
@@ -49,6 +50,19 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 		return err
 	}
 	return atomicfile.WriteBytes(name, 0o644, png)
+}
+
+// HasImage reports whether an image is stored under key.
+func (d *Dir) HasImage(ctx context.Context, key string) (bool, error) {
+	name, err := d.file(key)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // OpenImage opens the image under key.

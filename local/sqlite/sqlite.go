@@ -326,6 +326,14 @@ func (db *DB) PutResult(ctx context.Context, r *longrun.Result) error {
 	return err
 }
 
+// DeleteResult forgets the result for hash.
+func (db *DB) DeleteResult(ctx context.Context, hash string) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM results WHERE hash = ?`, hash); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // Claim takes a lease on rendering hash until the given time, unless another
 // token holds an unexpired one.
 func (db *DB) Claim(ctx context.Context, hash, token string, until time.Time) (bool, error) {
