@@ -15,6 +15,9 @@ type Store interface {
 	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*Configuration, string, error)
 	UpdateConfiguration(ctx context.Context, id string, fn func(*Configuration) error) (*Configuration, error)
 	DeleteConfiguration(ctx context.Context, id string) error
+	// CountConfigurations counts an owner's configurations: all, and those
+	// queued or rendering.
+	CountConfigurations(ctx context.Context, owner string) (stored, active int, err error)
 }
 
 // Results finds rendered results by params hash.
@@ -47,6 +50,10 @@ type Service struct {
 	// before the result is reused; a result whose image is lost is
 	// forgotten and rendered again.
 	Images Images
+	// Quotas bound each owner and address; Limiter counts their writes
+	// (nil: no rate limits, the quotas on stored and active still hold).
+	Quotas  Quotas
+	Limiter Limiter
 	// Metrics counts enqueued and deduplicated jobs; nil records nothing.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now in UTC.
@@ -118,12 +125,18 @@ func (s *Service) result(ctx context.Context, hash string) (*Result, error) {
 // it done at once when its parameters were rendered before. If the job
 // cannot be queued, the configuration is returned with an EUNAVAILABLE
 // error: it stays queued, and Rerender recovers it.
-func (s *Service) Create(ctx context.Context, owner string, in *Input) (*Configuration, error) {
+func (s *Service) Create(ctx context.Context, caller Caller, in *Input) (*Configuration, error) {
 	d, r, err := s.draft(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	c := NewConfiguration(owner, d, r, s.now())
+	if err := s.allowWrite(ctx, caller); err != nil {
+		return nil, err
+	}
+	if err := s.allowActive(ctx, caller.Owner, true); err != nil {
+		return nil, err
+	}
+	c := NewConfiguration(caller.Owner, d, r, s.now())
 	if err := s.Store.CreateConfiguration(ctx, c); err != nil {
 		return nil, err
 	}
@@ -132,8 +145,9 @@ func (s *Service) Create(ctx context.Context, owner string, in *Input) (*Configu
 
 // Edit replaces owner's configuration id with the input, if ifMatch names
 // its current ETag; new parameters queue a new version.
-func (s *Service) Edit(ctx context.Context, owner, id, ifMatch string, in *Input) (*Configuration, error) {
-	if _, err := s.Get(ctx, owner, id); err != nil {
+func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, in *Input) (*Configuration, error) {
+	old, err := s.Get(ctx, caller.Owner, id)
+	if err != nil {
 		return nil, err
 	}
 	if ifMatch == "" {
@@ -142,6 +156,14 @@ func (s *Service) Edit(ctx context.Context, owner, id, ifMatch string, in *Input
 	d, r, err := s.draft(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.allowWrite(ctx, caller); err != nil {
+		return nil, err
+	}
+	if d.Params.Hash() != old.ParamsHash && r == nil && !old.Status.active() {
+		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
+			return nil, err
+		}
 	}
 	changed := false
 	c, err := s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error {
@@ -172,10 +194,18 @@ func (s *Service) Delete(ctx context.Context, owner, id, ifMatch string) error {
 
 // Rerender queues owner's failed or cancelled configuration again, or
 // re-sends the job of one left queued by a failed enqueue.
-func (s *Service) Rerender(ctx context.Context, owner, id string) (*Configuration, error) {
-	c, err := s.Get(ctx, owner, id)
+func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Configuration, error) {
+	c, err := s.Get(ctx, caller.Owner, id)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.allowWrite(ctx, caller); err != nil {
+		return nil, err
+	}
+	if !c.Status.active() {
+		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
+			return nil, err
+		}
 	}
 	if c.Status == StatusDone {
 		return s.healIfLost(ctx, c)

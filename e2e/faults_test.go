@@ -30,7 +30,7 @@ func mailPerVersion(t *testing.T, c *testutil.Client) map[string]int {
 // e-mail.
 func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 	data := t.TempDir()
-	s := serve(t, data, "--render-goroutines", "1")
+	s := serve(t, data, burst...)
 	c := testutil.NewClient(t, s.URL)
 	c.Do("GET", "/api/health", nil) // the session, before the burst
 	c.HTTP.Timeout = 5 * time.Second
@@ -59,7 +59,7 @@ func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 	s.kill(t)
 	wg.Wait()
 
-	s2 := serve(t, data, "--render-goroutines", "1")
+	s2 := serve(t, data, burst...)
 	c.HTTP.Jar = rejar(t, c, s.URL, s2.URL)
 	c.Base = s2.URL
 	c.HTTP.Timeout = 30 * time.Second
@@ -92,7 +92,7 @@ func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 // version got at most one e-mail and all are done.
 func TestKilledDuringFeedDeliverySendsNoDuplicates(t *testing.T) {
 	data := t.TempDir()
-	s := serve(t, data, "--render-goroutines", "1")
+	s := serve(t, data, burst...)
 	c := testutil.NewClient(t, s.URL)
 	var ids []string
 	for i := range 40 {
@@ -112,7 +112,7 @@ func TestKilledDuringFeedDeliverySendsNoDuplicates(t *testing.T) {
 	}
 	s.kill(t)
 
-	s2 := serve(t, data, "--render-goroutines", "1")
+	s2 := serve(t, data, burst...)
 	c.HTTP.Jar = rejar(t, c, s.URL, s2.URL)
 	c.Base = s2.URL
 	for _, id := range ids {
@@ -135,3 +135,7 @@ func TestKilledDuringFeedDeliverySendsNoDuplicates(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// burst are the flags of a server that takes one owner's burst of 40
+// creates: above the default quotas, which the fault tests are not about.
+var burst = []string{"--render-goroutines", "1", "--max-active", "100", "--owner-writes", "1000"}

@@ -182,7 +182,9 @@ func BenchmarkDrain(b *testing.B) {
 func startBench(b *testing.B) (*local.System, string) {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sys, err := local.Start(ctx, local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir()})
+	// The benchmarks flood on purpose: lift the quotas.
+	sys, err := local.Start(ctx, local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(),
+		Quotas: longrun.Quotas{MaxActive: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
+	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/local/pump"
 	"github.com/longrun/longrun/local/sqlite"
@@ -63,6 +64,12 @@ type Config struct {
 	RenderTimeout time.Duration
 	// ReadTimeout bounds reading a request, headers and body; default 30s.
 	ReadTimeout time.Duration
+	// Quotas bound each owner and client address (their zero values are
+	// the defaults).
+	Quotas longrun.Quotas
+	// TrustForwardedFor takes the client's address from X-Forwarded-For,
+	// for a server behind a proxy.
+	TrustForwardedFor bool
 	// OpsToken is the operator token that /metrics, /api/ops and the
 	// dead-letter retry need as a bearer token; empty means those routes
 	// answer 404.
@@ -144,7 +151,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	h := hub.New(log)
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
-	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Metrics: metrics}
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Metrics: metrics,
+		Quotas: cfg.Quotas, Limiter: &memlimit.Limiter{}}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
@@ -162,6 +170,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Sessions: &web.Sessions{Key: key},
 		Live:     h.Serve,
 		Health:   s.health,
+
+		TrustForwardedFor: cfg.TrustForwardedFor,
 	})
 	// A request has ReadTimeout to send its body (64 KiB at most), and
 	// WriteTimeout for its answer; the push WebSocket and the image route

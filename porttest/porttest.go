@@ -22,6 +22,7 @@ type Store interface {
 	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error)
 	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
 	DeleteConfiguration(ctx context.Context, id string) error
+	CountConfigurations(ctx context.Context, owner string) (stored, active int, err error)
 	Result(ctx context.Context, hash string) (*longrun.Result, error)
 	DeleteResult(ctx context.Context, hash string) error
 	PutResult(ctx context.Context, r *longrun.Result) error
@@ -52,6 +53,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"results are put once, by hash", storeResultsArePutOnceByHash},
 		{"a lease excludes others until it expires or is released", storeALeaseExcludesOthersUntilItExpiresOrIsReleased},
 		{"sent marks are set once", storeSentMarksAreSetOnce},
+		{"an owner's configurations are counted, all and active", storeCountsStoredAndActive},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, newStore(t)) })
 	}
@@ -299,4 +301,51 @@ func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
 			t.Errorf("HasImage of a missing image: %v %v, want false", ok, err)
 		}
 	})
+}
+
+// TestLimiter runs the rate limiter suite. newLimiter returns a limiter
+// and a function that moves its clock forward.
+func TestLimiter(t *testing.T, newLimiter func(t *testing.T) (longrun.Limiter, func(time.Duration))) {
+	ctx := context.Background()
+	t.Run("a key gets its limit a window, then waits for the next", func(t *testing.T) {
+		l, advance := newLimiter(t)
+		key := "k/" + longrun.NewID()
+		for i := range 3 {
+			if retry, err := l.Allow(ctx, key, 3, time.Hour); retry != 0 || err != nil {
+				t.Fatalf("event %d: retry %v %v, want allowed", i+1, retry, err)
+			}
+		}
+		retry, err := l.Allow(ctx, key, 3, time.Hour)
+		if err != nil || retry <= 0 || retry > time.Hour {
+			t.Fatalf("the 4th event: retry %v %v, want a wait within the hour", retry, err)
+		}
+		if other, _ := l.Allow(ctx, key+"-other", 3, time.Hour); other != 0 {
+			t.Errorf("another key was refused")
+		}
+		advance(retry + time.Second)
+		if again, _ := l.Allow(ctx, key, 3, time.Hour); again != 0 {
+			t.Errorf("after the window: retry %v, want allowed", again)
+		}
+	})
+}
+
+// storeCountsStoredAndActive checks that an owner's configurations are
+// counted, all and those queued or rendering.
+func storeCountsStoredAndActive(t *testing.T, s Store) {
+	ctx := context.Background()
+	owner := longrun.NewID()
+	now := time.Now().UTC()
+	for i := range 3 {
+		c := newConfiguration(owner, now.Add(time.Duration(i)*time.Millisecond), 0.01*float64(i))
+		if i == 0 {
+			c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
+		}
+		if err := s.CreateConfiguration(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.CreateConfiguration(ctx, newConfiguration(longrun.NewID(), now, 0.5)) // someone else's
+	if stored, active, err := s.CountConfigurations(ctx, owner); stored != 3 || active != 2 || err != nil {
+		t.Errorf("counted %d stored, %d active, %v; want 3 and 2", stored, active, err)
+	}
 }

@@ -72,6 +72,9 @@ func (m *memStore) DeleteConfiguration(_ context.Context, id string) error {
 func (m *memStore) Result(context.Context, string) (*longrun.Result, error) { return nil, nil }
 func (m *memStore) SendJob(context.Context, longrun.Job) error              { return nil }
 func (m *memStore) DeleteResult(context.Context, string) error              { return nil }
+func (m *memStore) CountConfigurations(context.Context, string) (int, int, error) {
+	return 0, 0, nil
+}
 func (m *memStore) OpenImage(context.Context, string) (io.ReadCloser, error) {
 	return nil, longrun.Errorf(longrun.ENOTFOUND, "no images")
 }

@@ -49,7 +49,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c, err := s.Service.Create(r.Context(), Owner(r.Context()), &in)
+	c, err := s.Service.Create(r.Context(), s.caller(r), &in)
 	if c != nil {
 		w.Header().Set("Location", configurationURL(c.ID))
 	}
@@ -105,7 +105,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c, err := s.Service.Edit(r.Context(), Owner(r.Context()), r.PathValue("id"), match, &in)
+	c, err := s.Service.Edit(r.Context(), s.caller(r), r.PathValue("id"), match, &in)
 	s.answer(w, r, http.StatusOK, c, err)
 }
 
@@ -120,7 +120,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 // rerender queues a failed or cancelled configuration again, or re-sends
 // the job of one left queued by a failed enqueue.
 func (s *server) rerender(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Service.Rerender(r.Context(), Owner(r.Context()), r.PathValue("id"))
+	c, err := s.Service.Rerender(r.Context(), s.caller(r), r.PathValue("id"))
 	s.answer(w, r, http.StatusAccepted, c, err)
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +52,10 @@ type Deps struct {
 	Metrics longrun.Metrics
 	// Health adds facts to GET /api/health.
 	Health func(ctx context.Context) map[string]any
+	// TrustForwardedFor takes the client's address from the last entry of
+	// X-Forwarded-For, which a proxy in front adds; else it is the
+	// connection's (on AWS, API Gateway's sourceIp).
+	TrustForwardedFor bool
 }
 
 type server struct {
@@ -112,7 +117,15 @@ func (s *server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		owner := s.Sessions.session(sw, r)
+		owner, fresh := s.Sessions.session(sw, r)
+		if fresh && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// A write without a cookie starts a new owner: count those per
+			// address, or dropping the cookie would escape every limit.
+			if err := s.Service.AllowSession(r.Context(), s.addr(r)); err != nil {
+				s.fail(sw, r, err)
+				return
+			}
+		}
 		id := longrun.NewID()[:16]
 		h := sw.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -135,6 +148,25 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		s.Metrics.Add(longrun.MetricAPIRequests, 1, "route", route, "status", strconv.Itoa(sw.status))
 		s.Metrics.Observe(longrun.MetricAPISeconds, took.Seconds(), "route", route)
 	})
+}
+
+// addr is the client's address, for rate limits.
+func (s *server) addr(r *http.Request) string {
+	if s.TrustForwardedFor {
+		if f := r.Header.Values("X-Forwarded-For"); len(f) > 0 {
+			parts := strings.Split(f[len(f)-1], ",")
+			return strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// caller is who makes the request.
+func (s *server) caller(r *http.Request) longrun.Caller {
+	return longrun.Caller{Owner: Owner(r.Context()), Addr: s.addr(r)}
 }
 
 // Encode writes v as JSON with the status.

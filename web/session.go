@@ -98,11 +98,11 @@ func (s *Sessions) owner(purpose, token string) string {
 }
 
 // session returns the request's owner, issuing a new one (and its cookie)
-// when the request has no valid session.
-func (s *Sessions) session(w http.ResponseWriter, r *http.Request) string {
+// when the request has no valid session, and says whether it did.
+func (s *Sessions) session(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if c, err := r.Cookie(CookieName); err == nil {
 		if o := s.Owner(c.Value); o != "" {
-			return o
+			return o, false
 		}
 	}
 	o := longrun.NewID()
@@ -111,7 +111,7 @@ func (s *Sessions) session(w http.ResponseWriter, r *http.Request) string {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
-	return o
+	return o, true
 }
 
 type ownerKey struct{}

@@ -45,6 +45,7 @@ type Store struct {
 var (
 	_ longrun.Store   = (*Store)(nil)
 	_ longrun.Results = (*Store)(nil)
+	_ longrun.Limiter = (*Store)(nil)
 	_ worker.Leases   = (*Store)(nil)
 	_ notify.Sent     = (*Store)(nil)
 )
@@ -288,6 +289,61 @@ func (st *Store) Claim(ctx context.Context, hash, token string, until time.Time)
 		return false, unavailable(err)
 	}
 	return true, nil
+}
+
+// Allow counts one event of key in its fixed window, a conditional ADD on
+// an item that expires after the window, and returns 0 if it is within
+// limit, else how long until the window ends.
+func (st *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
+	now := st.now()
+	start := now.Truncate(window)
+	end := start.Add(window)
+	_, err := st.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.ResultTable,
+		Key:                       map[string]types.AttributeValue{"pk": s("rate#" + key + "#" + strconv.FormatInt(start.Unix(), 10))},
+		UpdateExpression:          aws.String("ADD #n :one SET expiresAt = :exp"),
+		ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :limit"),
+		ExpressionAttributeNames:  map[string]string{"#n": "n"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":limit": n(int64(limit)), ":exp": n(end.Add(time.Hour).Unix())},
+	})
+	if conditionFailed(err) {
+		return end.Sub(now), nil
+	}
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return 0, nil
+}
+
+// CountConfigurations counts an owner's configurations: all, and those
+// queued or rendering.
+func (st *Store) CountConfigurations(ctx context.Context, owner string) (stored, active int, err error) {
+	count := func(filter string) (int, error) {
+		in := &dynamodb.QueryInput{TableName: &st.ConfigTable, IndexName: aws.String(OwnerIndex), Select: types.SelectCount,
+			KeyConditionExpression:    aws.String("#o = :o"),
+			ExpressionAttributeNames:  map[string]string{"#o": "owner"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(owner)}}
+		if filter != "" {
+			in.FilterExpression = aws.String(filter)
+			in.ExpressionAttributeNames["#s"] = "status"
+			in.ExpressionAttributeValues[":q"] = s(string(longrun.StatusQueued))
+			in.ExpressionAttributeValues[":r"] = s(string(longrun.StatusRendering))
+		}
+		total := 0
+		for p := dynamodb.NewQueryPaginator(st.Client, in); p.HasMorePages(); {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, unavailable(err)
+			}
+			total += int(out.Count)
+		}
+		return total, nil
+	}
+	if stored, err = count(""); err != nil {
+		return 0, 0, err
+	}
+	active, err = count("#s IN (:q, :r)")
+	return stored, active, err
 }
 
 // DeleteResult forgets the result for hash.

@@ -51,3 +51,12 @@ func TestExpiredResultsAreIgnored(t *testing.T) {
 		t.Errorf("a new result over an expired one: got %+v", r)
 	}
 }
+
+func TestLimiterConformance(t *testing.T) {
+	porttest.TestLimiter(t, func(t *testing.T) (longrun.Limiter, func(time.Duration)) {
+		st := newStore(t)
+		clock := time.Now()
+		st.Now = func() time.Time { return clock }
+		return st, func(d time.Duration) { clock = clock.Add(d) }
+	})
+}

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	images := &s3images.Bucket{Client: s3Client, Name: names.bucket}
 	srv := web.NewServer(web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store,
 			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
 		Images: images, Sessions: &web.Sessions{Key: key},
 		Logger: log, Metrics: metrics, Live: h.Serve,

@@ -22,6 +22,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.Goroutines, "render-goroutines", 0, "goroutines all renders share (default: cores − 1, at least 1)")
 	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
 	fs.StringVar(&logLevel, "log", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&cfg.Quotas.MaxActive, "max-active", 20, "an owner's configurations queued or rendering at once")
+	fs.IntVar(&cfg.Quotas.MaxStored, "max-stored", 1000, "configurations an owner may keep")
+	fs.IntVar(&cfg.Quotas.OwnerWrites, "owner-writes", 60, "creates, edits and re-renders an owner may make a minute")
+	fs.IntVar(&cfg.Quotas.AddressWrites, "address-writes", 120, "creates, edits and re-renders a client address may make a minute")
+	fs.IntVar(&cfg.Quotas.AddressSessions, "address-sessions", 60, "new sessions (owners) a client address may start an hour")
+	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take the client's address from X-Forwarded-For (behind a proxy)")
 	if err := parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -32,7 +38,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usagef("serve: flag --log: want debug, info, warn or error")
 	}
-	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives} {
+	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
+		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
+		"address-sessions": cfg.Quotas.AddressSessions} {
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}

@@ -281,6 +281,18 @@ func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longr
 	return c, nil
 }
 
+// CountConfigurations counts an owner's configurations: all, and those
+// queued or rendering.
+func (db *DB) CountConfigurations(ctx context.Context, owner string) (stored, active int, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE json_extract(body, '$.status') IN ('queued', 'rendering'))
+		FROM configurations WHERE owner = ?`, owner).Scan(&stored, &active)
+	if err != nil {
+		return 0, 0, unavailable(err)
+	}
+	return stored, active, nil
+}
+
 // DeleteConfiguration deletes the configuration.
 func (db *DB) DeleteConfiguration(ctx context.Context, id string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {

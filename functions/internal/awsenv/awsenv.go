@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/aws/s3images"
@@ -95,6 +96,14 @@ func (h requestID) WithGroup(name string) slog.Handler    { return requestID{h.H
 // Format lines, with a Function dimension.
 func Metrics(function string) *emf.Recorder {
 	return &emf.Recorder{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
+}
+
+// Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES and
+// ADDRESS_SESSIONS; each unset one takes its default.
+func Quotas(e *Env) longrun.Quotas {
+	return longrun.Quotas{MaxActive: e.Int("MAX_ACTIVE", 0), MaxStored: e.Int("MAX_STORED", 0),
+		OwnerWrites: e.Int("OWNER_WRITES", 0), AddressWrites: e.Int("ADDRESS_WRITES", 0),
+		AddressSessions: e.Int("ADDRESS_SESSIONS", 0)}
 }
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and

@@ -1,0 +1,88 @@
+package local_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/local"
+)
+
+// An owner who floods the queue is stopped at the quota of active
+// configurations, with a 429 that names it and says when to retry; another
+// owner is not affected; nothing refused is stored.
+func TestAFloodStopsAtTheActiveQuota(t *testing.T) {
+	r := newRenderer()
+	release := r.holdRender(0.5)
+	defer release()
+	_, url := start(t, r, func(c *local.Config) { c.Quotas.MaxActive = 3 })
+	a := testutil.NewClient(t, url)
+	for i := range 3 {
+		a.Create(map[string]any{"name": fmt.Sprint(i), "params": small(0.5+0.001*float64(i), 0.1)})
+	}
+	res := a.Do("POST", "/api/configurations", map[string]any{"name": "one too many", "params": small(0.6, 0.1)})
+	e := res.Err(t).Error
+	if res.Status != http.StatusTooManyRequests || e.Code != longrun.ETOOMANY || !strings.Contains(e.Message, "at most 3") {
+		t.Fatalf("the 4th active create: %d %s, want 429 naming the quota", res.Status, res.Body)
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("Retry-After %q, want seconds", res.Header.Get("Retry-After"))
+	}
+	var page struct{ Configurations []any }
+	a.Do("GET", "/api/configurations", nil).JSON(t, &page)
+	if len(page.Configurations) != 3 {
+		t.Errorf("%d configurations stored, want the 3 accepted", len(page.Configurations))
+	}
+	b := testutil.NewClient(t, url)
+	b.Create(map[string]any{"name": "quiet", "params": small(0.7, 0.1)}) // another owner is not affected
+}
+
+func TestStoredConfigurationsAreCapped(t *testing.T) {
+	_, url := start(t, newRenderer(), func(c *local.Config) { c.Quotas.MaxStored = 2 })
+	c := testutil.NewClient(t, url)
+	for i := range 2 {
+		v := c.Create(map[string]any{"name": fmt.Sprint(i), "params": small(0.1*float64(i+1), 0.1)})
+		c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	}
+	res := c.Do("POST", "/api/configurations", map[string]any{"params": small(0.35, 0.1)})
+	if res.Status != http.StatusTooManyRequests || !strings.Contains(res.Err(t).Error.Message, "at most 2 configurations") {
+		t.Errorf("the 3rd stored: %d %s, want 429 naming the quota", res.Status, res.Body)
+	}
+}
+
+// Writes are rate limited per owner and per address; a client that drops
+// its cookie to get a new owner each time meets the address's limit on
+// new sessions.
+func TestWritesAreRateLimitedPerOwnerAndAddress(t *testing.T) {
+	_, url := start(t, newRenderer(), func(c *local.Config) {
+		c.Quotas = longrun.Quotas{OwnerWrites: 3, AddressWrites: 5, AddressSessions: 4}
+	})
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "x", "params": small(0.2, 0.2)})
+	for i := range 2 {
+		c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": fmt.Sprint(i), "params": small(0.2, 0.2)}, "If-Match", c.Get(v.ID).ETag)
+	}
+	res := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "4th", "params": small(0.2, 0.2)}, "If-Match", c.Get(v.ID).ETag)
+	if res.Status != http.StatusTooManyRequests || !strings.Contains(res.Err(t).Error.Message, "at most 3 times a minute") || res.Header.Get("Retry-After") == "" {
+		t.Errorf("the owner's 4th write this minute: %d %s, want 429 naming the limit", res.Status, res.Body)
+	}
+	// Without a cookie every request is a new owner: the address's limits hold.
+	var statuses []int
+	for i := range 6 {
+		res, err := http.Post(url+"api/configurations", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"params": {"c": {"re": 0.%d, "im": 0.3}, "width": 16, "height": 16, "depth": 5}}`, i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	if statuses[0] != 201 || statuses[len(statuses)-1] != http.StatusTooManyRequests {
+		t.Errorf("cookie-less creates from one address: %v, want the first accepted and the last refused", statuses)
+	}
+}
