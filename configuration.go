@@ -72,6 +72,9 @@ type Configuration struct {
 	Status   Status
 	Progress float64 // 0–1 while rendering
 	Error    string  // why the latest version failed
+	// NotifyError says why the e-mail of the latest version could not be
+	// sent, when retrying cannot help.
+	NotifyError string
 
 	// RenderedHash is the params hash of the image shown, which may be of
 	// older parameters (outdated) while a new one renders.
@@ -186,6 +189,9 @@ func (c *Configuration) set(s Status, progress float64, reason string, now time.
 // version, queued or done at once from result, when the parameters
 // changed. It reports whether they did, so a job must be sent.
 func (c *Configuration) Edit(d Draft, result *Result, now time.Time) bool {
+	if d.NotifyEmail != c.NotifyEmail {
+		c.NotifyError = ""
+	}
 	c.Name, c.NotifyEmail = d.Name, d.NotifyEmail
 	c.Rev++
 	c.Change, c.UpdatedAt = ChangeEdit, now
@@ -274,6 +280,15 @@ func (c *Configuration) Cancel(now time.Time) error {
 		return err
 	}
 	c.set(StatusCancelled, 0, "cancelled by its owner", now)
+	return nil
+}
+
+// MailFailed records why the version's e-mail could not be sent.
+func (c *Configuration) MailFailed(version int64, reason string, now time.Time) error {
+	if version != c.Version {
+		return ErrSuperseded
+	}
+	c.NotifyError, c.Change, c.UpdatedAt = reason, ChangeEdit, now
 	return nil
 }
 

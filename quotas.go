@@ -24,6 +24,10 @@ type Quotas struct {
 	// AddressSessions is how many new owners (sessions) an address may
 	// start an hour; default 60.
 	AddressSessions int
+	// MailPerAddress and MailPerOwner are how many e-mails an address may
+	// receive, and an owner's configurations may send, a day; default 20
+	// and 100.
+	MailPerAddress, MailPerOwner int
 }
 
 func (q Quotas) or(v, def int) int {
@@ -37,7 +41,8 @@ func (q Quotas) or(v, def int) int {
 func (q Quotas) Limits() Quotas {
 	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000),
 		OwnerWrites: q.or(q.OwnerWrites, 60), AddressWrites: q.or(q.AddressWrites, 120),
-		AddressSessions: q.or(q.AddressSessions, 60)}
+		AddressSessions: q.or(q.AddressSessions, 60), MailPerAddress: q.or(q.MailPerAddress, 20),
+		MailPerOwner: q.or(q.MailPerOwner, 100)}
 }
 
 // A Limiter counts events per key in fixed windows.

@@ -23,6 +23,7 @@ type record struct {
 	Status       Status    `json:"status"`
 	Progress     float64   `json:"progress"`
 	Error        string    `json:"error,omitempty"`
+	NotifyError  string    `json:"notifyError,omitempty"`
 	RenderedHash string    `json:"renderedHash,omitempty"`
 	Stats        *Stats    `json:"stats,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`

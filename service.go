@@ -50,6 +50,9 @@ type Service struct {
 	// before the result is reused; a result whose image is lost is
 	// forgotten and rendered again.
 	Images Images
+	// Addresses keeps the confirmations of e-mail addresses; nil: none
+	// can be confirmed.
+	Addresses Addresses
 	// Quotas bound each owner and address; Limiter counts their writes
 	// (nil: no rate limits, the quotas on stored and active still hold).
 	Quotas  Quotas

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,7 +146,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		"S3_PATH_STYLE": "true", "IMAGE_RETENTION_DAYS": "90", "JOB_QUEUE_URL": *q.QueueUrl,
 		"SESSION_KEY": "a-session-key-for-the-emulator-test-0123", "WEBSOCKET_URL": "wss://push.example/prod",
 		"SENDER_EMAIL": "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
-		"MAX_RECEIVES": "5",
+		"MAX_RECEIVES": "5", "MAIL_RETRY_QUEUE_URL": *q.QueueUrl,
 	}
 	api := start(t, emulator, "api", env)
 	render := start(t, emulator, "render", env)
@@ -189,7 +190,8 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	}
 
 	// 3. The configurations stream, filtered as the template says, goes to
-	// the notify binary until the e-mail is in the SES server.
+	// the notify binary until the e-mail is in the SES server: the one
+	// confirmation mail of a new address, nothing more until it is followed.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	poller := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: configs, Filter: notify.Wants,
@@ -206,6 +208,20 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
+	inbox := awstest.Inbox(t, email)
+	link := regexp.MustCompile(`/api/email/confirm\?token=([0-9a-f]{32})`).FindStringSubmatch(inbox[0].Body.Text)
+	if len(inbox) != 1 || !strings.HasPrefix(inbox[0].Subject, "Confirm") || link == nil {
+		t.Fatalf("mail to a new address: %+v, want only the confirmation, with its link", inbox)
+	}
+	confirm := create
+	confirm.RawPath, confirm.RawQueryString, confirm.Body = "/api/email/confirm", "token="+link[1], ""
+	confirm.QueryStringParameters = map[string]string{"token": link[1]}
+	confirm.RequestContext.HTTP.Method, confirm.RequestContext.HTTP.Path = "GET", confirm.RawPath
+	var confirmed events.APIGatewayV2HTTPResponse
+	api.invoke(t, mustJSON(t, confirm), &confirmed)
+	if confirmed.StatusCode != 200 || !strings.Contains(confirmed.Body, "Address confirmed") {
+		t.Fatalf("following the confirmation link: %d %s", confirmed.StatusCode, confirmed.Body)
+	}
 
 	// 4. The api binary shows it done, and redirects to the image in S3.
 	get := create

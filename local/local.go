@@ -15,6 +15,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -97,10 +98,13 @@ type System struct {
 	recent  *recent
 	queue   deadLetters
 	jobs    *pump.Jobs
-	feed    *pump.Feed
-	srv     *http.Server
-	ln      net.Listener
-	logger  *slog.Logger
+	// mailRetries hands failed e-mails back to the notifier, apart from
+	// the change feed.
+	mailRetries *pump.Jobs
+	feed        *pump.Feed
+	srv         *http.Server
+	ln          net.Listener
+	logger      *slog.Logger
 }
 
 // Start opens the data folder, recovers jobs a previous process left in
@@ -151,18 +155,22 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	h := hub.New(log)
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
-	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Metrics: metrics,
-		Quotas: cfg.Quotas, Limiter: &memlimit.Limiter{}}
+	limiter := &memlimit.Limiter{}
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Addresses: db, Metrics: metrics,
+		Quotas: cfg.Quotas, Limiter: limiter}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout, Render: cfg.Render},
-		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics},
+		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics,
+			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
 	}
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
 		MaxReceives: cfg.MaxReceives, RetryBase: cfg.RetryBase, Logger: log}
+	s.mailRetries = &pump.Jobs{Queue: db.MailQueue(), Handler: s.Notifier.HandleRetries, Visibility: time.Minute,
+		MaxReceives: math.MaxInt32, RetryBase: cfg.RetryBase, Logger: log}
 	s.feed = &pump.Feed{Log: db, Name: "notify", Handler: s.Notifier.HandleStream, Filter: notify.Wants, Logger: log}
 	s.queueGauges(reg)
 	api := web.NewServer(web.Deps{
@@ -261,6 +269,7 @@ func (s *System) Run(ctx context.Context) error {
 		wg.Go(func() { s.jobs.Run(ctx) })
 	}
 	wg.Go(func() { s.feed.Run(ctx) })
+	wg.Go(func() { s.mailRetries.Run(ctx) })
 	wg.Go(func() { s.sample(ctx, 10*time.Second) })
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()

@@ -306,6 +306,7 @@ func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ws := c.Live(ctx)
+	c.ConfirmEmail("ada@example.com")
 	v := c.Create(map[string]any{"name": "pushed", "params": small(0.285, 0.01), "notifyEmail": "ada@example.com"})
 	r.awaitStart(t, 0.285)
 	release()
@@ -331,14 +332,16 @@ func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
 		t.Errorf("progress pushes %v: want several, rising", progress)
 	}
 	msgs, err := sys.Mailbox.Messages(ctx, ownerOf(t, sys, v.ID), 10)
-	if err != nil || len(msgs) != 1 || msgs[0].To != "ada@example.com" || !strings.Contains(msgs[0].Subject, "pushed") {
-		t.Fatalf("mailbox: %+v %v; want one message to ada@example.com about it", msgs, err)
+	if err != nil || len(msgs) != 2 || msgs[0].ConfigurationID != v.ID || msgs[0].To != "ada@example.com" ||
+		msgs[0].Subject != "Your Julia set is ready" || !strings.Contains(msgs[0].Text, "pushed") || msgs[0].Unsubscribe == "" {
+		t.Fatalf("mailbox: %+v %v; want, after the confirmation, one message to ada@example.com about it, "+
+			"its name in the text only, with an unsubscribe link", msgs, err)
 	}
-	// The page's listing shows the same message.
+	// The page's listing shows the same messages.
 	var mail struct{ Messages []json.RawMessage }
 	c.Do("GET", "/api/mail", nil).JSON(t, &mail)
-	if len(mail.Messages) != 1 {
-		t.Errorf("GET /api/mail lists %d messages, want 1", len(mail.Messages))
+	if len(mail.Messages) != 2 {
+		t.Errorf("GET /api/mail lists %d messages, want 2", len(mail.Messages))
 	}
 }
 
@@ -682,6 +685,7 @@ func TestMetricsMoveAsJobsFlow(t *testing.T) {
 	r.fail[0.91] = errors.New("broken on purpose")
 	sys, url := start(t, r)
 	c := testutil.NewClient(t, url)
+	c.ConfirmEmail("m@example.com")
 	before := scrape(t, c)
 	if _, ok := before["longrun_jobs_rendered_total"]; !ok {
 		t.Fatalf("no longrun_jobs_rendered_total before any job: %v", before)

@@ -38,6 +38,7 @@ type contract struct {
 
 func loadContract(t *testing.T) (*openapi3.T, routers.Router) {
 	t.Helper()
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) // the e-mail links' pages
 	doc, err := openapi3.NewLoader().LoadFromData(web.OpenAPI)
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,13 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("POST", conf(held.ID)+"/cancel", nil)
 	release()
 	c.Await(held.ID, 10*time.Second, "cancelled", func(v web.View) bool { return v.Status == longrun.StatusCancelled })
+	link := c.ConfirmEmail("ada@example.com")
+	token := link[strings.LastIndex(link, "=")+1:]
+	c.Do("GET", "/api/email/confirm?token="+longrun.NewID(), nil)
+	c.Do("GET", "/api/email/unsubscribe?token="+token, nil)
+	c.Do("POST", "/api/email/unsubscribe?token="+token, nil)
+	c.Do("POST", "/api/email/unsubscribe?token=nope", nil)
+	c.Do("GET", link, nil) // confirmed again
 	bad := c.Create(map[string]any{"name": "bad", "notifyEmail": "ada@example.com", "params": small(0.93, 0.1)})
 	c.Await(bad.ID, 10*time.Second, "failed", func(v web.View) bool { return v.Status == longrun.StatusFailed })
 	c.Do("GET", "/api/configurations?limit=1", nil)

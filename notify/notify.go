@@ -6,13 +6,16 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -21,14 +24,49 @@ import (
 	"github.com/longrun/longrun/web"
 )
 
-// A Mail is one message to send.
+// A Mail is one message to send. Its subject never carries a user's text.
 type Mail struct {
 	Owner           string `json:"owner"`
-	ConfigurationID string `json:"configurationId"`
-	Version         int64  `json:"version"`
+	ConfigurationID string `json:"configurationId,omitempty"`
+	Version         int64  `json:"version,omitempty"`
 	To              string `json:"to"`
 	Subject         string `json:"subject"`
 	Text            string `json:"text"`
+	// Unsubscribe is the link that stops this owner's mail to the
+	// address, for the List-Unsubscribe header.
+	Unsubscribe string `json:"unsubscribe,omitempty"`
+}
+
+// ErrRefused marks a send the mail service refused for good (a rejected
+// message, an unverified recipient): retrying cannot help.
+var ErrRefused = errors.New("refused by the mail service")
+
+// A Retry is an e-mail whose send failed, waiting to be tried again.
+type Retry struct {
+	Key     string `json:"key"` // its sent mark
+	Mail    Mail   `json:"mail"`
+	Attempt int    `json:"attempt"` // sends tried so far
+}
+
+// A RetryQueue holds e-mails to try again after a delay, apart from the
+// change feed, so one failing e-mail never holds back anyone's pushes or
+// e-mails.
+type RetryQueue interface {
+	SendMailAfter(ctx context.Context, r Retry, delay time.Duration) error
+}
+
+// MaxAttempts is how often an e-mail is tried before it is recorded as
+// failed on its configuration.
+const MaxAttempts = 5
+
+// RetryBase is the first wait before an e-mail is tried again; it doubles
+// per try (longrun.Backoff).
+var RetryBase = 15 * time.Second
+
+// Failures records on a configuration why its e-mail could not be sent;
+// *longrun.Service is one.
+type Failures interface {
+	RecordMailFailure(ctx context.Context, id string, version int64, reason string) error
 }
 
 // A Mailer sends mail.
@@ -77,6 +115,18 @@ type Notifier struct {
 	BaseURL string
 	// Metrics counts notifications by channel and outcome; nil records nothing.
 	Metrics longrun.Metrics
+	// Addresses holds which addresses confirmed they want mail; mail goes
+	// to no other. Nil sends no mail at all.
+	Addresses longrun.Addresses
+	// Limiter caps mail per address and per owner a day, as Quotas say
+	// (MailPerAddress, MailPerOwner); nil caps nothing.
+	Limiter longrun.Limiter
+	Quotas  longrun.Quotas
+	// Failures records mail refused for good; nil only logs it.
+	Failures Failures
+	// Retry takes e-mails whose send failed; nil fails the feed record
+	// instead, which holds the feed until it is sent.
+	Retry RetryQueue
 }
 
 func (n *Notifier) count(channel, outcome string) {
@@ -106,60 +156,217 @@ func (n *Notifier) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (e
 	return resp, nil
 }
 
-func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) error {
-	var old, cur *longrun.Configuration
-	var err error
+// images decodes a record's old and new configurations (nil when absent).
+func images(r events.DynamoDBEventRecord) (old, cur *longrun.Configuration, err error) {
 	if len(r.Change.OldImage) > 0 {
 		if old, err = attr.Configuration(r.Change.OldImage); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	if len(r.Change.NewImage) > 0 {
-		if cur, err = attr.Configuration(r.Change.NewImage); err != nil {
-			return err
-		}
+		cur, err = attr.Configuration(r.Change.NewImage)
 	}
+	return old, cur, err
+}
+
+func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) error {
+	old, cur, err := images(r)
 	switch {
+	case err != nil:
+		return err
 	case cur == nil && old != nil:
 		n.push(ctx, old.Owner, Message{Type: "deleted", ID: old.ID})
 		return nil
 	case cur == nil:
 		return nil
 	}
+	return n.changed(ctx, old, cur)
+}
+
+// changed mails what a change calls for, then pushes the configuration.
+func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration) error {
 	// The e-mail goes first, so a page told "done" finds it in the mailbox.
-	err = nil
+	if cur.NotifyEmail != "" && (old == nil || old.NotifyEmail != cur.NotifyEmail) {
+		if err := n.confirm(ctx, cur.Owner, cur.NotifyEmail); err != nil {
+			return err
+		}
+	}
 	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
 	mailed := cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed // not a cancel: the owner did it
 	if cur.NotifyEmail != "" && mailed && transition {
-		err = n.mail(ctx, cur)
+		if err := n.mail(ctx, cur); err != nil {
+			return err
+		}
 	}
-	v := web.ViewOf(cur)
+	status, err := longrun.EmailStatus(ctx, n.Addresses, cur.Owner, cur.NotifyEmail)
+	if err != nil {
+		n.logger().WarnContext(ctx, "notify: address status unknown", "err", err)
+	}
+	v := web.ViewOf(cur, status)
 	n.push(ctx, cur.Owner, Message{Type: "configuration", ID: cur.ID, Configuration: &v})
-	return err
+	return nil
 }
 
-// mail sends the one e-mail of a finished version. The record is written
-// first: a crash between the record and the send loses that e-mail rather
-// than sending it twice.
+// confirm sends the one confirmation mail of owner's new address: nothing
+// else goes to an address until it is confirmed.
+func (n *Notifier) confirm(ctx context.Context, owner, addr string) error {
+	if n.Addresses == nil {
+		return nil
+	}
+	if s, err := n.Addresses.Suppressed(ctx, addr); err != nil || s {
+		return err
+	}
+	a := longrun.Address{Owner: owner, Addr: addr, Token: longrun.NewID(), RequestedAt: time.Now().UTC()}
+	created, err := n.Addresses.PutAddress(ctx, a, true)
+	if err != nil || !created {
+		return err // an address is asked once
+	}
+	base := strings.TrimSuffix(n.BaseURL, "/")
+	m := Mail{Owner: owner, To: addr, Subject: "Confirm e-mails from longrun",
+		Unsubscribe: base + "/api/email/unsubscribe?token=" + a.Token,
+		Text: "Someone, you we hope, asked longrun to e-mail this address when their Julia-set renders finish.\n\n" +
+			"To get those e-mails, confirm here:\n" + base + "/api/email/confirm?token=" + a.Token + "\n\n" +
+			"If it was not you, ignore this message: this address gets nothing more from longrun unless it is confirmed.\n"}
+	return n.send(ctx, "confirm/"+owner+"/"+strings.ToLower(addr), m)
+}
+
+// mail sends the one e-mail of a finished version, if its address is
+// confirmed and within its caps.
 func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
+	log := n.logger().With("configurationId", c.ID, "version", c.Version, "channel", "email")
+	status, err := longrun.EmailStatus(ctx, n.Addresses, c.Owner, c.NotifyEmail)
+	if err != nil {
+		return err
+	}
+	if status != longrun.EmailConfirmed {
+		log.InfoContext(ctx, "notify: no e-mail: the address is "+status, "outcome", "skipped")
+		n.count("email", "skipped")
+		return nil
+	}
+	a, err := n.Addresses.Address(ctx, c.Owner, c.NotifyEmail)
+	if err != nil {
+		return err
+	}
+	m := message(c, n.BaseURL)
+	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + a.Token
+	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
+	return n.send(ctx, key, m)
+}
+
+// send sends m once for key, within the address's and the owner's daily
+// caps. The mark is written first: a crash between the mark and the send
+// loses that e-mail rather than sending it twice.
+func (n *Notifier) send(ctx context.Context, key string, m Mail) error {
+	log := n.logger().With("configurationId", m.ConfigurationID, "version", m.Version, "channel", "email")
 	first, err := n.Sent.MarkSent(ctx, key)
 	if err != nil || !first {
 		return err
 	}
-	m := message(c, n.BaseURL)
-	log := n.logger().With("configurationId", c.ID, "version", c.Version, "channel", "email")
-	if err := n.Mail.Send(ctx, m); err != nil {
-		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
+	if capped, err := n.capped(ctx, m); err != nil || capped != "" {
+		if capped != "" {
+			log.WarnContext(ctx, "notify: e-mail capped: "+capped, "outcome", "capped")
+			n.count("email", "capped")
+		}
+		return err
+	}
+	return n.deliver(ctx, Retry{Key: key, Mail: m}, log)
+}
+
+// deliver makes one attempt at r. A send refused for good is recorded on
+// its configuration; any other failure goes to the retry queue, until
+// MaxAttempts, and is then recorded too.
+func (n *Notifier) deliver(ctx context.Context, r Retry, log *slog.Logger) error {
+	err := n.Mail.Send(ctx, r.Mail)
+	r.Attempt++
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "notify: e-mail sent", "outcome", "sent", "attempt", r.Attempt)
+		n.count("email", "sent")
+		return nil
+	case errors.Is(err, ErrRefused):
+		log.WarnContext(ctx, "notify: e-mail refused for good", "outcome", "refused", "err", err)
+		n.count("email", "refused")
+		return n.recordFailure(ctx, r, "the e-mail to "+r.Mail.To+" was refused by the mail service")
+	case n.Retry == nil:
+		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), r.Key); uerr != nil {
 			log.Error("notify: could not unmark a failed e-mail; it will not be retried", "err", uerr)
 		}
 		log.WarnContext(ctx, "notify: e-mail failed", "outcome", "failed", "err", err)
 		n.count("email", "failed")
 		return fmt.Errorf("send e-mail: %w", err)
+	case r.Attempt >= MaxAttempts:
+		log.WarnContext(ctx, "notify: e-mail failed for the last time", "outcome", "failed", "attempt", r.Attempt, "err", err)
+		n.count("email", "failed")
+		return n.recordFailure(ctx, r, fmt.Sprintf("the e-mail to %s could not be sent after %d tries", r.Mail.To, r.Attempt))
 	}
-	log.InfoContext(ctx, "notify: e-mail sent", "outcome", "sent")
-	n.count("email", "sent")
-	return nil
+	delay := longrun.Backoff(r.Attempt, RetryBase)
+	log.WarnContext(ctx, "notify: e-mail failed; it will be tried again", "outcome", "retrying", "attempt", r.Attempt,
+		"delay", delay.String(), "err", err)
+	n.count("email", "retrying")
+	return n.Retry.SendMailAfter(ctx, r, delay)
+}
+
+func (n *Notifier) recordFailure(ctx context.Context, r Retry, reason string) error {
+	if r.Mail.ConfigurationID == "" || n.Failures == nil {
+		return nil
+	}
+	return n.Failures.RecordMailFailure(ctx, r.Mail.ConfigurationID, r.Mail.Version, reason)
+}
+
+// HandleRetries tries again the e-mails of the retry queue, as SQS events,
+// each on its own: a failure is queued again with a longer delay (or
+// recorded as failed), and reported only if it could not be queued.
+func (n *Notifier) HandleRetries(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		var r Retry
+		if err := json.Unmarshal([]byte(m.Body), &r); err != nil {
+			n.logger().Error("notify: undecodable e-mail retry dropped", "messageId", m.MessageId, "err", err)
+			continue
+		}
+		log := n.logger().With("configurationId", r.Mail.ConfigurationID, "version", r.Mail.Version, "channel", "email")
+		if err := n.retry(ctx, r, log); err != nil {
+			log.WarnContext(ctx, "notify: e-mail retry could not be handled", "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// retry sends a retried e-mail, unless its address was suppressed or
+// unsubscribed in the meantime.
+func (n *Notifier) retry(ctx context.Context, r Retry, log *slog.Logger) error {
+	if n.Addresses != nil {
+		if s, err := n.Addresses.Suppressed(ctx, r.Mail.To); err != nil || s {
+			return err
+		}
+		if a, err := n.Addresses.Address(ctx, r.Mail.Owner, r.Mail.To); err != nil || a.OptedOut {
+			if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+				return nil
+			}
+			return err
+		}
+	}
+	return n.deliver(ctx, r, log)
+}
+
+// capped names the daily cap m would break, or "".
+func (n *Notifier) capped(ctx context.Context, m Mail) (string, error) {
+	if n.Limiter == nil {
+		return "", nil
+	}
+	for _, c := range []struct {
+		key, what string
+		limit     int
+	}{{"mail/addr/" + strings.ToLower(m.To), "the address's", n.Quotas.Limits().MailPerAddress},
+		{"mail/owner/" + m.Owner, "the owner's", n.Quotas.Limits().MailPerOwner}} {
+		retry, err := n.Limiter.Allow(ctx, c.key, c.limit, 24*time.Hour)
+		if err != nil || retry > 0 {
+			return fmt.Sprintf("%s %d a day", c.what, c.limit), err
+		}
+	}
+	return "", nil
 }
 
 func message(c *longrun.Configuration, base string) Mail {
@@ -168,14 +375,14 @@ func message(c *longrun.Configuration, base string) Mail {
 	p := c.Params
 	desc := fmt.Sprintf("c = %g%+gi, %d×%d, depth %d, zoom %g, %s", p.C.Re, p.C.Im, p.Width, p.Height, p.Depth, p.Zoom, p.Colormap)
 	if c.Status == longrun.StatusDone {
-		m.Subject = fmt.Sprintf("Your Julia set %q is ready", c.Name)
-		m.Text = fmt.Sprintf("%q (version %d: %s) has finished rendering.\n\nSee it at %s\n", c.Name, c.Version, desc, link)
+		m.Subject = "Your Julia set is ready"
+		m.Text = fmt.Sprintf("Your Julia set %s (version %d: %s) has finished rendering.\n\nSee it at %s\n", c.Name, c.Version, desc, link)
 		if c.Stats != nil {
 			m.Text += fmt.Sprintf("\n%d iterations in %d ms.\n", c.Stats.Iterations, c.Stats.RenderMs)
 		}
 	} else {
-		m.Subject = fmt.Sprintf("Your Julia set %q failed to render", c.Name)
-		m.Text = fmt.Sprintf("%q (version %d: %s) could not be rendered:\n\n%s\n\nRetry it at %s\n", c.Name, c.Version, desc, c.Error, link)
+		m.Subject = "Your Julia set could not be rendered"
+		m.Text = fmt.Sprintf("Your Julia set %s (version %d: %s) could not be rendered:\n\n%s\n\nRetry it at %s\n", c.Name, c.Version, desc, c.Error, link)
 	}
 	return m
 }
@@ -199,4 +406,57 @@ func (n *Notifier) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return n.Logger
+}
+
+// A sesEvent is the part of an SES bounce or complaint event (event
+// publishing's eventType, or a notification's notificationType) that
+// names whom not to mail again.
+type sesEvent struct {
+	EventType        string `json:"eventType"`
+	NotificationType string `json:"notificationType"`
+	Bounce           struct {
+		BounceType        string `json:"bounceType"`
+		BouncedRecipients []struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"bouncedRecipients"`
+	} `json:"bounce"`
+	Complaint struct {
+		ComplainedRecipients []struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"complainedRecipients"`
+	} `json:"complaint"`
+}
+
+// HandleSES suppresses the addresses of SES's bounce and complaint events,
+// delivered through SNS: a hard bounce or a complaint, and the address is
+// never mailed again. Soft bounces are left to the next send.
+func (n *Notifier) HandleSES(ctx context.Context, ev events.SNSEvent) error {
+	for _, r := range ev.Records {
+		var e sesEvent
+		if err := json.Unmarshal([]byte(r.SNS.Message), &e); err != nil {
+			n.logger().Error("notify: undecodable SES event dropped", "messageId", r.SNS.MessageID, "err", err)
+			continue
+		}
+		var addrs []string
+		switch cmp.Or(e.EventType, e.NotificationType) {
+		case "Bounce":
+			if e.Bounce.BounceType == "Permanent" {
+				for _, b := range e.Bounce.BouncedRecipients {
+					addrs = append(addrs, b.EmailAddress)
+				}
+			}
+		case "Complaint":
+			for _, c := range e.Complaint.ComplainedRecipients {
+				addrs = append(addrs, c.EmailAddress)
+			}
+		}
+		for _, a := range addrs {
+			if err := n.Addresses.Suppress(ctx, a, strings.ToLower(cmp.Or(e.EventType, e.NotificationType))); err != nil {
+				return err // SNS retries the delivery
+			}
+			n.logger().InfoContext(ctx, "notify: address suppressed", "reason", cmp.Or(e.EventType, e.NotificationType))
+			n.count("email", "suppressed")
+		}
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
 )
@@ -42,14 +45,53 @@ func (p *pusher) Push(ctx context.Context, owner string, msg []byte) error {
 	return nil
 }
 
+// retries is a retry queue that keeps what it is given.
+type retries struct {
+	mu    sync.Mutex
+	queue []notify.Retry
+	delay []time.Duration
+}
+
+func (r *retries) SendMailAfter(_ context.Context, m notify.Retry, d time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue, r.delay = append(r.queue, m), append(r.delay, d)
+	return nil
+}
+
+// take hands the queued retries over as the SQS event the queue delivers.
+func (r *retries) take() events.SQSEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ev events.SQSEvent
+	for i, m := range r.queue {
+		b, _ := json.Marshal(m)
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: strconv.Itoa(i), Body: string(b)})
+	}
+	r.queue, r.delay = nil, nil
+	return ev
+}
+
+// failures keeps what is recorded as failed.
+type failures struct{ reasons map[string]string }
+
+func (f *failures) RecordMailFailure(_ context.Context, id string, version int64, reason string) error {
+	f.reasons[id+"/"+strconv.FormatInt(version, 10)] = reason
+	return nil
+}
+
+// newNotifier returns a notifier whose owner has confirmed ada@example.com.
 func newNotifier(t *testing.T) (*notify.Notifier, *mailer, *pusher) {
 	db, err := sqlite.Open(context.Background(), t.TempDir()+"/db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	c := config("", 0)
+	db.PutAddress(context.Background(), longrun.Address{Owner: c.Owner, Addr: c.NotifyEmail, Token: longrun.NewID(), Confirmed: true}, true)
 	m, p := &mailer{}, &pusher{msgs: map[string][]notify.Message{}}
-	return &notify.Notifier{Mail: m, Push: p, Sent: db, BaseURL: "http://x"}, m, p
+	return &notify.Notifier{Mail: m, Push: p, Sent: db, Addresses: db, Limiter: &memlimit.Limiter{}, BaseURL: "http://x",
+		Failures: &failures{reasons: map[string]string{}}, Retry: &retries{}}, m, p
 }
 
 func config(status longrun.Status, version int64) *longrun.Configuration {
@@ -94,21 +136,131 @@ func TestRedeliveredChangeSendsOneEmail(t *testing.T) {
 	}
 }
 
-func TestFailedEmailFailsFromItsRecordAndIsRetried(t *testing.T) {
-	n, m, _ := newNotifier(t)
+// An e-mail that fails waits in the retry queue: the feed goes on, other
+// records' pushes and e-mails go out at once, and the retry sends it once.
+func TestAFailingEmailWaitsApartAndTheFeedGoesOn(t *testing.T) {
+	n, m, p := newNotifier(t)
 	m.fail = errors.New("smtp down")
 	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
 		record(t, 7, config(longrun.StatusRendering, 2), config(longrun.StatusDone, 2)),
 		record(t, 8, config(longrun.StatusDone, 2), config(longrun.StatusDone, 2)),
 	}}
-	resp, _ := n.HandleStream(context.Background(), ev)
-	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "7" {
-		t.Fatalf("failures %+v, want the batch to restart at sequence number 7", resp.BatchItemFailures)
+	if resp, _ := n.HandleStream(context.Background(), ev); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %+v: a failing e-mail held the feed", resp.BatchItemFailures)
+	}
+	if got := len(p.msgs[config("", 0).Owner]); got != 2 {
+		t.Errorf("%d pushes, want both records pushed at once", got)
+	}
+	q := n.Retry.(*retries)
+	if len(q.queue) != 1 || q.queue[0].Attempt != 1 || q.delay[0] <= 0 {
+		t.Fatalf("retry queue %+v %v, want the e-mail after its first try, delayed", q.queue, q.delay)
 	}
 	m.fail = nil
-	resp, _ = n.HandleStream(context.Background(), ev)
-	if len(resp.BatchItemFailures) != 0 || len(m.sent) != 1 {
-		t.Errorf("after recovery: failures %+v, sent %d; want none and 1", resp.BatchItemFailures, len(m.sent))
+	if resp, _ := n.HandleRetries(context.Background(), q.take()); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry failures %+v", resp.BatchItemFailures)
+	}
+	n.HandleStream(context.Background(), ev) // a redelivery sends nothing more
+	if len(m.sent) != 1 || len(q.queue) != 0 {
+		t.Errorf("sent %d, %d queued; want the one e-mail sent once", len(m.sent), len(q.queue))
+	}
+}
+
+// An e-mail that keeps failing is tried MaxAttempts times, then recorded
+// on its configuration; one the mail service refuses for good at once.
+func TestAnEmailThatKeepsFailingIsRecordedAsFailed(t *testing.T) {
+	n, m, _ := newNotifier(t)
+	m.fail = errors.New("smtp down")
+	c := config(longrun.StatusDone, 4)
+	n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 1, config(longrun.StatusRendering, 4), c)}})
+	q := n.Retry.(*retries)
+	for range notify.MaxAttempts - 1 {
+		n.HandleRetries(context.Background(), q.take())
+	}
+	f := n.Failures.(*failures)
+	if len(q.queue) != 0 || !strings.Contains(f.reasons[c.ID+"/4"], "after 5 tries") {
+		t.Errorf("after %d tries: %d queued, failure %q; want none queued and the failure recorded", notify.MaxAttempts, len(q.queue), f.reasons)
+	}
+	m.fail = fmt.Errorf("%w: rejected", notify.ErrRefused)
+	n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 2, config(longrun.StatusRendering, 5), config(longrun.StatusDone, 5))}})
+	if len(q.queue) != 0 || !strings.Contains(f.reasons[c.ID+"/5"], "refused") {
+		t.Errorf("a refused e-mail: %d queued, failure %q; want it recorded at once", len(q.queue), f.reasons[c.ID+"/5"])
+	}
+}
+
+// Nobody is mailed who did not ask: a new address gets one confirmation
+// e-mail and nothing else until it is confirmed; an unsubscribed or
+// suppressed address gets nothing; subjects carry no user text.
+func TestOnlyConfirmedAddressesAreMailed(t *testing.T) {
+	n, m, p := newNotifier(t)
+	ctx := context.Background()
+	stranger := config(longrun.StatusQueued, 1)
+	stranger.NotifyEmail, stranger.Name = "victim@example.com", "BUY CHEAP PILLS at spam.example"
+	done := *stranger
+	done.Status = longrun.StatusDone
+	for range 2 { // a redelivery asks nothing twice
+		n.HandleStream(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+			record(t, 1, nil, stranger), record(t, 2, stranger, &done)}})
+	}
+	if len(m.sent) != 1 || !strings.HasPrefix(m.sent[0].Subject, "Confirm") || m.sent[0].Unsubscribe == "" ||
+		strings.Contains(m.sent[0].Subject+m.sent[0].Text, "PILLS") {
+		t.Fatalf("sent %+v, want only the confirmation, without the configuration's text", m.sent)
+	}
+	if last := p.msgs[done.Owner][len(p.msgs[done.Owner])-1]; last.Configuration.NotifyEmailStatus != longrun.EmailPending {
+		t.Errorf("the push says the address is %q, want pending", last.Configuration.NotifyEmailStatus)
+	}
+	as := n.Addresses
+	a, _ := as.Address(ctx, done.Owner, done.NotifyEmail)
+	a.OptedOut = true
+	as.PutAddress(ctx, a, false)
+	again := done
+	again.Version, again.Status = 2, longrun.StatusDone
+	n.HandleStream(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, 3, stranger, &again)}})
+	as.Suppress(ctx, "ada@example.com", "bounce")
+	n.HandleStream(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 4, config(longrun.StatusRendering, 9), config(longrun.StatusDone, 9))}})
+	if len(m.sent) != 1 {
+		t.Errorf("sent %d e-mails, want none to an unsubscribed or suppressed address", len(m.sent)-1)
+	}
+}
+
+func TestEmailsAreCappedPerAddressADay(t *testing.T) {
+	n, m, _ := newNotifier(t)
+	n.Quotas.MailPerAddress = 3
+	for v := int64(1); v <= 5; v++ {
+		n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+			record(t, int(v), config(longrun.StatusRendering, v), config(longrun.StatusDone, v))}})
+	}
+	if len(m.sent) != 3 {
+		t.Errorf("sent %d, want the cap of 3", len(m.sent))
+	}
+	if m.sent[0].Subject != "Your Julia set is ready" || !strings.Contains(m.sent[0].Text, "To get no more of these e-mails: http://x/api/email/unsubscribe?token=") {
+		t.Errorf("mail %+v: want a plain subject and an unsubscribe link", m.sent[0])
+	}
+}
+
+// SES's bounce and complaint events put their addresses on the
+// suppression list; a soft bounce does not.
+func TestBouncesAndComplaintsSuppress(t *testing.T) {
+	n, _, _ := newNotifier(t)
+	ctx := context.Background()
+	sns := func(msg string) events.SNSEvent {
+		return events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{Message: msg}}}}
+	}
+	for _, msg := range []string{
+		`{"eventType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"hard@example.com"}]}}`,
+		`{"eventType":"Bounce","bounce":{"bounceType":"Transient","bouncedRecipients":[{"emailAddress":"soft@example.com"}]}}`,
+		`{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"angry@example.com"}]}}`,
+	} {
+		if err := n.HandleSES(ctx, sns(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for addr, want := range map[string]bool{"hard@example.com": true, "soft@example.com": false, "angry@example.com": true} {
+		if got, _ := n.Addresses.Suppressed(ctx, addr); got != want {
+			t.Errorf("%s suppressed: %v, want %v", addr, got, want)
+		}
 	}
 }
 

@@ -349,3 +349,70 @@ func storeCountsStoredAndActive(t *testing.T, s Store) {
 		t.Errorf("counted %d stored, %d active, %v; want 3 and 2", stored, active, err)
 	}
 }
+
+// TestAddresses runs the e-mail address suite; newAddresses returns an
+// empty store.
+func TestAddresses(t *testing.T, newAddresses func(t *testing.T) longrun.Addresses) {
+	t.Run("a record is created once, found by owner and by token, and updated", func(t *testing.T) {
+		addressRecords(t, newAddresses(t))
+	})
+	t.Run("a suppressed address stays suppressed", func(t *testing.T) {
+		addressSuppression(t, newAddresses(t))
+	})
+}
+
+// addressRecords checks that a record is created once, found by owner and
+// by token, and updated.
+func addressRecords(t *testing.T, as longrun.Addresses) {
+	ctx := context.Background()
+	owner := longrun.NewID()
+	a := longrun.Address{Owner: owner, Addr: "Ada@Example.com", Token: longrun.NewID(), RequestedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if _, err := as.Address(ctx, owner, "ada@example.com"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Fatalf("before: %v, want ENOTFOUND", err)
+	}
+	if ok, err := as.PutAddress(ctx, a, true); !ok || err != nil {
+		t.Fatalf("create: %v %v", ok, err)
+	}
+	again := a
+	again.Token = longrun.NewID()
+	if ok, err := as.PutAddress(ctx, again, true); ok || err != nil {
+		t.Errorf("a second create: %v %v, want refused", ok, err)
+	}
+	got, err := as.Address(ctx, owner, "ADA@example.com")
+	if err != nil || got.Token != a.Token || got.Confirmed || !got.RequestedAt.Equal(a.RequestedAt) {
+		t.Fatalf("by owner: %+v %v", got, err)
+	}
+	if _, err := as.Address(ctx, longrun.NewID(), "ada@example.com"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("another owner's record was found")
+	}
+	addressByToken(t, as, got)
+}
+
+// addressByToken checks that an updated record is found by its token.
+func addressByToken(t *testing.T, as longrun.Addresses, a longrun.Address) {
+	ctx := context.Background()
+	a.Confirmed = true
+	if _, err := as.PutAddress(ctx, a, false); err != nil {
+		t.Fatal(err)
+	}
+	if byToken, err := as.AddressByToken(ctx, a.Token); err != nil || !byToken.Confirmed || byToken.Owner != a.Owner {
+		t.Errorf("by token: %+v %v, want the confirmed record", byToken, err)
+	}
+	if _, err := as.AddressByToken(ctx, longrun.NewID()); longrun.ErrorCode(err) != longrun.ENOTFOUND {
+		t.Errorf("an unknown token: %v, want ENOTFOUND", err)
+	}
+}
+
+// addressSuppression checks that a suppressed address stays suppressed.
+func addressSuppression(t *testing.T, as longrun.Addresses) {
+	ctx := context.Background()
+	if s, err := as.Suppressed(ctx, "bounce@example.com"); s || err != nil {
+		t.Fatalf("before: %v %v", s, err)
+	}
+	if err := as.Suppress(ctx, "Bounce@example.com", "bounce"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := as.Suppressed(ctx, "bounce@EXAMPLE.com"); !s || err != nil {
+		t.Errorf("after: %v %v, want suppressed", s, err)
+	}
+}

@@ -40,7 +40,7 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request, status int, c *l
 		return
 	}
 	w.Header().Set("ETag", c.ETag())
-	Encode(w, status, ViewOf(c))
+	Encode(w, status, s.view(r.Context(), c))
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +84,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	p := page{Configurations: make([]View, len(list)), NextCursor: next}
 	for i, c := range list {
-		p.Configurations[i] = ViewOf(c)
+		p.Configurations[i] = s.view(r.Context(), c)
 	}
 	Encode(w, http.StatusOK, p)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -25,15 +26,21 @@ type View struct {
 	CreatedAt    time.Time      `json:"createdAt"`
 	UpdatedAt    time.Time      `json:"updatedAt"`
 	NotifyEmail  string         `json:"notifyEmail"`
+	// NotifyEmailStatus is "" without an address, else pending (the
+	// confirmation mail is out), confirmed, unsubscribed or suppressed.
+	NotifyEmailStatus string `json:"notifyEmailStatus"`
+	// NotifyError says why the latest version's e-mail could not be sent.
+	NotifyError string `json:"notifyError"`
 }
 
-// ViewOf returns what the owner sees. The image URL names the rendered
-// hash, so a browser never shows a cached image of other parameters.
-func ViewOf(c *longrun.Configuration) View {
+// ViewOf returns what the owner sees, with its address's status
+// (longrun.EmailStatus). The image URL names the rendered hash, so a
+// browser never shows a cached image of other parameters.
+func ViewOf(c *longrun.Configuration, emailStatus string) View {
 	v := View{ID: c.ID, Name: c.Name, Params: c.Params, ParamsHash: c.ParamsHash, Version: c.Version,
 		ETag: c.ETag(), Status: c.Status, Progress: c.Progress, RenderedHash: c.RenderedHash,
 		Outdated: c.Outdated(), Error: c.Error, Stats: c.Stats, CreatedAt: c.CreatedAt,
-		UpdatedAt: c.UpdatedAt, NotifyEmail: c.NotifyEmail}
+		UpdatedAt: c.UpdatedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
 		v.ImageURL = configurationURL(c.ID) + "/image?h=" + c.RenderedHash[:16]
 	}
@@ -42,3 +49,13 @@ func ViewOf(c *longrun.Configuration) View {
 
 // configurationURL is the path of a configuration's resource.
 func configurationURL(id string) string { return "/api/configurations/" + id }
+
+// view is what the owner sees of c, its address's status looked up; a
+// failed lookup shows no status rather than failing the request.
+func (s *server) view(ctx context.Context, c *longrun.Configuration) View {
+	status, err := longrun.EmailStatus(ctx, s.Service.Addresses, c.Owner, c.NotifyEmail)
+	if err != nil {
+		s.Logger.WarnContext(ctx, "address status unknown", "err", err)
+	}
+	return ViewOf(c, status)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
@@ -24,6 +25,7 @@ import (
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/s3images"
 	"github.com/longrun/longrun/aws/sesmail"
+	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/worker"
 )
@@ -119,23 +121,34 @@ func TestS3DownFailsOnlyThatJob(t *testing.T) {
 	}
 }
 
-// TestSESRefusingMailRetriesFromThatRecord: with SES refusing, the batch
-// fails from the record whose e-mail was refused (earlier records are done
-// with); when SES accepts again the retry sends it once.
-func TestSESRefusingMailRetriesFromThatRecord(t *testing.T) {
+// TestSESDownNeitherBlocksTheFeedNorLosesTheEmail: with SES down, the
+// stream batch succeeds (other records' pushes go out), the e-mail waits in
+// the SQS retry queue, and when SES is back the retry sends it once.
+func TestSESDownNeitherBlocksTheFeedNorLosesTheEmail(t *testing.T) {
 	st := store(t)
+	ctx := context.Background()
 	sesURL := awstest.SES(t)
 	endpoint, down := flaky(t, sesURL)
 	mailer := &sesmail.Mailer{From: "longrun@example.com", Client: sesv2.NewFromConfig(awstest.Config(t), func(o *sesv2.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
 	})}
+	awstest.SQS(t)
+	sqsClient := sqs.NewFromConfig(awstest.Config(t))
+	q, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("mail-retries"))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var pushes atomic.Int64
-	n := &notify.Notifier{Mail: mailer, Sent: st, BaseURL: "http://x",
-		Push: pushFunc(func(context.Context, string, []byte) error { pushes.Add(1); return nil })}
+	n := &notify.Notifier{Mail: mailer, Sent: st, Addresses: st, BaseURL: "http://x",
+		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *q.QueueUrl},
+		Push:  pushFunc(func(context.Context, string, []byte) error { pushes.Add(1); return nil })}
+	notify.RetryBase = time.Second
 	to := awstest.Name("ses") + "@example.com"
+	owner := longrun.NewID()
+	st.PutAddress(ctx, longrun.Address{Owner: owner, Addr: to, Token: longrun.NewID(), Confirmed: true}, true)
 	rec := func(seq string, status longrun.Status, email string) events.DynamoDBEventRecord {
-		c := &longrun.Configuration{ID: longrun.NewID(), Owner: "o", Name: seq, Version: 1, Status: status, NotifyEmail: email, ParamsHash: "h"}
+		c := &longrun.Configuration{ID: longrun.NewID(), Owner: owner, Name: seq, Version: 1, Status: status, NotifyEmail: email, ParamsHash: "h"}
 		old := *c
 		old.Status = longrun.StatusRendering
 		oi, _ := attr.StreamImage(&old)
@@ -148,19 +161,21 @@ func TestSESRefusingMailRetriesFromThatRecord(t *testing.T) {
 		rec("102", longrun.StatusDone, ""),
 	}}
 	down.Store(true)
-	resp, _ := n.HandleStream(context.Background(), ev)
-	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "101" {
-		t.Fatalf("failures %+v, want the batch to restart at 101", resp.BatchItemFailures)
+	if resp, _ := n.HandleStream(ctx, ev); len(resp.BatchItemFailures) != 0 || pushes.Load() != 3 {
+		t.Fatalf("failures %+v, %d pushes: want the batch through and every record pushed", resp.BatchItemFailures, pushes.Load())
 	}
 	down.Store(false)
-	retry := events.DynamoDBEvent{Records: ev.Records[1:]}
-	for range 2 { // the retry, and a redelivery
-		if resp, _ := n.HandleStream(context.Background(), retry); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("retry: %+v", resp)
-		}
+	// The retry arrives after its delay, as Lambda's SQS event source hands it over.
+	out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("retry queue: %v %v, want the e-mail", out, err)
 	}
-	sent := len(awstest.Inbox(t, to))
-	if sent != 1 {
+	retryEv := events.SQSEvent{Records: []events.SQSMessage{{MessageId: *out.Messages[0].MessageId, Body: *out.Messages[0].Body}}}
+	if resp, _ := n.HandleRetries(ctx, retryEv); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: %+v", resp)
+	}
+	n.HandleStream(ctx, events.DynamoDBEvent{Records: ev.Records[1:]}) // a redelivery sends nothing more
+	if sent := len(awstest.Inbox(t, to)); sent != 1 {
 		t.Errorf("%d e-mails to %s, want exactly 1", sent, to)
 	}
 }

@@ -60,3 +60,7 @@ func TestLimiterConformance(t *testing.T) {
 		return st, func(d time.Duration) { clock = clock.Add(d) }
 	})
 }
+
+func TestAddressesConformance(t *testing.T) {
+	porttest.TestAddresses(t, func(t *testing.T) longrun.Addresses { return newStore(t) })
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/worker"
 )
 
@@ -20,34 +21,46 @@ type Queue struct {
 	URL    string
 }
 
-// Queue implements these ports.
+// Queue implements these ports: pointed at the job queue, the first two;
+// at the e-mail retry queue, the third.
 var (
-	_ longrun.Queue   = (*Queue)(nil)
-	_ worker.Requeuer = (*Queue)(nil)
+	_ longrun.Queue     = (*Queue)(nil)
+	_ worker.Requeuer   = (*Queue)(nil)
+	_ notify.RetryQueue = (*Queue)(nil)
 )
+
+// SendMailAfter queues an e-mail to try again after delay (SQS delays at
+// most 15 minutes).
+func (q *Queue) SendMailAfter(ctx context.Context, r notify.Retry, delay time.Duration) error {
+	return q.send(ctx, r, "", delay)
+}
+
+func (q *Queue) send(ctx context.Context, v any, group string, delay time.Duration) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	in := &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body)),
+		DelaySeconds: int32(min(max(delay, 0), 15*time.Minute).Round(time.Second) / time.Second)}
+	if group != "" {
+		// On a standard queue a message group makes it a fair queue: SQS
+		// holds back a tenant with a backlog so the others' jobs keep
+		// their dwell time low.
+		in.MessageGroupId = aws.String(group)
+	}
+	if _, err := q.Client.SendMessage(ctx, in); err != nil {
+		return longrun.Unavailable("the queue", err)
+	}
+	return nil
+}
 
 // SendJob enqueues a render job, in its owner's message group.
 func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 	return q.SendJobAfter(ctx, job, 0)
 }
 
-// SendJobAfter enqueues a render job, to be delivered after delay (SQS
-// delays at most 15 minutes).
+// SendJobAfter enqueues a render job, in its owner's message group, to be
+// delivered after delay.
 func (q *Queue) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
-	body, err := json.Marshal(job)
-	if err != nil {
-		return err
-	}
-	in := &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body)),
-		DelaySeconds: int32(min(max(delay, 0), 15*time.Minute).Round(time.Second) / time.Second)}
-	if job.Owner != "" {
-		// On a standard queue a message group makes it a fair queue: SQS
-		// holds back a tenant with a backlog so the others' jobs keep
-		// their dwell time low.
-		in.MessageGroupId = aws.String(job.Owner)
-	}
-	if _, err := q.Client.SendMessage(ctx, in); err != nil {
-		return longrun.Unavailable("the job queue", err)
-	}
-	return nil
+	return q.send(ctx, job, job.Owner, delay)
 }

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	images := &s3images.Bucket{Client: s3Client, Name: names.bucket}
 	srv := web.NewServer(web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store, Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
 		Images: images, Sessions: &web.Sessions{Key: key},
 		Logger: log, Metrics: metrics, Live: h.Serve,
@@ -105,7 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: images,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
-		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url}
+		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url,
+		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store}}
 
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)

@@ -27,6 +27,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.Quotas.OwnerWrites, "owner-writes", 60, "creates, edits and re-renders an owner may make a minute")
 	fs.IntVar(&cfg.Quotas.AddressWrites, "address-writes", 120, "creates, edits and re-renders a client address may make a minute")
 	fs.IntVar(&cfg.Quotas.AddressSessions, "address-sessions", 60, "new sessions (owners) a client address may start an hour")
+	fs.IntVar(&cfg.Quotas.MailPerAddress, "mail-per-address", 20, "e-mails an address may receive a day")
+	fs.IntVar(&cfg.Quotas.MailPerOwner, "mail-per-owner", 100, "e-mails an owner's configurations may send a day")
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take the client's address from X-Forwarded-For (behind a proxy)")
 	if err := parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -40,7 +42,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
 		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
-		"address-sessions": cfg.Quotas.AddressSessions} {
+		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
+		"mail-per-owner": cfg.Quotas.MailPerOwner} {
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}

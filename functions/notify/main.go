@@ -5,36 +5,86 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/sesmail"
+	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/wspush"
 	"github.com/longrun/longrun/functions/internal/awsenv"
 	"github.com/longrun/longrun/notify"
 )
 
-func main() { lambda.Start(awsenv.Main("notify", newNotifier).HandleStream) }
+func main() { lambda.Start(awsenv.Main("notify", newNotifier).handle) }
 
-func newNotifier(ctx context.Context, getenv func(string) string) (*notify.Notifier, error) {
+// handler takes the notify function's three event sources: the
+// configurations stream, SES bounce and complaint events through SNS, and
+// the e-mail retry queue.
+type handler struct{ *notify.Notifier }
+
+func (h handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []struct {
+			EventSource  string `json:"eventSource"`
+			EventSource2 string `json:"EventSource"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil || len(probe.Records) == 0 {
+		return nil, fmt.Errorf("notify: not an event it handles: %w", err)
+	}
+	switch src := probe.Records[0].EventSource + probe.Records[0].EventSource2; src {
+	case "aws:sns":
+		var ev events.SNSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return nil, h.HandleSES(ctx, ev)
+	case "aws:sqs":
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return h.HandleRetries(ctx, ev)
+	case "aws:dynamodb":
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return h.HandleStream(ctx, ev)
+	default:
+		return nil, fmt.Errorf("notify: events from %q are not handled", src)
+	}
+}
+
+func newNotifier(ctx context.Context, getenv func(string) string) (handler, error) {
 	e, cfg, err := awsenv.Load(ctx, getenv)
 	if err != nil {
-		return nil, err
+		return handler{}, err
 	}
 	db := dynamodb.NewFromConfig(cfg)
+	store := awsenv.Store(e, db)
 	endpoint := e.Required("WEBSOCKET_ENDPOINT") // https://{api}.execute-api.{region}.amazonaws.com/{stage}
 	n := &notify.Notifier{
-		Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: e.Required("SENDER_EMAIL")},
+		Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: e.Required("SENDER_EMAIL"),
+			ConfigurationSet: getenv("SES_CONFIGURATION_SET")},
 		Push: &wspush.Connections{DB: db, Table: e.Required("CONNECTION_TABLE"),
 			API: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(endpoint) })},
-		Sent:    awsenv.Store(e, db),
-		Logger:  awsenv.Logger(),
-		Metrics: awsenv.Metrics("notify"),
-		BaseURL: e.Required("BASE_URL"),
+		Sent:      store,
+		Addresses: store, Limiter: store, Quotas: awsenv.Quotas(e),
+		Failures: &longrun.Service{Store: store, Results: store},
+		Retry:    &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("MAIL_RETRY_QUEUE_URL")},
+		Logger:   awsenv.Logger(),
+		Metrics:  awsenv.Metrics("notify"),
+		BaseURL:  e.Required("BASE_URL"),
 	}
-	return n, e.Err()
+	return handler{n}, e.Err()
 }

@@ -39,6 +39,7 @@ type DB struct {
 	Now func() time.Time
 
 	jobs    chan struct{} // a job was sent
+	mail    *MailQueue
 	changes chan struct{} // a change was logged
 }
 
@@ -68,8 +69,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	return &DB{w: w, r: r, Now: func() time.Time { return time.Now().UTC() },
-		jobs: make(chan struct{}, 1), changes: make(chan struct{}, 1)}, nil
+	db := &DB{w: w, r: r, Now: func() time.Time { return time.Now().UTC() },
+		jobs: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
+	db.mail = &MailQueue{db: db, ready: make(chan struct{}, 1)}
+	return db, nil
 }
 
 // migrate applies the migrations the database has not had yet, each in a

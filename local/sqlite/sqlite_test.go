@@ -126,3 +126,7 @@ func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
 		}
 	}
 }
+
+func TestAddressesConformance(t *testing.T) {
+	porttest.TestAddresses(t, func(t *testing.T) longrun.Addresses { return open(t) })
+}

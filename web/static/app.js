@@ -254,6 +254,14 @@ function showSelected() {
   failure.hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
   if (c && c.status === "failed") failure.textContent = "Render failed: " + (c.error || "unknown reason");
   if (c && c.status === "cancelled") failure.textContent = "Render cancelled. Retry it when you want the image.";
+  const emailStatus = $("email-status");
+  const said = {
+    pending: "Confirmation pending: follow the link in the e-mail just sent to this address; until then it gets nothing else.",
+    unsubscribed: "This address unsubscribed: it gets no e-mails.",
+    suppressed: "This address bounced or complained: it gets no e-mails.",
+  }[c && c.notifyEmailStatus];
+  emailStatus.hidden = !said && !(c && c.notifyError);
+  emailStatus.textContent = (c && c.notifyError) || said || "";
   const st = c && c.stats;
   $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
 }

@@ -98,12 +98,14 @@ func Metrics(function string) *emf.Recorder {
 	return &emf.Recorder{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
 }
 
-// Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES and
-// ADDRESS_SESSIONS; each unset one takes its default.
+// Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES,
+// ADDRESS_SESSIONS, MAIL_PER_ADDRESS and MAIL_PER_OWNER; each unset one
+// takes its default.
 func Quotas(e *Env) longrun.Quotas {
 	return longrun.Quotas{MaxActive: e.Int("MAX_ACTIVE", 0), MaxStored: e.Int("MAX_STORED", 0),
 		OwnerWrites: e.Int("OWNER_WRITES", 0), AddressWrites: e.Int("ADDRESS_WRITES", 0),
-		AddressSessions: e.Int("ADDRESS_SESSIONS", 0)}
+		AddressSessions: e.Int("ADDRESS_SESSIONS", 0), MailPerAddress: e.Int("MAIL_PER_ADDRESS", 0),
+		MailPerOwner: e.Int("MAIL_PER_OWNER", 0)}
 }
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
