@@ -79,6 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("create resources: %w", err)
 	}
+	retries, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(*prefix + "-mail-retries")})
+	if err != nil {
+		return fmt.Errorf("create resources: %w", err)
+	}
 
 	store := &dynamo.Store{Client: db, ConfigTable: names.configs, ResultTable: names.results}
 	metrics := prom.New()
@@ -106,13 +110,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
 		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url,
-		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store}}
+		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store},
+		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *retries.QueueUrl}}
 
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() {
 		(&sqspoll.Poller{Client: sqsClient, QueueURL: queueURL, Handler: w.HandleSQS, Logger: log}).Run(ctx)
+	})
+	wg.Go(func() {
+		(&sqspoll.Poller{Client: sqsClient, QueueURL: *retries.QueueUrl, Handler: n.HandleRetries, Logger: log}).Run(ctx)
 	})
 	wg.Go(func() {
 		p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: names.configs, Handler: n.HandleStream,
