@@ -172,6 +172,9 @@ func checkStreamEvent(t *testing.T, name string, ev *yaml.Node) {
 	if get(ev, "Properties", "DestinationConfig", "OnFailure", "Destination") == nil {
 		t.Errorf("%s: no on-failure destination", name)
 	}
+	if b := get(ev, "Properties", "BisectBatchOnFunctionError"); b == nil || b.Value != "true" {
+		t.Errorf("%s: a failing batch is not bisected, so one bad record holds back its neighbours", name)
+	}
 	filters := get(ev, "Properties", "FilterCriteria", "Filters")
 	if filters == nil {
 		t.Fatalf("%s: no filter criteria", name)
