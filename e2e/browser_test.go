@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -203,4 +204,30 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#list li")),
 	)
 	shot(t, ctx, dir, "8-phone")
+}
+
+// Where no WebSocket can be opened (sam local start-api emulates none), the
+// page polls instead: a render still shows its progress to done.
+func TestBrowserPollsWithoutAWebSocket(t *testing.T) {
+	ctx := browser(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: `window.WebSocket = function () { throw new Error("no WebSocket here"); };`})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	within(t, ctx, 20*time.Second, "open the page and save",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.off")),
+		setValue("name", "polled"),
+		chromedp.Click(chromedp.ID("save")),
+	)
+	within(t, ctx, 30*time.Second, "the render shows done without a push",
+		chromedp.Poll[chromedp.Void](`document.querySelector("#list li .badge")?.textContent === "done" && !document.getElementById("image").hidden`),
+	)
+	if got := eval[string](t, ctx, `document.getElementById("live").textContent`); got != "polling" {
+		t.Errorf("the badge says %q, want polling", got)
+	}
 }

@@ -303,7 +303,11 @@ async function pushURL() {
 
 async function connect() {
   let ws;
-  try { ws = new WebSocket(await pushURL()); } catch (_) { setTimeout(connect, 2000); return; }
+  try { ws = new WebSocket(await pushURL()); } catch (_) {
+    $("live").textContent = "polling"; $("live").className = "live off";
+    setTimeout(connect, Math.min(1000 * 2 ** state.retry++, 15000));
+    return;
+  }
   state.ws = ws;
   ws.onopen = () => {
     state.retry = 0;
@@ -311,7 +315,7 @@ async function connect() {
     loadList(); // catch up on what happened while disconnected
   };
   ws.onclose = () => {
-    $("live").textContent = "offline"; $("live").className = "live off";
+    $("live").textContent = "polling"; $("live").className = "live off";
     const delay = Math.min(1000 * 2 ** state.retry++, 15000);
     setTimeout(connect, delay);
   };
@@ -319,18 +323,33 @@ async function connect() {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
     if (msg.type === "deleted") return removeConfig(msg.id);
-    if (msg.type !== "configuration") return;
-    const c = msg.configuration, prev = state.configs.get(c.id);
-    if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale push
-    upsert(c);
-    const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
-    if (finished) announce(c);
-    if (c.id === state.selected) {
-      if (prev && prev.etag !== c.etag && document.activeElement?.form !== $("form")) fillForm(c);
-      showSelected();
-    }
-    renderList();
+    if (msg.type === "configuration") applyUpdate(msg.configuration);
   };
+}
+
+// poll stands in for pushes while no WebSocket is open (where there is
+// none to connect to, as under sam local start-api): the first page of the
+// list, every few seconds.
+async function poll() {
+  if (document.hidden || (state.ws && state.ws.readyState === WebSocket.OPEN)) return;
+  let res, data;
+  try { ({ res, data } = await api("GET", "/api/configurations")); } catch (_) { return; }
+  if (res.ok) for (const c of data.configurations) applyUpdate(c);
+}
+
+// applyUpdate takes a newer state of a configuration, from a push or a poll.
+function applyUpdate(c) {
+  const prev = state.configs.get(c.id);
+  if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale
+  if (prev && prev.updatedAt === c.updatedAt && prev.etag === c.etag && prev.progress === c.progress) return; // nothing new
+  upsert(c);
+  const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
+  if (finished) announce(c);
+  if (c.id === state.selected) {
+    if (prev && prev.etag !== c.etag && document.activeElement?.form !== $("form")) fillForm(c);
+    showSelected();
+  }
+  renderList();
 }
 
 function announce(c) {
@@ -517,6 +536,7 @@ async function main() {
     setInterval(() => { if (!document.hidden) loadOps(); }, 3000);
   }
   connect();
+  setInterval(poll, 4000);
 }
 
 main();
