@@ -295,8 +295,23 @@ func matches(pattern, doc map[string]any) bool {
 	return true
 }
 
+// A KMS key policy is the exception: its Resource "*" is the key itself,
+// and the account administers its own key; the service grant in it is
+// checked to be narrow.
 func TestNoPolicyGrantsEverything(t *testing.T) {
 	root := load(t)
+	res := get(root, "Resources")
+	for _, id := range keys(res) {
+		if get(res, id, "Type").Value != "AWS::KMS::Key" {
+			continue
+		}
+		for _, st := range get(res, id, "Properties", "KeyPolicy", "Statement").Content {
+			if get(st, "Principal", "Service") != nil && get(st, "Action").Kind != yaml.SequenceNode {
+				t.Errorf("%s: a service may do more than use the key", id)
+			}
+		}
+		get(res, id, "Properties").Content = nil // its statements are not IAM policies
+	}
 	walk(root, func(n *yaml.Node) {
 		for _, key := range []string{"Resource", "Action"} {
 			v := get(n, key)
@@ -362,7 +377,8 @@ func TestDataIsProtected(t *testing.T) {
 // services publish them on their own.
 var cloudWatch = map[string][]string{
 	"AWS/SQS":        {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
-	"AWS/Lambda":     {"Errors", "IteratorAge", "Throttles", "Duration"},
+	"AWS/Lambda":     {"Errors", "Invocations", "IteratorAge", "Throttles", "Duration"},
+	"AWS/SES":        {"Reputation.BounceRate", "Reputation.ComplaintRate"},
 	"AWS/ApiGateway": {"Count", "5xx", "4xx", "Latency"},
 	emf.Namespace:    emf.Names(),
 }
@@ -381,13 +397,16 @@ func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 		alarms++
 		p := get(r, "Properties")
 		var pairs [][2]string
+		dims := map[[2]string]bool{} // metrics named with their dimensions
 		if ns := get(p, "Namespace"); ns != nil {
-			pairs = append(pairs, [2]string{ns.Value, get(p, "MetricName").Value})
+			pair := [2]string{ns.Value, get(p, "MetricName").Value}
+			pairs, dims[pair] = append(pairs, pair), get(p, "Dimensions") != nil
 		}
 		if ms := get(p, "Metrics"); ms != nil {
 			for _, m := range ms.Content {
 				if metric := get(m, "MetricStat", "Metric"); metric != nil {
-					pairs = append(pairs, [2]string{get(metric, "Namespace").Value, get(metric, "MetricName").Value})
+					pair := [2]string{get(metric, "Namespace").Value, get(metric, "MetricName").Value}
+					pairs, dims[pair] = append(pairs, pair), get(metric, "Dimensions") != nil
 				}
 			}
 		}
@@ -398,7 +417,7 @@ func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 			if !metricExists(pair[0], pair[1]) {
 				t.Errorf("%s watches %s %s, which nothing publishes", id, pair[0], pair[1])
 			}
-			if pair[0] == emf.Namespace && get(p, "Dimensions") == nil {
+			if pair[0] == emf.Namespace && !dims[pair] {
 				t.Errorf("%s: EMF metrics carry a Function dimension; the alarm must name it", id)
 			}
 		}
@@ -411,6 +430,65 @@ func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 	}
 	if get(res, "AlarmTopic", "Properties", "Subscription") == nil {
 		t.Errorf("the alarm topic has no e-mail subscriber")
+	}
+	for _, want := range []string{"StreamFailureAlarm", "NotifyFunctionErrorsAlarm", "BounceRateAlarm", "ComplaintRateAlarm"} {
+		if get(res, want) == nil {
+			t.Errorf("no %s", want)
+		}
+	}
+}
+
+// An error alarm watches a rate over more than one data point: one failed
+// delivery among thousands is no page at night.
+func TestErrorAlarmsWatchRates(t *testing.T) {
+	res := get(load(t), "Resources")
+	for _, id := range keys(res) {
+		p := get(res, id, "Properties")
+		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || !strings.Contains(id, "Errors") {
+			continue
+		}
+		rate := false
+		if ms := get(p, "Metrics"); ms != nil {
+			for _, m := range ms.Content {
+				if e := get(m, "Expression"); e != nil && strings.Contains(e.Value, "/") {
+					rate = true
+				}
+			}
+		}
+		if n := get(p, "DatapointsToAlarm"); !rate || n == nil || n.Value == "1" {
+			t.Errorf("%s: want a rate over 2 or more data points", id)
+		}
+	}
+}
+
+// CloudWatch can publish to the alarm topic only if its key lets it:
+// alias/aws/sns does not.
+func TestAlarmsCanReachTheTopic(t *testing.T) {
+	res := get(load(t), "Resources")
+	for _, topic := range []string{"AlarmTopic", "MailEventsTopic"} {
+		k := get(res, topic, "Properties", "KmsMasterKeyId")
+		if k == nil || strings.HasPrefix(k.Value, "alias/aws/") || k.Tag != "!Ref" {
+			t.Fatalf("%s is encrypted with %v, not the template's own key", topic, k)
+		}
+		policy, _ := yaml.Marshal(get(res, k.Value, "Properties", "KeyPolicy"))
+		for _, service := range []string{"cloudwatch.amazonaws.com", "ses.amazonaws.com"} {
+			if !strings.Contains(string(policy), service) {
+				t.Errorf("%s's key policy does not let %s use it", topic, service)
+			}
+		}
+	}
+}
+
+// The stream source starts where the stream does, and the SES grant names
+// the identity, address or domain.
+func TestStreamStartsAtTheHorizonAndSESGrantsTheIdentity(t *testing.T) {
+	res := get(load(t), "Resources")
+	if p := get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "StartingPosition"); p == nil || p.Value != "TRIM_HORIZON" {
+		t.Errorf("the stream starts at %v: records before the mapping would be lost", p)
+	}
+	policy, _ := yaml.Marshal(get(res, "NotifyFunction", "Properties", "Policies"))
+	if !strings.Contains(string(policy), "identity/${Domain}") || !strings.Contains(string(policy), "identity/${SenderEmail}") {
+		t.Errorf("ses:SendEmail is not granted on both the address and its domain")
 	}
 }
 
