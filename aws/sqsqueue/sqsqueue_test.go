@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -149,5 +152,41 @@ func TestJobsAreSentInTheirOwnersMessageGroup(t *testing.T) {
 	json.Unmarshal([]byte(rec.bodies[len(rec.bodies)-1]), &send)
 	if send.MessageGroupId != job.Owner {
 		t.Errorf("SendMessage %s: message group %q, want the owner", rec.bodies[len(rec.bodies)-1], send.MessageGroupId)
+	}
+}
+
+// A failed job comes back after the backoff, not the queue's whole
+// visibility timeout.
+func TestAFailedJobComesBackAfterTheBackoff(t *testing.T) {
+	awstest.SQS(t)
+	ctx := context.Background()
+	client := sqs.NewFromConfig(awstest.Config(t))
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("backoff")),
+		Attributes: map[string]string{"VisibilityTimeout": "720"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := &sqsqueue.Queue{Client: client, URL: *q.QueueUrl}
+	queue.SendJob(ctx, longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h"})
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive: %v %v", out, err)
+	}
+	m := out.Messages[0]
+	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: *m.MessageId, ReceiptHandle: *m.ReceiptHandle, Attributes: m.Attributes}}}
+	failing := func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: *m.MessageId}}}, nil
+	}
+	start := time.Now()
+	if _, err := queue.WithBackoff(failing, time.Second, slog.Default())(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10})
+	if err != nil || len(again.Messages) != 1 {
+		t.Fatalf("the failed job did not come back within 10 s of a 1 s backoff (visibility timeout 720 s): %v %v", again, err)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("back after %v, before its backoff", waited)
 	}
 }

@@ -17,21 +17,24 @@ import (
 	"github.com/longrun/longrun/worker"
 )
 
-func main() { lambda.Start(awsenv.Main("render", newWorker).HandleSQS) }
+func main() { lambda.Start(awsenv.Main("render", newHandler)) }
 
-func newWorker(ctx context.Context, getenv func(string) string) (*worker.Worker, error) {
+// newHandler builds the render worker, its failed jobs retried after the
+// same backoff as the local queue's (RETRY_BASE_SECONDS, default 1).
+func newHandler(ctx context.Context, getenv func(string) string) (sqsqueue.Handler, error) {
 	e, cfg, err := awsenv.Load(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
 	store := awsenv.Store(e, dynamodb.NewFromConfig(cfg))
 	images := awsenv.Images(e, cfg)
+	jobs := &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}
+	log := awsenv.Logger()
 	w := &worker.Worker{
 		Service: &longrun.Service{Store: store, Results: store, Images: images}, Leases: store,
-		Requeue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
-		Images:  awsenv.Images(e, cfg), Logger: awsenv.Logger(), Metrics: awsenv.Metrics("render"),
+		Requeue: jobs, Images: images, Logger: log, Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,
 	}
-	return w, e.Err()
+	return jobs.WithBackoff(w.HandleSQS, time.Duration(e.Int("RETRY_BASE_SECONDS", 1))*time.Second, log), e.Err()
 }
