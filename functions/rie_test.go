@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,10 +145,17 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	env := map[string]string{
 		"CONFIG_TABLE": configs, "RESULT_TABLE": results, "CONNECTION_TABLE": conns, "IMAGE_BUCKET": bucket,
 		"S3_PATH_STYLE": "true", "IMAGE_RETENTION_DAYS": "90", "JOB_QUEUE_URL": *q.QueueUrl,
-		"SESSION_KEY": "a-session-key-for-the-emulator-test-0123", "WEBSOCKET_URL": "wss://push.example/prod",
+		"WEBSOCKET_URL": "wss://push.example/prod",
 		"SENDER_EMAIL": "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
 		"MAX_RECEIVES": "5", "MAIL_RETRY_QUEUE_URL": *q.QueueUrl,
 	}
+	// The session key comes from Secrets Manager, as on AWS: a stand-in
+	// speaking the one call the api function makes, with a current and a
+	// previous version (a rotation in progress).
+	key, oldKey := "a-session-key-for-the-emulator-test-0123", "the-previous-session-key-still-valid-0"
+	secrets := httptest.NewServer(secretsManager(t, "session-key", map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}))
+	defer secrets.Close()
+	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
 	api := start(t, emulator, "api", env)
 	render := start(t, emulator, "render", env)
 	notifyFn := start(t, emulator, "notify", env)
@@ -167,6 +175,16 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	cookie := sessionCookie(created)
 	if cookie == "" {
 		t.Fatalf("no session cookie in %+v", created)
+	}
+	// A cookie the previous key signed still works during a rotation.
+	list := create
+	list.RawPath, list.Body = "/api/configurations", ""
+	list.RequestContext.HTTP.Method, list.RequestContext.HTTP.Path = "GET", list.RawPath
+	list.Cookies = []string{web.CookieName + "=" + (&web.Sessions{Key: []byte(oldKey)}).Token(longrun.NewID(), time.Hour)}
+	var listed events.APIGatewayV2HTTPResponse
+	api.invoke(t, mustJSON(t, list), &listed)
+	if listed.StatusCode != 200 || sessionCookie(listed) != "" {
+		t.Errorf("a cookie signed with the previous key: %d, new cookie %q; want it kept", listed.StatusCode, sessionCookie(listed))
 	}
 
 	// 2. The job is in SQS: hand it to the render binary as Lambda would.
@@ -263,7 +281,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	var connect events.APIGatewayWebsocketProxyRequest
 	json.Unmarshal(fixture(t, "ws-connect.json"), &connect)
-	sessions := &web.Sessions{Key: []byte(env["SESSION_KEY"])}
+	sessions := &web.Sessions{Key: []byte(key)}
 	owner := sessions.PushOwner(push.Token)
 	for _, tc := range []struct {
 		token  string
@@ -360,3 +378,20 @@ func sessionCookie(r events.APIGatewayV2HTTPResponse) string {
 }
 
 func mailed(t *testing.T, to string) bool { return len(awstest.Inbox(t, to)) > 0 }
+
+// secretsManager answers GetSecretValue for one secret's version stages.
+func secretsManager(t *testing.T, name string, stages map[string]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SecretId, VersionStage string }
+		json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		v, ok := stages[in.VersionStage]
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || in.SecretId != name || !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"ResourceNotFoundException","message":"no such secret or version"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + name,
+			"Name": name, "SecretString": v, "VersionStages": []string{in.VersionStage}})
+	})
+}

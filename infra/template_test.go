@@ -553,3 +553,28 @@ func TestCostIsBounded(t *testing.T) {
 		t.Errorf("renders at once (%s) and the render function's reserve (%s) differ", max.Value, r.Value)
 	}
 }
+
+// The session key is no environment variable (anyone who may read the
+// function's configuration could forge sessions): the stack makes it in
+// Secrets Manager, and the api function may read that secret.
+func TestTheSessionKeyStaysSecret(t *testing.T) {
+	root := load(t)
+	res := get(root, "Resources")
+	if get(root, "Parameters", "SessionKey") != nil {
+		t.Errorf("the session key is a deploy parameter")
+	}
+	env := get(res, "ApiFunction", "Properties", "Environment", "Variables")
+	if get(env, "SESSION_KEY") != nil {
+		t.Errorf("the session key is in the api function's environment")
+	}
+	if v := get(env, "SESSION_KEY_SECRET"); v == nil || v.Value != "SessionKeySecret" {
+		t.Errorf("the api function is not told which secret holds the key")
+	}
+	if get(res, "SessionKeySecret", "Properties", "GenerateSecretString") == nil {
+		t.Errorf("the stack does not make the key")
+	}
+	policy, _ := yaml.Marshal(get(res, "ApiFunction", "Properties", "Policies"))
+	if !strings.Contains(string(policy), "secretsmanager:GetSecretValue") {
+		t.Errorf("the api function may not read the key")
+	}
+}

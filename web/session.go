@@ -19,7 +19,10 @@ const CookieName = "longrun_session"
 // Sessions issue and check signed session cookies that name an anonymous
 // owner. A missing, forged or expired cookie gets a new owner.
 type Sessions struct {
-	Key []byte        // HMAC-SHA256 key, at least 32 bytes
+	Key []byte // HMAC-SHA256 key, at least 32 bytes
+	// Previous keys still verify tokens (never sign them): while a key is
+	// rotated, the cookies it signed keep working.
+	Previous [][]byte
 	TTL time.Duration // 0 means 400 days
 	Now func() time.Time
 }
@@ -38,10 +41,22 @@ func (s *Sessions) now() time.Time {
 	return s.Now()
 }
 
-func (s *Sessions) sign(payload string) string {
-	m := hmac.New(sha256.New, s.Key)
+func (s *Sessions) sign(payload string) string { return signWith(s.Key, payload) }
+
+func signWith(key []byte, payload string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// verify reports whether sig signs payload under the key or a previous one.
+func (s *Sessions) verify(payload, sig string) bool {
+	for _, k := range append([][]byte{s.Key}, s.Previous...) {
+		if hmac.Equal([]byte(sig), []byte(signWith(k, payload))) {
+			return true
+		}
+	}
+	return false
 }
 
 // A token's purpose is inside its signed payload, so a push token never
@@ -80,7 +95,7 @@ func (s *Sessions) owner(purpose, token string) string {
 		return ""
 	}
 	payload, sig := token[:i], token[i+1:]
-	if !hmac.Equal([]byte(sig), []byte(s.sign(payload))) {
+	if !s.verify(payload, sig) {
 		return ""
 	}
 	parts := strings.Split(payload, ".")

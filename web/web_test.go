@@ -212,3 +212,20 @@ func TestMetaIsThePagesOneSource(t *testing.T) {
 		}
 	}
 }
+
+// During a key rotation the previous key still verifies, and only the
+// current one signs.
+func TestThePreviousKeyStillVerifies(t *testing.T) {
+	old := &web.Sessions{Key: []byte("the-old-key-the-old-key-the-old-key!")}
+	cur := &web.Sessions{Key: []byte("the-new-key-the-new-key-the-new-key!"), Previous: [][]byte{old.Key}}
+	owner := longrun.NewID()
+	if got := cur.Owner(old.Token(owner, time.Hour)); got != owner {
+		t.Errorf("a token of the previous key: owner %q, want %q", got, owner)
+	}
+	if got := old.Owner(cur.Token(owner, time.Hour)); got != "" {
+		t.Errorf("a new token verified under the old key alone: it was signed with it")
+	}
+	if got := (&web.Sessions{Key: cur.Key}).Owner(old.Token(owner, time.Hour)); got != "" {
+		t.Errorf("after the rotation ends the old key's token still works")
+	}
+}

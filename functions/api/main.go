@@ -36,7 +36,11 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	store := awsenv.Store(e, db)
-	sessions := &web.Sessions{Key: []byte(e.Required("SESSION_KEY"))}
+	key, previous, err := awsenv.SessionKeys(ctx, e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sessions := &web.Sessions{Key: key, Previous: previous}
 	metrics := awsenv.Metrics("api")
 	images := awsenv.Images(e, cfg)
 	srv := web.NewServer(web.Deps{
@@ -53,7 +57,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		return nil, err
 	}
 	if len(sessions.Key) < 32 {
-		return nil, fmt.Errorf("SESSION_KEY must be at least 32 characters")
+		return nil, fmt.Errorf("the session key must be at least 32 characters")
 	}
 	return h, nil
 }

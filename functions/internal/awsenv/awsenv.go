@@ -4,6 +4,7 @@ package awsenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/dynamo"
@@ -96,6 +99,33 @@ func (h requestID) WithGroup(name string) slog.Handler    { return requestID{h.H
 // Format lines, with a Function dimension.
 func Metrics(function string) *emf.Recorder {
 	return &emf.Recorder{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
+}
+
+// SessionKeys returns the key that signs sessions and push tokens, and the
+// previous one, which still verifies them during a rotation. They come
+// from the Secrets Manager secret SESSION_KEY_SECRET names (its AWSCURRENT
+// and AWSPREVIOUS versions), read once at start; SESSION_KEY, a plain
+// variable, is for local emulation only (sam local, infra/env-vars.json).
+func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte, error) {
+	secret := e.Getenv("SESSION_KEY_SECRET")
+	if secret == "" {
+		return []byte(e.Required("SESSION_KEY")), nil, nil
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the session key: %w", err)
+	}
+	var previous [][]byte
+	prev, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSPREVIOUS")})
+	var nf *smtypes.ResourceNotFoundException
+	switch {
+	case err == nil:
+		previous = append(previous, []byte(aws.ToString(prev.SecretString)))
+	case !errors.As(err, &nf): // no previous version before the first rotation
+		return nil, nil, fmt.Errorf("read the previous session key: %w", err)
+	}
+	return []byte(aws.ToString(cur.SecretString)), previous, nil
 }
 
 // Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES,
