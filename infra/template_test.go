@@ -564,8 +564,10 @@ func TestTheSessionKeyStaysSecret(t *testing.T) {
 		t.Errorf("the session key is a deploy parameter")
 	}
 	env := get(res, "ApiFunction", "Properties", "Environment", "Variables")
-	if get(env, "SESSION_KEY") != nil {
-		t.Errorf("the session key is in the api function's environment")
+	for _, vars := range []*yaml.Node{env, get(root, "Globals", "Function", "Environment", "Variables")} {
+		if k := get(vars, "SESSION_KEY"); k != nil && k.Value != "" {
+			t.Errorf("a session key is in the functions' environment")
+		}
 	}
 	if v := get(env, "SESSION_KEY_SECRET"); v == nil || v.Value != "SessionKeySecret" {
 		t.Errorf("the api function is not told which secret holds the key")
@@ -576,5 +578,47 @@ func TestTheSessionKeyStaysSecret(t *testing.T) {
 	policy, _ := yaml.Marshal(get(res, "ApiFunction", "Properties", "Policies"))
 	if !strings.Contains(string(policy), "secretsmanager:GetSecretValue") {
 		t.Errorf("the api function may not read the key")
+	}
+}
+
+// infra/env-vars.json gives sam local every variable the template
+// declares for each function, pointed at the servers make run-aws-local
+// starts, and names the resources longrun-aws-local creates.
+func TestEnvVarsCoverEveryFunction(t *testing.T) {
+	root := load(t)
+	b, err := os.ReadFile("env-vars.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars map[string]map[string]string
+	if err := json.Unmarshal(b, &vars); err != nil {
+		t.Fatal(err)
+	}
+	globals := keys(get(root, "Globals", "Function", "Environment", "Variables"))
+	res := get(root, "Resources")
+	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
+		if vars[fn] == nil {
+			t.Errorf("no variables for %s", fn)
+		}
+		for _, name := range append(keys(get(res, fn, "Properties", "Environment", "Variables")), globals...) {
+			_, own := vars[fn][name]
+			_, shared := vars["Parameters"][name]
+			if !own && !shared {
+				t.Errorf("%s: %s is not set for sam local", fn, name)
+			}
+		}
+	}
+	run, _ := os.ReadFile("localaws/run.sh")
+	for name, want := range map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "DYNAMODB_PORT:-8000", "AWS_ENDPOINT_URL_SQS": "SQS_PORT:-4566",
+		"AWS_ENDPOINT_URL_S3": "S3_PORT:-4569", "AWS_ENDPOINT_URL_SESV2": "SES_PORT:-8005"} {
+		port := want[strings.Index(want, "-")+1:]
+		if !strings.HasSuffix(vars["Parameters"][name], ":"+port) || !strings.Contains(string(run), want) {
+			t.Errorf("%s = %s: not the port make run-aws-local starts it on by default (%s)", name, vars["Parameters"][name], port)
+		}
+	}
+	for _, q := range []string{vars["ApiFunction"]["JOB_QUEUE_URL"], vars["NotifyFunction"]["MAIL_RETRY_QUEUE_URL"]} {
+		if !strings.Contains(q, "/longrun-") {
+			t.Errorf("queue %s is not one longrun-aws-local creates", q)
+		}
 	}
 }

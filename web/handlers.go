@@ -195,6 +195,10 @@ func (s *server) lostImage(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *server) mail(w http.ResponseWriter, r *http.Request) {
+	if s.Mailbox == nil && s.MailInbox != "" {
+		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "mail goes to the local SES server: read it at %s", s.MailInbox))
+		return
+	}
 	if s.Mailbox == nil {
 		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "there is no dev mailbox here: mail is sent for real"))
 		return

@@ -43,6 +43,9 @@ type Deps struct {
 	Sessions *Sessions
 	Logger   *slog.Logger
 	Mailbox  Mailbox
+	// MailInbox, without a Mailbox, is where the mail can be read instead
+	// (a local SES server's inbox); "" means mail is sent for real.
+	MailInbox string
 	// Live serves the push WebSocket for the owner at GET /api/live.
 	Live func(w http.ResponseWriter, r *http.Request, owner string)
 	// PushURL is the WebSocket API to connect to instead of /api/live (on

@@ -23,8 +23,8 @@ type Sessions struct {
 	// Previous keys still verify tokens (never sign them): while a key is
 	// rotated, the cookies it signed keep working.
 	Previous [][]byte
-	TTL time.Duration // 0 means 400 days
-	Now func() time.Time
+	TTL      time.Duration // 0 means 400 days
+	Now      func() time.Time
 }
 
 func (s *Sessions) ttl() time.Duration {

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	prefix := fs.String("prefix", "longrun", "prefix of the table, queue and bucket names")
+	inbox := fs.String("ses-inbox", "", "where the local SES server shows the mail it got, for the page")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store, Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
 		Images: images, Sessions: &web.Sessions{Key: key},
-		Logger: log, Metrics: metrics, Live: h.Serve,
+		Logger: log, Metrics: metrics, Live: h.Serve, MailInbox: *inbox,
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

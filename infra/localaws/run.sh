@@ -1,29 +1,63 @@
 #!/usr/bin/env bash
 # make run-aws-local: longrun with its AWS adapters against local servers that
 # speak the AWS protocols — DynamoDB Local (with Streams), fauxqs (SQS),
-# aws-ses-v2-local (SES, its inbox at http://127.0.0.1:8005/) and gofakes3 (S3).
-# Ctrl-C stops everything. Needs Java 17 and Node; make deps installs the rest.
+# aws-ses-v2-local (SES, with a web inbox) and gofakes3 (S3).
+#
+# Ports: DYNAMODB_PORT (default 8000), SQS_PORT (4566), SES_PORT (8005),
+# S3_PORT (4569) and ADDR (127.0.0.1:8080, the page); a default port that is
+# taken is replaced by a free one, and every port is printed.
+# infra/env-vars.json (for sam local) assumes the defaults.
+# Logs: data/aws-local/logs. Ctrl-C stops every process and exits 0.
+# Needs Java 17 and Node; make deps installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 nm=infra/localaws/node_modules
+state=${AWS_LOCAL_DIR:-data/aws-local}
+logs=$state/logs bin=$state/bin
+mkdir -p "$logs" "$bin"
+
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-logs=$(mktemp -d)
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
-(cd $nm/amplify-dynamodb-simulator/emulator && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
-  -inMemory -sharedDb -port 8000 -disableTelemetry) >"$logs/dynamodb.log" 2>&1 & pids+=($!)
-FAUXQS_PORT=4566 FAUXQS_HOST=127.0.0.1 node $nm/fauxqs/dist/cli.js >"$logs/sqs.log" 2>&1 & pids+=($!)
-$nm/.bin/aws-ses-v2-local --host 127.0.0.1 --port 8005 >"$logs/ses.log" 2>&1 & pids+=($!)
-go run ./infra/localaws/fakes3 --addr 127.0.0.1:4569 >"$logs/s3.log" 2>&1 & pids+=($!)
+taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port NAME DEFAULT: the default, or a free port if it is taken.
+port() {
+  local p=$2
+  if taken "$p"; then
+    p=$(( (RANDOM % 20000) + 30000 )); while taken "$p"; do p=$(( (RANDOM % 20000) + 30000 )); done
+    echo "port $2 is taken: $1 listens on $p instead (infra/env-vars.json assumes $2)" >&2
+  fi
+  echo "$p"
+}
+ddb=$(port DynamoDB "${DYNAMODB_PORT:-8000}") sqs=$(port SQS "${SQS_PORT:-4566}")
+ses=$(port SES "${SES_PORT:-8005}") s3=$(port S3 "${S3_PORT:-4569}")
 
-for port in 8000 4566 8005 4569; do
-  for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
+# Built first, so that Ctrl-C stops the servers themselves, not a go run.
+go build -o "$bin/fakes3" ./infra/localaws/fakes3
+go build -o "$bin/longrun-aws-local" ./cmd/longrun-aws-local
+
+# Each server in a process group of its own (setsid), stopped whole.
+(cd $nm/amplify-dynamodb-simulator/emulator && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+  -inMemory -sharedDb -port "$ddb" -disableTelemetry) >"$logs/dynamodb.log" 2>&1 & pids+=($!)
+FAUXQS_PORT=$sqs FAUXQS_HOST=127.0.0.1 setsid node $nm/fauxqs/dist/cli.js >"$logs/sqs.log" 2>&1 & pids+=($!)
+setsid $nm/.bin/aws-ses-v2-local --host 127.0.0.1 --port "$ses" >"$logs/ses.log" 2>&1 & pids+=($!)
+setsid "$bin/fakes3" --addr "127.0.0.1:$s3" >"$logs/s3.log" 2>&1 & pids+=($!)
+
+for p in "$ddb" "$sqs" "$ses" "$s3"; do
+  for _ in $(seq 1 150); do taken "$p" && break; sleep 0.2; done
+  taken "$p" || { echo "a local AWS server did not start on port $p: see $logs" >&2; exit 1; }
 done
-echo "local AWS servers up (logs in $logs); SES inbox: http://127.0.0.1:8005/"
+echo "local AWS servers: DynamoDB :$ddb, SQS :$sqs, SES :$ses (inbox http://127.0.0.1:$ses/), S3 :$s3; logs in $logs"
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:8000
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4566 AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:8005
-export AWS_ENDPOINT_URL_S3=http://127.0.0.1:4569
-go run ./cmd/longrun-aws-local --addr "${ADDR:-127.0.0.1:8080}"
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$ddb
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$sqs AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$ses
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3
+"$bin/longrun-aws-local" --addr "${ADDR:-127.0.0.1:8080}" --ses-inbox "http://127.0.0.1:$ses/" 2>"$logs/longrun.log" & pids+=($!)
+wait "${pids[-1]}"

@@ -105,7 +105,8 @@ func Metrics(function string) *emf.Recorder {
 // previous one, which still verifies them during a rotation. They come
 // from the Secrets Manager secret SESSION_KEY_SECRET names (its AWSCURRENT
 // and AWSPREVIOUS versions), read once at start; SESSION_KEY, a plain
-// variable, is for local emulation only (sam local, infra/env-vars.json).
+// variable, is for local emulation only (sam local, infra/env-vars.json):
+// the template declares it empty.
 func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte, error) {
 	secret := e.Getenv("SESSION_KEY_SECRET")
 	if secret == "" {
