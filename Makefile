@@ -9,7 +9,7 @@ export LONGRUN_TEST_OUTPUT ?= $(CURDIR)/test-output
 FUZZ_TARGETS = FuzzCreateBody FuzzIfMatch FuzzSessionToken
 FUZZTIME    ?= 4s
 
-.PHONY: run run-aws-local test bench build deps generate build-ApiFunction build-RenderFunction build-NotifyFunction
+.PHONY: run run-aws-local test bench build deps generate deploy build-ApiFunction build-RenderFunction build-NotifyFunction
 
 ## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
 run:
@@ -59,6 +59,12 @@ bench:
 ## build: the command line tool
 build:
 	$(GO) build -o bin/longrun ./cmd/longrun
+
+## deploy: build the Lambdas and deploy the stack with the SAM CLI
+## (samconfig.toml; the first time: sam deploy --guided)
+deploy:
+	sam build
+	sam deploy
 
 ## build-ApiFunction, build-RenderFunction, build-NotifyFunction: the Lambda
 ## bootstraps, for sam build (BuildMethod: makefile); ARTIFACTS_DIR is SAM's.
