@@ -433,3 +433,27 @@ func BenchmarkColour(b *testing.B) {
 		c.Image(DefaultColormap)
 	}
 }
+
+// BenchmarkJob is a render job's work, counts to PNG bytes, for the two
+// cases the AWS cost table prices (cmd/longrun-cost): the default 512²
+// configuration and 1024² at depth 256, both of c = −0.7+0.27015i.
+func BenchmarkJob(b *testing.B) {
+	for _, size := range []int{512, 1024} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p := standard
+			p.Width, p.Height = size, size
+			var buf bytes.Buffer
+			for b.Loop() {
+				img, _, err := Render(context.Background(), p, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf.Reset()
+				if err := Encode(&buf, img); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/job")
+		})
+	}
+}
