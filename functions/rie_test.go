@@ -241,6 +241,43 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Fatalf("following the confirmation link: %d %s", confirmed.StatusCode, confirmed.Body)
 	}
 
+	// 3b. A job whose render fails comes back after the retry backoff (1 s
+	// for a first delivery), not the queue's visibility timeout: the render
+	// binary, with an image bucket that does not exist, fails it, and
+	// shortens its wait with ChangeMessageVisibility.
+	broken := map[string]string{}
+	for k, v := range env {
+		broken[k] = v
+	}
+	broken["IMAGE_BUCKET"] = "no-such-bucket"
+	renderBroken := start(t, emulator, "render", broken)
+	create2 := create
+	create2.Body = strings.Replace(strings.Replace(create.Body, email, "", 1), "-0.7", "-0.71", 1)
+	create2.Cookies = []string{cookie}
+	var created2 events.APIGatewayV2HTTPResponse
+	api.invoke(t, mustJSON(t, create2), &created2)
+	if created2.StatusCode != 201 {
+		t.Fatalf("second create: %d %s", created2.StatusCode, created2.Body)
+	}
+	msgs2, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
+		VisibilityTimeout: 300, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil || len(msgs2.Messages) != 1 {
+		t.Fatalf("second job not queued: %v %v", msgs2, err)
+	}
+	batch.Records[0].MessageId, batch.Records[0].ReceiptHandle = *msgs2.Messages[0].MessageId, *msgs2.Messages[0].ReceiptHandle
+	batch.Records[0].Body, batch.Records[0].Attributes = *msgs2.Messages[0].Body, msgs2.Messages[0].Attributes
+	var failed events.SQSEventResponse
+	failedAt := time.Now()
+	renderBroken.invoke(t, mustJSON(t, batch), &failed)
+	if len(failed.BatchItemFailures) != 1 {
+		t.Fatalf("the render with no bucket reported %+v, want its job failed\n%s", failed, renderBroken.log)
+	}
+	back, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 15})
+	if err != nil || len(back.Messages) != 1 || time.Since(failedAt) > 15*time.Second {
+		t.Fatalf("the failed job did not come back within its backoff (it was hidden for 300 s): %v %v\n%s", back, err, renderBroken.log)
+	}
+	sqsClient.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: back.Messages[0].ReceiptHandle})
+
 	// 4. The api binary shows it done, and redirects to the image in S3.
 	get := create
 	get.RawPath, get.Body = "/api/configurations/"+v.ID, ""
