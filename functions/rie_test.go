@@ -146,7 +146,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		"CONFIG_TABLE": configs, "RESULT_TABLE": results, "CONNECTION_TABLE": conns, "IMAGE_BUCKET": bucket,
 		"S3_PATH_STYLE": "true", "IMAGE_RETENTION_DAYS": "90", "JOB_QUEUE_URL": *q.QueueUrl,
 		"WEBSOCKET_URL": "wss://push.example/prod",
-		"SENDER_EMAIL": "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
+		"SENDER_EMAIL":  "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
 		"MAX_RECEIVES": "5", "MAIL_RETRY_QUEUE_URL": *q.QueueUrl,
 	}
 	// The session key comes from Secrets Manager, as on AWS: a stand-in
