@@ -231,3 +231,54 @@ func TestBrowserPollsWithoutAWebSocket(t *testing.T) {
 		t.Errorf("the badge says %q, want polling", got)
 	}
 }
+
+// Edits are never lost between tabs: tab B has an unsaved edit when tab A
+// saves another change; B is told what changed elsewhere, keeps its edit,
+// and overwrites A's only by choosing to.
+func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
+	a := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	within(t, a, 20*time.Second, "tab A creates",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		setValue("name", "shared"), setValue("width", "64"), setValue("height", "64"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null`),
+	)
+	id := strings.TrimPrefix(eval[string](t, a, `location.hash`), "#")
+	b, cancel := chromedp.NewContext(a) // another tab, the same owner
+	defer cancel()
+	if err := chromedp.Do(b); err != nil { // open it without a deadline, which would close it
+		t.Fatal(err)
+	}
+	within(t, b, 20*time.Second, "tab B opens it and edits the name, unsaved",
+		chromedp.Navigate(s.URL+"/#"+id),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("name").value === "shared"`),
+		setValue("name", "mine, from tab B"),
+	)
+	colormap := eval[string](t, b, `document.getElementById("colormap").value`)
+	within(t, a, 10*time.Second, "tab A changes the colormap and saves",
+		chromedp.SetValue(chromedp.ID("colormap"), "magma"),
+		chromedp.Click(chromedp.ID("save")),
+	)
+	within(t, b, 10*time.Second, "tab B is told",
+		chromedp.WaitVisible(chromedp.ID("conflict")),
+	)
+	shot(t, b, dir, "9-changed-elsewhere")
+	if text := eval[string](t, b, `document.getElementById("conflict-text").textContent`); !strings.Contains(text, "colormap") {
+		t.Errorf("the notice %q does not say what changed", text)
+	}
+	if name := eval[string](t, b, `document.getElementById("name").value`); name != "mine, from tab B" {
+		t.Errorf("tab B's unsaved name became %q", name)
+	}
+	within(t, b, 10*time.Second, "tab B keeps its own and overwrites",
+		chromedp.Click(chromedp.ID("conflict-mine")),
+		chromedp.Poll[chromedp.Void](`fetch("/api/configurations/`+id+`").then(r => r.json()).then(c => c.name === "mine, from tab B" && c.params.colormap === "`+colormap+`")`,
+			chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if hidden := eval[bool](t, b, `document.getElementById("conflict").hidden`); !hidden {
+		t.Errorf("the notice stays after the choice")
+	}
+}

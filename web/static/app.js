@@ -40,6 +40,14 @@ async function api(method, path, body, headers = {}) {
 
 // ---- list ----
 
+// upsertNewer keeps c unless a newer state of it arrived first (a push can
+// beat the answer to the request that caused it).
+function upsertNewer(c) {
+  const prev = state.configs.get(c.id);
+  if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return;
+  upsert(c);
+}
+
 function upsert(c) {
   if (!state.configs.has(c.id)) {
     state.order.unshift(c.id);
@@ -100,7 +108,13 @@ async function loadList(more = false) {
 
 // ---- form ----
 
+// The form remembers what it was loaded with: its ETag, which every save
+// sends (so a change made elsewhere meanwhile is a 412, never overwritten
+// unawares), and its values, to tell unsaved edits from none.
+const loaded = { config: null, etag: "", values: "" };
+
 function fillForm(c) {
+  hideConflict();
   const p = c ? c.params : META.defaults;
   $("name").value = c ? c.name : "";
   $("c-re").value = p.c.re; $("c-im").value = p.c.im;
@@ -113,7 +127,40 @@ function fillForm(c) {
   $("preset").value = "";
   syncRanges();
   clearErrors();
+  loaded.config = c;
+  loaded.etag = c ? c.etag : "";
+  loaded.values = JSON.stringify(formBody());
 }
+
+// edited reports whether the form holds edits not saved yet.
+function edited() { return JSON.stringify(formBody()) !== loaded.values; }
+
+// changes names what differs between the configuration the form was loaded
+// with and another state of it.
+function changes(a, b) {
+  const out = [];
+  if (!a || !b) return out;
+  if (a.name !== b.name) out.push("name");
+  if (a.notifyEmail !== b.notifyEmail) out.push("e-mail");
+  for (const k of Object.keys(b.params)) {
+    if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) out.push(k === "c" ? "c" : k);
+  }
+  return out;
+}
+
+// theirs is the newer state of the open configuration, saved elsewhere,
+// while this form has edits of its own.
+let theirs = null;
+
+function showConflict(c) {
+  theirs = c;
+  const what = changes(loaded.config, c);
+  $("conflict-text").textContent = "Changed elsewhere" + (what.length ? ` (${what.join(", ")})` : "") +
+    " since you opened it. Load their version, or keep yours and overwrite theirs?";
+  $("conflict").hidden = false;
+}
+
+function hideConflict() { theirs = null; $("conflict").hidden = true; }
 
 function syncRanges() {
   $("c-re-range").value = $("c-re").value;
@@ -176,15 +223,15 @@ async function save(ev) {
   const body = formBody();
   const btn = $("save");
   btn.disabled = true;
+  state.saving = true;
   try {
     const current = state.selected && state.configs.get(state.selected);
     const { res, data } = current
-      ? await api("PUT", `/api/configurations/${current.id}`, body, { "If-Match": current.etag })
+      ? await api("PUT", `/api/configurations/${current.id}`, body, { "If-Match": loaded.etag })
       : await api("POST", "/api/configurations", body);
-    if (res.status === 412) {
-      toast("Someone changed this configuration meanwhile; reloaded it. Make your edit again.", "bad");
+    if (res.status === 412) { // changed elsewhere: keep these edits, and ask
       const r = await api("GET", `/api/configurations/${current.id}`);
-      if (r.res.ok) { upsert(r.data); select(r.data.id, true); }
+      if (r.res.ok) { upsert(r.data); renderList(); showConflict(r.data); }
       return;
     }
     if (!res.ok) {
@@ -193,7 +240,7 @@ async function save(ev) {
       return;
     }
     clearErrors();
-    upsert(data);
+    upsertNewer(data);
     select(data.id, true);
     if (data.status === "done" && (!current || current.paramsHash !== data.paramsHash)) {
       toast(`“${data.name}” was already rendered: shown at once.`, "info");
@@ -202,6 +249,7 @@ async function save(ev) {
     toast("Network error: " + e.message, "bad");
   } finally {
     btn.disabled = false;
+    state.saving = false;
   }
 }
 
@@ -272,7 +320,7 @@ async function act(action, failure) {
   if (!c) return;
   const { res, data } = await api("POST", `/api/configurations/${c.id}/${action}`);
   if (!res.ok) return toast(errorText(data, failure), "bad");
-  upsert(data); showSelected(); renderList();
+  upsertNewer(data); showSelected(); renderList();
 }
 
 async function del() {
@@ -346,7 +394,10 @@ function applyUpdate(c) {
   const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
   if (finished) announce(c);
   if (c.id === state.selected) {
-    if (prev && prev.etag !== c.etag && document.activeElement?.form !== $("form")) fillForm(c);
+    if (c.etag !== loaded.etag && !state.saving) { // (a save's own change is settled by its answer)
+      if (edited()) showConflict(c); // unsaved edits survive: ask
+      else fillForm(c); // nothing of the user's to lose
+    }
     showSelected();
   }
   renderList();
@@ -469,6 +520,13 @@ function wire() {
   $("form").addEventListener("submit", save);
   $("new").addEventListener("click", () => select(null));
   $("retry").addEventListener("click", () => act("render", "Could not retry"));
+  $("conflict-theirs").addEventListener("click", () => { if (theirs) fillForm(theirs); });
+  $("conflict-mine").addEventListener("click", () => { // the one way to send the newer ETag
+    if (!theirs) return;
+    loaded.etag = theirs.etag;
+    hideConflict();
+    $("form").requestSubmit();
+  });
   $("cancel").addEventListener("click", () => act("cancel", "Could not cancel"));
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
