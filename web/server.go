@@ -4,15 +4,19 @@
 package web
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -260,9 +264,18 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil || mt != "application/json" {
 		return &longrun.Error{Code: longrun.EMEDIATYPE, Message: "the body must be JSON (Content-Type: application/json)"}
 	}
-	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err == nil {
+		if path := nullAt(body); path != "" {
+			return &longrun.Error{Code: longrun.EINVALID, Message: "invalid request",
+				Fields: []longrun.FieldError{{Field: path, Rule: "must not be null: give a value, or leave the field out for its default"}}}
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
-	err = d.Decode(v)
+	if err == nil {
+		err = d.Decode(v)
+	}
 	if err == nil && d.More() {
 		err = errors.New("json: trailing data after the object")
 	}
@@ -301,6 +314,31 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
 	}
 	return invalid("body", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// nullAt returns the path of the first null in a JSON document ("" if
+// none, or if it is not JSON, which the decoder reports). A null number
+// would otherwise be read as 0, silently.
+func nullAt(body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		switch v := v.(type) {
+		case nil:
+			return cmp.Or(path, "body")
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				if p := walk(v[k], strings.TrimPrefix(path+"."+k, ".")); p != "" {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+	return walk(v, "")
 }
 
 func article(goType string) string {

@@ -569,8 +569,8 @@ function buildForm() {
   for (const id of ["width", "height"]) Object.assign($(id), { min: L.minSize, max: L.maxSize });
   Object.assign($("depth"), { min: L.minDepth, max: L.maxDepth });
   $("zoom").min = L.minZoom;
-  $("name").maxLength = L.maxNameLength;
-  $("email").maxLength = L.maxEmailLength;
+  // No maxLength: a pasted name over the limit is refused with the limit
+  // stated, never cut short without a word.
   $("max-abs").textContent = L.maxAbs;
 }
 
