@@ -106,6 +106,9 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS("#progress")),
 	)
+	// The list's row is updated in place while the render reports
+	// progress: the element stays the one a click would land on.
+	eval[bool](t, ctx, `document.querySelector("#list li").dataset.mark = "kept"; true`)
 	var widths []string
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -128,6 +131,9 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	if !moved {
 		t.Errorf("progress bar widths %v: want it to move between 0%% and 100%%", widths)
 	}
+	if mark := eval[string](t, ctx, `document.querySelector("#list li").dataset.mark || ""`); mark != "kept" {
+		t.Errorf("the list's row was rebuilt during the render")
+	}
 	within(t, ctx, 30*time.Second, "image, toast and e-mail",
 		chromedp.WaitVisible(chromedp.CSS("#image")),
 		chromedp.WaitVisible(chromedp.CSS(".toast")),
@@ -135,6 +141,12 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	)
 	if toast := eval[string](t, ctx, `document.querySelector(".toast").textContent`); !strings.Contains(toast, "Rabbit") {
 		t.Errorf("toast %q does not name the configuration", toast)
+	}
+	if link := eval[string](t, ctx, `document.querySelector("#mail li a")?.href || ""`); !strings.Contains(link, "/api/email/confirm?token=") {
+		t.Errorf("the mailbox's link is not clickable: %q", link)
+	}
+	if size := eval[string](t, ctx, `document.getElementById("image").getAttribute("width") + "x" + document.getElementById("image").getAttribute("height")`); size != "4096x4096" {
+		t.Errorf("the result image has no intrinsic size (%s): the page shifts when it loads", size)
 	}
 	if mail := eval[string](t, ctx, `document.querySelector("#mail li").textContent`); !strings.Contains(mail, "browser@example.com") {
 		t.Errorf("mailbox shows %q", mail)
@@ -281,4 +293,12 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	if hidden := eval[bool](t, b, `document.getElementById("conflict").hidden`); !hidden {
 		t.Errorf("the notice stays after the choice")
 	}
+	// The list by keyboard: a row is a button; Enter opens it.
+	within(t, a, 10*time.Second, "open a row by keyboard",
+		chromedp.Click(chromedp.ID("new")),
+		chromedp.Poll[chromedp.Void](`location.hash === ""`),
+		chromedp.Focus(chromedp.CSS("#list li button")),
+		chromedp.KeyEvent("\r"),
+		chromedp.Poll[chromedp.Void](`location.hash === "#`+id+`"`),
+	)
 }

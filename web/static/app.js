@@ -59,37 +59,59 @@ function upsert(c) {
   state.configs.set(c.id, c);
 }
 
+// rows are the list's rows by configuration id, kept and updated in place:
+// a progress push changes a bar's width, never the element under a click.
+const rows = new Map();
+
+function rowFor(id) {
+  let r = rows.get(id);
+  if (r) return r;
+  r = { li: document.createElement("li"), btn: Object.assign(document.createElement("button"), { type: "button", className: "row" }),
+    thumb: Object.assign(document.createElement("img"), { alt: "", className: "thumb", width: 48, height: 48 }),
+    name: el("span", "name"), badge: el("span", "badge"), size: el("span", "size"), stale: el("span", "stale-note", " · outdated"),
+    mini: el("span", "mini"), bar: el("span", "") };
+  r.li.dataset.id = id;
+  const meta = el("span", "meta"), text = el("span", "text");
+  meta.append(r.badge, r.size, r.stale);
+  r.mini.append(r.bar);
+  text.append(r.name, meta, r.mini);
+  r.btn.append(r.thumb, text);
+  r.li.append(r.btn);
+  r.btn.addEventListener("click", () => select(id));
+  rows.set(id, r);
+  return r;
+}
+
+function updateRow(r, c) {
+  r.li.className = c.id === state.selected ? "selected" : "";
+  r.btn.setAttribute("aria-current", c.id === state.selected ? "true" : "false");
+  if (c.imageUrl && r.thumb.getAttribute("src") !== c.imageUrl) r.thumb.src = c.imageUrl;
+  r.thumb.hidden = !c.imageUrl;
+  r.thumb.classList.toggle("stale", !!c.outdated);
+  r.name.textContent = c.name;
+  r.btn.title = c.name; // the whole name, on hover and focus
+  r.badge.className = "badge " + c.status;
+  r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
+  r.size.textContent = `${c.params.width}×${c.params.height}`;
+  r.stale.hidden = !c.outdated;
+  r.mini.hidden = c.status !== "rendering";
+  r.bar.style.width = `${Math.round(c.progress * 100)}%`;
+}
+
 function renderList() {
   const ul = $("list");
-  ul.replaceChildren();
+  for (const [id, r] of rows) {
+    if (!state.configs.has(id)) { r.li.remove(); rows.delete(id); }
+  }
+  let prev = null;
   for (const id of state.order) {
     const c = state.configs.get(id);
     if (!c) continue;
-    const li = document.createElement("li");
-    li.dataset.id = id;
-    li.className = id === state.selected ? "selected" : "";
-    const thumb = c.imageUrl ? Object.assign(document.createElement("img"), { src: c.imageUrl, alt: "" })
-      : document.createElement("div");
-    thumb.className = "thumb" + (c.outdated ? " stale" : "");
-    const text = document.createElement("div");
-    const name = el("div", "name", c.name);
-    const meta = el("div", "meta");
-    const badge = el("span", "badge " + c.status);
-    badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
-    meta.append(badge, `${c.params.width}×${c.params.height}`);
-    if (c.outdated) meta.append(" · outdated");
-    text.append(name, meta);
-    if (c.status === "rendering") {
-      const mini = document.createElement("div");
-      mini.className = "mini";
-      const bar = document.createElement("div");
-      bar.style.width = `${Math.round(c.progress * 100)}%`;
-      mini.append(bar);
-      text.append(mini);
-    }
-    li.append(thumb, text);
-    li.addEventListener("click", () => select(id));
-    ul.append(li);
+    const r = rowFor(id);
+    updateRow(r, c);
+    const want = prev ? prev.nextSibling : ul.firstChild;
+    if (want !== r.li) ul.insertBefore(r.li, want);
+    prev = r.li;
   }
   $("list-empty").hidden = state.order.length > 0;
   $("more").hidden = !state.next;
@@ -242,6 +264,7 @@ async function save(ev) {
     clearErrors();
     upsertNewer(data);
     select(data.id, true);
+    if (matchMedia("(max-width: 720px)").matches) $("image").closest("section").scrollIntoView({ behavior: "smooth" });
     if (data.status === "done" && (!current || current.paramsHash !== data.paramsHash)) {
       toast(`“${data.name}” was already rendered: shown at once.`, "info");
     }
@@ -287,7 +310,11 @@ function showSelected() {
   }
   const img = $("image");
   if (c && c.imageUrl) {
-    if (img.getAttribute("src") !== c.imageUrl) img.src = c.imageUrl;
+    if (img.getAttribute("src") !== c.imageUrl) {
+      // Its size is known before it loads: nothing below it moves.
+      Object.assign(img, { width: c.params.width, height: c.params.height });
+      img.src = c.imageUrl;
+    }
     img.alt = `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`;
     img.hidden = false;
     img.classList.toggle("is-outdated", c.outdated);
@@ -435,7 +462,7 @@ async function loadMail() {
     const subject = el("div", "subject", m.subject);
     const meta = el("div", "muted", `to ${m.to} · ${new Date(m.sentAt).toLocaleString()}`);
     const pre = document.createElement("pre");
-    pre.textContent = m.text;
+    linkify(pre, m.text);
     li.append(subject, meta, pre);
     ul.append(li);
   }
@@ -512,6 +539,18 @@ function drawChart(series) {
       svg.append(r);
     }
   });
+}
+
+// linkify puts text in el with its http(s) links made clickable; the
+// text stays text (no HTML is parsed).
+function linkify(el, text) {
+  el.replaceChildren();
+  let last = 0;
+  for (const m of text.matchAll(/https?:\/\/[^\s<>"]+/g)) {
+    el.append(text.slice(last, m.index), Object.assign(document.createElement("a"), { href: m[0], textContent: m[0], target: "_blank", rel: "noopener" }));
+    last = m.index + m[0].length;
+  }
+  el.append(text.slice(last));
 }
 
 // ---- wiring ----
@@ -595,6 +634,10 @@ async function main() {
   }
   connect();
   setInterval(poll, 4000);
+  // An open WebSocket keeps a page out of the back/forward cache: close it
+  // when the page is hidden away, open it again when it is shown.
+  addEventListener("pagehide", () => { if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; } });
+  addEventListener("pageshow", (e) => { if (e.persisted) { loadList(); connect(); } });
 }
 
 main();
