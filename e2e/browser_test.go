@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -78,6 +79,14 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// stored is a polling expression that is true once the configuration id,
+// as the API returns it, meets cond (an expression of c and its params p):
+// each poll fetches it anew and looks at the last answer.
+func stored(id, cond string) string {
+	return `(fetch("/api/configurations/` + id + `").then(r => r.json()).then(c => { window.__seen = c; }),
+		((c) => { if (!c || c.id !== "` + id + `") return false; const p = c.params; return ` + cond + `; })(window.__seen))`
 }
 
 func setValue(id, v string) chromedp.Action[chromedp.Void] {
@@ -287,8 +296,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	}
 	within(t, b, 10*time.Second, "tab B keeps its own and overwrites",
 		chromedp.Click(chromedp.ID("conflict-mine")),
-		chromedp.Poll[chromedp.Void](`fetch("/api/configurations/`+id+`").then(r => r.json()).then(c => c.name === "mine, from tab B" && c.params.colormap === "`+colormap+`")`,
-			chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll[chromedp.Void](stored(id, `c.name === "mine, from tab B" && p.colormap === "`+colormap+`"`)),
 	)
 	if hidden := eval[bool](t, b, `document.getElementById("conflict").hidden`); !hidden {
 		t.Errorf("the notice stays after the choice")
@@ -301,4 +309,57 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 		chromedp.KeyEvent("\r"),
 		chromedp.Poll[chromedp.Void](`location.hash === "#`+id+`"`),
 	)
+}
+
+// Explore by pointing: click zooms in ×2 about the point, shift-click and
+// − zoom out, the wheel zooms about the cursor, drag pans, Reset view goes
+// back; each gesture saves the view as a new version.
+func TestBrowserExploresByPointing(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	within(t, ctx, 20*time.Second, "create",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		setValue("name", "explore"), setValue("width", "256"), setValue("height", "256"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
+	)
+	id := strings.TrimPrefix(eval[string](t, ctx, `location.hash`), "#")
+	view := func() (re, im, zoom float64) {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`fetch("/api/configurations/`+id+`").then(r => r.json()).then(c => [c.params.center.re, c.params.center.im, c.params.zoom])`,
+			chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v[0], v[1], v[2]
+	}
+	await := func(what, cond string) {
+		t.Helper()
+		within(t, ctx, 15*time.Second, what, chromedp.Poll[chromedp.Void](stored(id, cond)))
+	}
+	box := eval[[]float64](t, ctx, `(() => { const r = document.getElementById("image").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	x, y := box[0]+box[2]*0.75, box[1]+box[3]/2
+	within(t, ctx, 10*time.Second, "click to zoom in", chromedp.MouseClickXY(x, y))
+	// The point at three quarters of the width is x ≈ 0.506; zoomed ×2
+	// about it, the centre moves halfway there.
+	await("zoomed in about the point", `p.zoom === 2 && Math.abs(p.center.re - 0.2529) < 0.01 && Math.abs(p.center.im) < 0.01`)
+	shot(t, ctx, dir, "10-explore-zoomed")
+	re, _, _ := view()
+	within(t, ctx, 10*time.Second, "− zooms out", chromedp.Focus(chromedp.ID("image")), chromedp.KeyEvent("-"))
+	await("zoomed out", `p.zoom === 1`)
+	within(t, ctx, 10*time.Second, "the wheel zooms in about the cursor",
+		chromedp.Poll[chromedp.Void](`!document.getElementById("image").classList.contains("is-outdated")`),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("image").dispatchEvent(new WheelEvent("wheel",
+			{deltaY: -100, bubbles: true, cancelable: true, clientX: `+fmt.Sprint(x)+`, clientY: `+fmt.Sprint(y)+`}))`))
+	await("zoomed by the wheel", `Math.abs(p.zoom - 1.25) < 1e-9`)
+	within(t, ctx, 10*time.Second, "drag pans",
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x-30, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x-60, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x-60, y, chromedp.ButtonLeft))
+	await("panned right by the drag", `p.center.re > `+fmt.Sprint(re/2)+` && Math.abs(p.zoom - 1.25) < 1e-9`)
+	within(t, ctx, 10*time.Second, "reset", chromedp.Click(chromedp.ID("reset-view")))
+	await("reset", `p.zoom === 1 && p.center.re === 0 && p.center.im === 0`)
 }

@@ -314,6 +314,7 @@ function showSelected() {
       // Its size is known before it loads: nothing below it moves.
       Object.assign(img, { width: c.params.width, height: c.params.height });
       img.src = c.imageUrl;
+      img.style.transform = ""; // the new view has landed
     }
     img.alt = `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`;
     img.hidden = false;
@@ -323,6 +324,7 @@ function showSelected() {
     img.removeAttribute("src");
   }
   $("outdated").hidden = !(c && c.outdated);
+  $("reset-view").hidden = !(c && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
   $("placeholder").hidden = !!(c && c.imageUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
   const failure = $("failure");
@@ -541,6 +543,81 @@ function drawChart(series) {
   });
 }
 
+// ---- explore: point to zoom, drag to pan ----
+
+// at returns the point of the plane that an image offset (in CSS pixels)
+// stands for, as the renderer maps pixels: d = (max(w, h) − 1)·zoom.
+function at(p, img, x, y) {
+  const col = x * p.width / img.clientWidth, row = y * p.height / img.clientHeight;
+  const d = (Math.max(p.width, p.height) - 1) * p.zoom;
+  return { re: (2 * col - p.width + 1) / d + p.center.re, im: (p.height - 1 - 2 * row) / d + p.center.im };
+}
+
+// explore saves a new view of the open configuration: its centre moved
+// and its zoom multiplied by factor about the point (x, y) of the image,
+// which is transformed at once, marked outdated, until the new one lands.
+function explore(x, y, factor, dx = 0, dy = 0) {
+  const c = state.selected && state.configs.get(state.selected), img = $("image");
+  if (!c || img.hidden) return;
+  const p = c.params, pt = at(p, img, x, y);
+  const zoom = Math.min(Math.max(p.zoom * factor, META.limits.minZoom), META.limits.maxZoom);
+  const f = zoom / p.zoom;
+  const d = (Math.max(p.width, p.height) - 1) * p.zoom;
+  const scale = p.width / img.clientWidth; // image pixels per CSS pixel
+  let re = pt.re + (p.center.re - pt.re) / f - (2 * dx * scale) / d;
+  let im = pt.im + (p.center.im - pt.im) / f + (2 * dy * scale) / d;
+  const lim = META.limits.maxAbs / Math.SQRT2;
+  re = Math.min(Math.max(re, -lim), lim); im = Math.min(Math.max(im, -lim), lim);
+  img.style.transform = `translate(${x + dx}px, ${y + dy}px) scale(${f}) translate(${-x}px, ${-y}px)`;
+  img.classList.add("is-outdated");
+  $("center-re").value = re; $("center-im").value = im; $("zoom").value = zoom;
+  syncRanges();
+  $("form").requestSubmit();
+}
+
+function wireExplore() {
+  const img = $("image");
+  let drag = null;
+  img.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false }; try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ } });
+  img.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
+    if (drag.moved) { img.classList.add("dragging"); img.style.transform = `translate(${dx}px, ${dy}px)`; }
+  });
+  img.addEventListener("pointerup", (e) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    img.classList.remove("dragging");
+    if (d.moved) explore(d.ox, d.oy, 1, e.clientX - d.x, e.clientY - d.y);
+    else explore(d.ox, d.oy, e.shiftKey ? 0.5 : 2);
+  });
+  let wheel = null;
+  img.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const w = wheel || { x: e.offsetX, y: e.offsetY, factor: 1 };
+    w.factor *= e.deltaY < 0 ? 1.25 : 0.8;
+    img.style.transform = `translate(${w.x}px, ${w.y}px) scale(${w.factor}) translate(${-w.x}px, ${-w.y}px)`;
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => { wheel = null; explore(w.x, w.y, w.factor); }, 350);
+    wheel = w;
+  }, { passive: false });
+  img.addEventListener("keydown", (e) => {
+    const cx = img.clientWidth / 2, cy = img.clientHeight / 2, step = img.clientWidth / 8;
+    const moves = { "+": [2, 0, 0], "=": [2, 0, 0], "-": [0.5, 0, 0], ArrowLeft: [1, step, 0], ArrowRight: [1, -step, 0], ArrowUp: [1, 0, step], ArrowDown: [1, 0, -step] };
+    const m = moves[e.key];
+    if (!m) return;
+    e.preventDefault();
+    explore(cx, cy, m[0], m[1], m[2]);
+  });
+  $("reset-view").addEventListener("click", () => {
+    $("center-re").value = 0; $("center-im").value = 0; $("zoom").value = 1;
+    syncRanges();
+    $("form").requestSubmit();
+  });
+}
+
 // linkify puts text in el with its http(s) links made clickable; the
 // text stays text (no HTML is parsed).
 function linkify(el, text) {
@@ -556,6 +633,7 @@ function linkify(el, text) {
 // ---- wiring ----
 
 function wire() {
+  wireExplore();
   $("form").addEventListener("submit", save);
   $("new").addEventListener("click", () => select(null));
   $("retry").addEventListener("click", () => act("render", "Could not retry"));
