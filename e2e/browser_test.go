@@ -205,11 +205,16 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 
 	// Another browser profile is another owner: it sees none of this.
 	other := browser(t)
-	within(t, other, 20*time.Second, "second owner",
-		chromedp.Navigate(s.URL+"/"),
+	mine := "#" + eval[string](t, ctx, `document.querySelector("#list li").dataset.id`)
+	within(t, other, 20*time.Second, "second owner, with the first owner's link",
+		chromedp.Navigate(s.URL+"/"+mine),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		chromedp.WaitVisible(chromedp.ID("list-empty")),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("Not found"))`),
 	)
+	if name := eval[string](t, other, `document.getElementById("name").value`); name != "" {
+		t.Errorf("another owner's link opened a form with %q", name)
+	}
 	if n := eval[int](t, other, `document.querySelectorAll("#list li").length`); n != 0 {
 		t.Errorf("another owner sees %d configurations, want 0", n)
 	}
@@ -326,6 +331,12 @@ func TestBrowserExploresByPointing(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
 	)
 	id := strings.TrimPrefix(eval[string](t, ctx, `location.hash`), "#")
+	within(t, ctx, 5*time.Second, "the limits beside the fields follow the size",
+		setValue("width", "2048"), setValue("height", "2048"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("width").dispatchEvent(new Event("input"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("depth-hint").textContent === "1–476 at 2048×2048"`),
+		setValue("width", "256"), setValue("height", "256"),
+	)
 	view := func() (re, im, zoom float64) {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`fetch("/api/configurations/`+id+`").then(r => r.json()).then(c => [c.params.center.re, c.params.center.im, c.params.zoom])`,

@@ -149,6 +149,7 @@ function fillForm(c) {
   $("preset").value = "";
   syncRanges();
   clearErrors();
+  if (META) depthHint();
   loaded.config = c;
   loaded.etag = c ? c.etag : "";
   loaded.values = JSON.stringify(formBody());
@@ -221,6 +222,22 @@ const FIELD_INPUTS = {
   "params.height": ["height"], "params.depth": ["depth"], "params.colormap": ["colormap"], "notifyEmail": ["email"],
 };
 
+// label names a field as the page does, not by its path in the body.
+function label(field) {
+  const names = { "params.c.re": "c, re:", "params.c.im": "c, im:", "params.c": "c:", "params.center.re": "centre re:",
+    "params.center.im": "centre im:", "params.center": "centre:", "params.zoom": "zoom:", "params.width": "width:",
+    "params.height": "height:", "params.depth": "depth:", "params.colormap": "colormap:", notifyEmail: "e-mail:", name: "name:" };
+  return names[field] || field + ":";
+}
+
+// depthHint says the deepest render the current size allows, from the
+// limits /api/meta gives.
+function depthHint() {
+  const L = META.limits, w = num("width"), h = num("height");
+  const max = w > 0 && h > 0 ? Math.min(L.maxDepth, Math.floor(L.maxWork / (w * h))) : L.maxDepth;
+  $("depth-hint").textContent = `${L.minDepth}–${max}` + (w > 0 && h > 0 ? ` at ${w}×${h}` : "");
+}
+
 function showErrors(data) {
   clearErrors();
   const fields = (data && data.error && data.error.fields) || [];
@@ -228,7 +245,7 @@ function showErrors(data) {
     const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
     const own = document.querySelector(`.err[data-field="${key}"]`);
     const slot = own || document.querySelector('.err[data-field="body"]');
-    const text = own && key !== "params.c" && key !== "params.center" ? f.rule : `${f.field} ${f.rule}`;
+    const text = own && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
     slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + text;
     for (const id of FIELD_INPUTS[f.field] || FIELD_INPUTS[key] || []) $(id).classList.add("invalid");
     if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
@@ -689,6 +706,9 @@ function buildForm() {
   // No maxLength: a pasted name over the limit is refused with the limit
   // stated, never cut short without a word.
   $("max-abs").textContent = L.maxAbs;
+  $("size-hint").textContent = `${L.minSize}–${L.maxSize}`;
+  for (const id of ["width", "height"]) $(id).addEventListener("input", depthHint);
+  depthHint();
 }
 
 async function main() {
@@ -703,7 +723,10 @@ async function main() {
   if (id && state.configs.has(id)) select(id);
   else if (id) {
     const { res, data } = await api("GET", `/api/configurations/${encodeURIComponent(id)}`);
-    if (res.ok) { upsert(data); select(id); } else select(null);
+    if (res.ok) { upsert(data); select(id); } else {
+      select(null);
+      toast("Not found: that configuration is someone else's, or was deleted.", "bad");
+    }
   }
   loadMail();
   if (opsToken) {
