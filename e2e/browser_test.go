@@ -98,8 +98,8 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
 
-	within(t, ctx, 20*time.Second, "open the page as an operator",
-		chromedp.Navigate(s.URL+"/?ops="+opsToken),
+	within(t, ctx, 20*time.Second, "open the page",
+		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 	)
 	shot(t, ctx, dir, "1-empty")
@@ -163,11 +163,19 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	if ok := eval[bool](t, ctx, `document.getElementById("image").naturalWidth === 4096`); !ok {
 		t.Errorf("the image did not load at 4096 px")
 	}
-	within(t, ctx, 10*time.Second, "the operations panel counts the render",
+	shot(t, ctx, dir, "3-done")
+	// The operator's page of its own counts the render.
+	ops, cancelOps := chromedp.NewContext(ctx)
+	defer cancelOps()
+	if err := chromedp.Do(ops); err != nil {
+		t.Fatal(err)
+	}
+	within(t, ops, 10*time.Second, "the operations page counts the render",
+		chromedp.Navigate(s.URL+"/ops.html?token="+opsToken),
 		chromedp.WaitVisible(chromedp.ID("ops-panel")),
 		chromedp.Poll[chromedp.Void](`Number(document.getElementById("ops-rpm").textContent) >= 1`),
 	)
-	shot(t, ctx, dir, "3-done")
+	shot(t, ops, dir, "3-operations")
 	firstSrc := eval[string](t, ctx, `document.getElementById("image").getAttribute("src")`)
 
 	// Edit: the old image stays, marked outdated, until the new one lands.
@@ -218,8 +226,15 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	if n := eval[int](t, other, `document.querySelectorAll("#list li").length`); n != 0 {
 		t.Errorf("another owner sees %d configurations, want 0", n)
 	}
-	if !eval[bool](t, other, `document.getElementById("ops-panel").hidden`) {
-		t.Errorf("a visitor without the operator token sees the operations panel")
+	if eval[bool](t, other, `document.getElementById("ops-panel") !== null`) {
+		t.Errorf("the page carries the operations panel")
+	}
+	within(t, other, 10*time.Second, "a visitor on the operations page is asked for the token",
+		chromedp.Navigate(s.URL+"/ops.html"),
+		chromedp.WaitVisible(chromedp.ID("token-form")),
+	)
+	if eval[bool](t, other, `!document.getElementById("ops-panel").hidden`) {
+		t.Errorf("a visitor without the operator token sees the operations numbers")
 	}
 	shot(t, other, dir, "7-other-owner")
 

@@ -13,20 +13,8 @@ const state = { configs: new Map(), order: [], selected: null, next: "", ws: nul
 // the page never repeats.
 let META = null;
 
-// An operator opens the page as /?ops=TOKEN once: the token is kept for
-// the tab's session and sent to the operations routes only.
-const opsToken = (() => {
-  const q = new URLSearchParams(location.search);
-  if (q.has("ops")) {
-    sessionStorage.setItem("opsToken", q.get("ops"));
-    history.replaceState(null, "", location.pathname + location.hash);
-  }
-  return sessionStorage.getItem("opsToken");
-})();
-
 async function api(method, path, body, headers = {}) {
   const opts = { method, headers: { ...headers }, credentials: "same-origin" };
-  if (opsToken && path.startsWith("/api/ops")) opts.headers.Authorization = `Bearer ${opsToken}`;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -456,7 +444,6 @@ function announce(c) {
     new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
   }
   if (c.notifyEmail) setTimeout(loadMail, 300);
-  loadOps();
 }
 
 function toast(text, kind = "", onclick) {
@@ -486,78 +473,6 @@ async function loadMail() {
     ul.append(li);
   }
   $("mail-empty").hidden = data.messages.length > 0;
-}
-
-// ---- operations (local only: /api/ops is not there on AWS) ----
-
-function fmtAge(sec) {
-  if (!sec) return "0 s";
-  if (sec < 60) return `${sec.toFixed(1)} s`;
-  if (sec < 3600) return `${Math.floor(sec / 60)} min`;
-  return `${(sec / 3600).toFixed(1)} h`;
-}
-
-async function loadOps() {
-  let res, data;
-  try { ({ res, data } = await api("GET", "/api/ops")); } catch (_) { return; }
-  if (res.status === 404 || res.status === 401) { $("ops-panel").hidden = true; return; }
-  if (!res.ok || !data) return;
-  $("ops-panel").hidden = false;
-  const q = data.queue, last = data.rendersPerMinute[data.rendersPerMinute.length - 1] || {};
-  $("ops-depth").textContent = q.visible + q.inFlight;
-  $("ops-oldest").textContent = fmtAge(q.oldestAgeSeconds);
-  $("ops-rpm").textContent = last.rendered || 0;
-  $("ops-dedup").textContent = `${Math.round(data.dedupRatio * 100)}%`;
-  $("ops-failed").textContent = data.totals.failed;
-  $("ops-dead").textContent = q.deadLettered;
-  $("ops-updated").textContent = new Date().toLocaleTimeString();
-  drawChart(data.rendersPerMinute);
-  const ul = $("ops-dead-list");
-  ul.replaceChildren();
-  for (const d of data.deadLetters) {
-    const li = document.createElement("li");
-    const text = document.createElement("div");
-    const name = document.createElement("div");
-    name.textContent = `${d.name || d.configurationId} · v${d.version} · ${d.receives} tries`;
-    const why = document.createElement("div");
-    why.className = "why";
-    why.textContent = d.reason || "no reason recorded";
-    text.append(name, why);
-    const btn = document.createElement("button");
-    btn.className = "small";
-    btn.textContent = "Retry";
-    btn.addEventListener("click", async () => {
-      btn.disabled = true;
-      const r = await api("POST", `/api/ops/dead-letters/${d.id}/retry`);
-      if (!r.res.ok) toast(errorText(r.data, "Could not retry"), "bad");
-      loadOps();
-    });
-    li.append(text, btn);
-    ul.append(li);
-  }
-}
-
-function drawChart(series) {
-  const svg = $("ops-chart");
-  const max = Math.max(1, ...series.map((m) => m.rendered + m.deduplicated + m.failed));
-  const w = 300 / series.length, ns = "http://www.w3.org/2000/svg";
-  svg.replaceChildren();
-  series.forEach((m, i) => {
-    let y = 70;
-    for (const [key, cls] of [["rendered", "rendered"], ["deduplicated", "dedup"], ["failed", "failed"]]) {
-      const h = (m[key] / max) * 66;
-      if (h <= 0) continue;
-      y -= h;
-      const r = document.createElementNS(ns, "rect");
-      r.setAttribute("x", i * w + 1); r.setAttribute("width", w - 2);
-      r.setAttribute("y", y); r.setAttribute("height", h);
-      r.setAttribute("class", cls);
-      const title = document.createElementNS(ns, "title");
-      title.textContent = `${new Date(m.minute).toLocaleTimeString()}: ${m[key]} ${key}`;
-      r.append(title);
-      svg.append(r);
-    }
-  });
 }
 
 // ---- explore: point to zoom, drag to pan ----
@@ -729,10 +644,6 @@ async function main() {
     }
   }
   loadMail();
-  if (opsToken) {
-    loadOps();
-    setInterval(() => { if (!document.hidden) loadOps(); }, 3000);
-  }
   connect();
   setInterval(poll, 4000);
   // An open WebSocket keeps a page out of the back/forward cache: close it

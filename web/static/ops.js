@@ -1,0 +1,116 @@
+// longrun's operations page: the queue, render rates and dead letters of the
+// local runner, for the operator only (GET /api/ops needs the operator
+// token, LONGRUN_OPS_TOKEN).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, className, text) => {
+  const e = Object.assign(document.createElement(tag), { className });
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+// The token comes once as /ops.html?token=…, or from the form; it is kept
+// for this tab only and sent to the operations routes alone.
+function token() {
+  const q = new URLSearchParams(location.search);
+  if (q.has("token")) {
+    sessionStorage.setItem("opsToken", q.get("token"));
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("opsToken") || "";
+}
+
+async function api(method, path) {
+  const res = await fetch(path, { method, headers: { Authorization: `Bearer ${token()}` }, credentials: "same-origin" });
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* not JSON */ }
+  return { res, data };
+}
+
+function say(text) { $("ops-note").textContent = text; $("ops-note").hidden = !text; }
+
+
+function fmtAge(sec) {
+  if (!sec) return "0 s";
+  if (sec < 60) return `${sec.toFixed(1)} s`;
+  if (sec < 3600) return `${Math.floor(sec / 60)} min`;
+  return `${(sec / 3600).toFixed(1)} h`;
+}
+
+async function loadOps() {
+  let res, data;
+  try { ({ res, data } = await api("GET", "/api/ops")); } catch (_) { return; }
+  if (res.status === 401) { $("ops-panel").hidden = true; $("token-form").hidden = false; say("The operator token is missing or wrong."); return; }
+  if (res.status === 404) { $("ops-panel").hidden = true; say("No operations here: the server has no operator token (LONGRUN_OPS_TOKEN), or runs on AWS, where CloudWatch has these numbers."); return; }
+  if (!res.ok || !data) return;
+  $("ops-panel").hidden = false;
+  const q = data.queue, last = data.rendersPerMinute[data.rendersPerMinute.length - 1] || {};
+  $("ops-depth").textContent = q.visible + q.inFlight;
+  $("ops-oldest").textContent = fmtAge(q.oldestAgeSeconds);
+  $("ops-rpm").textContent = last.rendered || 0;
+  $("ops-dedup").textContent = `${Math.round(data.dedupRatio * 100)}%`;
+  $("ops-failed").textContent = data.totals.failed;
+  $("ops-dead").textContent = q.deadLettered;
+  $("ops-updated").textContent = new Date().toLocaleTimeString();
+  drawChart(data.rendersPerMinute);
+  const ul = $("ops-dead-list");
+  ul.replaceChildren();
+  for (const d of data.deadLetters) {
+    const li = document.createElement("li");
+    const text = document.createElement("div");
+    const name = document.createElement("div");
+    name.textContent = `${d.name || d.configurationId} · v${d.version} · ${d.receives} tries`;
+    const why = document.createElement("div");
+    why.className = "why";
+    why.textContent = d.reason || "no reason recorded";
+    text.append(name, why);
+    const btn = document.createElement("button");
+    btn.className = "small";
+    btn.textContent = "Retry";
+    btn.addEventListener("click", async () => {
+      btn.disabled = true;
+      const r = await api("POST", `/api/ops/dead-letters/${d.id}/retry`);
+      if (!r.res.ok) say((r.data && r.data.error && r.data.error.message) || "Could not retry");
+      loadOps();
+    });
+    li.append(text, btn);
+    ul.append(li);
+  }
+}
+
+function drawChart(series) {
+  const svg = $("ops-chart");
+  const max = Math.max(1, ...series.map((m) => m.rendered + m.deduplicated + m.failed));
+  const w = 300 / series.length, ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  series.forEach((m, i) => {
+    let y = 70;
+    for (const [key, cls] of [["rendered", "rendered"], ["deduplicated", "dedup"], ["failed", "failed"]]) {
+      const h = (m[key] / max) * 66;
+      if (h <= 0) continue;
+      y -= h;
+      const r = document.createElementNS(ns, "rect");
+      r.setAttribute("x", i * w + 1); r.setAttribute("width", w - 2);
+      r.setAttribute("y", y); r.setAttribute("height", h);
+      r.setAttribute("class", cls);
+      const title = document.createElementNS(ns, "title");
+      title.textContent = `${new Date(m.minute).toLocaleTimeString()}: ${m[key]} ${key}`;
+      r.append(title);
+      svg.append(r);
+    }
+  });
+}
+
+
+async function main() {
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("opsToken", $("token").value.trim());
+    loadOps();
+  });
+  await loadOps();
+  setInterval(() => { if (!document.hidden) loadOps(); }, 3000);
+}
+
+main();
