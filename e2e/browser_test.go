@@ -329,6 +329,20 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 		chromedp.KeyEvent("\r"),
 		chromedp.Poll[chromedp.Void](`location.hash === "#`+id+`"`),
 	)
+	// Search by name and filter by status.
+	visible := `[...document.querySelectorAll("#list li")].filter(li => !li.hidden).length`
+	within(t, a, 15*time.Second, "search and filter the list",
+		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({name: "another", params: {c: {re: 0.3, im: 0.5}, width: 32, height: 32}})})`),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#list li").length === 2`),
+		setValue("search", "MINE"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("search").dispatchEvent(new Event("input"))`),
+		chromedp.Poll[chromedp.Void](visible+` === 1 && !document.querySelector("#list li:not([hidden]) .name").textContent.includes("another")`),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("search").value = "";
+			document.getElementById("status-filter").value = "failed";
+			document.getElementById("status-filter").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](visible+` === 0`),
+	)
 }
 
 // Explore by pointing: click zooms in ×2 about the point, shift-click and

@@ -57,10 +57,11 @@ function rowFor(id) {
   r = { li: document.createElement("li"), btn: Object.assign(document.createElement("button"), { type: "button", className: "row" }),
     thumb: Object.assign(document.createElement("img"), { alt: "", className: "thumb", width: 48, height: 48 }),
     name: el("span", "name"), badge: el("span", "badge"), size: el("span", "size"), stale: el("span", "stale-note", " · outdated"),
+    when: el("span", "when"),
     mini: el("span", "mini"), bar: el("span", "") };
   r.li.dataset.id = id;
   const meta = el("span", "meta"), text = el("span", "text");
-  meta.append(r.badge, r.size, r.stale);
+  meta.append(r.badge, r.size, r.stale, r.when);
   r.mini.append(r.bar);
   text.append(r.name, meta, r.mini);
   r.btn.append(r.thumb, text);
@@ -82,6 +83,12 @@ function updateRow(r, c) {
   r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
   r.size.textContent = `${c.params.width}×${c.params.height}`;
   r.stale.hidden = !c.outdated;
+  const at = new Date(c.updatedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  r.when.textContent = ` · ${c.status === "done" && c.stats ? `${c.stats.renderMs} ms, ` : ""}${at}`;
+  r.when.title = `created ${new Date(c.createdAt).toLocaleString()}, last changed ${new Date(c.updatedAt).toLocaleString()}`;
+  // The search and the status filter hide what does not match.
+  const q = $("search").value.trim().toLowerCase(), only = $("status-filter").value;
+  r.li.hidden = (q && !c.name.toLowerCase().includes(q)) || (only && c.status !== only);
   r.mini.hidden = c.status !== "rendering";
   r.bar.style.width = `${Math.round(c.progress * 100)}%`;
 }
@@ -579,6 +586,8 @@ function wire() {
   $("cancel").addEventListener("click", () => act("cancel", "Could not cancel"));
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
+  $("search").addEventListener("input", renderList);
+  $("status-filter").addEventListener("change", renderList);
   $("mail-refresh").addEventListener("click", loadMail);
   $("preset").addEventListener("change", (e) => {
     if (!e.target.value) return;
@@ -614,6 +623,7 @@ function buildForm() {
   for (const p of META.presets) $("preset").append(option(`${p.c.re},${p.c.im}`, `${p.name}: ${complex(p.c).replace(/^-/, "−")}`));
   for (const name of META.colormaps) $("colormap").append(option(name, name));
   for (const n of META.sizePresets) $("size-preset").append(option(String(n), `${n}²`));
+  for (const st of META.statuses) $("status-filter").append(option(st, st));
   const L = META.limits;
   for (const id of ["width", "height"]) Object.assign($(id), { min: L.minSize, max: L.maxSize });
   Object.assign($("depth"), { min: L.minDepth, max: L.maxDepth });
