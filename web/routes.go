@@ -42,7 +42,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/live", s.live)
 	mux.HandleFunc("GET /api/push-token", s.pushToken)
 	files, _ := fs.Sub(static, "static")
-	page := http.FileServerFS(files)
+	page := assets(files)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/"):
@@ -56,9 +56,8 @@ func (s *server) routes() http.Handler {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		default:
-			w.Header().Set("Cache-Control", "no-cache")
 			w.Header().Set("Content-Security-Policy", pagePolicy)
-			page.ServeHTTP(w, r)
+			serveAsset(w, r, page)
 		}
 	})
 	return Protect(s.withSession(mux), s.Logger)

@@ -229,3 +229,34 @@ func TestThePreviousKeyStillVerifies(t *testing.T) {
 		t.Errorf("after the rotation ends the old key's token still works")
 	}
 }
+
+// The page's files are served compressed, with a validator that turns a
+// repeat visit into a 304.
+func TestThePageIsCompressedAndRevalidated(t *testing.T) {
+	srv, _, _, _ := newServer(t)
+	get := func(path string, h ...string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		for i := 0; i+1 < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		res, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for _, path := range []string{"/", "/app.js", "/style.css"} {
+		res := get(path, "Accept-Encoding", "gzip")
+		etag := res.Header.Get("ETag")
+		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || etag == "" {
+			t.Errorf("%s: %d, encoding %q, ETag %q; want gzip with a validator", path, res.StatusCode, res.Header.Get("Content-Encoding"), etag)
+		}
+		if again := get(path, "If-None-Match", etag); again.StatusCode != http.StatusNotModified {
+			t.Errorf("%s again with its ETag: %d, want 304", path, again.StatusCode)
+		}
+	}
+	if res := get("/nothing.js"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("a missing file: %d, want 404", res.StatusCode)
+	}
+}

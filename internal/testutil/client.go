@@ -192,13 +192,15 @@ func Params(re, im float64, kv ...any) map[string]any {
 var confirmLink = regexp.MustCompile(`/api/email/confirm\?token=[0-9a-f]{32}`)
 
 // ConfirmEmail makes addr a confirmed address of the client's owner, as a
-// person would: a configuration naming it sends the confirmation e-mail
-// (the configuration is deleted at once, so it renders and mails nothing),
-// and the link in the dev mailbox is followed. It returns the link.
+// person would: a configuration naming it sends the confirmation e-mail,
+// and the link in the dev mailbox is followed. It returns the link. The
+// configuration is a long render, cancelled and deleted at once, so it is
+// never rendered, counted or mailed, whatever the worker was doing.
 func (c *Client) ConfirmEmail(addr string) string {
 	c.T.Helper()
 	v := c.Create(map[string]any{"name": "confirm " + addr, "notifyEmail": addr,
-		"params": Params(-0.1, 0.651, "width", 16, "height", 16, "depth", 1)})
+		"params": Params(0, 0.001, "center", map[string]float64{"re": 0.0001, "im": 0}, "width", 4096, "height", 4096, "depth", 119)})
+	c.Do("POST", "/api/configurations/"+v.ID+"/cancel", nil)
 	c.Do("DELETE", "/api/configurations/"+v.ID, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
