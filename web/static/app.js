@@ -1,13 +1,7 @@
 // longrun's page: plain JavaScript over the JSON API and the live WebSocket.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-// el makes an element with a class and, if given, its text.
-const el = (tag, className, text) => {
-  const e = Object.assign(document.createElement(tag), { className });
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+// $ and el come from dom.js.
 const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0 };
 // META is GET /api/meta: limits, defaults, colormaps and presets, which
 // the page never repeats.

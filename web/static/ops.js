@@ -3,12 +3,7 @@
 // token, LONGRUN_OPS_TOKEN).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const el = (tag, className, text) => {
-  const e = Object.assign(document.createElement(tag), { className });
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+// $ and el come from dom.js.
 
 // The token comes once as /ops.html?token=…, or from the form; it is kept
 // for this tab only and sent to the operations routes alone.
