@@ -75,6 +75,9 @@ type Configuration struct {
 	// NotifyError says why the e-mail of the latest version could not be
 	// sent, when retrying cannot help.
 	NotifyError string
+	// MailRequests counts the owner's requests to be sent the current
+	// result again (RequestMail); the notifier mails once per request.
+	MailRequests int64
 
 	// RenderedHash is the params hash of the image shown, which may be of
 	// older parameters (outdated) while a new one renders.
@@ -145,6 +148,7 @@ var transitions = map[string][]Status{
 	"fail":     {StatusQueued, StatusRendering, StatusFailed},
 	"cancel":   {StatusQueued, StatusRendering},
 	"heal":     {StatusDone},
+	"mail":     {StatusDone, StatusFailed},
 }
 
 // Allowed reports whether the named transition may start from status s.
@@ -179,6 +183,7 @@ var refusals = map[string]string{
 	"fail":    "only a queued or rendering one can fail",
 	"cancel":  "only a queued or rendering one can be cancelled",
 	"heal":    "only a done one has an image to lose",
+	"mail":    "only a finished (done or failed) one has a result to send",
 }
 
 func (c *Configuration) set(s Status, progress float64, reason string, now time.Time) {
@@ -289,6 +294,20 @@ func (c *Configuration) MailFailed(version int64, reason string, now time.Time) 
 		return ErrSuperseded
 	}
 	c.NotifyError, c.Change, c.UpdatedAt = reason, ChangeEdit, now
+	return nil
+}
+
+// RequestMail asks for the finished version's result to be e-mailed now,
+// for an address added after it finished, or to be sent it again.
+func (c *Configuration) RequestMail(now time.Time) error {
+	if err := c.check("mail", 0); err != nil {
+		return err
+	}
+	if c.NotifyEmail == "" {
+		return Errorf(ECONFLICT, "the configuration has no e-mail address: save one first")
+	}
+	c.MailRequests++
+	c.NotifyError, c.Change, c.UpdatedAt = "", ChangeEdit, now
 	return nil
 }
 

@@ -262,3 +262,48 @@ func TestTransitions(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestMail(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := longrun.Params{C: longrun.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
+	for _, from := range longrun.Statuses {
+		t.Run(string(from), func(t *testing.T) {
+			c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p, NotifyEmail: "a@example.com"}, nil, now.Add(-time.Hour))
+			switch from {
+			case longrun.StatusRendering:
+				c.StartRender(c.Version, now)
+			case longrun.StatusDone:
+				c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
+			case longrun.StatusFailed:
+				c.Fail(c.Version, "earlier", now)
+			case longrun.StatusCancelled:
+				c.Cancel(now)
+			}
+			c.NotifyError = "refused earlier"
+			before := *c
+			err := c.RequestMail(now)
+			if finished := from == longrun.StatusDone || from == longrun.StatusFailed; !finished {
+				if longrun.ErrorCode(err) != longrun.ECONFLICT || !reflect.DeepEqual(*c, before) || !strings.Contains(err.Error(), "only a finished") {
+					t.Errorf("got %v and %+v, want a conflict saying what it needs and nothing changed", err, c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MailRequests != 1 || c.Status != from || c.Change != longrun.ChangeEdit || c.Rev != before.Rev || c.NotifyError != "" || !c.UpdatedAt.Equal(now) {
+				t.Errorf("got %+v; want one more request, status and ETag kept, the old mail error cleared", c)
+			}
+			if err := c.RequestMail(now); err != nil || c.MailRequests != 2 {
+				t.Errorf("a second request: %v, %d requests", err, c.MailRequests)
+			}
+		})
+	}
+	t.Run("without an address", func(t *testing.T) {
+		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p}, nil, now)
+		c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
+		if err := c.RequestMail(now); longrun.ErrorCode(err) != longrun.ECONFLICT || !strings.Contains(err.Error(), "no e-mail address") || c.MailRequests != 0 {
+			t.Errorf("got %v, %d requests; want a conflict naming the missing address", err, c.MailRequests)
+		}
+	})
+}

@@ -24,6 +24,7 @@ type record struct {
 	Progress     float64   `json:"progress"`
 	Error        string    `json:"error,omitempty"`
 	NotifyError  string    `json:"notifyError,omitempty"`
+	MailRequests int64     `json:"mailRequests,omitempty"`
 	RenderedHash string    `json:"renderedHash,omitempty"`
 	Stats        *Stats    `json:"stats,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`

@@ -282,6 +282,30 @@ func (s *Service) Cancel(ctx context.Context, owner, id string) (*Configuration,
 	return s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.Cancel(s.now()) })
 }
 
+// RequestMail has owner's finished configuration's result e-mailed now,
+// to its address, which must be confirmed. The notifier sends it, once
+// per request, within the address's and the owner's daily caps.
+func (s *Service) RequestMail(ctx context.Context, caller Caller, id string) (*Configuration, error) {
+	c, err := s.Get(ctx, caller.Owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, caller); err != nil {
+		return nil, err
+	}
+	status, err := EmailStatus(ctx, s.Addresses, caller.Owner, c.NotifyEmail)
+	if err != nil {
+		return nil, err
+	}
+	if c.NotifyEmail != "" && status != EmailConfirmed {
+		if status == "" {
+			status = "never confirmed here (no e-mail is sent)"
+		}
+		return nil, Errorf(ECONFLICT, "the address %s is %s: only a confirmed address is sent results", c.NotifyEmail, status)
+	}
+	return s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.RequestMail(s.now()) })
+}
+
 // Redrive shows a job that went back from the dead-letter queue as queued
 // again, unless something newer (an edit, a retry) changed its
 // configuration since.

@@ -164,6 +164,20 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		t.Errorf("the image did not load at 4096 px")
 	}
 	shot(t, ctx, dir, "3-done")
+	// The address was new, so it got only the confirmation; once confirmed,
+	// "E-mail me the result now" sends the finished render.
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch(document.querySelector("#mail li a").href).then(r => r.ok)`,
+		chromedp.EvalAwaitPromise)); err != nil || !ok {
+		t.Fatalf("following the confirmation link: %v %v", ok, err)
+	}
+	within(t, ctx, 20*time.Second, "send me the result now",
+		chromedp.WaitVisible(chromedp.ID("send-result")),
+		chromedp.Click(chromedp.ID("send-result")),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.includes("on its way to browser@example.com"))`),
+		chromedp.Poll[chromedp.Void](`(document.getElementById("mail-refresh").click(),
+			[...document.querySelectorAll("#mail .subject")].some(s => s.textContent === "Your Julia set is ready"))`),
+	)
+	shot(t, ctx, dir, "3-mailed")
 	// The operator's page of its own counts the render.
 	ops, cancelOps := chromedp.NewContext(ctx)
 	defer cancelOps()

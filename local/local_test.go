@@ -345,6 +345,46 @@ func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
 	}
 }
 
+// An address added to a finished configuration gets its result only when
+// asked ("send me the result now"), once per request; nobody else can ask.
+func TestAFinishedResultIsSentOnRequest(t *testing.T) {
+	sys, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	confirmed(t, sys, c, "ada@example.com")
+	v := c.Create(map[string]any{"name": "later", "params": small(0.31, 0.2)})
+	v = c.Await(v.ID, 10*time.Second, "done", testutil.Done)
+	send := "/api/configurations/" + v.ID + "/email"
+	if res := c.Do("POST", send, nil); res.Status != http.StatusConflict || !strings.Contains(res.Err(t).Error.Message, "no e-mail address") {
+		t.Fatalf("asked without an address: %d %s; want 409 saying it has none", res.Status, res.Body)
+	}
+	if res := c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "later", "params": small(0.31, 0.2),
+		"notifyEmail": "ada@example.com"}, "If-Match", v.ETag); res.Status != http.StatusOK {
+		t.Fatalf("adding the address: %d %s", res.Status, res.Body)
+	}
+	if res := testutil.NewClient(t, url).Do("POST", send, nil); res.Status != http.StatusNotFound {
+		t.Errorf("another owner asked: %d %s; want 404", res.Status, res.Body)
+	}
+	if res := c.Do("POST", send, nil); res.Status != http.StatusAccepted || res.View(t).Status != longrun.StatusDone {
+		t.Fatalf("asked: %d %s; want 202 and the configuration still done", res.Status, res.Body)
+	}
+	ctx := context.Background()
+	var mine []string
+	for deadline := time.Now().Add(10 * time.Second); len(mine) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		msgs, err := sys.Mailbox.Messages(ctx, ownerOf(t, sys, v.ID), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.ConfigurationID == v.ID {
+				mine = append(mine, m.Subject)
+			}
+		}
+	}
+	if len(mine) != 1 || mine[0] != "Your Julia set is ready" {
+		t.Errorf("mailed %q about it; want its result once, after the request", mine)
+	}
+}
+
 // confirmed records addr as confirmed by the client's owner, in the store.
 func confirmed(t *testing.T, sys *local.System, c *testutil.Client, addr string) {
 	t.Helper()

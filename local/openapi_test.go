@@ -149,6 +149,9 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("GET", link, nil) // confirmed again
 	bad := c.Create(map[string]any{"name": "bad", "notifyEmail": "ada@example.com", "params": small(0.93, 0.1)})
 	c.Await(bad.ID, 10*time.Second, "failed", func(v web.View) bool { return v.Status == longrun.StatusFailed })
+	c.Do("POST", conf(bad.ID)+"/email", nil)  // failed, confirmed address: sent
+	c.Do("POST", conf(held.ID)+"/email", nil) // cancelled: a conflict
+	c.Do("POST", conf(v.ID)+"/email", nil)    // deleted: not found
 	c.Do("GET", "/api/configurations?limit=1", nil)
 	c.Do("GET", "/api/mail", nil)
 	var ops struct{ DeadLetters []struct{ ID int64 } }

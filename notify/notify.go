@@ -192,8 +192,9 @@ func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration)
 		}
 	}
 	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
+	requested := old != nil && cur.MailRequests > old.MailRequests                   // "send me the result now"
 	mailed := cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed // not a cancel: the owner did it
-	if cur.NotifyEmail != "" && mailed && transition {
+	if cur.NotifyEmail != "" && mailed && (transition || requested) {
 		if err := n.mail(ctx, cur); err != nil {
 			return err
 		}
@@ -251,6 +252,9 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + a.Token
 	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
+	if c.MailRequests > 0 { // each request is sent once; a finish after requests still mails
+		key += "/" + strconv.FormatInt(c.MailRequests, 10)
+	}
 	return n.send(ctx, key, m)
 }
 

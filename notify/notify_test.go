@@ -288,3 +288,30 @@ func TestDeletePushesDeleted(t *testing.T) {
 		t.Errorf("pushes %+v, want one deleted", msgs)
 	}
 }
+
+// "Send me the result now": each request of a finished configuration is
+// mailed once, however often the feed delivers it; a rename is not one.
+func TestARequestedResultIsMailedOncePerRequest(t *testing.T) {
+	n, m, _ := newNotifier(t)
+	done := config(longrun.StatusDone, 1)
+	asked := func(k int64) *longrun.Configuration { c := config(longrun.StatusDone, 1); c.MailRequests = k; return c }
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 1, config(longrun.StatusRendering, 1), done), // finished: mailed
+		record(t, 2, done, asked(1)),                           // asked: mailed again
+		record(t, 3, asked(1), asked(1)),                       // a rename: nothing
+		record(t, 4, asked(1), asked(2)),                       // asked again: mailed
+	}}
+	for range 2 { // the feed redelivers
+		if resp, err := n.HandleStream(context.Background(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatal(resp, err)
+		}
+	}
+	if len(m.sent) != 3 {
+		t.Fatalf("sent %d e-mails, want 3 (the finish and two requests)", len(m.sent))
+	}
+	for _, mail := range m.sent {
+		if mail.To != "ada@example.com" || !strings.Contains(mail.Text, "http://x") {
+			t.Errorf("sent %+v, want the result's e-mail with its link", mail)
+		}
+	}
+}

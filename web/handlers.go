@@ -130,6 +130,12 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, r, http.StatusOK, c, err)
 }
 
+// sendResult has a finished configuration's result e-mailed now.
+func (s *server) sendResult(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Service.RequestMail(r.Context(), s.caller(r), r.PathValue("id"))
+	s.answer(w, r, http.StatusAccepted, c, err)
+}
+
 func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Service.Get(r.Context(), Owner(r.Context()), r.PathValue("id"))
 	if err == nil && c.RenderedHash == "" {

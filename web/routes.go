@@ -34,6 +34,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/configurations/{id}", s.delete)
 	mux.HandleFunc("POST /api/configurations/{id}/render", s.rerender)
 	mux.HandleFunc("POST /api/configurations/{id}/cancel", s.cancel)
+	mux.HandleFunc("POST /api/configurations/{id}/email", s.sendResult)
 	mux.HandleFunc("GET /api/configurations/{id}/image", s.image)
 	mux.HandleFunc("GET /api/mail", s.mail)
 	mux.HandleFunc("GET /api/email/confirm", s.confirmEmail)

@@ -301,6 +301,9 @@ function showSelected() {
   $("delete").hidden = !c;
   $("retry").hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
   $("cancel").hidden = !(c && (c.status === "queued" || c.status === "rendering"));
+  // An address added after the render finished gets the result on request.
+  $("send-result").hidden = !(c && (c.status === "done" || c.status === "failed") && c.notifyEmail &&
+    (c.notifyEmailStatus === "confirmed" || c.notifyEmailStatus === "pending"));
   const badge = $("status");
   badge.hidden = !c;
   if (c) { badge.className = "badge " + c.status; badge.textContent = c.status; }
@@ -356,6 +359,17 @@ async function act(action, failure) {
   const { res, data } = await api("POST", `/api/configurations/${c.id}/${action}`);
   if (!res.ok) return toast(errorText(data, failure), "bad");
   upsertNewer(data); showSelected(); renderList();
+}
+
+// sendResult asks for the selected configuration's result by e-mail.
+async function sendResult() {
+  const c = state.configs.get(state.selected);
+  if (!c) return;
+  const { res, data } = await api("POST", `/api/configurations/${c.id}/email`);
+  if (!res.ok) return toast(errorText(data, "Could not send the e-mail"), "bad");
+  upsertNewer(data); showSelected();
+  toast(`The result is on its way to ${c.notifyEmail}.`);
+  setTimeout(loadMail, 300);
 }
 
 async function del() {
@@ -578,6 +592,7 @@ function wire() {
     $("form").requestSubmit();
   });
   $("cancel").addEventListener("click", () => act("cancel", "Could not cancel"));
+  $("send-result").addEventListener("click", sendResult);
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
   $("search").addEventListener("input", renderList);
