@@ -40,10 +40,12 @@ async function loadOps() {
   if (res.status === 404) { $("ops-panel").hidden = true; say("No operations here: the server has no operator token (LONGRUN_OPS_TOKEN), or runs on AWS, where CloudWatch has these numbers."); return; }
   if (!res.ok || !data) return;
   $("ops-panel").hidden = false;
-  const q = data.queue, last = data.rendersPerMinute[data.rendersPerMinute.length - 1] || {};
+  const q = data.queue;
   $("ops-depth").textContent = q.visible + q.inFlight;
   $("ops-oldest").textContent = fmtAge(q.oldestAgeSeconds);
-  $("ops-rpm").textContent = last.rendered || 0;
+  // Over the chart's whole window: the current minute alone reads 0 just
+  // after each minute turns.
+  $("ops-rpm").textContent = data.rendersPerMinute.reduce((n, m) => n + (m.rendered || 0), 0);
   $("ops-dedup").textContent = `${Math.round(data.dedupRatio * 100)}%`;
   $("ops-failed").textContent = data.totals.failed;
   $("ops-dead").textContent = q.deadLettered;
