@@ -84,6 +84,13 @@ type Configuration struct {
 	RenderedHash string
 	Stats        *Stats // of the rendered image
 
+	// QueuedAt, StartedAt and FinishedAt time the current version's render:
+	// when it was queued, when a worker began it, and when it ended (done,
+	// failed or cancelled). Zero: not yet, for this version.
+	QueuedAt   time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -217,6 +224,7 @@ func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool 
 }
 
 func (c *Configuration) queue(result *Result, now time.Time) {
+	c.QueuedAt, c.StartedAt, c.FinishedAt = now, time.Time{}, time.Time{}
 	if result != nil && result.Hash == c.ParamsHash {
 		c.finish(result, now)
 		return
@@ -241,6 +249,7 @@ func (c *Configuration) StartRender(version int64, now time.Time) error {
 		return err
 	}
 	c.set(StatusRendering, 0, "", now)
+	c.StartedAt = now
 	return nil
 }
 
@@ -265,7 +274,7 @@ func (c *Configuration) Finish(version int64, r *Result, now time.Time) error {
 
 func (c *Configuration) finish(r *Result, now time.Time) {
 	c.set(StatusDone, 1, "", now)
-	c.RenderedHash = r.Hash
+	c.RenderedHash, c.FinishedAt = r.Hash, now
 	st := r.Stats
 	c.Stats = &st
 }
@@ -276,6 +285,7 @@ func (c *Configuration) Fail(version int64, reason string, now time.Time) error 
 		return err
 	}
 	c.set(StatusFailed, 0, reason, now)
+	c.FinishedAt = now
 	return nil
 }
 
@@ -285,6 +295,7 @@ func (c *Configuration) Cancel(now time.Time) error {
 		return err
 	}
 	c.set(StatusCancelled, 0, "cancelled by its owner", now)
+	c.FinishedAt = now
 	return nil
 }
 

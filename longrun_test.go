@@ -234,6 +234,15 @@ func TestTransitions(t *testing.T) {
 				if name != "progress" && !c.UpdatedAt.Equal(now) {
 					t.Errorf("updatedAt %v, want %v", c.UpdatedAt, now)
 				}
+				// The render's times: each transition stamps its own.
+				stamped := map[string]time.Time{"requeue": c.QueuedAt, "start": c.StartedAt, "finish": c.FinishedAt,
+					"fail": c.FinishedAt, "cancel": c.FinishedAt}
+				if at, ok := stamped[name]; ok && !at.Equal(now) {
+					t.Errorf("%s stamped %v, want %v (queued %v started %v finished %v)", name, at, now, c.QueuedAt, c.StartedAt, c.FinishedAt)
+				}
+				if name == "requeue" && (!c.StartedAt.IsZero() || !c.FinishedAt.IsZero()) {
+					t.Errorf("a requeued version keeps the old render's times: started %v finished %v", c.StartedAt, c.FinishedAt)
+				}
 			})
 		}
 	}

@@ -27,6 +27,9 @@ type record struct {
 	MailRequests int64     `json:"mailRequests,omitempty"`
 	RenderedHash string    `json:"renderedHash,omitempty"`
 	Stats        *Stats    `json:"stats,omitempty"`
+	QueuedAt     time.Time `json:"queuedAt,omitzero"`
+	StartedAt    time.Time `json:"startedAt,omitzero"`
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 }

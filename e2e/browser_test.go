@@ -207,6 +207,9 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById("image").getAttribute("src") !== %q && document.getElementById("image").complete`, firstSrc)),
 	)
 	shot(t, ctx, dir, "5-replaced")
+	// Its row times the new version's render.
+	within(t, ctx, 10*time.Second, "the row's times",
+		chromedp.Poll[chromedp.Void](`/^queued \d.* · started \d.* · finished \d/.test(document.querySelector("#list li.selected .times").textContent)`))
 
 	// A validation error appears next to its field and nothing is saved.
 	count := eval[int](t, ctx, `document.querySelectorAll("#list li").length`)

@@ -25,7 +25,12 @@ type View struct {
 	Stats        *longrun.Stats `json:"stats"`
 	CreatedAt    time.Time      `json:"createdAt"`
 	UpdatedAt    time.Time      `json:"updatedAt"`
-	NotifyEmail  string         `json:"notifyEmail"`
+	// QueuedAt, StartedAt and FinishedAt time the current version's
+	// render; each is absent until it happens.
+	QueuedAt    time.Time `json:"queuedAt,omitzero"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	FinishedAt  time.Time `json:"finishedAt,omitzero"`
+	NotifyEmail string    `json:"notifyEmail"`
 	// NotifyEmailStatus is "" without an address, else pending (the
 	// confirmation mail is out), confirmed, unsubscribed or suppressed.
 	NotifyEmailStatus string `json:"notifyEmailStatus"`
@@ -40,7 +45,7 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 	v := View{ID: c.ID, Name: c.Name, Params: c.Params, ParamsHash: c.ParamsHash, Version: c.Version,
 		ETag: c.ETag(), Status: c.Status, Progress: c.Progress, RenderedHash: c.RenderedHash,
 		Outdated: c.Outdated(), Error: c.Error, Stats: c.Stats, CreatedAt: c.CreatedAt,
-		UpdatedAt: c.UpdatedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
+		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
 		v.ImageURL = configurationURL(c.ID) + "/image?h=" + c.RenderedHash[:16]
 	}

@@ -51,13 +51,13 @@ function rowFor(id) {
   r = { li: document.createElement("li"), btn: Object.assign(document.createElement("button"), { type: "button", className: "row" }),
     thumb: Object.assign(document.createElement("img"), { alt: "", className: "thumb", width: 48, height: 48 }),
     name: el("span", "name"), badge: el("span", "badge"), size: el("span", "size"), stale: el("span", "stale-note", " · outdated"),
-    when: el("span", "when"),
+    when: el("span", "when"), times: el("span", "times"),
     mini: el("span", "mini"), bar: el("span", "") };
   r.li.dataset.id = id;
   const meta = el("span", "meta"), text = el("span", "text");
   meta.append(r.badge, r.size, r.stale, r.when);
   r.mini.append(r.bar);
-  text.append(r.name, meta, r.mini);
+  text.append(r.name, meta, r.times, r.mini);
   r.btn.append(r.thumb, text);
   r.li.append(r.btn);
   r.btn.addEventListener("click", () => select(id));
@@ -77,9 +77,15 @@ function updateRow(r, c) {
   r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
   r.size.textContent = `${c.params.width}×${c.params.height}`;
   r.stale.hidden = !c.outdated;
-  const at = new Date(c.updatedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  r.when.textContent = ` · ${c.status === "done" && c.stats ? `${c.stats.renderMs} ms, ` : ""}${at}`;
-  r.when.title = `created ${new Date(c.createdAt).toLocaleString()}, last changed ${new Date(c.updatedAt).toLocaleString()}`;
+  r.when.textContent = c.status === "done" && c.stats ? ` · ${c.stats.renderMs} ms` : "";
+  // The current version's render: queued, started, finished (or failed,
+  // cancelled); the full dates, and the last change, on hover.
+  const hms = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const ended = { done: "finished", failed: "failed", cancelled: "cancelled" }[c.status] || "ended";
+  const times = [["queued", c.queuedAt], ["started", c.startedAt], [ended, c.finishedAt]].filter(([, t]) => t);
+  r.times.textContent = times.map(([what, t]) => `${what} ${hms(t)}`).join(" · ");
+  r.times.title = times.map(([what, t]) => `${what} ${new Date(t).toLocaleString()}`)
+    .concat(`created ${new Date(c.createdAt).toLocaleString()}`, `last changed ${new Date(c.updatedAt).toLocaleString()}`).join("\n");
   // The search and the status filter hide what does not match.
   const q = $("search").value.trim().toLowerCase(), only = $("status-filter").value;
   r.li.hidden = (q && !c.name.toLowerCase().includes(q)) || (only && c.status !== only);
