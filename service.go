@@ -3,7 +3,11 @@ package longrun
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A Store keeps configurations. UpdateConfiguration applies fn to the
@@ -95,9 +99,62 @@ func (s *Service) Get(ctx context.Context, owner, id string) (*Configuration, er
 	return c, nil
 }
 
-// List returns a page of owner's configurations, newest first.
-func (s *Service) List(ctx context.Context, owner, cursor string, limit int) ([]*Configuration, string, error) {
-	return s.Store.Configurations(ctx, owner, cursor, limit)
+// A ListFilter narrows a listing: Status, if set, is the status to show;
+// Name, if set, is part of the names to show, in any case.
+type ListFilter struct {
+	Status Status
+	Name   string
+}
+
+// maxListPages bounds the store pages one filtered listing reads: past
+// it, the page returned is short, and its cursor goes on from there.
+const maxListPages = 20
+
+func (f ListFilter) check() error {
+	var fe FieldErrors
+	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
+		fe.Add("status", "must be one of queued, rendering, done, failed, cancelled")
+	}
+	if utf8.RuneCountInString(f.Name) > MaxNameLen {
+		fe.Add("q", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	}
+	return fe.Err()
+}
+
+func (f ListFilter) matches(c *Configuration) bool {
+	return (f.Status == "" || c.Status == f.Status) &&
+		(f.Name == "" || strings.Contains(strings.ToLower(c.Name), strings.ToLower(f.Name)))
+}
+
+// List returns a page of owner's configurations, newest first, those
+// that f matches. A filtered page reads the store's pages until it is
+// full, at most maxListPages of them: it may come back short with a
+// cursor, when the owner has many that do not match.
+func (s *Service) List(ctx context.Context, owner, cursor string, limit int, f ListFilter) ([]*Configuration, string, error) {
+	if err := f.check(); err != nil {
+		return nil, "", err
+	}
+	if f == (ListFilter{}) {
+		return s.Store.Configurations(ctx, owner, cursor, limit)
+	}
+	var out []*Configuration
+	for range maxListPages {
+		// Ask for no more than the page lacks, so every one read is
+		// looked at and the store's cursor is where this page ends.
+		page, next, err := s.Store.Configurations(ctx, owner, cursor, limit-len(out))
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range page {
+			if f.matches(c) {
+				out = append(out, c)
+			}
+		}
+		if cursor = next; next == "" || len(out) == limit {
+			break
+		}
+	}
+	return out, cursor, nil
 }
 
 // draft validates the input and finds the result its parameters have.

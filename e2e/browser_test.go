@@ -359,6 +359,12 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 			document.getElementById("status-filter").value = "failed";
 			document.getElementById("status-filter").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](visible+` === 0`),
+		// The server filtered: the list holds none, and says why.
+		chromedp.Poll[chromedp.Void](`!document.getElementById("list-empty").hidden &&
+			document.getElementById("list-empty").textContent === "Nothing matches the search and filter."`),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("status-filter").value = "";
+			document.getElementById("status-filter").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#list li").length === 2`),
 	)
 }
 

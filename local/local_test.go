@@ -592,6 +592,77 @@ func TestListIsNewestFirstAndPaginated(t *testing.T) {
 	}
 }
 
+// The list is filtered on the server, by status and by part of the name,
+// through pages; a filter that matches little reads a bounded number of
+// the store's pages per request and hands back a cursor to go on.
+func TestListFiltersOnTheServer(t *testing.T) {
+	r := newRenderer()
+	r.fail[0.61] = errors.New("broken on purpose")
+	_, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	finished := func(v web.View) bool { return v.Status == longrun.StatusDone || v.Status == longrun.StatusFailed }
+	names := map[float64]string{0.61: "Rabbit a", 0.62: "rabbit b", 0.63: "Dragon", 0.64: "Dragon 2", 0.65: "RABBIT c"}
+	ids := map[string]string{}
+	for _, re := range []float64{0.61, 0.62, 0.63, 0.64, 0.65} {
+		v := c.Create(map[string]any{"name": names[re], "params": small(re, 0.1)})
+		ids[c.Await(v.ID, 10*time.Second, "finished", finished).ID] = names[re]
+	}
+	list := func(query string) (got []string) {
+		t.Helper()
+		cursor := ""
+		for range 50 {
+			var page struct {
+				Configurations []web.View
+				NextCursor     string
+			}
+			if res := c.Do("GET", "/api/configurations?limit=1&"+query+"&cursor="+cursor, nil); res.Status != http.StatusOK {
+				t.Fatalf("%s: %d %s", query, res.Status, res.Body)
+			} else {
+				res.JSON(t, &page)
+			}
+			for _, v := range page.Configurations {
+				got = append(got, ids[v.ID])
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				return got
+			}
+		}
+		t.Fatalf("%s: the cursor never ends", query)
+		return nil
+	}
+	for query, want := range map[string]string{
+		"q=rabbit":           "[RABBIT c rabbit b Rabbit a]",
+		"status=failed":      "[Rabbit a]",
+		"status=done&q=DRAG": "[Dragon 2 Dragon]",
+		"q=nothing":          "[]",
+	} {
+		if got := fmt.Sprint(list(query)); got != want {
+			t.Errorf("%s listed %s, want %s", query, got, want)
+		}
+	}
+	for query, field := range map[string]string{"status=finished": "status", "q=" + strings.Repeat("x", longrun.MaxNameLen+1): "q"} {
+		res := c.Do("GET", "/api/configurations?"+query, nil)
+		if res.Status != http.StatusBadRequest || len(res.Err(t).Error.Fields) != 1 || res.Err(t).Error.Fields[0].Field != field {
+			t.Errorf("%.30s: %d %s; want 400 naming %s", query, res.Status, res.Body, field)
+		}
+	}
+	// Past 20 of the store's pages, a page comes back short, with a cursor.
+	for i := range 25 {
+		c.Create(map[string]any{"name": fmt.Sprint("filler ", i), "params": small(0.5+0.001*float64(i), 0.2)})
+	}
+	var page struct {
+		Configurations []web.View
+		NextCursor     string
+	}
+	c.Do("GET", "/api/configurations?limit=1&q=rabbit", nil).JSON(t, &page)
+	if len(page.Configurations) != 0 || page.NextCursor == "" {
+		t.Errorf("behind 25 that do not match, the first page has %d and cursor %q; want none yet and a cursor", len(page.Configurations), page.NextCursor)
+	}
+	if got := fmt.Sprint(list("q=rabbit")); got != "[RABBIT c rabbit b Rabbit a]" {
+		t.Errorf("following the cursors listed %s", got)
+	}
+}
+
 func TestDeleteRemovesAndPushes(t *testing.T) {
 	_, url := start(t, newRenderer())
 	c := testutil.NewClient(t, url)

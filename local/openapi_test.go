@@ -112,7 +112,7 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	conf := func(id string) string { return "/api/configurations/" + id }
 
 	for _, path := range []string{"/api/health", "/api/meta", "/api/openapi.json", "/api/push-token", "/api/mail",
-		"/api/configurations", "/api/configurations?limit=0", "/api/ops", "/metrics", conf(longrun.NewID())} {
+		"/api/configurations", "/api/configurations?limit=0", "/api/configurations?status=done&q=a", "/api/configurations?status=bogus", "/api/ops", "/metrics", conf(longrun.NewID())} {
 		c.Do("GET", path, nil)
 	}
 	c.Do("GET", "/api/ops", nil, operator...)

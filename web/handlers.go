@@ -77,7 +77,9 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	list, next, err := s.Service.List(r.Context(), Owner(r.Context()), r.URL.Query().Get("cursor"), limit)
+	q := r.URL.Query()
+	filter := longrun.ListFilter{Status: longrun.Status(q.Get("status")), Name: q.Get("q")}
+	list, next, err := s.Service.List(r.Context(), Owner(r.Context()), q.Get("cursor"), limit, filter)
 	if err != nil {
 		s.fail(w, r, err)
 		return

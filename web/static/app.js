@@ -108,16 +108,32 @@ function renderList() {
     if (want !== r.li) ul.insertBefore(r.li, want);
     prev = r.li;
   }
-  $("list-empty").hidden = state.order.length > 0;
+  const empty = $("list-empty"), filtered = $("search").value.trim() || $("status-filter").value;
+  empty.hidden = state.order.length > 0;
+  empty.textContent = filtered ? "Nothing matches the search and filter."
+    : "Nothing yet. Configure a fractal and save it: it renders in the background.";
   $("more").hidden = !state.next;
 }
 
+// loadList loads the first page of the list, or the next (more), as the
+// search and the status filter ask: the server filters, so "Load more"
+// pages through the matches, not through everything.
 async function loadList(more = false) {
-  const q = more && state.next ? `?cursor=${encodeURIComponent(state.next)}` : "";
-  const { res, data } = await api("GET", "/api/configurations" + q);
+  const q = new URLSearchParams();
+  const name = $("search").value.trim(), only = $("status-filter").value;
+  if (name) q.set("q", name);
+  if (only) q.set("status", only);
+  if (more && state.next) q.set("cursor", state.next);
+  const query = q.toString();
+  const { res, data } = await api("GET", "/api/configurations" + (query ? "?" + query : ""));
   if (!res.ok) return toast(errorText(data, "Could not load your configurations"), "bad");
-  if (!more) { state.configs.clear(); state.order = []; }
-  for (const c of data.configurations) { if (!state.configs.has(c.id)) state.order.push(c.id); state.configs.set(c.id, c); }
+  if (!more) {
+    // The open configuration stays open, even when the filter hides its row.
+    const open = state.selected && state.configs.get(state.selected);
+    state.configs.clear(); state.order = [];
+    if (open) state.configs.set(open.id, open);
+  }
+  for (const c of data.configurations) { if (!state.order.includes(c.id)) state.order.push(c.id); state.configs.set(c.id, c); }
   state.next = data.nextCursor;
   renderList();
   if (state.selected && state.configs.has(state.selected)) showSelected(true);
@@ -601,8 +617,11 @@ function wire() {
   $("send-result").addEventListener("click", sendResult);
   $("delete").addEventListener("click", del);
   $("more").addEventListener("click", () => loadList(true));
-  $("search").addEventListener("input", renderList);
-  $("status-filter").addEventListener("change", renderList);
+  // Rows that stop matching hide at once; the server's matches follow.
+  let searching = 0;
+  const refilter = () => { renderList(); clearTimeout(searching); searching = setTimeout(() => loadList(), 250); };
+  $("search").addEventListener("input", refilter);
+  $("status-filter").addEventListener("change", refilter);
   $("mail-refresh").addEventListener("click", loadMail);
   $("preset").addEventListener("change", (e) => {
     if (!e.target.value) return;
