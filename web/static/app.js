@@ -391,7 +391,7 @@ async function sendResult() {
   if (!res.ok) return toast(errorText(data, "Could not send the e-mail"), "bad");
   upsertNewer(data); showSelected();
   toast(`The result is on its way to ${c.notifyEmail}.`);
-  setTimeout(loadMail, 300);
+  mailAsked.add(c.id);
 }
 
 async function del() {
@@ -456,8 +456,14 @@ async function poll() {
   if (res.ok) for (const c of data.configurations) applyUpdate(c);
 }
 
+// mailAsked holds the configurations whose result was just asked for by
+// e-mail: the notifier mails before it pushes, so their next update finds
+// the message in the mailbox.
+const mailAsked = new Set();
+
 // applyUpdate takes a newer state of a configuration, from a push or a poll.
 function applyUpdate(c) {
+  if (mailAsked.delete(c.id)) loadMail();
   const prev = state.configs.get(c.id);
   if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale
   if (prev && prev.updatedAt === c.updatedAt && prev.etag === c.etag && prev.progress === c.progress) return; // nothing new
