@@ -93,6 +93,19 @@ func setValue(id, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.SetValue(chromedp.ID(id), v)
 }
 
+// createInForm opens the page and saves a new size×size configuration
+// through the form, until it is open, done and shown.
+func createInForm(t *testing.T, ctx context.Context, url, name, size string) {
+	t.Helper()
+	within(t, ctx, 20*time.Second, "create "+name,
+		chromedp.Navigate(url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		setValue("name", name), setValue("width", size), setValue("height", size),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
+	)
+}
+
 func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
@@ -297,13 +310,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	a := browser(t)
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
-	within(t, a, 20*time.Second, "tab A creates",
-		chromedp.Navigate(s.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		setValue("name", "shared"), setValue("width", "64"), setValue("height", "64"),
-		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null`),
-	)
+	createInForm(t, a, s.URL, "shared", "64")
 	id := strings.TrimPrefix(eval[string](t, a, `location.hash`), "#")
 	b, cancel := chromedp.NewContext(a) // another tab, the same owner
 	defer cancel()
@@ -375,13 +382,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
-	within(t, ctx, 20*time.Second, "create",
-		chromedp.Navigate(s.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		setValue("name", "explore"), setValue("width", "256"), setValue("height", "256"),
-		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
-	)
+	createInForm(t, ctx, s.URL, "explore", "256")
 	id := strings.TrimPrefix(eval[string](t, ctx, `location.hash`), "#")
 	within(t, ctx, 5*time.Second, "the limits beside the fields follow the size",
 		setValue("width", "2048"), setValue("height", "2048"),
