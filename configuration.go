@@ -91,8 +91,57 @@ type Configuration struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 
+	// History holds the parameters of earlier versions, the latest first,
+	// one entry per distinct parameter set, at most HistoryLength.
+	History []Earlier
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// HistoryLength bounds a configuration's History.
+const HistoryLength = 12
+
+// Earlier is a configuration's earlier version: its parameters, and
+// whether its image was rendered when it was left.
+type Earlier struct {
+	Version  int64     `json:"version"`
+	Params   Params    `json:"params"`
+	Hash     string    `json:"hash"`
+	Rendered bool      `json:"rendered,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// EarlierImage returns the history entry whose rendered image has a hash
+// beginning with prefix (at least 16 characters).
+func (c *Configuration) EarlierImage(prefix string) (Earlier, bool) {
+	if len(prefix) < 16 {
+		return Earlier{}, false
+	}
+	for _, e := range c.History {
+		if e.Rendered && strings.HasPrefix(e.Hash, prefix) {
+			return e, true
+		}
+	}
+	return Earlier{}, false
+}
+
+// remember puts the current version at the head of History before its
+// parameters change, dropping any older entry of the same or the new
+// parameters and the oldest beyond HistoryLength.
+func (c *Configuration) remember(next string, now time.Time) {
+	if c.Version == 0 {
+		return
+	}
+	e := Earlier{Version: c.Version, Params: c.Params, Hash: c.ParamsHash, At: now,
+		Rendered: c.Status == StatusDone && c.RenderedHash == c.ParamsHash}
+	h := []Earlier{e}
+	for _, old := range c.History {
+		if old.Hash != e.Hash && old.Hash != next && len(h) < HistoryLength {
+			h = append(h, old)
+		}
+	}
+	c.History = h
 }
 
 // A Draft is a validated create or edit: what the owner sets.
@@ -217,6 +266,7 @@ func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool 
 	if hash == c.ParamsHash && c.Version > 0 {
 		return false
 	}
+	c.remember(hash, now)
 	c.Params, c.ParamsHash = p, hash
 	c.Version++
 	c.queue(result, now)

@@ -316,3 +316,63 @@ func TestRequestMail(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryKeepsEarlierVersions: each parameter change puts the version
+// left at the head of History, rendered or not, one entry per parameter
+// set, the current parameters never among them, at most HistoryLength.
+func TestHistoryKeepsEarlierVersions(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	at := func(depth int) longrun.Params {
+		return longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: depth, Colormap: "magma"}
+	}
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: at(10)}, nil, now)
+	if len(c.History) != 0 {
+		t.Fatalf("a new configuration has history %v", c.History)
+	}
+	if err := c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now); err != nil {
+		t.Fatal(err)
+	}
+	c.Edit(longrun.Draft{Name: "renamed", Params: at(10)}, nil, now)
+	if len(c.History) != 0 {
+		t.Errorf("a rename made history %v", c.History)
+	}
+	c.Edit(longrun.Draft{Name: "a", Params: at(11)}, nil, now) // v2, left queued
+	c.Edit(longrun.Draft{Name: "a", Params: at(12)}, nil, now) // v3
+	depths := func() (d []int) {
+		for _, e := range c.History {
+			d = append(d, e.Params.Depth)
+		}
+		return d
+	}
+	if got := depths(); !slices.Equal(got, []int{11, 10}) || !c.History[1].Rendered || c.History[0].Rendered || c.History[0].Version != 2 {
+		t.Fatalf("history %+v, want depth 11 (v2, not rendered) then 10 (v1, rendered)", c.History)
+	}
+	if e, ok := c.EarlierImage(at(10).Hash()[:16]); !ok || e.Version != 1 {
+		t.Errorf("EarlierImage of v1's hash: %v %v", e, ok)
+	}
+	if _, ok := c.EarlierImage(at(11).Hash()[:16]); ok {
+		t.Errorf("EarlierImage of a version never rendered answered")
+	}
+	if _, ok := c.EarlierImage(at(10).Hash()[:4]); ok {
+		t.Errorf("EarlierImage answered a 4-character prefix")
+	}
+	// Back to v1's parameters: they leave the history, v3's join it.
+	c.Edit(longrun.Draft{Name: "a", Params: at(10)}, &longrun.Result{Hash: at(10).Hash()}, now)
+	if got := depths(); !slices.Equal(got, []int{12, 11}) || c.Status != longrun.StatusDone {
+		t.Errorf("after going back to depth 10: history %v status %s, want [12 11], done at once", got, c.Status)
+	}
+	for d := 20; d < 40; d++ {
+		c.Edit(longrun.Draft{Name: "a", Params: at(d)}, nil, now)
+	}
+	if len(c.History) != longrun.HistoryLength || c.History[0].Params.Depth != 38 {
+		t.Errorf("after 20 more versions: %d entries, latest depth %d; want %d, 38", len(c.History), c.History[0].Params.Depth, longrun.HistoryLength)
+	}
+	b, err := c.MarshalRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := longrun.UnmarshalRecord(b)
+	if err != nil || !reflect.DeepEqual(back.History, c.History) {
+		t.Errorf("history does not survive the record: %v", err)
+	}
+}

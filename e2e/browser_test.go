@@ -303,6 +303,12 @@ func TestBrowserPollsWithoutAWebSocket(t *testing.T) {
 	}
 }
 
+// openID is the id of the configuration the page's URL names.
+func openID(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return eval[string](t, ctx, `location.hash.slice(1).split("?")[0]`)
+}
+
 // Edits are never lost between tabs: tab B has an unsaved edit when tab A
 // saves another change; B is told what changed elsewhere, keeps its edit,
 // and overwrites A's only by choosing to.
@@ -311,7 +317,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
 	createInForm(t, a, s.URL, "shared", "64")
-	id := strings.TrimPrefix(eval[string](t, a, `location.hash`), "#")
+	id := openID(t, a)
 	b, cancel := chromedp.NewContext(a) // another tab, the same owner
 	defer cancel()
 	if err := chromedp.Do(b); err != nil { // open it without a deadline, which would close it
@@ -351,7 +357,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`location.hash === ""`),
 		chromedp.Focus(chromedp.CSS("#list li button")),
 		chromedp.KeyEvent("\r"),
-		chromedp.Poll[chromedp.Void](`location.hash === "#`+id+`"`),
+		chromedp.Poll[chromedp.Void](`location.hash.startsWith("#`+id+`?")`),
 	)
 	// Search by name and filter by status.
 	visible := `[...document.querySelectorAll("#list li")].filter(li => !li.hidden).length`
@@ -383,7 +389,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	dir := shots(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
 	createInForm(t, ctx, s.URL, "explore", "256")
-	id := strings.TrimPrefix(eval[string](t, ctx, `location.hash`), "#")
+	id := openID(t, ctx)
 	within(t, ctx, 5*time.Second, "the limits beside the fields follow the size",
 		setValue("width", "2048"), setValue("height", "2048"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("width").dispatchEvent(new Event("input"))`),
@@ -426,4 +432,28 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	await("panned right by the drag", `p.center.re > `+fmt.Sprint(re/2)+` && Math.abs(p.zoom - 1.25) < 1e-9`)
 	within(t, ctx, 10*time.Second, "reset", chromedp.Click(chromedp.ID("reset-view")))
 	await("reset", `p.zoom === 1 && p.center.re === 0 && p.center.im === 0`)
+
+	// The URL names the view; Back and Forward walk the versions, each put
+	// back at once from its kept image (never started: no render).
+	within(t, ctx, 10*time.Second, "the URL names the view",
+		chromedp.Poll[chromedp.Void](`location.hash.startsWith("#`+id+`?") && new URLSearchParams(location.hash.split("?")[1]).get("zoom") === "1"`))
+	within(t, ctx, 10*time.Second, "Back", chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.back(), 0)`))
+	await("back to the panned view, not rendered again", `Math.abs(p.zoom - 1.25) < 1e-9 && p.center.re > `+fmt.Sprint(re/2)+` && c.status === "done" && !c.startedAt`)
+	within(t, ctx, 10*time.Second, "Forward", chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.forward(), 0)`))
+	await("forward to the reset view", `p.zoom === 1 && p.center.re === 0 && c.status === "done" && !c.startedAt`)
+	// The strip of versions: the current one first, earlier ones with
+	// their thumbnails; choosing one puts it back.
+	within(t, ctx, 10*time.Second, "the versions, with thumbnails",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions li").length >= 4 &&
+			document.querySelector("#versions li button").getAttribute("aria-current") === "true" &&
+			[...document.querySelectorAll("#versions img")].length >= 3 &&
+			[...document.querySelectorAll("#versions img")].every(i => i.complete && i.naturalWidth === 256)`))
+	shot(t, ctx, dir, "11-versions")
+	within(t, ctx, 10*time.Second, "choose the zoomed-in version",
+		chromedp.Click(chromedp.CSS(`#versions button[title*="zoom 2 "]`)))
+	await("the zoomed-in version back", `p.zoom === 2 && c.status === "done" && !c.startedAt`)
+	// A link naming another view opens that view.
+	within(t, ctx, 10*time.Second, "open a link naming a view",
+		chromedp.Navigate("about:blank"), chromedp.Navigate(s.URL+"/#"+id+"?re=0.1&im=0&zoom=3"))
+	await("the linked view", `p.zoom === 3 && p.center.re === 0.1`)
 }

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -648,7 +649,8 @@ func TestListFiltersOnTheServer(t *testing.T) {
 	}
 	// Past 20 of the store's pages, a page comes back short, with a cursor.
 	for i := range 25 {
-		c.Create(map[string]any{"name": fmt.Sprint("filler ", i), "params": small(0.5+0.001*float64(i), 0.2)})
+		v := c.Create(map[string]any{"name": fmt.Sprint("filler ", i), "params": small(0.5+0.001*float64(i), 0.2)})
+		c.Await(v.ID, 10*time.Second, "filler finished", finished) // (within the owner's active quota)
 	}
 	var page struct {
 		Configurations []web.View
@@ -960,5 +962,42 @@ func TestALostImageIsRenderedAgain(t *testing.T) {
 	c.Await(v.ID, 10*time.Second, "done", testutil.Done)
 	if n := r.count(0.27); n != 4 {
 		t.Errorf("%d renders, want 4: the first and one per loss", n)
+	}
+}
+
+// The history of versions over the API: earlier versions listed with their
+// images, putting one back renders nothing, and another owner can't read
+// them.
+func TestHistoryOfVersions(t *testing.T) {
+	r := newRenderer()
+	_, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	conf := "/api/configurations/"
+	v1 := c.Await(c.Create(map[string]any{"name": "h", "params": small(0.31, 0.1)}).ID, 10*time.Second, "v1 done", testutil.Done)
+	v2 := c.Do("PUT", conf+v1.ID, map[string]any{"name": "h", "params": small(0.32, 0.1)}, "If-Match", v1.ETag).View(t)
+	v2 = c.Await(v2.ID, 10*time.Second, "v2 done", testutil.Done)
+	if len(v2.History) != 1 || v2.History[0].ParamsHash != v1.ParamsHash || v2.History[0].ImageURL == "" || v2.History[0].Version != 1 {
+		t.Fatalf("history after one edit: %+v, want v1 with its image", v2.History)
+	}
+	thumb := c.Do("GET", v2.History[0].ImageURL, nil)
+	if thumb.Status != http.StatusOK || thumb.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("v1's image from the history: %d %s", thumb.Status, thumb.Body)
+	}
+	if current := c.Do("GET", v2.ImageURL, nil); bytes.Equal(current.Body, thumb.Body) {
+		t.Errorf("the history's image of v1 is the current image")
+	}
+	stranger := testutil.NewClient(t, url)
+	if res := stranger.Do("GET", v2.History[0].ImageURL, nil); res.Status != http.StatusNotFound {
+		t.Errorf("another owner reading v1's image: %d, want 404", res.Status)
+	}
+
+	// Back to v1's parameters: done at once, nothing rendered.
+	back := c.Do("PUT", conf+v1.ID, map[string]any{"name": "h", "params": v2.History[0].Params}, "If-Match", v2.ETag).View(t)
+	if back.Status != longrun.StatusDone || back.RenderedHash != v1.ParamsHash || back.Version != 3 || r.count(0.31) != 1 {
+		t.Errorf("back to v1: %s version %d rendered %q, %d renders of v1; want done at once, version 3, v1's image, 1 render",
+			back.Status, back.Version, back.RenderedHash, r.count(0.31))
+	}
+	if len(back.History) != 1 || back.History[0].ParamsHash != v2.ParamsHash {
+		t.Errorf("history after going back: %+v, want only v2", back.History)
 	}
 }

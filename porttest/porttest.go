@@ -62,8 +62,16 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 // storeACreatedConfigurationReadsBackWhole checks that a created configuration reads back whole.
 func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 	ctx := context.Background()
-	c := newConfiguration(longrun.NewID(), time.Now().UTC().Truncate(time.Microsecond), 0.1)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := newConfiguration(longrun.NewID(), now, 0.1)
 	c.NotifyEmail = "ada@example.com"
+	// Two earlier versions, one rendered: the history reads back too.
+	c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now)
+	for _, depth := range []int{101, 102} {
+		p := c.Params
+		p.Depth = depth
+		c.Edit(longrun.Draft{Name: c.Name, Params: p, NotifyEmail: c.NotifyEmail}, nil, now)
+	}
 	if err := s.CreateConfiguration(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +79,13 @@ func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 1 ||
+	if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 3 ||
 		got.Status != longrun.StatusQueued || got.NotifyEmail != c.NotifyEmail || !got.CreatedAt.Equal(c.CreatedAt) {
 		t.Errorf("got %+v, want %+v", got, c)
+	}
+	if len(got.History) != 2 || got.History[1].Params != c.History[1].Params || !got.History[1].Rendered ||
+		got.History[0].Version != 2 || !got.History[0].At.Equal(now) {
+		t.Errorf("history read back %+v, want %+v", got.History, c.History)
 	}
 }
 

@@ -140,16 +140,20 @@ func (s *server) sendResult(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Service.Get(r.Context(), Owner(r.Context()), r.PathValue("id"))
-	if err == nil && c.RenderedHash == "" {
-		err = longrun.Errorf(longrun.ENOTFOUND, "configuration has no image yet")
-	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	h := r.URL.Query().Get("h")
+	if e, ok := c.EarlierImage(h); ok && !strings.HasPrefix(c.RenderedHash, h) {
+		s.earlierImage(w, r, e.Hash)
+		return
+	}
+	if c.RenderedHash == "" {
+		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "configuration has no image yet"))
+		return
+	}
 	key := longrun.ImageKey(c.RenderedHash)
-	// The URL names the hash, so the response may be cached for good.
-	immutable := r.URL.Query().Get("h") != "" && strings.HasPrefix(c.RenderedHash, r.URL.Query().Get("h"))
 	if u, ok := s.Images.(imageURLer); ok {
 		if s.Service.Images != nil {
 			if ok, err := s.Service.Images.HasImage(r.Context(), key); err != nil || !ok {
@@ -157,17 +161,9 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		url, err := u.ImageURL(r.Context(), key)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.Header().Set("Cache-Control", "private, no-cache")
-		http.Redirect(w, r, url, http.StatusFound)
+		s.redirectToImage(w, r, u, key)
 		return
 	}
-	// An image may take a slow client longer than the server's write timeout.
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Minute))
 	f, err := s.Images.OpenImage(r.Context(), key)
 	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
 		s.lostImage(w, r, nil)
@@ -177,14 +173,52 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The URL names the hash, so the response may be cached for good.
+	s.sendImage(w, r, f, c.RenderedHash, h != "" && strings.HasPrefix(c.RenderedHash, h))
+}
+
+// earlierImage answers with the image of an earlier version (a thumbnail
+// of the history); one that is gone is not rendered again.
+func (s *server) earlierImage(w http.ResponseWriter, r *http.Request, hash string) {
+	key := longrun.ImageKey(hash)
+	if u, ok := s.Images.(imageURLer); ok {
+		s.redirectToImage(w, r, u, key)
+		return
+	}
+	f, err := s.Images.OpenImage(r.Context(), key)
+	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		err = longrun.Errorf(longrun.ENOTFOUND, "the image of that version is gone")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.sendImage(w, r, f, hash, true)
+}
+
+func (s *server) redirectToImage(w http.ResponseWriter, r *http.Request, u imageURLer, key string) {
+	url, err := u.ImageURL(r.Context(), key)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "private, no-cache")
+	http.Redirect(w, r, url, http.StatusFound)
+}
+
+// sendImage copies the image f of params hash to the client, cached for
+// good when the URL named that hash.
+func (s *server) sendImage(w http.ResponseWriter, r *http.Request, f io.ReadCloser, hash string, immutable bool) {
 	defer f.Close()
+	// An image may take a slow client longer than the server's write timeout.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Minute))
 	w.Header().Set("Content-Type", "image/png")
 	if immutable {
 		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "private, no-cache")
 	}
-	w.Header().Set("ETag", `"`+c.RenderedHash[:16]+`"`)
+	w.Header().Set("ETag", `"`+hash[:16]+`"`)
 	if _, err := io.Copy(w, f); err != nil {
 		s.Logger.Warn("image: copy failed", "err", err)
 	}

@@ -36,6 +36,18 @@ type View struct {
 	NotifyEmailStatus string `json:"notifyEmailStatus"`
 	// NotifyError says why the latest version's e-mail could not be sent.
 	NotifyError string `json:"notifyError"`
+	// History lists earlier versions, the latest first.
+	History []EarlierView `json:"history"`
+}
+
+// An EarlierView is an earlier version of a configuration, with the URL of
+// its image where it was rendered.
+type EarlierView struct {
+	Version    int64          `json:"version"`
+	Params     longrun.Params `json:"params"`
+	ParamsHash string         `json:"paramsHash"`
+	At         time.Time      `json:"at"`
+	ImageURL   string         `json:"imageUrl,omitempty"`
 }
 
 // ViewOf returns what the owner sees, with its address's status
@@ -47,10 +59,21 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 		Outdated: c.Outdated(), Error: c.Error, Stats: c.Stats, CreatedAt: c.CreatedAt,
 		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
-		v.ImageURL = configurationURL(c.ID) + "/image?h=" + c.RenderedHash[:16]
+		v.ImageURL = imageURL(c.ID, c.RenderedHash)
+	}
+	v.History = make([]EarlierView, len(c.History))
+	for i, e := range c.History {
+		v.History[i] = EarlierView{Version: e.Version, Params: e.Params, ParamsHash: e.Hash, At: e.At}
+		if e.Rendered {
+			v.History[i].ImageURL = imageURL(c.ID, e.Hash)
+		}
 	}
 	return v
 }
+
+// imageURL is the path of the image of params hash h, as configuration id
+// shows it.
+func imageURL(id, h string) string { return configurationURL(id) + "/image?h=" + h[:16] }
 
 // configurationURL is the path of a configuration's resource.
 func configurationURL(id string) string { return "/api/configurations/" + id }

@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -190,7 +193,12 @@ func TestMetaIsThePagesOneSource(t *testing.T) {
 		t.Errorf("meta lacks the limits, colormaps, presets or defaults: %+v", got)
 	}
 	var page strings.Builder
-	for _, f := range []string{"index.html", "app.js"} {
+	files := []string{"index.html"}
+	scripts, _ := filepath.Glob("static/*.js")
+	for _, f := range scripts {
+		files = append(files, filepath.Base(f))
+	}
+	for _, f := range files {
 		res, err := http.Get(srv.URL + "/" + f)
 		if err != nil {
 			t.Fatal(err)
@@ -209,6 +217,40 @@ func TestMetaIsThePagesOneSource(t *testing.T) {
 	for _, s := range repeated {
 		if strings.Contains(page.String(), s) {
 			t.Errorf("the page repeats %s instead of reading /api/meta", s)
+		}
+	}
+}
+
+// The page's modules load at once, not one import after another: the page
+// preloads every module app.js reaches.
+func TestThePagePreloadsItsModules(t *testing.T) {
+	page, err := os.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importRE := regexp.MustCompile(`(?m)^import .* from "\./([a-z]+\.js)";`)
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		src, err := os.ReadFile(filepath.Join("static", name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, m := range importRE.FindAllStringSubmatch(string(src), -1) {
+			walk(m[1])
+		}
+	}
+	walk("app.js")
+	if len(seen) < 5 {
+		t.Fatalf("app.js reaches %d modules; the import pattern no longer matches", len(seen))
+	}
+	for name := range seen {
+		if name != "app.js" && !strings.Contains(string(page), `<link rel="modulepreload" href="`+name+`">`) {
+			t.Errorf("index.html does not preload %s", name)
 		}
 	}
 }

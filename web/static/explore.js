@@ -1,0 +1,186 @@
+// Explore: click zooms in about the point, shift-click out, the wheel zooms
+// about the cursor, drag pans, keys + − and arrows; each gesture saves a new
+// view of the open configuration, the old image transformed at once until
+// the new one lands. The URL names the configuration and its view; Back and
+// Forward walk its versions, and the strip of versions (with thumbnails
+// where rendered) puts an earlier one back.
+import { $, el } from "./dom.js";
+import { api, configurationPath, meta } from "./api.js";
+import { current, state, toast, upsert } from "./state.js";
+import { setParams } from "./form.js";
+import { select } from "./app.js";
+
+// at returns the point of the plane that an image offset (in CSS pixels)
+// stands for, as the renderer maps pixels: d = (max(w, h) − 1)·zoom.
+function at(p, img, x, y) {
+  const col = x * p.width / img.clientWidth, row = y * p.height / img.clientHeight;
+  const d = (Math.max(p.width, p.height) - 1) * p.zoom;
+  return { re: (2 * col - p.width + 1) / d + p.center.re, im: (p.height - 1 - 2 * row) / d + p.center.im };
+}
+
+// explore saves a new view of the open configuration: its centre moved
+// and its zoom multiplied by factor about the point (x, y) of the image,
+// which is transformed at once, marked outdated, until the new one lands.
+function explore(x, y, factor, dx = 0, dy = 0) {
+  const c = current(), img = $("image");
+  if (!c || img.hidden) return;
+  const p = c.params, pt = at(p, img, x, y);
+  const zoom = Math.min(Math.max(p.zoom * factor, meta.limits.minZoom), meta.limits.maxZoom);
+  const f = zoom / p.zoom;
+  const d = (Math.max(p.width, p.height) - 1) * p.zoom;
+  const scale = p.width / img.clientWidth; // image pixels per CSS pixel
+  let re = pt.re + (p.center.re - pt.re) / f - (2 * dx * scale) / d;
+  let im = pt.im + (p.center.im - pt.im) / f + (2 * dy * scale) / d;
+  const lim = meta.limits.maxAbs / Math.SQRT2;
+  re = Math.min(Math.max(re, -lim), lim); im = Math.min(Math.max(im, -lim), lim);
+  img.style.transform = `translate(${x + dx}px, ${y + dy}px) scale(${f}) translate(${-x}px, ${-y}px)`;
+  img.classList.add("is-outdated");
+  setParams({ ...p, center: { re, im }, zoom });
+  $("form").requestSubmit();
+}
+
+export function wireExplore() {
+  const img = $("image");
+  let drag = null;
+  img.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false }; try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ } });
+  img.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
+    if (drag.moved) { img.classList.add("dragging"); img.style.transform = `translate(${dx}px, ${dy}px)`; }
+  });
+  img.addEventListener("pointerup", (e) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    img.classList.remove("dragging");
+    if (d.moved) explore(d.ox, d.oy, 1, e.clientX - d.x, e.clientY - d.y);
+    else explore(d.ox, d.oy, e.shiftKey ? 0.5 : 2);
+  });
+  let wheel = null;
+  img.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const w = wheel || { x: e.offsetX, y: e.offsetY, factor: 1 };
+    w.factor *= e.deltaY < 0 ? 1.25 : 0.8;
+    img.style.transform = `translate(${w.x}px, ${w.y}px) scale(${w.factor}) translate(${-w.x}px, ${-w.y}px)`;
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => { wheel = null; explore(w.x, w.y, w.factor); }, 350);
+    wheel = w;
+  }, { passive: false });
+  img.addEventListener("keydown", (e) => {
+    const cx = img.clientWidth / 2, cy = img.clientHeight / 2, step = img.clientWidth / 8;
+    const moves = { "+": [2, 0, 0], "=": [2, 0, 0], "-": [0.5, 0, 0], ArrowLeft: [1, step, 0], ArrowRight: [1, -step, 0], ArrowUp: [1, 0, step], ArrowDown: [1, 0, -step] };
+    const m = moves[e.key];
+    if (!m) return;
+    e.preventDefault();
+    explore(cx, cy, m[0], m[1], m[2]);
+  });
+  $("reset-view").addEventListener("click", () => {
+    const c = current();
+    if (!c) return;
+    setParams({ ...c.params, center: { re: 0, im: 0 }, zoom: 1 });
+    $("form").requestSubmit();
+  });
+  $("versions").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-version]");
+    if (b) restore(Number(b.dataset.version));
+  });
+  addEventListener("popstate", () => { followURL(); });
+}
+
+
+// ---- the URL and the versions ----
+
+// viewURL is the address of configuration c's view at its version:
+// #ID?v=VERSION&re=…&im=…&zoom=… (centre and zoom).
+function viewURL(c) {
+  const q = new URLSearchParams({ v: c.version, re: c.params.center.re, im: c.params.center.im, zoom: c.params.zoom });
+  return `${location.pathname}#${c.id}?${q}`;
+}
+
+// parseURL reads what the URL names: a configuration and, maybe, a
+// version and a view of it.
+export function parseURL() {
+  const [id, query = ""] = decodeURIComponent(location.hash.slice(1)).split("?");
+  const q = new URLSearchParams(query), n = (k) => (q.has(k) && q.get(k) !== "" ? Number(q.get(k)) : NaN);
+  const view = { re: n("re"), im: n("im"), zoom: n("zoom") };
+  return { id, version: n("v"), view: Object.values(view).every(Number.isFinite) ? view : null };
+}
+
+// showView puts configuration c (or none) in the URL: a new entry of the
+// browser's history when push (a new version made here), else in place.
+export function showView(c, { push = false } = {}) {
+  const url = c ? viewURL(c) : location.pathname;
+  if (url === location.pathname + location.hash) return;
+  if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
+}
+
+const sameView = (p, v) => p.center.re === v.re && p.center.im === v.im && p.zoom === v.zoom;
+
+// followURL opens what the URL names: Back, Forward, a link. A version or
+// view other than the configuration's current one is put back (a new
+// version, rendered at once where its image is kept).
+export async function followURL() {
+  const { id, version, view } = parseURL();
+  if (!id) return select(null);
+  if (id !== state.selected) {
+    if (!state.configs.has(id)) {
+      const { res, data } = await api("GET", configurationPath(id));
+      if (!res.ok) {
+        select(null);
+        return toast("Not found: that configuration is someone else's, or was deleted.", "bad");
+      }
+      upsert(data);
+    }
+    select(id);
+  }
+  const c = current();
+  if (!c || version === c.version || (view && sameView(c.params, view))) return showView(c);
+  const earlier = c.history.find((e) => e.version === version);
+  if (earlier) return put(earlier.params, false);
+  if (view) put({ ...c.params, center: { re: view.re, im: view.im }, zoom: view.zoom }, false);
+}
+
+// restore puts an earlier version's parameters back, as a new step of the
+// browser's history.
+function restore(version) {
+  const c = current(), earlier = c && c.history.find((e) => e.version === version);
+  if (earlier) put(earlier.params, true);
+}
+
+// put saves parameters p as the open configuration's new version, through
+// the form (its ETag, its conflict check).
+let replacing = false;
+function put(p, push) {
+  setParams(p);
+  replacing = !push;
+  $("form").requestSubmit();
+}
+
+// stepKind tells a save whether its new version is a new step of the
+// browser's history or replaces the one walked back or forward to.
+export function takeReplacing() { const r = replacing; replacing = false; return r; }
+
+// showVersions draws the strip of c's versions: the current one, then the
+// earlier ones, each with its thumbnail where rendered.
+export function showVersions(c) {
+  const ul = $("versions");
+  $("versions-box").hidden = !c || !c.history.length;
+  if (!c || !c.history.length) return ul.replaceChildren();
+  const items = [{ ...c, params: c.params, current: true, imageUrl: c.outdated ? "" : c.imageUrl }, ...c.history];
+  ul.replaceChildren(...items.map((v) => {
+    const li = document.createElement("li");
+    const b = Object.assign(document.createElement("button"), { type: "button", className: "version" });
+    const p = v.params, what = `v${v.version} · c = ${p.c.re} ${p.c.im < 0 ? "−" : "+"} ${Math.abs(p.c.im)}i · zoom ${p.zoom} · depth ${p.depth} · ${p.colormap}`;
+    b.title = v.current ? what + " (shown now)" : what + " · put it back";
+    b.dataset.version = v.version;
+    if (v.current) { b.disabled = true; b.setAttribute("aria-current", "true"); }
+    if (v.imageUrl) {
+      const h = Math.max(1, Math.round(56 * p.height / p.width));
+      b.append(Object.assign(document.createElement("img"), { src: v.imageUrl, alt: "", width: 56, height: h, loading: "lazy", decoding: "async" }));
+    } else b.append(el("span", "no-thumb", "not rendered"));
+    b.append(el("span", "version-label", `v${v.version}`));
+    li.append(b);
+    return li;
+  }));
+}

@@ -1,0 +1,231 @@
+// The form: it edits the open configuration (or a new one), keeps the ETag
+// it was loaded with, shows the server's field errors beside the fields, and
+// asks before overwriting a change made elsewhere.
+import { $ } from "./dom.js";
+import { api, configurationPath, errorText, meta } from "./api.js";
+import { current, state, toast, upsert, upsertNewer } from "./state.js";
+import { renderList } from "./list.js";
+import { showView, takeReplacing } from "./explore.js";
+import { select } from "./app.js";
+
+// The form remembers what it was loaded with: its ETag, which every save
+// sends (so a change made elsewhere meanwhile is a 412, never overwritten
+// unawares), and its values, to tell unsaved edits from none.
+export const loaded = { config: null, etag: "", values: "" };
+
+export function fillForm(c) {
+  hideConflict();
+  $("name").value = c ? c.name : "";
+  setParams(c ? c.params : meta.defaults);
+  $("email").value = c ? c.notifyEmail : $("email").value;
+  $("preset").value = "";
+  clearErrors();
+  depthHint();
+  loaded.config = c;
+  loaded.etag = c ? c.etag : "";
+  loaded.values = JSON.stringify(formBody());
+}
+
+// edited reports whether the form holds edits not saved yet.
+export function edited() { return JSON.stringify(formBody()) !== loaded.values; }
+
+// changes names what differs between the configuration the form was loaded
+// with and another state of it.
+function changes(a, b) {
+  const out = [];
+  if (!a || !b) return out;
+  if (a.name !== b.name) out.push("name");
+  if (a.notifyEmail !== b.notifyEmail) out.push("e-mail");
+  for (const k of Object.keys(b.params)) {
+    if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) out.push(k === "c" ? "c" : k);
+  }
+  return out;
+}
+
+// theirs is the newer state of the open configuration, saved elsewhere,
+// while this form has edits of its own.
+export let theirs = null;
+
+export function showConflict(c) {
+  theirs = c;
+  const what = changes(loaded.config, c);
+  $("conflict-text").textContent = "Changed elsewhere" + (what.length ? ` (${what.join(", ")})` : "") +
+    " since you opened it. Load their version, or keep yours and overwrite theirs?";
+  $("conflict").hidden = false;
+}
+
+export function hideConflict() { theirs = null; $("conflict").hidden = true; }
+
+export function syncRanges() {
+  $("c-re-range").value = $("c-re").value;
+  $("c-im-range").value = $("c-im").value;
+  const z = parseFloat($("zoom").value);
+  if (z > 0) $("zoom-range").value = Math.log10(z);
+  $("depth-range").value = $("depth").value;
+  const w = $("width").value, h = $("height").value;
+  $("size-preset").value = w === h && meta.sizePresets.map(String).includes(w) ? w : "";
+}
+
+function num(id) {
+  const v = $(id).value.trim();
+  return v === "" ? undefined : Number(v);
+}
+
+function formBody() {
+  const params = {
+    c: { re: num("c-re") ?? NaN, im: num("c-im") ?? 0 },
+    center: { re: num("center-re") ?? 0, im: num("center-im") ?? 0 },
+    zoom: num("zoom"), width: num("width"), height: num("height"), depth: num("depth"),
+    colormap: $("colormap").value,
+  };
+  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
+  return { name: $("name").value.trim() || undefined, params, notifyEmail: $("email").value.trim() };
+}
+
+export function clearErrors() {
+  document.querySelectorAll(".err").forEach((e) => { e.textContent = ""; });
+  document.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+}
+
+const FIELD_INPUTS = {
+  "name": ["name"], "params.c": ["c-re", "c-im"], "params.c.re": ["c-re"], "params.c.im": ["c-im"],
+  "params.center": ["center-re", "center-im"], "params.zoom": ["zoom"], "params.width": ["width"],
+  "params.height": ["height"], "params.depth": ["depth"], "params.colormap": ["colormap"], "notifyEmail": ["email"],
+};
+
+// label names a field as the page does, not by its path in the body.
+function label(field) {
+  const names = { "params.c.re": "c, re:", "params.c.im": "c, im:", "params.c": "c:", "params.center.re": "centre re:",
+    "params.center.im": "centre im:", "params.center": "centre:", "params.zoom": "zoom:", "params.width": "width:",
+    "params.height": "height:", "params.depth": "depth:", "params.colormap": "colormap:", notifyEmail: "e-mail:", name: "name:" };
+  return names[field] || field + ":";
+}
+
+// depthHint says the deepest render the current size allows, from the
+// limits /api/meta gives.
+function depthHint() {
+  const L = meta.limits, w = num("width"), h = num("height");
+  const max = w > 0 && h > 0 ? Math.min(L.maxDepth, Math.floor(L.maxWork / (w * h))) : L.maxDepth;
+  $("depth-hint").textContent = `${L.minDepth}–${max}` + (w > 0 && h > 0 ? ` at ${w}×${h}` : "");
+}
+
+function showErrors(data) {
+  clearErrors();
+  const fields = (data && data.error && data.error.fields) || [];
+  for (const f of fields) {
+    const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
+    const own = document.querySelector(`.err[data-field="${key}"]`);
+    const slot = own || document.querySelector('.err[data-field="body"]');
+    const text = own && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
+    slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + text;
+    for (const id of FIELD_INPUTS[f.field] || FIELD_INPUTS[key] || []) $(id).classList.add("invalid");
+    if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
+  }
+  if (!fields.length) document.querySelector('.err[data-field="body"]').textContent = errorText(data, "The server refused this");
+}
+
+export async function save(ev) {
+  ev.preventDefault();
+  const replace = takeReplacing();
+  const body = formBody();
+  const btn = $("save");
+  btn.disabled = true;
+  state.saving = true;
+  try {
+    const open = current();
+    const { res, data } = open
+      ? await api("PUT", configurationPath(open.id), body, { "If-Match": loaded.etag })
+      : await api("POST", "/api/configurations", body);
+    if (res.status === 412) { // changed elsewhere: keep these edits, and ask
+      const r = await api("GET", configurationPath(open.id));
+      if (r.res.ok) { upsert(r.data); renderList(); showConflict(r.data); }
+      return;
+    }
+    if (!res.ok) {
+      showErrors(data);
+      if (res.status >= 500) toast(errorText(data, "The server could not save this; try again."), "bad");
+      return;
+    }
+    clearErrors();
+    upsertNewer(data);
+    // A new version is a step the browser's Back and Forward walk, unless
+    // it is where they went.
+    if (open && data.version !== open.version && !replace) showView(data, { push: true });
+    select(data.id);
+    if (matchMedia("(max-width: 720px)").matches) $("image").closest("section").scrollIntoView({ behavior: "smooth" });
+    if (data.status === "done" && (!open || open.paramsHash !== data.paramsHash)) {
+      toast(`“${data.name}” was already rendered: shown at once.`, "info");
+    }
+  } catch (e) {
+    toast("Network error: " + e.message, "bad");
+  } finally {
+    btn.disabled = false;
+    state.saving = false;
+  }
+}
+
+// buildForm fills the form's choices and bounds from meta.
+export function buildForm() {
+  const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
+  const complex = (z) => (z.re === 0 ? "" : String(z.re)) + (z.re === 0 ? (z.im === 1 ? "i" : `${z.im}i`) : ` ${z.im < 0 ? "−" : "+"} ${Math.abs(z.im)}i`);
+  for (const p of meta.presets) $("preset").append(option(`${p.c.re},${p.c.im}`, `${p.name}: ${complex(p.c).replace(/^-/, "−")}`));
+  for (const name of meta.colormaps) $("colormap").append(option(name, name));
+  for (const n of meta.sizePresets) $("size-preset").append(option(String(n), `${n}²`));
+  for (const st of meta.statuses) $("status-filter").append(option(st, st));
+  const L = meta.limits;
+  for (const id of ["width", "height"]) Object.assign($(id), { min: L.minSize, max: L.maxSize });
+  Object.assign($("depth"), { min: L.minDepth, max: L.maxDepth });
+  $("zoom").min = L.minZoom;
+  // No maxLength: a pasted name over the limit is refused with the limit
+  // stated, never cut short without a word.
+  $("max-abs").textContent = L.maxAbs;
+  $("size-hint").textContent = `${L.minSize}–${L.maxSize}`;
+  for (const id of ["width", "height"]) $(id).addEventListener("input", depthHint);
+  depthHint();
+}
+
+
+// wireForm: saving, the conflict's two choices, presets, and the sliders
+// that follow their boxes.
+export function wireForm() {
+  $("form").addEventListener("submit", save);
+  $("conflict-theirs").addEventListener("click", () => { if (theirs) fillForm(theirs); });
+  $("conflict-mine").addEventListener("click", () => { // the one way to send the newer ETag
+    if (!theirs) return;
+    loaded.etag = theirs.etag;
+    hideConflict();
+    $("form").requestSubmit();
+  });
+  $("preset").addEventListener("change", (e) => {
+    if (!e.target.value) return;
+    const [re, im] = e.target.value.split(",");
+    $("c-re").value = re; $("c-im").value = im;
+    if (!$("name").value) $("name").value = e.target.selectedOptions[0].textContent.split(":")[0];
+    syncRanges();
+  });
+  for (const [range, box, toBox, toRange] of [
+    ["c-re-range", "c-re", (v) => v, (v) => v],
+    ["c-im-range", "c-im", (v) => v, (v) => v],
+    ["depth-range", "depth", (v) => v, (v) => v],
+    ["zoom-range", "zoom", (v) => Number((10 ** v).toPrecision(4)), (v) => (v > 0 ? Math.log10(v) : 0)],
+  ]) {
+    $(range).addEventListener("input", (e) => { $(box).value = toBox(Number(e.target.value)); });
+    $(box).addEventListener("input", (e) => { $(range).value = toRange(Number(e.target.value)); });
+  }
+  for (const id of ["width", "height"]) $(id).addEventListener("input", syncRanges);
+  $("size-preset").addEventListener("change", (e) => {
+    if (e.target.value) { $("width").value = e.target.value; $("height").value = e.target.value; }
+  });
+}
+
+// setParams puts parameters in the form's fields (a view or an earlier
+// version), leaving name and e-mail as they are.
+export function setParams(p) {
+  $("c-re").value = p.c.re; $("c-im").value = p.c.im;
+  $("center-re").value = p.center.re; $("center-im").value = p.center.im;
+  $("zoom").value = p.zoom;
+  $("width").value = p.width; $("height").value = p.height;
+  $("depth").value = p.depth;
+  $("colormap").value = p.colormap;
+  syncRanges();
+}

@@ -1,0 +1,121 @@
+// Live updates: the WebSocket's pushes (polling while there is none), the
+// toasts and notifications of finished renders, and the dev mailbox.
+import { $, el } from "./dom.js";
+import { api, errorText } from "./api.js";
+import { state, toast, upsert } from "./state.js";
+import { renderList, loadList } from "./list.js";
+import { edited, fillForm, loaded, showConflict } from "./form.js";
+import { showView } from "./explore.js";
+import { removeConfig, select, showSelected } from "./app.js";
+
+async function pushURL() {
+  try {
+    const { res, data } = await api("GET", "/api/push-token");
+    if (res.ok && data.url) return `${data.url}?token=${encodeURIComponent(data.token)}`;
+  } catch (_) { /* fall back to the local endpoint */ }
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}/api/live`;
+}
+
+export async function connect() {
+  let ws;
+  try { ws = new WebSocket(await pushURL()); } catch (_) {
+    $("live").textContent = "polling"; $("live").className = "live off";
+    setTimeout(connect, Math.min(1000 * 2 ** state.retry++, 15000));
+    return;
+  }
+  state.ws = ws;
+  ws.onopen = () => {
+    state.retry = 0;
+    $("live").textContent = "live"; $("live").className = "live on";
+    loadList(); // catch up on what happened while disconnected
+  };
+  ws.onclose = () => {
+    $("live").textContent = "polling"; $("live").className = "live off";
+    const delay = Math.min(1000 * 2 ** state.retry++, 15000);
+    setTimeout(connect, delay);
+  };
+  ws.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch (_) { return; }
+    if (msg.type === "deleted") return removeConfig(msg.id);
+    if (msg.type === "configuration") applyUpdate(msg.configuration);
+  };
+}
+
+// poll stands in for pushes while no WebSocket is open (where there is
+// none to connect to, as under sam local start-api): the first page of the
+// list, every few seconds.
+export async function poll() {
+  if (document.hidden || (state.ws && state.ws.readyState === WebSocket.OPEN)) return;
+  let res, data;
+  try { ({ res, data } = await api("GET", "/api/configurations")); } catch (_) { return; }
+  if (res.ok) for (const c of data.configurations) applyUpdate(c);
+}
+
+// mailAsked holds the configurations whose result was just asked for by
+// e-mail: the notifier mails before it pushes, so their next update finds
+// the message in the mailbox.
+export const mailAsked = new Set();
+
+// applyUpdate takes a newer state of a configuration, from a push or a poll.
+export function applyUpdate(c) {
+  if (mailAsked.delete(c.id)) loadMail();
+  const prev = state.configs.get(c.id);
+  if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale
+  if (prev && prev.updatedAt === c.updatedAt && prev.etag === c.etag && prev.progress === c.progress) return; // nothing new
+  upsert(c);
+  const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
+  if (finished) announce(c);
+  if (c.id === state.selected) {
+    if (c.etag !== loaded.etag && !state.saving) { // (a save's own change is settled by its answer)
+      if (edited()) showConflict(c); // unsaved edits survive: ask
+      else fillForm(c); // nothing of the user's to lose
+    }
+    showSelected();
+    if (!state.saving) showView(c); // (a save's new version is a step of its own)
+  }
+  renderList();
+}
+
+function announce(c) {
+  const ok = c.status === "done";
+  toast(ok ? `“${c.name}” is ready.` : `“${c.name}” failed: ${c.error}`, ok ? "" : "bad", () => select(c.id));
+  if (window.Notification && Notification.permission === "granted" && document.hidden) {
+    new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
+  }
+  if (c.notifyEmail) setTimeout(loadMail, 300);
+}
+
+
+// ---- the dev mailbox ----
+
+export async function loadMail() {
+  const { res, data } = await api("GET", "/api/mail");
+  const ul = $("mail");
+  if (!res.ok) { $("mail-empty").textContent = errorText(data, "No dev mailbox."); return; }
+  ul.replaceChildren();
+  for (const m of data.messages) {
+    const li = document.createElement("li");
+    const subject = el("div", "subject", m.subject);
+    const meta = el("div", "muted", `to ${m.to} · ${new Date(m.sentAt).toLocaleString()}`);
+    const pre = document.createElement("pre");
+    linkify(pre, m.text);
+    li.append(subject, meta, pre);
+    ul.append(li);
+  }
+  $("mail-empty").hidden = data.messages.length > 0;
+}
+
+// linkify puts text in into, with its http(s) links made clickable; the
+// text stays text (no HTML is parsed).
+function linkify(into, text) {
+  into.replaceChildren();
+  let last = 0;
+  for (const m of text.matchAll(/https?:\/\/[^\s<>"]+/g)) {
+    into.append(text.slice(last, m.index), Object.assign(document.createElement("a"), { href: m[0], textContent: m[0], target: "_blank", rel: "noopener" }));
+    last = m.index + m[0].length;
+  }
+  into.append(text.slice(last));
+}
+
