@@ -20,6 +20,9 @@ run:
 
 RIE_VERSION = v0.0.0-20261030222936-bef5c4ba774d
 LOCALAWS    = infra/localaws
+# Lighthouse, pinned (12.2.3: the last that npm ci takes on Node 20), for
+# the page's audit (e2e/lighthouse_test.go).
+LIGHTHOUSE  = e2e/lighthouse
 
 ## run-aws-local: the same page on the AWS adapters, against local servers that
 ## speak the AWS protocols (DynamoDB Local, fauxqs, aws-ses-v2-local, gofakes3)
@@ -29,11 +32,15 @@ run-aws-local: deps
 ## deps: fetch what the build and tests need: Go modules, the local servers
 ## that speak the AWS protocols (npm, pinned by package-lock.json), and the
 ## Lambda Runtime Interface Emulator
-deps: $(LOCALAWS)/node_modules/.installed bin/aws-lambda-rie
+deps: $(LOCALAWS)/node_modules/.installed $(LIGHTHOUSE)/node_modules/.installed bin/aws-lambda-rie
 	$(GO) mod download
 
 $(LOCALAWS)/node_modules/.installed: $(LOCALAWS)/package-lock.json
 	cd $(LOCALAWS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LIGHTHOUSE)/node_modules/.installed: $(LIGHTHOUSE)/package-lock.json
+	cd $(LIGHTHOUSE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 bin/aws-lambda-rie:
@@ -44,12 +51,14 @@ test: deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	mkdir -p $(LONGRUN_TEST_OUTPUT)
+	rm -f $(LONGRUN_TEST_OUTPUT)/lighthouse/scores.txt
 	$(GO) test -count=1 -timeout 15m ./...
 	@for target in $(FUZZ_TARGETS); do \
 		echo "fuzz $$target, $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./web || exit 1; \
 	done
-	@echo "test artefacts (screenshots): $(LONGRUN_TEST_OUTPUT)"
+	@cat $(LONGRUN_TEST_OUTPUT)/lighthouse/scores.txt 2>/dev/null || echo "Lighthouse did not run (no Chromium at /usr/bin/chromium)"
+	@echo "test artefacts (screenshots, the Lighthouse report): $(LONGRUN_TEST_OUTPUT)"
 
 ## bench: the renderer's and the API's benchmarks, one run
 bench:
