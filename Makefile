@@ -53,6 +53,22 @@ test: deps
 	mkdir -p $(LONGRUN_TEST_OUTPUT)
 	rm -f $(LONGRUN_TEST_OUTPUT)/lighthouse/scores.txt
 	$(GO) test -count=1 -timeout 15m ./...
+	@# The amd64 assembly is what its generator (avo) writes, byte for byte.
+	@tmp=$$(mktemp -d) && mkdir -p $$tmp/julia/internal && cp -r julia/internal/asm $$tmp/julia/internal/ && \
+		(cd $$tmp/julia/internal/asm && $(GO) run . -out ../../kernel_amd64.s -stubs ../../kernel_amd64.go -pkg julia) && \
+		cmp $$tmp/julia/kernel_amd64.s julia/kernel_amd64.s && cmp $$tmp/julia/kernel_amd64.go julia/kernel_amd64.go && \
+		rm -rf $$tmp && echo "julia/kernel_amd64.s is its generator's output"
+	@# The kernels' fallback: a build without assembly (purego) renders the same.
+	$(GO) test -count=1 -tags purego -run 'Exact|Standard|Golden' ./julia
+	@# The arm64 (NEON) kernel, under qemu-user: what Lambda runs on Graviton.
+	@if command -v qemu-aarch64 >/dev/null; then \
+		echo "julia on arm64, under qemu-aarch64"; \
+		GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./julia || exit 1; \
+	elif [ -n "$$CI" ]; then \
+		echo "qemu-aarch64 is missing: .ci/run installs qemu-user"; exit 1; \
+	else \
+		echo "skipped the arm64 kernel's tests: no qemu-aarch64 here (apt-get install qemu-user)"; \
+	fi
 	@for target in $(FUZZ_TARGETS); do \
 		echo "fuzz $$target, $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./web || exit 1; \
@@ -92,6 +108,7 @@ build-NotifyFunction:
 ## python3-matplotlib is installed (apt-get install python3-matplotlib)
 generate:
 	cd julia && $(GO) run internal/gen/kernels.go
+	cd julia/internal/asm && $(GO) run . -out ../../kernel_amd64.s -stubs ../../kernel_amd64.go -pkg julia
 	@if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then \
 		cd julia && /usr/bin/python3 internal/gen/colormaps.py && gofmt -w colormaps.go; \
 	else \

@@ -90,6 +90,9 @@ type Options struct {
 	Progress func(done float64)
 	// ProgressEvery is the least time between Progress calls; 0 means 100ms.
 	ProgressEvery time.Duration
+
+	// kernel, when set, replaces the fastest kernel (tests compare them).
+	kernel *Kernel
 }
 
 // Stats describe a finished render.
@@ -134,6 +137,10 @@ func Compute(ctx context.Context, p Params, opt Options) (*Counts, Stats, error)
 		return nil, Stats{}, err
 	}
 	g := newGrid(p)
+	g.kernel = kernels[0].run
+	if opt.kernel != nil {
+		g.kernel = opt.kernel.run
+	}
 	finished := make(chan struct{})
 	var watcher sync.WaitGroup
 	watcher.Go(func() { g.watch(ctx, opt, finished) })
@@ -157,6 +164,7 @@ type grid struct {
 	xs        []float64 // the x coordinate of each column, shared by every row
 	rows      int       // rows to compute: all, or the top half of a symmetric view
 	symmetric bool
+	kernel    kernelFunc
 
 	stop     atomic.Bool
 	nextRow  atomic.Int64
@@ -198,7 +206,7 @@ func (g *grid) work() {
 			return
 		}
 		out := g.counts.Pix[row*w : (row+1)*w]
-		if !kernel(out, g.xs, imag(g.p.Point(0, row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+		if !g.kernel(out, g.xs, imag(g.p.Point(0, row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
 			return
 		}
 		for _, n := range out {

@@ -370,11 +370,33 @@ func benchCompute(b *testing.B, opt Options) {
 	b.ReportMetric(74845424*float64(b.N)/b.Elapsed().Seconds()/1e6, "Miter/s")
 }
 
+// BenchmarkKernels is the standard case on all cores with each kernel this
+// machine has, the fastest first; make bench prints them beside the naive
+// reference.
+func BenchmarkKernels(b *testing.B) {
+	for _, k := range Kernels() {
+		b.Run(k.Name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := Compute(context.Background(), standard, Options{kernel: &k}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(s*1e3, "ms/op")
+			b.ReportMetric(float64(standard.Width*standard.Height)/s/1e6, "Mpx/s")
+			b.ReportMetric(74845424/s/1e6, "Miter/s")
+		})
+	}
+}
+
 func BenchmarkNaiveReference(b *testing.B) {
 	for b.Loop() {
 		naive(standard)
 	}
-	b.ReportMetric(74845424*float64(b.N)/b.Elapsed().Seconds()/1e6, "Miter/s")
+	s := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(s*1e3, "ms/op")
+	b.ReportMetric(float64(standard.Width*standard.Height)/s/1e6, "Mpx/s")
+	b.ReportMetric(74845424/s/1e6, "Miter/s")
 }
 
 func BenchmarkEncode(b *testing.B) {

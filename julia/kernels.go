@@ -7,10 +7,10 @@ import "sync/atomic"
 // interleave is the number of pixels the kernel iterates at once.
 const interleave = 4
 
-// kernel computes the escape counts of one row, 4 pixels in flight: when a
+// scalarKernel computes the escape counts of one row, 4 pixels in flight: when a
 // pixel escapes (or reaches depth) its lane takes the next pixel of the row.
 // It returns false if stop was set before the row finished.
-func kernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
+func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
 	next, active := 0, 0
 	idx0, left0, zr0, zi0 := -1, depth, 0.0, 0.0
 	if next < len(xs) {

@@ -48,10 +48,10 @@ func kernel(b *bytes.Buffer, w int) {
 			p("%s\n", strings.ReplaceAll(tmpl, "#", fmt.Sprint(j)))
 		}
 	}
-	p("// kernel computes the escape counts of one row, %d pixels in flight: when a\n", w)
+	p("// scalarKernel computes the escape counts of one row, %d pixels in flight: when a\n", w)
 	p("// pixel escapes (or reaches depth) its lane takes the next pixel of the row.\n")
 	p("// It returns false if stop was set before the row finished.\n")
-	p("func kernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {\n")
+	p("func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {\n")
 	p("\tnext, active := 0, 0\n")
 	lanes("\tidx#, left#, zr#, zi# := -1, depth, 0.0, 0.0\n\tif next < len(xs) {\n\t\tidx#, zr#, zi# = next, xs[next], y\n\t\tnext++\n\t\tactive++\n\t}")
 	// Steady phase: every lane busy, so no lane needs an idle check.

@@ -1,0 +1,14 @@
+//go:build !purego
+
+package julia
+
+import "golang.org/x/sys/cpu"
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		kernels = append([]Kernel{{Name: "avx2", Lanes: 8, run: simdKernel(8, iterAVX2)}}, kernels...)
+	}
+	if cpu.X86.HasAVX512F {
+		kernels = append([]Kernel{{Name: "avx512", Lanes: 16, run: simdKernel(16, iterAVX512)}}, kernels...)
+	}
+}

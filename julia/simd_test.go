@@ -1,0 +1,90 @@
+package julia
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"unsafe"
+)
+
+// The assembly reads lanes at the offsets internal/asm names.
+func TestLanesLayout(t *testing.T) {
+	var r lanes
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"out", unsafe.Offsetof(r.out), 0}, {"xs", unsafe.Offsetof(r.xs), 8}, {"n", unsafe.Offsetof(r.n), 16},
+		{"next", unsafe.Offsetof(r.next), 24}, {"y", unsafe.Offsetof(r.y), 32}, {"cr", unsafe.Offsetof(r.cr), 40},
+		{"ci", unsafe.Offsetof(r.ci), 48}, {"depth", unsafe.Offsetof(r.depth), 56}, {"active", unsafe.Offsetof(r.active), 64},
+		{"four", unsafe.Offsetof(r.four), 72}, {"one", unsafe.Offsetof(r.one), 80}, {"idle", unsafe.Offsetof(r.idle), 88},
+		{"nan", unsafe.Offsetof(r.nan), 96}, {"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
+		{"left", unsafe.Offsetof(r.left), 640}, {"idx", unsafe.Offsetof(r.idx), 896},
+		{"four4", unsafe.Offsetof(r.four4), 1152}, {"one4", unsafe.Offsetof(r.one4), 1184}, {"zero4", unsafe.Offsetof(r.zero4), 1216},
+	} {
+		if f.got != f.want {
+			t.Errorf("lanes.%s at %d, the assembly reads it at %d", f.name, f.got, f.want)
+		}
+	}
+}
+
+// Every kernel the machine has gives the scalar kernel's count on every
+// pixel: random c, views, sizes (odd, tiny, wider than the lanes) and
+// depths, centred (symmetric) or not.
+func TestEveryKernelIsExact(t *testing.T) {
+	ks := Kernels()
+	t.Logf("kernels here: %v", kernelNames(ks))
+	if len(ks) == 1 {
+		t.Logf("only the scalar kernel runs on this machine")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []Params{
+		{C: complex(-0.7, 0.27015), Zoom: 1, Width: 301, Height: 203, Depth: 256, Colormap: DefaultColormap},
+		{C: complex(-0.8, 0.156), Zoom: 1, Width: 1, Height: 1, Depth: 100, Colormap: DefaultColormap},
+		{C: complex(0.285, 0.01), Zoom: 3, Center: complex(0.1, -0.2), Width: 17, Height: 5, Depth: 5000, Colormap: DefaultColormap},
+		{C: complex(4, 0), Zoom: 1e-3, Center: complex(1, 1), Width: 40, Height: 3, Depth: 1, Colormap: DefaultColormap},
+		{C: complex(-0.4, 0.6), Zoom: 1, Width: 3, Height: 64, Depth: 65535, Colormap: DefaultColormap},
+		// |z|² = 4 exactly: at x = ±2, y = 0 (zoom ½), and after one step
+		// from 0 (c = 2): escaped, as the scalar kernel's ≥ says.
+		{C: complex(0.25, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
+		{C: complex(2, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
+	}
+	for range 60 {
+		p := Params{C: complex(rng.Float64()*3-1.5, rng.Float64()*3-1.5), Zoom: 0.5 + rng.ExpFloat64()*20,
+			Width: 1 + rng.IntN(120), Height: 1 + rng.IntN(90), Depth: 1 + rng.IntN(3000), Colormap: DefaultColormap}
+		if rng.IntN(2) == 0 {
+			p.Center = complex(rng.Float64()*2-1, rng.Float64()*2-1)
+		}
+		cases = append(cases, p)
+	}
+	for i, p := range cases {
+		want, _, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &scalar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks[:len(ks)-1] {
+			got, _, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Pix, want.Pix) {
+				for j := range want.Pix {
+					if got.Pix[j] != want.Pix[j] {
+						t.Errorf("case %d %+v: %s kernel counts pixel (%d, %d) %d, the scalar kernel %d", i, p, k.Name, j%p.Width, j/p.Width, got.Pix[j], want.Pix[j])
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+func kernelNames(ks []Kernel) string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, fmt.Sprintf("%s (%d lanes)", k.Name, k.Lanes))
+	}
+	return fmt.Sprint(s)
+}
