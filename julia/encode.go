@@ -175,13 +175,17 @@ func adler32Combine(a, b uint32, lenB int) uint32 {
 	return sum1 | sum2<<16
 }
 
-// WritePGM writes the counts as a binary 16-bit PGM (P5): big-endian
-// samples, maxval the render's depth.
+// WritePGM writes the counts as a binary PGM (P5) whose maxval is the
+// render's depth: as Netpbm says, one byte per sample when maxval < 256,
+// else two, most significant first.
 func (c *Counts) WritePGM(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "P5\n%d %d\n%d\n", c.Width, c.Height, max(c.Depth, 1))
+	maxval := max(c.Depth, 1)
+	fmt.Fprintf(bw, "P5\n%d %d\n%d\n", c.Width, c.Height, maxval)
 	for _, v := range c.Pix {
-		bw.WriteByte(byte(v >> 8))
+		if maxval >= 256 {
+			bw.WriteByte(byte(v >> 8))
+		}
 		bw.WriteByte(byte(v))
 	}
 	return bw.Flush()

@@ -9,8 +9,10 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -320,28 +322,60 @@ func TestRejectsImpossibleParams(t *testing.T) {
 	}
 }
 
+// The PGM holds the counts as the Netpbm format says: one byte per sample
+// below maxval 256, two (big-endian) from 256; netpbm's own tools read it
+// back where they are installed.
 func TestPGMHoldsTheCounts(t *testing.T) {
-	p := goldens["dendrite"]
-	c, _, err := Compute(context.Background(), p, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := c.WritePGM(&buf); err != nil {
-		t.Fatal(err)
-	}
-	header := fmt.Sprintf("P5\n%d %d\n%d\n", p.Width, p.Height, p.Depth)
-	if !bytes.HasPrefix(buf.Bytes(), []byte(header)) {
-		t.Fatalf("header %q, want %q", buf.Bytes()[:len(header)], header)
-	}
-	body := buf.Bytes()[len(header):]
-	if len(body) != 2*len(c.Pix) {
-		t.Fatalf("%d sample bytes, want %d", len(body), 2*len(c.Pix))
-	}
-	for i, v := range c.Pix {
-		if got := uint16(body[2*i])<<8 | uint16(body[2*i+1]); got != v {
-			t.Fatalf("sample %d: got %d, want %d", i, got, v)
+	for _, depth := range []int{1, 100, 255, 256, 1000} {
+		p := goldens["dendrite"]
+		p.Depth = depth
+		c, _, err := Compute(context.Background(), p, Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		var buf bytes.Buffer
+		if err := c.WritePGM(&buf); err != nil {
+			t.Fatal(err)
+		}
+		header := fmt.Sprintf("P5\n%d %d\n%d\n", p.Width, p.Height, depth)
+		if !bytes.HasPrefix(buf.Bytes(), []byte(header)) {
+			t.Fatalf("depth %d: header %q, want %q", depth, buf.Bytes()[:len(header)], header)
+		}
+		width := 1
+		if depth >= 256 {
+			width = 2
+		}
+		body := buf.Bytes()[len(header):]
+		if len(body) != width*len(c.Pix) {
+			t.Fatalf("depth %d: %d sample bytes, want %d (%d per sample)", depth, len(body), width*len(c.Pix), width)
+		}
+		for i, v := range c.Pix {
+			got := uint16(body[i*width])
+			if width == 2 {
+				got = got<<8 | uint16(body[2*i+1])
+			}
+			if got != v {
+				t.Fatalf("depth %d, sample %d: got %d, want %d", depth, i, got, v)
+			}
+		}
+		pamfile, err := exec.LookPath("pamfile")
+		if err != nil {
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "counts.pgm")
+		os.WriteFile(path, buf.Bytes(), 0o644)
+		out, err := exec.Command(pamfile, path).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d by %d", p.Width, p.Height)) || !strings.Contains(string(out), fmt.Sprintf("maxval %d", depth)) {
+			t.Errorf("depth %d: pamfile says %q (%v)", depth, out, err)
+		}
+		read := exec.Command("pgmtopgm")
+		read.Stdin = bytes.NewReader(buf.Bytes())
+		if out, err := read.Output(); err != nil || !bytes.Equal(out, buf.Bytes()) {
+			t.Errorf("depth %d: pgmtopgm does not read it back as written: %v", depth, err)
+		}
+	}
+	if _, err := exec.LookPath("pamfile"); err != nil {
+		t.Log("netpbm is not installed: the files were checked against the format only (apt-get install netpbm)")
 	}
 }
 
