@@ -5,123 +5,201 @@
 #include "textflag.h"
 
 // func iterAVX512(r *byte, steps int64) (finished bool)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, BMI2, CMOV, POPCNT
 TEXT ·iterAVX512(SB), NOSPLIT, $0-17
 	MOVQ         r+0(FP), AX
 	MOVQ         steps+8(FP), CX
 	VBROADCASTSD 40(AX), Z0
 	VBROADCASTSD 48(AX), Z1
-	VBROADCASTSD 72(AX), Z2
-	VPBROADCASTQ 80(AX), Z3
+	VBROADCASTSD 32(AX), Z2
+	VPBROADCASTQ 56(AX), Z3
+	VBROADCASTSD 96(AX), Z5
+	VPBROADCASTQ 88(AX), Z6
+	VBROADCASTSD 72(AX), Z7
+	VPBROADCASTQ 80(AX), Z8
+	VPXORQ       Z9, Z9, Z9
 	VPXORQ       Z4, Z4, Z4
-	VMOVUPD      128(AX), Z5
-	VMOVUPD      384(AX), Z6
-	VMOVDQU64    640(AX), Z7
-	VMOVUPD      192(AX), Z8
-	VMOVUPD      448(AX), Z9
-	VMOVDQU64    704(AX), Z10
+	VMOVDQA64    Z4, Z4
+	MOVL         $0x000000fe, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x000000fc, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x000000f8, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x000000f0, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x000000e0, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x000000c0, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	MOVL         $0x00000080, DX
+	KMOVW        DX, K1
+	VPADDQ       Z8, Z4, K1, Z4
+	VMOVDQA64    Z4, Z4
+	MOVQ         24(AX), DX
+	MOVQ         16(AX), BX
+	MOVQ         64(AX), SI
+	VMOVUPD      128(AX), Z10
+	VMOVUPD      384(AX), Z11
+	VMOVDQU64    640(AX), Z12
+	VMOVDQU64    896(AX), Z13
+	VMOVUPD      192(AX), Z14
+	VMOVUPD      448(AX), Z15
+	VMOVDQU64    704(AX), Z16
+	VMOVDQU64    960(AX), Z17
 
 iterAVX512_loop:
-	XORQ      DX, DX
-	VMULPD    Z5, Z5, Z11
-	VMULPD    Z6, Z6, Z12
-	VADDPD    Z12, Z11, Z13
-	VCMPPD    $0x1d, Z2, Z13, K1
-	VPCMPEQQ  Z4, Z7, K2
+	VMULPD    Z10, Z10, Z18
+	VMULPD    Z11, Z11, Z19
+	VADDPD    Z19, Z18, Z20
+	VCMPPD    $0x1d, Z7, Z20, K1
+	VPCMPEQQ  Z9, Z12, K2
 	KORW      K1, K2, K1
-	KMOVW     K1, BX
-	ORQ       BX, DX
-	VMULPD    Z8, Z8, Z13
-	VMULPD    Z9, Z9, Z14
-	VADDPD    Z14, Z13, Z15
-	VCMPPD    $0x1d, Z2, Z15, K1
-	VPCMPEQQ  Z4, Z10, K2
-	KORW      K1, K2, K1
-	KMOVW     K1, BX
-	SHLQ      $0x08, BX
-	ORQ       BX, DX
-	TESTQ     DX, DX
+	VMULPD    Z14, Z14, Z20
+	VMULPD    Z15, Z15, Z21
+	VADDPD    Z21, Z20, Z22
+	VCMPPD    $0x1d, Z7, Z22, K2
+	VPCMPEQQ  Z9, Z16, K3
+	KORW      K2, K3, K2
+	KORW      K1, K2, K3
+	KORTESTW  K3, K3
 	JNZ       iterAVX512_finish
-	VADDPD    Z5, Z5, Z5
-	VMULPD    Z6, Z5, Z5
-	VADDPD    Z1, Z5, Z6
-	VSUBPD    Z12, Z11, Z11
-	VADDPD    Z0, Z11, Z5
-	VPSUBQ    Z3, Z7, Z7
-	VADDPD    Z8, Z8, Z8
-	VMULPD    Z9, Z8, Z8
-	VADDPD    Z1, Z8, Z9
-	VSUBPD    Z14, Z13, Z13
-	VADDPD    Z0, Z13, Z8
-	VPSUBQ    Z3, Z10, Z10
+	VADDPD    Z10, Z10, Z10
+	VMULPD    Z11, Z10, Z10
+	VADDPD    Z1, Z10, Z11
+	VSUBPD    Z19, Z18, Z18
+	VADDPD    Z0, Z18, Z10
+	VPSUBQ    Z8, Z12, Z12
+	VADDPD    Z14, Z14, Z14
+	VMULPD    Z15, Z14, Z14
+	VADDPD    Z1, Z14, Z15
+	VSUBPD    Z21, Z20, Z20
+	VADDPD    Z0, Z20, Z14
+	VPSUBQ    Z8, Z16, Z16
 	DECQ      CX
 	JNZ       iterAVX512_loop
-	VMOVUPD   Z5, 128(AX)
-	VMOVUPD   Z6, 384(AX)
-	VMOVDQU64 Z7, 640(AX)
-	VMOVUPD   Z8, 192(AX)
-	VMOVUPD   Z9, 448(AX)
-	VMOVDQU64 Z10, 704(AX)
+	VMOVUPD   Z10, 128(AX)
+	VMOVUPD   Z11, 384(AX)
+	VMOVDQU64 Z12, 640(AX)
+	VMOVDQU64 Z13, 896(AX)
+	VMOVUPD   Z14, 192(AX)
+	VMOVUPD   Z15, 448(AX)
+	VMOVDQU64 Z16, 704(AX)
+	VMOVDQU64 Z17, 960(AX)
+	MOVQ      DX, 24(AX)
+	MOVQ      SI, 64(AX)
 	MOVB      $0x00, AL
 	MOVB      AL, finished+16(FP)
 	VZEROUPPER
 	RET
 
 iterAVX512_finish:
-	VMOVUPD   Z5, 128(AX)
-	VMOVUPD   Z6, 384(AX)
-	VMOVDQU64 Z7, 640(AX)
-	VMOVUPD   Z8, 192(AX)
-	VMOVUPD   Z9, 448(AX)
-	VMOVDQU64 Z10, 704(AX)
+	MOVQ          (AX), DI
+	MOVQ          8(AX), R8
+	KORTESTW      K1, K1
+	JZ            iterAVX512_chain0_done
+	KMOVW         K1, R9
+	POPCNTQ       R9, R10
+	VPSUBQ        Z12, Z3, Z18
+	VPCOMPRESSQ.Z Z13, K1, Z19
+	VMOVDQU64     Z19, 1248(AX)
+	VPCOMPRESSQ.Z Z18, K1, Z19
+	VMOVDQU64     Z19, 1312(AX)
+	XORQ          R11, R11
 
-iterAVX512_lane:
-	BSFQ DX, SI
-	MOVQ 896(AX)(SI*8), BX
-	MOVQ 56(AX), DI
-	SUBQ 640(AX)(SI*8), DI
-	MOVQ (AX), R8
-	MOVW DI, (R8)(BX*2)
-	MOVQ 24(AX), BX
-	CMPQ BX, 16(AX)
-	JGE  iterAVX512_idle
-	MOVQ BX, 896(AX)(SI*8)
-	MOVQ 8(AX), DI
-	MOVQ (DI)(BX*8), DI
-	MOVQ DI, 128(AX)(SI*8)
-	MOVQ 32(AX), DI
-	MOVQ DI, 384(AX)(SI*8)
-	MOVQ 56(AX), DI
-	MOVQ DI, 640(AX)(SI*8)
-	INCQ BX
-	MOVQ BX, 24(AX)
-	JMP  iterAVX512_next
+iterAVX512_chain0_store:
+	MOVQ         1248(AX)(R11*8), R12
+	MOVQ         1312(AX)(R11*8), R13
+	MOVW         R13, (DI)(R12*2)
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           iterAVX512_chain0_store
+	MOVQ         BX, R11
+	SUBQ         DX, R11
+	MOVQ         R10, R12
+	CMPQ         R11, R12
+	CMOVQLT      R11, R12
+	MOVQ         $-1, R11
+	BZHIQ        R12, R11, R11
+	PDEPQ        R9, R11, R9
+	KMOVW        R9, K3
+	KANDNW       K1, K3, K1
+	VEXPANDPD    (R8)(DX*8), K3, Z10
+	VMOVAPD      Z2, K3, Z11
+	VMOVDQA64    Z3, K3, Z12
+	VPBROADCASTQ DX, Z18
+	VPADDQ       Z4, Z18, Z18
+	VPEXPANDQ    Z18, K3, Z13
+	ADDQ         R12, DX
+	VMOVAPD      Z5, K1, Z10
+	VMOVAPD      Z5, K1, Z11
+	VMOVDQA64    Z6, K1, Z12
+	SUBQ         R12, R10
+	SUBQ         R10, SI
 
-iterAVX512_idle:
-	MOVQ $-1, 896(AX)(SI*8)
-	MOVQ 96(AX), DI
-	MOVQ DI, 128(AX)(SI*8)
-	MOVQ DI, 384(AX)(SI*8)
-	MOVQ 88(AX), DI
-	MOVQ DI, 640(AX)(SI*8)
-	DECQ 64(AX)
-	JZ   iterAVX512_done
+iterAVX512_chain0_done:
+	KORTESTW      K2, K2
+	JZ            iterAVX512_chain1_done
+	KMOVW         K2, R9
+	POPCNTQ       R9, R10
+	VPSUBQ        Z16, Z3, Z18
+	VPCOMPRESSQ.Z Z17, K2, Z19
+	VMOVDQU64     Z19, 1248(AX)
+	VPCOMPRESSQ.Z Z18, K2, Z19
+	VMOVDQU64     Z19, 1312(AX)
+	XORQ          R11, R11
 
-iterAVX512_next:
-	LEAQ      -1(DX), BX
-	ANDQ      BX, DX
-	JNZ       iterAVX512_lane
-	VMOVUPD   128(AX), Z5
-	VMOVUPD   384(AX), Z6
-	VMOVDQU64 640(AX), Z7
-	VMOVUPD   192(AX), Z8
-	VMOVUPD   448(AX), Z9
-	VMOVDQU64 704(AX), Z10
-	JMP       iterAVX512_loop
+iterAVX512_chain1_store:
+	MOVQ         1248(AX)(R11*8), R12
+	MOVQ         1312(AX)(R11*8), R13
+	MOVW         R13, (DI)(R12*2)
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           iterAVX512_chain1_store
+	MOVQ         BX, DI
+	SUBQ         DX, DI
+	MOVQ         R10, R11
+	CMPQ         DI, R11
+	CMOVQLT      DI, R11
+	MOVQ         $-1, DI
+	BZHIQ        R11, DI, DI
+	PDEPQ        R9, DI, DI
+	KMOVW        DI, K1
+	KANDNW       K2, K1, K2
+	VEXPANDPD    (R8)(DX*8), K1, Z14
+	VMOVAPD      Z2, K1, Z15
+	VMOVDQA64    Z3, K1, Z16
+	VPBROADCASTQ DX, Z18
+	VPADDQ       Z4, Z18, Z18
+	VPEXPANDQ    Z18, K1, Z17
+	ADDQ         R11, DX
+	VMOVAPD      Z5, K2, Z14
+	VMOVAPD      Z5, K2, Z15
+	VMOVDQA64    Z6, K2, Z16
+	SUBQ         R11, R10
+	SUBQ         R10, SI
 
-iterAVX512_done:
-	MOVB $0x01, AL
-	MOVB AL, finished+16(FP)
+iterAVX512_chain1_done:
+	TESTQ     SI, SI
+	JNZ       iterAVX512_loop
+	VMOVUPD   Z10, 128(AX)
+	VMOVUPD   Z11, 384(AX)
+	VMOVDQU64 Z12, 640(AX)
+	VMOVDQU64 Z13, 896(AX)
+	VMOVUPD   Z14, 192(AX)
+	VMOVUPD   Z15, 448(AX)
+	VMOVDQU64 Z16, 704(AX)
+	VMOVDQU64 Z17, 960(AX)
+	MOVQ      DX, 24(AX)
+	MOVQ      SI, 64(AX)
+	MOVB      $0x01, AL
+	MOVB      AL, finished+16(FP)
 	VZEROUPPER
 	RET
 

@@ -56,6 +56,8 @@ type lanes struct {
 	four4 [4]float64
 	one4  [4]int64
 	zero4 [4]int64
+	// buf is the AVX-512 kernel's scratch for finished lanes.
+	buf [16]int64
 }
 
 // simdKernel runs iter, a kernel of n lanes in assembly, over a row: it

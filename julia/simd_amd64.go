@@ -8,7 +8,7 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		kernels = append([]Kernel{{Name: "avx2", Lanes: 8, run: simdKernel(8, iterAVX2)}}, kernels...)
 	}
-	if cpu.X86.HasAVX512F {
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT {
 		kernels = append([]Kernel{{Name: "avx512", Lanes: 16, run: simdKernel(16, iterAVX512)}}, kernels...)
 	}
 }

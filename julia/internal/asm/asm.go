@@ -40,6 +40,9 @@ const (
 	offFour4 = 1152
 	offOne4  = 1184
 	offZero4 = 1216
+	// A scratch of 16 int64: the pixel indices and counts of the lanes
+	// just finished, compressed (AVX-512).
+	offBuf = 1248
 	offZr    = 128
 	offZi    = 384
 	offLeft  = 640
@@ -85,9 +88,8 @@ func main() {
 		VORPD(t, done, t)
 		VMOVMSKPD(t, out.As32())
 	}}
-	for _, k := range []isa{avx512, avx2} {
-		kernel(k)
-	}
+	kernel512(avx512)
+	kernel(avx2)
 	Generate()
 }
 
@@ -233,4 +235,176 @@ func VMOVDQU64orDQU(src, dst Op, k isa) {
 		return
 	}
 	VMOVDQU(src, dst)
+}
+
+// kernel512 emits the AVX-512 kernel: as kernel, but a lane's state (z,
+// iterations left, pixel index) stays in registers. When lanes finish, the
+// mask registers say which: their pixel indices and counts are compressed
+// (VPCOMPRESSQ) for the scalar stores of the uint16 counts, and the next
+// pixels are expanded (VEXPANDPD) straight from the row's xs into those
+// lanes; past the row's end the lanes left over go idle.
+func kernel512(k isa) {
+	chains := k.chains
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most steps", k.name, k.lanes*chains, chains, k.lanes),
+		"iterations, refilling each lane from the row as its pixel finishes; it",
+		"reports whether the row is finished.")
+	r := Load(Param("r"), GP64())
+	steps := Load(Param("steps"), GP64())
+	bytes := k.lanes * 8
+
+	cr, ci, yv, depth, iota, nan, idle := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	VBROADCASTSD(Mem{Base: r, Disp: offCr}, cr)
+	VBROADCASTSD(Mem{Base: r, Disp: offCi}, ci)
+	VBROADCASTSD(Mem{Base: r, Disp: offY}, yv)
+	VPBROADCASTQ(Mem{Base: r, Disp: offDepth}, depth)
+	VBROADCASTSD(Mem{Base: r, Disp: offNaN}, nan)
+	VPBROADCASTQ(Mem{Base: r, Disp: offIdle}, idle)
+	four, one, zero := k.consts(r)
+	// iota = 0, 1, …, 7: lane i of it is the i-th next pixel.
+	VPXORQ(iota, iota, iota)
+	{
+		acc := ZMM()
+		VMOVDQA64(iota, acc)
+		for i := 1; i < 8; i++ {
+			m := GP32()
+			MOVL(U32(uint32(0xff<<i)&0xff), m)
+			km := K()
+			KMOVW(m, km)
+			VPADDQ(one, acc, km, acc)
+		}
+		VMOVDQA64(acc, iota)
+	}
+	next, n, active := GP64(), GP64(), GP64()
+	MOVQ(Mem{Base: r, Disp: offNext}, next)
+	MOVQ(Mem{Base: r, Disp: offN}, n)
+	MOVQ(Mem{Base: r, Disp: offActive}, active)
+
+	zr, zi, left, idx := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
+	for c := range chains {
+		zr[c], zi[c], left[c], idx[c] = ZMM(), ZMM(), ZMM(), ZMM()
+		VMOVUPD(Mem{Base: r, Disp: offZr + c*bytes}, zr[c])
+		VMOVUPD(Mem{Base: r, Disp: offZi + c*bytes}, zi[c])
+		VMOVDQU64(Mem{Base: r, Disp: offLeft + c*bytes}, left[c])
+		VMOVDQU64(Mem{Base: r, Disp: offIdx + c*bytes}, idx[c])
+	}
+	save := func() {
+		for c := range chains {
+			VMOVUPD(zr[c], Mem{Base: r, Disp: offZr + c*bytes})
+			VMOVUPD(zi[c], Mem{Base: r, Disp: offZi + c*bytes})
+			VMOVDQU64(left[c], Mem{Base: r, Disp: offLeft + c*bytes})
+			VMOVDQU64(idx[c], Mem{Base: r, Disp: offIdx + c*bytes})
+		}
+		MOVQ(next, Mem{Base: r, Disp: offNext})
+		MOVQ(active, Mem{Base: r, Disp: offActive})
+	}
+
+	fin := make([]reg.OpmaskVirtual, chains)
+	for c := range chains {
+		fin[c] = K()
+	}
+	Label(k.name + "_loop")
+	rr, ii := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
+	for c := range chains {
+		rr[c], ii[c] = ZMM(), ZMM()
+		VMULPD(zr[c], zr[c], rr[c])
+		VMULPD(zi[c], zi[c], ii[c])
+		t := ZMM()
+		VADDPD(ii[c], rr[c], t)
+		done := K()
+		VCMPPD(U8(0x1d), four, t, fin[c]) // t ≥ 4, ordered: false for NaN
+		VPCMPEQQ(zero, left[c], done)
+		KORW(fin[c], done, fin[c])
+	}
+	any := K()
+	KORW(fin[0], fin[1], any)
+	for c := 2; c < chains; c++ {
+		KORW(fin[c], any, any)
+	}
+	KORTESTW(any, any)
+	JNZ(LabelRef(k.name + "_finish"))
+	for c := range chains {
+		twice := ZMM()
+		VADDPD(zr[c], zr[c], twice)
+		VMULPD(zi[c], twice, twice)
+		VADDPD(ci, twice, zi[c])
+		VSUBPD(ii[c], rr[c], rr[c])
+		VADDPD(cr, rr[c], zr[c])
+		VPSUBQ(one, left[c], left[c])
+	}
+	DECQ(steps)
+	JNZ(LabelRef(k.name + "_loop"))
+	save()
+	ret := GP8()
+	MOVB(U8(0), ret)
+	Store(ret, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+
+	Label(k.name + "_finish")
+	out, xs := GP64(), GP64()
+	MOVQ(Mem{Base: r, Disp: offOut}, out)
+	MOVQ(Mem{Base: r, Disp: offXs}, xs)
+	for c := range chains {
+		skip := fmt.Sprintf("%s_chain%d_done", k.name, c)
+		KORTESTW(fin[c], fin[c])
+		JZ(LabelRef(skip))
+		// Store the finished lanes' counts: depth − left, at their pixels.
+		m, count := GP64(), GP64()
+		KMOVW(fin[c], m.As32())
+		POPCNTQ(m, count)
+		counts, packed := ZMM(), ZMM()
+		VPSUBQ(left[c], depth, counts)
+		VPCOMPRESSQ_Z(idx[c], fin[c], packed)
+		VMOVDQU64(packed, Mem{Base: r, Disp: offBuf})
+		VPCOMPRESSQ_Z(counts, fin[c], packed)
+		VMOVDQU64(packed, Mem{Base: r, Disp: offBuf + 64})
+		i, at, v := GP64(), GP64(), GP64()
+		XORQ(i, i)
+		Label(fmt.Sprintf("%s_chain%d_store", k.name, c))
+		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf}, at)
+		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf + 64}, v)
+		MOVW(v.As16(), Mem{Base: out, Index: at, Scale: 2})
+		INCQ(i)
+		CMPQ(i, count)
+		JL(LabelRef(fmt.Sprintf("%s_chain%d_store", k.name, c)))
+		// Refill: the first min(count, n − next) finished lanes take the
+		// next pixels in order; the rest go idle.
+		rest, take := GP64(), GP64()
+		MOVQ(n, rest)
+		SUBQ(next, rest)
+		MOVQ(count, take)
+		CMPQ(rest, take)
+		CMOVQLT(rest, take)
+		ones, low := GP64(), GP64()
+		MOVQ(I32(-1), ones)
+		BZHIQ(take, ones, ones)
+		PDEPQ(m, ones, low)
+		refill, idled := K(), K()
+		KMOVW(low.As32(), refill)
+		KANDNW(fin[c], refill, idled)
+		VEXPANDPD(Mem{Base: xs, Index: next, Scale: 8}, refill, zr[c])
+		VMOVAPD(yv, refill, zi[c])
+		VMOVDQA64(depth, refill, left[c])
+		base := ZMM()
+		VPBROADCASTQ(next, base)
+		VPADDQ(iota, base, base)
+		VPEXPANDQ(base, refill, idx[c])
+		ADDQ(take, next)
+		VMOVAPD(nan, idled, zr[c])
+		VMOVAPD(nan, idled, zi[c])
+		VMOVDQA64(idle, idled, left[c])
+		SUBQ(take, count)
+		SUBQ(count, active)
+		Label(skip)
+	}
+	TESTQ(active, active)
+	JNZ(LabelRef(k.name + "_loop"))
+	save()
+	ret = GP8()
+	MOVB(U8(1), ret)
+	Store(ret, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
 }
