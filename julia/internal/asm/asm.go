@@ -42,11 +42,11 @@ const (
 	offZero4 = 1216
 	// A scratch of 16 int64: the pixel indices and counts of the lanes
 	// just finished, compressed (AVX-512).
-	offBuf = 1248
-	offZr    = 128
-	offZi    = 384
-	offLeft  = 640
-	offIdx   = 896
+	offBuf  = 1248
+	offZr   = 128
+	offZi   = 384
+	offLeft = 640
+	offIdx  = 896
 )
 
 // An isa is what differs between the two kernels.
