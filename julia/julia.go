@@ -19,6 +19,7 @@ import (
 	"math"
 	"math/cmplx"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,10 +280,7 @@ func (c *Counts) Image(colormap string) *image.Paletted {
 		pal = colormaps[DefaultColormap]
 	}
 	img := image.NewPaletted(image.Rect(0, 0, c.Width, c.Height), pal.Palette())
-	lo, hi := uint16(math.MaxUint16), uint16(0)
-	for _, v := range c.Pix {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	lo, hi := c.Range()
 	// One table lookup per pixel: the index of every count in [lo, hi].
 	index := make([]uint8, int(hi)+1)
 	if hi > lo {
@@ -291,8 +289,48 @@ func (c *Counts) Image(colormap string) *image.Paletted {
 			index[v] = uint8(min(int(float64(v-int(lo))/span*256), 255))
 		}
 	}
-	for i, v := range c.Pix {
-		img.Pix[i] = index[v]
-	}
+	parts(len(c.Pix), func(from, to int) {
+		for i, v := range c.Pix[from:to] {
+			img.Pix[from+i] = index[v]
+		}
+	})
 	return img
+}
+
+// Range returns the least and the greatest count.
+func (c *Counts) Range() (lo, hi uint16) {
+	n := runtime.GOMAXPROCS(0)
+	los, his := make([]uint16, n), make([]uint16, n)
+	for i := range n {
+		los[i] = math.MaxUint16
+	}
+	next := 0
+	var mu sync.Mutex
+	parts(len(c.Pix), func(from, to int) {
+		l, h := uint16(math.MaxUint16), uint16(0)
+		for _, v := range c.Pix[from:to] {
+			l, h = min(l, v), max(h, v)
+		}
+		mu.Lock()
+		los[next], his[next] = l, h
+		next++
+		mu.Unlock()
+	})
+	lo, hi = slices.Min(los), slices.Max(his)
+	return lo, hi
+}
+
+// parts runs f over [0, n) in up to GOMAXPROCS contiguous parts at once;
+// small n in one.
+func parts(n int, f func(from, to int)) {
+	k := runtime.GOMAXPROCS(0)
+	if n < 1<<16 || k == 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Go(func() { f(n*i/k, n*(i+1)/k) })
+	}
+	wg.Wait()
 }

@@ -37,7 +37,7 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&p.Colormap, "colormap", p.Colormap, fmt.Sprintf("one of %v", julia.Colormaps()))
 	fs.StringVar(&p.Colormap, "m", p.Colormap, "short for --colormap")
 	fs.StringVar(&out, "o", "julia.png", "the PNG file to write")
-	fs.StringVar(&counts, "counts", "", "also write the escape counts to this file as a 16-bit PGM")
+	fs.StringVar(&counts, "counts", "", "also write the escape counts to this file as a PGM (maxval: the depth)")
 	fs.IntVar(&workers, "workers", 0, "goroutines to render with (default: all cores)")
 	if err := parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
