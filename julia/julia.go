@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"math/cmplx"
 	"runtime"
@@ -130,14 +131,23 @@ func (p Params) Point(col, row int) complex128 {
 // Compute returns the escape counts of p. It returns the context's error if
 // ctx is done before the counts are complete.
 func Compute(ctx context.Context, p Params, opt Options) (*Counts, Stats, error) {
+	return ComputeRect(ctx, p, image.Rect(0, 0, p.Width, p.Height), opt)
+}
+
+// ComputeRect returns the escape counts of the pixels of p's image in r
+// (a tile): exactly the counts Compute gives them.
+func ComputeRect(ctx context.Context, p Params, r image.Rectangle, opt Options) (*Counts, Stats, error) {
 	start := time.Now()
 	if err := p.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
+	if r.Empty() || !r.In(image.Rect(0, 0, p.Width, p.Height)) {
+		return nil, Stats{}, fmt.Errorf("julia: %v is not a part of the %d×%d image", r, p.Width, p.Height)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, Stats{}, err
 	}
-	g := newGrid(p)
+	g := newGrid(p, r)
 	g.kernel = kernels[0].run
 	if opt.kernel != nil {
 		g.kernel = opt.kernel.run
@@ -155,12 +165,13 @@ func Compute(ctx context.Context, p Params, opt Options) (*Counts, Stats, error)
 	if opt.Progress != nil {
 		opt.Progress(1)
 	}
-	return g.counts, Stats{Iterations: total, Pixels: p.Width * p.Height, Duration: time.Since(start)}, nil
+	return g.counts, Stats{Iterations: total, Pixels: r.Dx() * r.Dy(), Duration: time.Since(start)}, nil
 }
 
 // A grid is one Compute in progress: workers take rows in turn.
 type grid struct {
 	p         Params
+	rect      image.Rectangle // the pixels computed
 	counts    *Counts
 	xs        []float64 // the x coordinate of each column, shared by every row
 	rows      int       // rows to compute: all, or the top half of a symmetric view
@@ -173,15 +184,17 @@ type grid struct {
 	iters    atomic.Int64
 }
 
-func newGrid(p Params) *grid {
-	g := &grid{p: p, counts: &Counts{Width: p.Width, Height: p.Height, Depth: p.Depth, Pix: make([]uint16, p.Width*p.Height)},
-		xs: make([]float64, p.Width), rows: p.Height}
+func newGrid(p Params, r image.Rectangle) *grid {
+	w, h := r.Dx(), r.Dy()
+	g := &grid{p: p, rect: r, counts: &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint16, w*h)},
+		xs: make([]float64, w), rows: h}
 	for col := range g.xs {
-		g.xs[col] = real(p.Point(col, 0))
+		g.xs[col] = real(p.Point(r.Min.X+col, 0))
 	}
 	// Centred on the origin, pixel (col, row) and (w−1−col, h−1−row) stand
-	// for z and −z exactly, which have equal counts: compute the top half.
-	if g.symmetric = p.Center == 0; g.symmetric {
+	// for z and −z exactly, which have equal counts: compute the top half
+	// (of a whole image; a tile is computed whole).
+	if g.symmetric = p.Center == 0 && r == image.Rect(0, 0, p.Width, p.Height); g.symmetric {
 		g.rows = (p.Height + 1) / 2
 	}
 	return g
@@ -200,14 +213,14 @@ func (g *grid) run(workers int) {
 func (g *grid) work() {
 	var sum int64
 	defer func() { g.iters.Add(sum) }()
-	w := g.p.Width
+	w := g.rect.Dx()
 	for {
 		row := int(g.nextRow.Add(1) - 1)
 		if row >= g.rows {
 			return
 		}
 		out := g.counts.Pix[row*w : (row+1)*w]
-		if !g.kernel(out, g.xs, imag(g.p.Point(0, row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+		if !g.kernel(out, g.xs, imag(g.p.Point(0, g.rect.Min.Y+row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
 			return
 		}
 		for _, n := range out {
@@ -275,12 +288,27 @@ func Render(ctx context.Context, p Params, opt Options) (*image.Paletted, Stats,
 // does: t = (v − min)/(max − min) selects entry ⌊t·256⌋ of the 256-entry
 // table, the maximum taking the last. Equal counts all take the first.
 func (c *Counts) Image(colormap string) *image.Paletted {
+	lo, hi := c.Range()
+	col := NewColouring(colormap, lo, hi)
+	img := image.NewPaletted(image.Rect(0, 0, c.Width, c.Height), col.Palette)
+	parts(len(c.Pix), func(from, to int) { col.Index(img.Pix[from:to], c.Pix[from:to]) })
+	return img
+}
+
+// A Colouring maps counts within [lo, hi] (an image's range) onto a
+// colormap, as Image does.
+type Colouring struct {
+	Palette color.Palette
+	index   []uint8 // by count
+}
+
+// NewColouring returns the colouring of counts lo to hi with the named
+// colormap (the default if there is none of that name).
+func NewColouring(colormap string, lo, hi uint16) *Colouring {
 	pal, ok := colormaps[colormap]
 	if !ok {
 		pal = colormaps[DefaultColormap]
 	}
-	img := image.NewPaletted(image.Rect(0, 0, c.Width, c.Height), pal.Palette())
-	lo, hi := c.Range()
 	// One table lookup per pixel: the index of every count in [lo, hi].
 	index := make([]uint8, int(hi)+1)
 	if hi > lo {
@@ -289,12 +317,14 @@ func (c *Counts) Image(colormap string) *image.Paletted {
 			index[v] = uint8(min(int(float64(v-int(lo))/span*256), 255))
 		}
 	}
-	parts(len(c.Pix), func(from, to int) {
-		for i, v := range c.Pix[from:to] {
-			img.Pix[from+i] = index[v]
-		}
-	})
-	return img
+	return &Colouring{Palette: pal.Palette(), index: index}
+}
+
+// Index writes the palette index of each count of counts to dst.
+func (c *Colouring) Index(dst []uint8, counts []uint16) {
+	for i, v := range counts {
+		dst[i] = c.index[v]
+	}
 }
 
 // Range returns the least and the greatest count.

@@ -1,0 +1,62 @@
+package julia
+
+import (
+	"fmt"
+	"image"
+	"io"
+)
+
+// A Tile is a rectangle of an image's pixels, computed on its own
+// (ComputeRect). Index is its place among the image's tiles, row-major.
+type Tile struct {
+	Index int
+	Rect  image.Rectangle
+}
+
+// Tiles splits p's image into tiles of w×h pixels, row-major; the tiles
+// of the right and bottom edges are cut to fit.
+func (p Params) Tiles(w, h int) []Tile {
+	var out []Tile
+	for y := 0; y < p.Height; y += h {
+		for x := 0; x < p.Width; x += w {
+			out = append(out, Tile{Index: len(out), Rect: image.Rect(x, y, min(x+w, p.Width), min(y+h, p.Height))})
+		}
+	}
+	return out
+}
+
+// Assemble writes the PNG of p's image from the counts of its tiles
+// (counts(t) returns tile t's), coloured over the whole image's count
+// range lo to hi: the PNG Encode writes of the image Compute and Image
+// make, byte for byte. It holds one row of tiles at a time, colour indices
+// only, so an image far larger than memory can be written.
+func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint16, counts func(Tile) (*Counts, error)) error {
+	col := NewColouring(p.Colormap, lo, hi)
+	pw, err := NewPNGWriter(w, p.Width, p.Height, col.Palette)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(tiles); {
+		// The tiles of one row share its top.
+		top, bottom := tiles[i].Rect.Min.Y, tiles[i].Rect.Max.Y
+		band := make([]uint8, p.Width*(bottom-top))
+		for ; i < len(tiles) && tiles[i].Rect.Min.Y == top; i++ {
+			t := tiles[i]
+			c, err := counts(t)
+			if err != nil {
+				return err
+			}
+			if c.Width != t.Rect.Dx() || c.Height != t.Rect.Dy() {
+				return fmt.Errorf("julia: tile %d holds %d×%d counts, want %d×%d", t.Index, c.Width, c.Height, t.Rect.Dx(), t.Rect.Dy())
+			}
+			for y := range c.Height {
+				at := (t.Rect.Min.Y+y-top)*p.Width + t.Rect.Min.X
+				col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])
+			}
+		}
+		if err := pw.WriteRows(band); err != nil {
+			return err
+		}
+	}
+	return pw.Close()
+}

@@ -1,0 +1,85 @@
+package julia
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// A tiled image is byte for byte the single-pass one: sizes and tile
+// shapes that do not divide evenly, centred views (where the single pass
+// mirrors the top half) and others.
+func TestTiledImagesAreTheSinglePassImages(t *testing.T) {
+	for _, tc := range []struct {
+		w, h, tw, th int
+		center       complex128
+	}{
+		{300, 200, 64, 64, 0},
+		{257, 513, 100, 37, 0},
+		{257, 513, 100, 37, complex(0.1, -0.05)},
+		{1024, 130, 128, 128, 0},
+		{33, 33, 1000, 1000, 0},
+		{40, 300, 7, 300, complex(0, 0.2)},
+	} {
+		t.Run(fmt.Sprintf("%dx%d in %dx%d tiles, centre %v", tc.w, tc.h, tc.tw, tc.th, tc.center), func(t *testing.T) {
+			p := Params{C: complex(-0.7, 0.27015), Center: tc.center, Zoom: 1.3, Width: tc.w, Height: tc.h, Depth: 300, Colormap: "magma"}
+			whole, _, err := Compute(context.Background(), p, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			if err := Encode(&want, whole.Image(p.Colormap)); err != nil {
+				t.Fatal(err)
+			}
+			tiles := p.Tiles(tc.tw, tc.th)
+			parts := map[int]*Counts{}
+			lo, hi := uint16(65535), uint16(0)
+			for _, tile := range tiles {
+				c, _, err := ComputeRect(context.Background(), p, tile.Rect, Options{Workers: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for y := range c.Height {
+					row := whole.Pix[(tile.Rect.Min.Y+y)*p.Width+tile.Rect.Min.X:][:c.Width]
+					if !slices.Equal(c.Pix[y*c.Width:(y+1)*c.Width], row) {
+						t.Fatalf("tile %d (%v), row %d: counts differ from the whole image's", tile.Index, tile.Rect, y)
+					}
+				}
+				l, h := c.Range()
+				lo, hi = min(lo, l), max(hi, h)
+				parts[tile.Index] = c
+			}
+			var got bytes.Buffer
+			if err := Assemble(&got, p, tiles, lo, hi, func(t Tile) (*Counts, error) { return parts[t.Index], nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("the tiled PNG (%d bytes) differs from the single-pass one (%d bytes)", got.Len(), want.Len())
+			}
+		})
+	}
+}
+
+func TestTilesCoverTheImageOnce(t *testing.T) {
+	p := Params{Width: 100, Height: 70}
+	seen := make([]int, p.Width*p.Height)
+	tiles := p.Tiles(32, 25)
+	if len(tiles) != 4*3 {
+		t.Fatalf("%d tiles of 32×25 over 100×70, want 12", len(tiles))
+	}
+	for i, tile := range tiles {
+		if tile.Index != i {
+			t.Errorf("tile %d has index %d", i, tile.Index)
+		}
+		for y := tile.Rect.Min.Y; y < tile.Rect.Max.Y; y++ {
+			for x := tile.Rect.Min.X; x < tile.Rect.Max.X; x++ {
+				seen[y*p.Width+x]++
+			}
+		}
+	}
+	if i := slices.IndexFunc(seen, func(n int) bool { return n != 1 }); i >= 0 {
+		t.Errorf("pixel %d covered %d times", i, seen[i])
+	}
+}
