@@ -394,6 +394,10 @@ type Result struct {
 // ImageKey is the image store's key for the image of params hash h.
 func ImageKey(h string) string { return h + ".png" }
 
+// CountsKey is the image store's key for the escape counts of counts hash
+// h (Params.CountsHash), kept so another colormap needs no render.
+func CountsKey(h string) string { return h + ".counts" }
+
 // A Job asks for the render of one configuration version. Queues share
 // out their jobs fairly between owners (round-robin, FIFO within one), so
 // one owner's backlog never holds back another's job.

@@ -184,6 +184,14 @@ func (p Params) Hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// CountsHash identifies the escape counts of p: its hash without the
+// colormap, which only colours them. Parameters that differ only in
+// colormap share one render (CountsKey).
+func (p Params) CountsHash() string {
+	p.Colormap = ""
+	return p.Hash()
+}
+
 // Julia returns the renderer's parameters.
 func (p Params) Julia() julia.Params {
 	return julia.Params{C: p.C.complex(), Center: p.Center.complex(), Zoom: p.Zoom,

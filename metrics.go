@@ -15,6 +15,7 @@ const (
 	MetricJobsEnqueued     = "jobs_enqueued_total"
 	MetricJobsRendered     = "jobs_rendered_total"
 	MetricJobsDeduplicated = "jobs_deduplicated_total"
+	MetricJobsRecoloured   = "jobs_recoloured_total"
 	MetricJobsSuperseded   = "jobs_superseded_total"
 	MetricJobsFailed       = "jobs_failed_total"
 	MetricJobsDeadLettered = "jobs_dead_lettered_total"
@@ -49,6 +50,7 @@ type Metric struct {
 var MetricList = []Metric{
 	{Name: MetricJobsEnqueued, Kind: Counter, Help: "Render jobs sent to the queue."},
 	{Name: MetricJobsRendered, Kind: Counter, Help: "Renders finished."},
+	{Name: MetricJobsRecoloured, Kind: Counter, Help: "Images coloured from counts rendered before in another colormap, without rendering."},
 	{Name: MetricJobsDeduplicated, Kind: Counter, Help: "Configurations done from an existing result, at create or in the worker, without rendering."},
 	{Name: MetricJobsSuperseded, Kind: Counter, Help: "Jobs dropped or stopped because a newer version exists, or the configuration was deleted or cancelled."},
 	{Name: MetricJobsFailed, Kind: Counter, Help: "Job deliveries that failed."},

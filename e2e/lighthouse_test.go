@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +24,19 @@ const lighthouse = "lighthouse/node_modules/.bin/lighthouse"
 // phone with Lighthouse's default (simulated) throttling loads it.
 var lighthouseFloor = map[string]float64{"accessibility": 1, "best-practices": 1, "performance": 0.95}
 
+// lighthouseRuns is how many audits are made; each score is their median,
+// as Lighthouse CI takes it: one audit varies with the machine's load.
+const lighthouseRuns = 3
+
 // TestLighthouse audits the page with a finished configuration open and
 // fails below the floor; the scores and the report go to
-// $LONGRUN_TEST_OUTPUT/lighthouse (make test prints the scores).
+// $LONGRUN_TEST_OUTPUT/lighthouse (make test prints the scores). Timings
+// suffer from other work on the machine, so make test runs it on its own,
+// after the other tests (LONGRUN_LIGHTHOUSE=1).
 func TestLighthouse(t *testing.T) {
+	if os.Getenv("LONGRUN_LIGHTHOUSE") == "" {
+		t.Skip("make test runs the Lighthouse audit on its own, after the other tests (LONGRUN_LIGHTHOUSE=1)")
+	}
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("Lighthouse needs Chromium at %s (apt-get install chromium): %v", chromium, err)
 	}
@@ -53,21 +64,7 @@ func TestLighthouse(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	report := filepath.Join(dir, "report.json")
-	cmd := exec.Command(lighthouse, s.URL+"/#"+v.ID,
-		"--chrome-path="+chromium,
-		"--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --disable-component-update --disable-sync --no-first-run --user-data-dir="+t.TempDir(),
-		"--extra-headers="+string(headers),
-		"--only-categories=performance,accessibility,best-practices",
-		"--output=json", "--output-path="+report, "--quiet")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("lighthouse: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct {
+	type report struct {
 		Categories map[string]struct {
 			Score float64 `json:"score"`
 		} `json:"categories"`
@@ -77,15 +74,43 @@ func TestLighthouse(t *testing.T) {
 			DisplayValue string   `json:"displayValue"`
 		} `json:"audits"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
+	var runs []report
+	for i := range lighthouseRuns {
+		path := filepath.Join(dir, fmt.Sprintf("report-%d.json", i+1))
+		cmd := exec.Command(lighthouse, s.URL+"/#"+v.ID,
+			"--chrome-path="+chromium,
+			"--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --disable-component-update --disable-sync --no-first-run --user-data-dir="+t.TempDir(),
+			"--extra-headers="+string(headers),
+			"--only-categories=performance,accessibility,best-practices",
+			"--output=json", "--output-path="+path, "--quiet")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lighthouse: %v\n%s", err, out)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
 	}
+	// The run of the median performance speaks for all.
+	slices.SortFunc(runs, func(a, b report) int {
+		return cmp.Compare(a.Categories["performance"].Score, b.Categories["performance"].Score)
+	})
+	r := runs[len(runs)/2]
 	var summary strings.Builder
-	fmt.Fprintf(&summary, "Lighthouse (phone, simulated throttling), a finished 512² configuration open:")
+	fmt.Fprintf(&summary, "Lighthouse (phone, simulated throttling; median of %d), a finished 512² configuration open:", lighthouseRuns)
 	for _, cat := range []string{"performance", "accessibility", "best-practices"} {
 		fmt.Fprintf(&summary, " %s %.0f", cat, r.Categories[cat].Score*100)
 	}
-	summary.WriteString("\n")
+	summary.WriteString(" (performance of each run:")
+	for _, run := range runs {
+		fmt.Fprintf(&summary, " %.0f", run.Categories["performance"].Score*100)
+	}
+	summary.WriteString(")\n")
 	for id, a := range r.Audits {
 		if a.Score != nil && *a.Score < 1 && a.Mode != "informative" && a.Mode != "notApplicable" {
 			fmt.Fprintf(&summary, "  below full marks: %s %.2f %s\n", id, *a.Score, a.DisplayValue)
@@ -94,8 +119,14 @@ func TestLighthouse(t *testing.T) {
 	t.Log(summary.String())
 	os.WriteFile(filepath.Join(dir, "scores.txt"), []byte(summary.String()), 0o644)
 	for cat, floor := range lighthouseFloor {
+		// Accessibility and best practices do not vary: every run must keep them.
+		for _, run := range runs {
+			if got := run.Categories[cat].Score; cat != "performance" && got < floor {
+				t.Errorf("%s %.0f in one run, below %.0f (reports: %s)", cat, got*100, floor*100, dir)
+			}
+		}
 		if got := r.Categories[cat].Score; got < floor {
-			t.Errorf("%s %.0f, below %.0f (report: %s)", cat, got*100, floor*100, report)
+			t.Errorf("%s %.0f (the median), below %.0f (reports: %s)", cat, got*100, floor*100, dir)
 		}
 	}
 }

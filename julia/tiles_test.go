@@ -83,3 +83,28 @@ func TestTilesCoverTheImageOnce(t *testing.T) {
 		t.Errorf("pixel %d covered %d times", i, seen[i])
 	}
 }
+
+func TestCountsReadBackAsWritten(t *testing.T) {
+	p := Params{C: complex(-0.8, 0.156), Zoom: 1, Width: 301, Height: 77, Depth: 900, Colormap: "magma"}
+	c, st, err := Compute(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteCounts(&buf, c, st); err != nil {
+		t.Fatal(err)
+	}
+	got, gst, err := ReadCounts(bytes.NewReader(buf.Bytes()))
+	if err != nil || got.Width != c.Width || got.Height != c.Height || got.Depth != c.Depth || !slices.Equal(got.Pix, c.Pix) ||
+		gst.Iterations != st.Iterations || gst.Duration != st.Duration {
+		t.Fatalf("read back %v: other counts or stats", err)
+	}
+	if buf.Len() > 2*len(c.Pix)*4/5 {
+		t.Errorf("%d bytes for %d counts: not compressed", buf.Len(), len(c.Pix))
+	}
+	for _, bad := range [][]byte{nil, []byte("julia-counts/1\n"), buf.Bytes()[:buf.Len()/2], []byte("not counts at all, no")} {
+		if _, _, err := ReadCounts(bytes.NewReader(bad)); err == nil {
+			t.Errorf("read %d bytes of a broken file without an error", len(bad))
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"log/slog"
 	"math"
@@ -75,8 +74,8 @@ type Config struct {
 	// dead-letter retry need as a bearer token; empty means those routes
 	// answer 404.
 	OpsToken string
-	// Render replaces the renderer, for fault tests.
-	Render func(context.Context, julia.Params, julia.Options) (*image.Paletted, julia.Stats, error)
+	// Compute replaces the renderer's counts, for fault tests.
+	Compute func(context.Context, julia.Params, julia.Options) (*julia.Counts, julia.Stats, error)
 	Logger *slog.Logger
 }
 
@@ -163,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
-			Timeout: cfg.RenderTimeout, Render: cfg.Render},
+			Timeout: cfg.RenderTimeout, Compute: cfg.Compute},
 		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics,
 			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
 	}

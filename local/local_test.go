@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"math"
 	"net/http"
 	"os"
@@ -41,7 +40,7 @@ func newRenderer() *renderer {
 	return &renderer{calls: map[float64]int{}, hold: map[float64]chan struct{}{}, fail: map[float64]error{}, starts: make(chan float64, 100)}
 }
 
-func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options) (*image.Paletted, julia.Stats, error) {
+func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options) (*julia.Counts, julia.Stats, error) {
 	key := real(p.C)
 	r.mu.Lock()
 	r.calls[key]++
@@ -61,7 +60,7 @@ func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options
 	if fail != nil {
 		return nil, julia.Stats{}, fail
 	}
-	return julia.Render(ctx, p, julia.Options{Workers: 1})
+	return julia.Compute(ctx, p, julia.Options{Workers: 1})
 }
 
 func (r *renderer) count(key float64) int {
@@ -98,7 +97,7 @@ func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.Syste
 	t.Helper()
 	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond, OpsToken: opsToken}
 	if r != nil {
-		cfg.Render = r.render
+		cfg.Compute = r.render
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -922,11 +921,12 @@ func TestOperationsNeedTheOperatorToken(t *testing.T) {
 	}
 }
 
-// A result whose image is gone renders again: the image route notices, the
-// configuration shows queued, then done with the image back; a new
-// configuration of the same parameters renders rather than showing done
-// with no image; re-render is refused while the image is there.
-func TestALostImageIsRenderedAgain(t *testing.T) {
+// A result whose image is gone is made again: the image route notices, the
+// configuration shows queued, then done with the image back, coloured
+// from the kept counts without a render; with the counts gone too, it
+// renders. A new configuration of the same parameters is made rather than
+// shown done with no image; re-render is refused while the image is there.
+func TestALostImageIsMadeAgain(t *testing.T) {
 	r := newRenderer()
 	sys, url := start(t, r)
 	c := testutil.NewClient(t, url)
@@ -935,34 +935,84 @@ func TestALostImageIsRenderedAgain(t *testing.T) {
 	if res := c.Do("POST", "/api/configurations/"+v.ID+"/render", nil); res.Status != http.StatusConflict {
 		t.Errorf("re-render with the image there: %d, want 409", res.Status)
 	}
-	lose := func() {
+	var p longrun.Params
+	if err := json.Unmarshal(mustJSON(t, v.Params), &p); err != nil {
+		t.Fatal(err)
+	}
+	lose := func(counts bool) {
 		t.Helper()
 		if err := os.Remove(filepath.Join(sys.DataDir(), "images", longrun.ImageKey(v.ParamsHash))); err != nil {
 			t.Fatal(err)
 		}
+		if counts {
+			if err := os.Remove(filepath.Join(sys.DataDir(), "images", longrun.CountsKey(p.CountsHash()))); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	lose()
+	lose(false)
 	if res := c.Do("GET", v.ImageURL, nil); res.Status != http.StatusNotFound || !strings.Contains(res.Err(t).Error.Message, "rendered again") {
 		t.Fatalf("a lost image: %d %s, want 404 saying it renders again", res.Status, res.Body)
 	}
 	healed := c.Await(v.ID, 10*time.Second, "done again", testutil.Done)
-	if res := c.Do("GET", healed.ImageURL, nil); res.Status != http.StatusOK || r.count(0.27) != 2 {
-		t.Errorf("after healing: image %d, %d renders; want the image back from a second render", res.Status, r.count(0.27))
+	if res := c.Do("GET", healed.ImageURL, nil); res.Status != http.StatusOK || r.count(0.27) != 1 {
+		t.Errorf("after healing: image %d, %d renders; want the image back from the kept counts, 1 render", res.Status, r.count(0.27))
 	}
-	lose()
+	lose(true)
 	twin := c.Create(map[string]any{"name": "twin", "params": small(0.27, 0.1)})
 	if twin.Status == longrun.StatusDone {
 		t.Errorf("a new configuration of parameters whose image is lost is done at once")
 	}
 	c.Await(twin.ID, 10*time.Second, "done", testutil.Done)
-	lose()
+	if n := r.count(0.27); n != 2 {
+		t.Errorf("image and counts lost: %d renders, want 2", n)
+	}
+	lose(false)
 	if res := c.Do("POST", "/api/configurations/"+v.ID+"/render", nil); res.Status != http.StatusAccepted {
 		t.Errorf("re-render of a done configuration whose image is lost: %d, want 202", res.Status)
 	}
 	c.Await(v.ID, 10*time.Second, "done", testutil.Done)
-	if n := r.count(0.27); n != 4 {
-		t.Errorf("%d renders, want 4: the first and one per loss", n)
+	if n := r.count(0.27); n != 2 {
+		t.Errorf("%d renders, want 2: the image came back from the counts", n)
 	}
+}
+
+// Views that differ only in colormap render once: a second colormap, and a
+// finished render's colormap changed, are coloured from the kept counts.
+func TestAnotherColormapNeedsNoRender(t *testing.T) {
+	r := newRenderer()
+	_, url := start(t, r)
+	c := testutil.NewClient(t, url)
+	a := c.Await(c.Create(map[string]any{"name": "a", "params": small(0.29, 0.1, "colormap", "magma")}).ID, 10*time.Second, "done", testutil.Done)
+	b := c.Await(c.Create(map[string]any{"name": "b", "params": small(0.29, 0.1, "colormap", "viridis")}).ID, 10*time.Second, "done", testutil.Done)
+	if n := r.count(0.29); n != 1 {
+		t.Errorf("two colormaps of one view: %d renders, want 1", n)
+	}
+	imgA, imgB := c.Do("GET", a.ImageURL, nil), c.Do("GET", b.ImageURL, nil)
+	if imgA.Status != 200 || imgB.Status != 200 || bytes.Equal(imgA.Body, imgB.Body) {
+		t.Errorf("images %d and %d, equal %v: want two images, in their colormaps", imgA.Status, imgB.Status, bytes.Equal(imgA.Body, imgB.Body))
+	}
+	if b.Stats == nil || a.Stats == nil || b.Stats.Iterations != a.Stats.Iterations {
+		t.Errorf("stats %+v and %+v: want the render's, on both", a.Stats, b.Stats)
+	}
+	edited := c.Do("PUT", "/api/configurations/"+a.ID, map[string]any{"name": "a", "params": small(0.29, 0.1, "colormap", "terrain")}, "If-Match", a.ETag).View(t)
+	c.Await(edited.ID, 10*time.Second, "recoloured", testutil.Done)
+	if n := r.count(0.29); n != 1 {
+		t.Errorf("a finished render's colormap changed: %d renders, want 1", n)
+	}
+	res := c.Do("GET", "/metrics", nil, operator...)
+	if !strings.Contains(string(res.Body), longrun.MetricJobsRecoloured) {
+		t.Errorf("/metrics lacks %s", longrun.MetricJobsRecoloured)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // The history of versions over the API: earlier versions listed with their

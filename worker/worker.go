@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -42,9 +43,11 @@ type Requeuer interface {
 	SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error
 }
 
-// Images keeps PNGs by key.
+// Images keeps PNGs by key, and the counts they were coloured from
+// (longrun.CountsKey), for other colormaps of the same view.
 type Images interface {
 	PutImage(ctx context.Context, key string, png []byte) error
+	OpenImage(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
 // A Worker processes render jobs.
@@ -76,8 +79,9 @@ type Worker struct {
 	Lease time.Duration
 	// Metrics records job outcomes; nil records nothing.
 	Metrics longrun.Metrics
-	// Render renders; nil means julia.Render. Tests replace it.
-	Render func(context.Context, julia.Params, julia.Options) (*image.Paletted, julia.Stats, error)
+	// Compute computes a view's escape counts; nil means julia.Compute.
+	// Tests replace it.
+	Compute func(context.Context, julia.Params, julia.Options) (*julia.Counts, julia.Stats, error)
 }
 
 // ErrBusy means another worker is rendering the same parameters; the job
@@ -158,9 +162,12 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		w.skipped(ctx, log, skip)
 		return nil
 	}
-	l, err := w.claim(ctx, job)
+	// One render per view: parameters that differ only in colormap share
+	// the counts, so the lease is on the counts.
+	counts := c.Params.CountsHash()
+	l, err := w.claim(ctx, counts)
 	if errors.Is(err, ErrBusy) && w.Requeue != nil {
-		return w.putBack(ctx, job, log)
+		return w.putBack(ctx, job, counts, log)
 	}
 	if err != nil {
 		return err
@@ -169,15 +176,19 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err := w.Service.StartRender(ctx, job); err != nil {
 		return err
 	}
-	img, st, err := w.render(ctx, c, job, l)
-	if err != nil {
-		if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
-			log.InfoContext(ctx, "job: superseded or stopped while rendering", "outcome", "superseded", "superseded", true)
-			w.metrics().Add(longrun.MetricJobsSuperseded, 1)
+	cs, st, recoloured := w.storedCounts(ctx, counts, log)
+	if cs == nil {
+		cs, st, err = w.render(ctx, c, job, l)
+		if err != nil {
+			if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
+				log.InfoContext(ctx, "job: superseded or stopped while rendering", "outcome", "superseded", "superseded", true)
+				w.metrics().Add(longrun.MetricJobsSuperseded, 1)
+			}
+			return err
 		}
-		return err
+		w.keepCounts(ctx, counts, cs, st, log)
 	}
-	r, err := w.store(ctx, job, img, st, log)
+	r, err := w.store(ctx, job, cs.Image(c.Params.Colormap), st, recoloured, log)
 	if err != nil {
 		return err
 	}
@@ -219,10 +230,43 @@ func (w *Worker) leaseTime() time.Duration {
 	return w.Lease
 }
 
-// claim leases the job's parameters, or returns ErrBusy while another job
-// renders them.
-func (w *Worker) claim(ctx context.Context, job longrun.Job) (*lease, error) {
-	l := &lease{w: w, hash: job.Hash, token: longrun.NewID(), renewed: now()}
+// storedCounts reads the counts of a view rendered before (in another
+// colormap); nil when there are none, or they cannot be read (then the
+// view renders again).
+func (w *Worker) storedCounts(ctx context.Context, hash string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
+	rc, err := w.Images.OpenImage(ctx, longrun.CountsKey(hash))
+	if err != nil {
+		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			log.WarnContext(ctx, "job: stored counts unreadable; rendering", "err", err)
+		}
+		return nil, julia.Stats{}, false
+	}
+	defer rc.Close()
+	cs, st, err := julia.ReadCounts(rc)
+	if err != nil {
+		log.WarnContext(ctx, "job: stored counts unreadable; rendering", "err", err)
+		return nil, julia.Stats{}, false
+	}
+	return cs, st, true
+}
+
+// keepCounts stores a render's counts for other colormaps of its view; a
+// failure costs only a later render.
+func (w *Worker) keepCounts(ctx context.Context, hash string, cs *julia.Counts, st julia.Stats, log *slog.Logger) {
+	var buf bytes.Buffer
+	err := julia.WriteCounts(&buf, cs, st)
+	if err == nil {
+		err = w.Images.PutImage(ctx, longrun.CountsKey(hash), buf.Bytes())
+	}
+	if err != nil {
+		log.WarnContext(ctx, "job: could not keep the counts", "err", err)
+	}
+}
+
+// claim leases the view's counts hash, or returns ErrBusy while another
+// job renders them.
+func (w *Worker) claim(ctx context.Context, hash string) (*lease, error) {
+	l := &lease{w: w, hash: hash, token: longrun.NewID(), renewed: now()}
 	ok, err := w.Leases.Claim(ctx, l.hash, l.token, l.renewed.Add(w.leaseTime()))
 	if err == nil && !ok {
 		err = ErrBusy
@@ -238,8 +282,8 @@ const BusyRecheck = 5 * time.Second
 // putBack sends a job whose parameters are being rendered elsewhere back to
 // the queue until that lease ends, or BusyRecheck; it then finishes from
 // the result, or waits again.
-func (w *Worker) putBack(ctx context.Context, job longrun.Job, log *slog.Logger) error {
-	ends, err := w.Leases.LeaseEnds(ctx, job.Hash)
+func (w *Worker) putBack(ctx context.Context, job longrun.Job, counts string, log *slog.Logger) error {
+	ends, err := w.Leases.LeaseEnds(ctx, counts)
 	if err != nil {
 		return err
 	}
@@ -270,7 +314,7 @@ func (l *lease) release(ctx context.Context, log *slog.Logger) {
 // render renders the configuration, reporting progress (which renews the
 // lease) and stopping when the version is edited, deleted or cancelled
 // (ErrSuperseded, ErrStopped) or the time is up (a permanent failure).
-func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longrun.Job, l *lease) (*image.Paletted, julia.Stats, error) {
+func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longrun.Job, l *lease) (*julia.Counts, julia.Stats, error) {
 	timeout := cmp.Or(w.Timeout, 10*time.Minute)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl)-w.Margin)
@@ -292,16 +336,16 @@ func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longr
 		}
 		l.renew(rctx)
 	}
-	render := w.Render
-	if render == nil {
-		render = julia.Render
+	compute := w.Compute
+	if compute == nil {
+		compute = julia.Compute
 	}
-	img, st, err := render(rctx, c.Params.Julia(), julia.Options{Workers: w.Workers, Progress: progress,
+	cs, st, err := compute(rctx, c.Params.Julia(), julia.Options{Workers: w.Workers, Progress: progress,
 		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)})
 	var pe *julia.ParamError
 	switch cause := context.Cause(rctx); {
 	case err == nil:
-		return img, st, nil
+		return cs, st, nil
 	case cause != nil && ctx.Err() == nil:
 		if errors.Is(cause, longrun.ErrSuperseded) || errors.Is(cause, longrun.ErrStopped) {
 			return nil, st, cause
@@ -313,8 +357,9 @@ func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longr
 	return nil, st, err
 }
 
-// store keeps the image and its result record, and reports the render.
-func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted, st julia.Stats, log *slog.Logger) (*longrun.Result, error) {
+// store keeps the image and its result record, and reports the render
+// (or the recolouring of counts rendered before: st is their render's).
+func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted, st julia.Stats, recoloured bool, log *slog.Logger) (*longrun.Result, error) {
 	var buf bytes.Buffer
 	if err := julia.Encode(&buf, img); err != nil {
 		return nil, err
@@ -326,6 +371,11 @@ func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted
 		Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds()}}
 	if err := w.Leases.PutResult(ctx, r); err != nil {
 		return nil, fmt.Errorf("store result: %w", err)
+	}
+	if recoloured {
+		log.InfoContext(ctx, "job: coloured from counts rendered before", "outcome", "recoloured", "cacheHit", true, "pngBytes", buf.Len())
+		w.metrics().Add(longrun.MetricJobsRecoloured, 1)
+		return r, nil
 	}
 	log.InfoContext(ctx, "job: rendered", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
 		"renderMs", st.Duration.Milliseconds(), "pngBytes", buf.Len())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"image"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -45,12 +44,12 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{db: db}
 	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, Requeue: db,
 		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
-		Render: func(ctx context.Context, p julia.Params, o julia.Options) (*image.Paletted, julia.Stats, error) {
+		Compute: func(ctx context.Context, p julia.Params, o julia.Options) (*julia.Counts, julia.Stats, error) {
 			f.renders.Add(1)
 			if f.fail != nil && (f.failRe == 0 || real(p.C) == f.failRe) {
 				return nil, julia.Stats{}, f.fail
 			}
-			return julia.Render(ctx, p, o)
+			return julia.Compute(ctx, p, o)
 		}}
 	return f
 }
@@ -174,7 +173,7 @@ func TestABusyJobWaitsForTheLeaseAndIsNotAFailure(t *testing.T) {
 	f.db.Now = func() time.Time { return clock }
 	c, job := f.configuration(t, -0.35)
 	leaseEnds := time.Now().Add(worker.BusyRecheck / 2)
-	if ok, err := f.db.Claim(ctx, job.Hash, "someone-else", leaseEnds); !ok || err != nil {
+	if ok, err := f.db.Claim(ctx, c.Params.CountsHash(), "someone-else", leaseEnds); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if err := f.w.Process(ctx, job, 1); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,10 +34,15 @@ var (
 	_ longrun.Images = (*Bucket)(nil)
 )
 
-// PutImage stores png under key.
+// PutImage stores png under key (or, under a CountsKey, a render's
+// counts).
 func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {
+	ctype := "image/png"
+	if !strings.HasSuffix(key, ".png") {
+		ctype = "application/octet-stream"
+	}
 	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.Name, Key: &key, Body: bytes.NewReader(png),
-		ContentType: aws.String("image/png"), CacheControl: aws.String("private, max-age=31536000, immutable")})
+		ContentType: aws.String(ctype), CacheControl: aws.String("private, max-age=31536000, immutable")})
 	if err != nil {
 		return longrun.Unavailable("the image store", err)
 	}
