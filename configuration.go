@@ -91,6 +91,10 @@ type Configuration struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 
+	// Tiling is the state of the current version's tiled render; nil for
+	// a render in one piece.
+	Tiling *Tiling
+
 	// History holds the parameters of earlier versions, the latest first,
 	// one entry per distinct parameter set, at most HistoryLength.
 	History []Earlier
@@ -275,6 +279,7 @@ func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool 
 
 func (c *Configuration) queue(result *Result, now time.Time) {
 	c.QueuedAt, c.StartedAt, c.FinishedAt = now, time.Time{}, time.Time{}
+	c.Tiling = nil
 	if result != nil && result.Hash == c.ParamsHash {
 		c.finish(result, now)
 		return
@@ -378,7 +383,7 @@ func (c *Configuration) Heal(now time.Time) error {
 	if err := c.check("heal", 0); err != nil {
 		return err
 	}
-	c.RenderedHash, c.Stats = "", nil
+	c.RenderedHash, c.Stats, c.Tiling = "", nil, nil
 	c.set(StatusQueued, 0, "", now)
 	return nil
 }
@@ -406,4 +411,8 @@ type Job struct {
 	Version int64  `json:"version"`
 	Hash    string `json:"hash"`
 	Owner   string `json:"owner,omitempty"`
+	// Kind is JobRender (empty), JobTile or JobAssemble; Tile is a tile
+	// job's tile.
+	Kind string `json:"kind,omitempty"`
+	Tile int    `json:"tile,omitempty"`
 }

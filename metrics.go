@@ -16,6 +16,8 @@ const (
 	MetricJobsRendered     = "jobs_rendered_total"
 	MetricJobsDeduplicated = "jobs_deduplicated_total"
 	MetricJobsRecoloured   = "jobs_recoloured_total"
+	MetricTilesRendered    = "tiles_rendered_total"
+	MetricTileSeconds      = "tile_duration_seconds"
 	MetricJobsSuperseded   = "jobs_superseded_total"
 	MetricJobsFailed       = "jobs_failed_total"
 	MetricJobsDeadLettered = "jobs_dead_lettered_total"
@@ -50,6 +52,8 @@ type Metric struct {
 var MetricList = []Metric{
 	{Name: MetricJobsEnqueued, Kind: Counter, Help: "Render jobs sent to the queue."},
 	{Name: MetricJobsRendered, Kind: Counter, Help: "Renders finished."},
+	{Name: MetricTilesRendered, Kind: Counter, Help: "Tiles of tiled renders rendered (a tile kept from before is not)."},
+	{Name: MetricTileSeconds, Kind: Histogram, Help: "Time to render one tile.", Seconds: true},
 	{Name: MetricJobsRecoloured, Kind: Counter, Help: "Images coloured from counts rendered before in another colormap, without rendering."},
 	{Name: MetricJobsDeduplicated, Kind: Counter, Help: "Configurations done from an existing result, at create or in the worker, without rendering."},
 	{Name: MetricJobsSuperseded, Kind: Counter, Help: "Jobs dropped or stopped because a newer version exists, or the configuration was deleted or cancelled."},

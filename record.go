@@ -30,6 +30,7 @@ type record struct {
 	QueuedAt     time.Time `json:"queuedAt,omitzero"`
 	StartedAt    time.Time `json:"startedAt,omitzero"`
 	FinishedAt   time.Time `json:"finishedAt,omitzero"`
+	Tiling       *Tiling   `json:"tiling,omitempty"`
 	History      []Earlier `json:"history,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`

@@ -327,6 +327,15 @@ func (c *Colouring) Index(dst []uint8, counts []uint16) {
 	}
 }
 
+// Sum returns the total of the counts: the iterations they cost.
+func (c *Counts) Sum() int64 {
+	var n int64
+	for _, v := range c.Pix {
+		n += int64(v)
+	}
+	return n
+}
+
 // Range returns the least and the greatest count.
 func (c *Counts) Range() (lo, hi uint16) {
 	n := runtime.GOMAXPROCS(0)

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"math"
@@ -75,8 +76,11 @@ type Config struct {
 	// answer 404.
 	OpsToken string
 	// Compute replaces the renderer's counts, for fault tests.
-	Compute func(context.Context, julia.Params, julia.Options) (*julia.Counts, julia.Stats, error)
-	Logger *slog.Logger
+	Compute func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error)
+	// TileAbove and TileSize split renders of images over TileAbove
+	// pixels into tiles of TileSize² (worker.Worker); 0 means 4 Mpx and 512.
+	TileAbove, TileSize int
+	Logger              *slog.Logger
 }
 
 // A System is the running local system.
@@ -162,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
-			Timeout: cfg.RenderTimeout, Compute: cfg.Compute},
+			Timeout: cfg.RenderTimeout, Compute: cfg.Compute, TileAbove: cfg.TileAbove, TileSize: cfg.TileSize},
 		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics,
 			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"net/http"
 	"os"
@@ -40,14 +41,14 @@ func newRenderer() *renderer {
 	return &renderer{calls: map[float64]int{}, hold: map[float64]chan struct{}{}, fail: map[float64]error{}, starts: make(chan float64, 100)}
 }
 
-func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options) (*julia.Counts, julia.Stats, error) {
+func (r *renderer) render(ctx context.Context, p julia.Params, rect image.Rectangle, opt julia.Options) (*julia.Counts, julia.Stats, error) {
 	key := real(p.C)
 	r.mu.Lock()
 	r.calls[key]++
 	hold, fail := r.hold[key], r.fail[key]
 	r.mu.Unlock()
 	r.starts <- key
-	for i := 1; i <= 4; i++ {
+	for i := 1; opt.Progress != nil && i <= 4; i++ {
 		opt.Progress(float64(i) / 5)
 	}
 	if hold != nil {
@@ -60,7 +61,7 @@ func (r *renderer) render(ctx context.Context, p julia.Params, opt julia.Options
 	if fail != nil {
 		return nil, julia.Stats{}, fail
 	}
-	return julia.Compute(ctx, p, julia.Options{Workers: 1})
+	return julia.ComputeRect(ctx, p, rect, julia.Options{Workers: 1})
 }
 
 func (r *renderer) count(key float64) int {
@@ -1013,6 +1014,66 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A big render is split into tiles that the worker pool renders as jobs
+// of their own, then assembled: the image is byte for byte the one a
+// single pass makes, progress counts tiles, and another colormap of the
+// view assembles again from the kept tiles without rendering any.
+func TestABigRenderIsTiled(t *testing.T) {
+	r := newRenderer()
+	_, url := start(t, r, func(c *local.Config) { c.TileAbove, c.TileSize, c.Jobs = 1000, 16, 2 })
+	c := testutil.NewClient(t, url)
+	c.Do("GET", "/api/health", nil) // get a session before subscribing
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws := c.Live(ctx)
+	params := small(0.33, 0.1, "width", 70, "height", 45) // 5 × 3 tiles, the last column and row cut
+	v := c.Create(map[string]any{"name": "poster", "params": params})
+	progress := map[float64]bool{}
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("read push: %v (progress so far %v)", err, progress)
+		}
+		var m notify.Message
+		if err := json.Unmarshal(data, &m); err != nil || m.Configuration == nil || m.ID != v.ID {
+			continue
+		}
+		if m.Configuration.Status == longrun.StatusRendering {
+			progress[m.Configuration.Progress] = true
+		}
+		if m.Configuration.Status == longrun.StatusDone {
+			v = *m.Configuration
+			break
+		}
+	}
+	if len(progress) < 3 {
+		t.Errorf("progress pushed at %v: want a step per tile or so", progress)
+	}
+	if n := r.count(0.33); n != 15 {
+		t.Errorf("%d renders, want 15: one per tile", n)
+	}
+	var p longrun.Params
+	json.Unmarshal(mustJSON(t, v.Params), &p)
+	whole, _, err := julia.Compute(context.Background(), p.Julia(), julia.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	julia.Encode(&want, whole.Image(p.Colormap))
+	if got := c.Do("GET", v.ImageURL, nil); got.Status != 200 || !bytes.Equal(got.Body, want.Bytes()) {
+		t.Errorf("the tiled image (%d, %d bytes) differs from the single pass's (%d bytes)", got.Status, len(got.Body), want.Len())
+	}
+	if v.Stats == nil || v.Stats.Iterations != whole.Sum() || v.Stats.Pixels != 70*45 {
+		t.Errorf("stats %+v, want the whole image's %d iterations over %d pixels", v.Stats, whole.Sum(), 70*45)
+	}
+	// Another colormap: assembled again from the kept tiles.
+	other := c.Await(c.Create(map[string]any{"name": "poster, ocean", "params": small(0.33, 0.1, "width", 70, "height", 45, "colormap", "ocean")}).ID,
+		10*time.Second, "done", testutil.Done)
+	if n := r.count(0.33); n != 15 || other.Stats == nil || other.Stats.Iterations != whole.Sum() {
+		t.Errorf("another colormap: %d renders (want still 15), stats %+v", n, other.Stats)
+	}
 }
 
 // The history of versions over the API: earlier versions listed with their

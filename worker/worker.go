@@ -79,9 +79,16 @@ type Worker struct {
 	Lease time.Duration
 	// Metrics records job outcomes; nil records nothing.
 	Metrics longrun.Metrics
-	// Compute computes a view's escape counts; nil means julia.Compute.
-	// Tests replace it.
-	Compute func(context.Context, julia.Params, julia.Options) (*julia.Counts, julia.Stats, error)
+	// TileAbove is the image size, in pixels, above which a render is split
+	// into tiles, each a job of its own that any worker renders, then
+	// assembled; 0 means 4 Mpx. Tiling needs Requeue to send those jobs.
+	TileAbove int
+	// TileSize is a tile's side, in pixels; 0 means 512.
+	TileSize int
+	// Compute computes the escape counts of a view's pixels in a rectangle
+	// (the whole image, or a tile); nil means julia.ComputeRect. Tests
+	// replace it.
+	Compute func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error)
 }
 
 // ErrBusy means another worker is rendering the same parameters; the job
@@ -154,6 +161,12 @@ func reason(err error, receives int) string {
 // process is a job's steps: prepare (skip what needs no render), claim
 // the parameters, start, render, store, finish.
 func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger) error {
+	switch job.Kind {
+	case longrun.JobTile:
+		return w.tile(ctx, job, log)
+	case longrun.JobAssemble:
+		return w.assemble(ctx, job, log)
+	}
 	c, skip, err := w.Service.Prepare(ctx, job)
 	if err != nil {
 		return err
@@ -161,6 +174,9 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if skip != longrun.SkipNone {
 		w.skipped(ctx, log, skip)
 		return nil
+	}
+	if w.tiled(c.Params) {
+		return w.planTiles(ctx, c, job, log)
 	}
 	// One render per view: parameters that differ only in colormap share
 	// the counts, so the lease is on the counts.
@@ -336,11 +352,7 @@ func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longr
 		}
 		l.renew(rctx)
 	}
-	compute := w.Compute
-	if compute == nil {
-		compute = julia.Compute
-	}
-	cs, st, err := compute(rctx, c.Params.Julia(), julia.Options{Workers: w.Workers, Progress: progress,
+	cs, st, err := w.compute()(rctx, c.Params.Julia(), image.Rect(0, 0, c.Params.Width, c.Params.Height), julia.Options{Workers: w.Workers, Progress: progress,
 		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)})
 	var pe *julia.ParamError
 	switch cause := context.Cause(rctx); {
@@ -383,6 +395,13 @@ func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted
 	w.metrics().Observe(longrun.MetricRenderSeconds, st.Duration.Seconds())
 	w.metrics().Observe(longrun.MetricRenderIterations, float64(st.Iterations))
 	return r, nil
+}
+
+func (w *Worker) compute() func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error) {
+	if w.Compute == nil {
+		return julia.ComputeRect
+	}
+	return w.Compute
 }
 
 func (w *Worker) metrics() longrun.Metrics {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -44,12 +45,12 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{db: db}
 	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, Requeue: db,
 		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
-		Compute: func(ctx context.Context, p julia.Params, o julia.Options) (*julia.Counts, julia.Stats, error) {
+		Compute: func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
 			f.renders.Add(1)
 			if f.fail != nil && (f.failRe == 0 || real(p.C) == f.failRe) {
 				return nil, julia.Stats{}, f.fail
 			}
-			return julia.Compute(ctx, p, o)
+			return julia.ComputeRect(ctx, p, r, o)
 		}}
 	return f
 }

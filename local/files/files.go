@@ -52,6 +52,16 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 	return atomicfile.WriteBytes(name, 0o644, png)
 }
 
+// WriteImage stores under key what write writes, streamed to the file:
+// whole or not at all.
+func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) error) error {
+	name, err := d.file(key)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(name, 0o644, write)
+}
+
 // HasImage reports whether an image is stored under key.
 func (d *Dir) HasImage(ctx context.Context, key string) (bool, error) {
 	name, err := d.file(key)

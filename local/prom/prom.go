@@ -25,6 +25,7 @@ var _ longrun.Metrics = (*Registry)(nil)
 // buckets are the histograms' bucket bounds, by metric.
 var buckets = map[string][]float64{
 	longrun.MetricRenderSeconds:    prometheus.ExponentialBuckets(0.005, 2, 14),
+	longrun.MetricTileSeconds:      prometheus.ExponentialBuckets(0.005, 2, 14),
 	longrun.MetricRenderIterations: prometheus.ExponentialBuckets(1e5, 4, 12),
 	longrun.MetricQueueOldestAge:   prometheus.ExponentialBuckets(0.1, 2, 14),
 	longrun.MetricAPISeconds:       prometheus.ExponentialBuckets(0.0001, 2, 16),

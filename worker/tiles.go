@@ -1,0 +1,195 @@
+package worker
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/julia"
+)
+
+// An ImageWriter stores an image streamed by write, never held whole in
+// memory (a poster's PNG is hundreds of megabytes).
+type ImageWriter interface {
+	WriteImage(ctx context.Context, key string, write func(io.Writer) error) error
+}
+
+func (w *Worker) tileSize() int { return cmp.Or(w.TileSize, 512) }
+
+// tiled reports whether p's image is rendered as tiles.
+func (w *Worker) tiled(p longrun.Params) bool {
+	return w.Requeue != nil && p.Width*p.Height > cmp.Or(w.TileAbove, 4<<20)
+}
+
+// planTiles begins a tiled render: the version is marked rendering with
+// its tiles to do, and a job sent for each. A planner delivered again sends
+// them again; a tile finishes once however often it is rendered.
+func (w *Worker) planTiles(ctx context.Context, c *longrun.Configuration, job longrun.Job, log *slog.Logger) error {
+	size := w.tileSize()
+	tiles := c.Params.Julia().Tiles(size, size)
+	if err := w.Service.StartTiles(ctx, job, len(tiles), size); err != nil {
+		return err
+	}
+	for _, t := range tiles {
+		tj := job
+		tj.Kind, tj.Tile = longrun.JobTile, t.Index
+		if err := w.Requeue.SendJobAfter(ctx, tj, 0); err != nil {
+			return fmt.Errorf("send tile job: %w", err)
+		}
+	}
+	log.InfoContext(ctx, "job: split into tiles", "outcome", "tiled", "tiles", len(tiles), "tileSize", size)
+	return nil
+}
+
+// tile renders one tile, unless its counts are kept already (rendered
+// for this version before a crash, or for another configuration or
+// colormap of the view), and records it done; the job that finds every
+// tile done sends the assembly.
+func (w *Worker) tile(ctx context.Context, job longrun.Job, log *slog.Logger) error {
+	log = log.With("tile", job.Tile)
+	c, skip, err := w.Service.PrepareTiled(ctx, job)
+	if err != nil {
+		return err
+	}
+	if skip != longrun.SkipNone {
+		w.skipped(ctx, log, skip)
+		return nil
+	}
+	p := c.Params.Julia()
+	tiles := p.Tiles(c.Tiling.Size, c.Tiling.Size)
+	if job.Tile < 0 || job.Tile >= len(tiles) {
+		return fmt.Errorf("%w: tile %d of %d", errPermanent, job.Tile, len(tiles))
+	}
+	key := longrun.TileKey(c.Params.CountsHash(), c.Tiling.Size, job.Tile)
+	cs, st, kept := w.storedTile(ctx, key, log)
+	if !kept {
+		start := time.Now()
+		cs, st, err = w.computeTile(ctx, c, job, tiles[job.Tile])
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := julia.WriteCounts(&buf, cs, st); err != nil {
+			return err
+		}
+		if err := w.Images.PutImage(ctx, key, buf.Bytes()); err != nil {
+			return fmt.Errorf("store tile: %w", err)
+		}
+		w.metrics().Add(longrun.MetricTilesRendered, 1)
+		w.metrics().Observe(longrun.MetricTileSeconds, time.Since(start).Seconds())
+	}
+	lo, hi := cs.Range()
+	complete, err := w.Service.FinishTile(ctx, job, longrun.TileResult{Lo: int(lo), Hi: int(hi),
+		Iterations: st.Iterations, RenderMs: st.Duration.Milliseconds()})
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "job: tile done", "outcome", "tile", "kept", kept, "iterations", st.Iterations, "complete", complete)
+	if complete {
+		aj := job
+		aj.Kind, aj.Tile = longrun.JobAssemble, 0
+		if err := w.Requeue.SendJobAfter(ctx, aj, 0); err != nil {
+			return fmt.Errorf("send assembly job: %w", err)
+		}
+	}
+	return nil
+}
+
+// storedTile reads a tile's kept counts; false when there are none or
+// they cannot be read.
+func (w *Worker) storedTile(ctx context.Context, key string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
+	rc, err := w.Images.OpenImage(ctx, key)
+	if err != nil {
+		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			log.WarnContext(ctx, "job: kept tile unreadable; rendering it", "err", err)
+		}
+		return nil, julia.Stats{}, false
+	}
+	defer rc.Close()
+	cs, st, err := julia.ReadCounts(rc)
+	if err != nil {
+		log.WarnContext(ctx, "job: kept tile unreadable; rendering it", "err", err)
+		return nil, julia.Stats{}, false
+	}
+	return cs, st, true
+}
+
+// computeTile renders a tile, stopping when the version is edited,
+// cancelled or deleted.
+func (w *Worker) computeTile(ctx context.Context, c *longrun.Configuration, job longrun.Job, t julia.Tile) (*julia.Counts, julia.Stats, error) {
+	timeout := cmp.Or(w.Timeout, 10*time.Minute)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-w.Margin)
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("a tile took longer than %v", timeout.Round(time.Second)))
+	defer cancel()
+	cs, st, err := w.compute()(rctx, c.Params.Julia(), t.Rect, julia.Options{Workers: w.Workers})
+	if err != nil && context.Cause(rctx) != nil && ctx.Err() == nil {
+		return nil, st, fmt.Errorf("%w: %w", errPermanent, context.Cause(rctx))
+	}
+	return cs, st, err
+}
+
+// assemble writes the image of a tiled render from its kept tiles, row of
+// tiles by row, coloured over the whole image's count range, and finishes
+// the version.
+func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger) error {
+	c, skip, err := w.Service.PrepareTiled(ctx, job)
+	if longrun.ErrorCode(err) == longrun.ECONFLICT {
+		log.WarnContext(ctx, "job: assembly before every tile is done, dropped", "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if skip != longrun.SkipNone {
+		w.skipped(ctx, log, skip)
+		return nil
+	}
+	p, t := c.Params.Julia(), c.Tiling
+	tiles := p.Tiles(t.Size, t.Size)
+	counts := c.Params.CountsHash()
+	start := time.Now()
+	write := func(out io.Writer) error {
+		return julia.Assemble(out, p, tiles, uint16(t.Lo), uint16(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
+			rc, err := w.Images.OpenImage(ctx, longrun.TileKey(counts, t.Size, tile.Index))
+			if err != nil {
+				return nil, fmt.Errorf("tile %d: %w", tile.Index, err)
+			}
+			defer rc.Close()
+			cs, _, err := julia.ReadCounts(rc)
+			return cs, err
+		})
+	}
+	key := longrun.ImageKey(job.Hash)
+	if iw, ok := w.Images.(ImageWriter); ok {
+		err = iw.WriteImage(ctx, key, write)
+	} else {
+		var buf bytes.Buffer
+		if err = write(&buf); err == nil {
+			err = w.Images.PutImage(ctx, key, buf.Bytes())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("assemble: %w", err)
+	}
+	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: longrun.Stats{
+		Iterations: t.Iterations, Pixels: p.Width * p.Height, RenderMs: t.RenderMs}}
+	if err := w.Leases.PutResult(ctx, r); err != nil {
+		return fmt.Errorf("store result: %w", err)
+	}
+	log.InfoContext(ctx, "job: assembled", "outcome", "rendered", "tiles", t.Total, "assembleMs", time.Since(start).Milliseconds())
+	w.metrics().Add(longrun.MetricJobsRendered, 1)
+	w.metrics().Observe(longrun.MetricRenderIterations, float64(t.Iterations))
+	err = w.Service.FinishRender(ctx, job, r)
+	if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) || longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		return nil
+	}
+	return err
+}
