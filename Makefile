@@ -85,6 +85,7 @@ bench:
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
 	$(GO) test -run '^$$' -bench Drain -benchtime 1x ./local
 	$(GO) test -run '^$$' -bench Fairness -benchtime 1x ./local
+	$(GO) test -run '^$$' -bench Tiles -benchtime 3x ./local
 
 ## build: the command line tool
 build:

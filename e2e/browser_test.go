@@ -457,3 +457,26 @@ func TestBrowserExploresByPointing(t *testing.T) {
 		chromedp.Navigate("about:blank"), chromedp.Navigate(s.URL+"/#"+id+"?re=0.1&im=0&zoom=3"))
 	await("the linked view", `p.zoom === 3 && p.center.re === 0.1`)
 }
+
+// A big render is tiled: the page shows its tiles filling in, the count
+// of tiles done and the time left, then the image.
+func TestBrowserShowsTilesFillingIn(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--tile-above", "100000", "--tile-size", "128")
+	within(t, ctx, 30*time.Second, "a tiled render, seen filling in",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		setValue("name", "poster"), setValue("width", "2048"), setValue("height", "2048"), setValue("depth", "470"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("mosaic").hidden &&
+			/ of 256 tiles/.test(document.querySelector("#progress .label").textContent) &&
+			!/ 0 of 256 tiles/.test(document.querySelector("#progress .label").textContent)`),
+	)
+	shot(t, ctx, dir, "12-tiles")
+	label := eval[string](t, ctx, `document.querySelector("#progress .label").textContent`)
+	within(t, ctx, 60*time.Second, "the image, once every tile is done",
+		chromedp.Poll[chromedp.Void](`!document.getElementById("image").hidden && document.getElementById("mosaic").hidden &&
+			document.getElementById("image").naturalWidth === 2048`))
+	t.Logf("while rendering: %q", label)
+}

@@ -2,81 +2,82 @@ package julia
 
 import (
 	"bufio"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+	"unsafe"
 )
 
 // countsMagic begins a counts file: the format's name and version.
-const countsMagic = "julia-counts/1\n"
+const countsMagic = "julia-counts/2\n"
 
-// WriteCounts writes the counts and the stats of their render, deflated:
-// what a later render of the same view in another colormap reads back
-// (ReadCounts) instead of computing it again.
+// WriteCounts writes the counts and the stats of their render: what a
+// later render of the same view in another colormap, or the assembly of a
+// tiled image, reads back (ReadCounts) instead of computing it again. The
+// samples are 16-bit little-endian, uncompressed: deflating them cost
+// more time than a tile's render saves in storage.
 func WriteCounts(w io.Writer, c *Counts, st Stats) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	bw.WriteString(countsMagic)
-	var hdr [32]byte
-	binary.LittleEndian.PutUint32(hdr[0:], uint32(c.Width))
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(c.Height))
-	binary.LittleEndian.PutUint32(hdr[8:], uint32(c.Depth))
-	binary.LittleEndian.PutUint64(hdr[16:], uint64(st.Iterations))
-	binary.LittleEndian.PutUint64(hdr[24:], uint64(st.Duration))
-	bw.Write(hdr[:])
-	fw, err := flate.NewWriter(bw, flate.BestSpeed)
-	if err != nil {
+	var hdr [len(countsMagic) + 32]byte
+	copy(hdr[:], countsMagic)
+	h := hdr[len(countsMagic):]
+	binary.LittleEndian.PutUint32(h[0:], uint32(c.Width))
+	binary.LittleEndian.PutUint32(h[4:], uint32(c.Height))
+	binary.LittleEndian.PutUint32(h[8:], uint32(c.Depth))
+	binary.LittleEndian.PutUint64(h[16:], uint64(st.Iterations))
+	binary.LittleEndian.PutUint64(h[24:], uint64(st.Duration))
+	if _, err := w.Write(hdr[:]); err != nil {
 		return err
 	}
-	buf := make([]byte, 2*4096)
-	for pix := c.Pix; len(pix) > 0; {
-		n := min(len(pix), len(buf)/2)
-		for i, v := range pix[:n] {
-			binary.LittleEndian.PutUint16(buf[2*i:], v)
-		}
-		if _, err := fw.Write(buf[:2*n]); err != nil {
-			return err
-		}
-		pix = pix[n:]
-	}
-	if err := fw.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
+	_, err := w.Write(samples(c.Pix))
+	return err
 }
 
 // ReadCounts reads what WriteCounts wrote: the counts, and the stats of
 // the render that computed them.
 func ReadCounts(r io.Reader) (*Counts, Stats, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	magic := make([]byte, len(countsMagic))
-	var hdr [32]byte
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != countsMagic {
+	var hdr [len(countsMagic) + 32]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil || string(hdr[:len(countsMagic)]) != countsMagic {
 		return nil, Stats{}, errors.New("julia: not a counts file")
 	}
-	if _, err := io.ReadFull(br, hdr[:]); err != nil {
-		return nil, Stats{}, fmt.Errorf("julia: counts header: %w", err)
+	h := hdr[len(countsMagic):]
+	w, ht := int(binary.LittleEndian.Uint32(h[0:])), int(binary.LittleEndian.Uint32(h[4:]))
+	if w < 1 || ht < 1 || w > 1<<16 || ht > 1<<16 {
+		return nil, Stats{}, fmt.Errorf("julia: counts of %d×%d", w, ht)
 	}
-	w, h := int(binary.LittleEndian.Uint32(hdr[0:])), int(binary.LittleEndian.Uint32(hdr[4:]))
-	if w < 1 || h < 1 || w > 1<<16 || h > 1<<16 {
-		return nil, Stats{}, fmt.Errorf("julia: counts of %d×%d", w, h)
+	c := &Counts{Width: w, Height: ht, Depth: int(binary.LittleEndian.Uint32(h[8:])), Pix: make([]uint16, w*ht)}
+	st := Stats{Iterations: int64(binary.LittleEndian.Uint64(h[16:])), Pixels: w * ht,
+		Duration: time.Duration(binary.LittleEndian.Uint64(h[24:]))}
+	b := samples(c.Pix) // c.Pix's own bytes where the machine is little-endian
+	if _, err := io.ReadFull(br, b); err != nil {
+		return nil, Stats{}, fmt.Errorf("julia: counts: %w", err)
 	}
-	c := &Counts{Width: w, Height: h, Depth: int(binary.LittleEndian.Uint32(hdr[8:])), Pix: make([]uint16, w*h)}
-	st := Stats{Iterations: int64(binary.LittleEndian.Uint64(hdr[16:])), Pixels: w * h,
-		Duration: time.Duration(binary.LittleEndian.Uint64(hdr[24:]))}
-	fr := flate.NewReader(br)
-	buf := make([]byte, 2*4096)
-	for pix := c.Pix; len(pix) > 0; {
-		n := min(len(pix), len(buf)/2)
-		if _, err := io.ReadFull(fr, buf[:2*n]); err != nil {
-			return nil, Stats{}, fmt.Errorf("julia: counts: %w", err)
+	if !littleEndian {
+		for i := range c.Pix {
+			c.Pix[i] = binary.LittleEndian.Uint16(b[2*i:])
 		}
-		for i := range pix[:n] {
-			pix[i] = binary.LittleEndian.Uint16(buf[2*i:])
-		}
-		pix = pix[n:]
 	}
 	return c, st, nil
+}
+
+// littleEndian is true on the machines Go runs on here (amd64, arm64):
+// their counts are already the file's bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// samples is the bytes of pix, little-endian: pix itself where the machine
+// is, else a copy.
+func samples(pix []uint16) []byte {
+	if len(pix) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&pix[0])), 2*len(pix))
+	}
+	b := make([]byte, 2*len(pix))
+	for i, v := range pix {
+		binary.LittleEndian.PutUint16(b[2*i:], v)
+	}
+	return b
 }

@@ -179,12 +179,16 @@ func BenchmarkDrain(b *testing.B) {
 	}
 }
 
-func startBench(b *testing.B) (*local.System, string) {
+func startBench(b *testing.B, edit ...func(*local.Config)) (*local.System, string) {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The benchmarks flood on purpose: lift the quotas.
-	sys, err := local.Start(ctx, local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(),
-		Quotas: longrun.Quotas{MaxActive: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}})
+	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(),
+		Quotas: longrun.Quotas{MaxActive: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	sys, err := local.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,5 +232,28 @@ func BenchmarkFairness(b *testing.B) {
 		}
 		fmt.Printf("fairness: B's 64×64 waited %v behind A's backlog of 200; A's render in flight took %v\n",
 			wait.Round(time.Millisecond), render.Round(time.Millisecond))
+	}
+}
+
+// BenchmarkTiles renders a 4096² image (depth 119: the most work one
+// configuration may ask) as one job, then as tiles of 512² spread over the
+// worker pool, each from a new configuration: the tiles' overhead is
+// their time over the single job's.
+func BenchmarkTiles(b *testing.B) {
+	for _, mode := range []struct {
+		name  string
+		above int
+	}{{"one-job", 1 << 30}, {"tiles", 4 << 20}} {
+		b.Run(mode.name, func(b *testing.B) {
+			_, url := startBench(b, func(c *local.Config) { c.TileAbove, c.Jobs = mode.above, 2 })
+			c := testutil.NewClient(b, url)
+			i := 0
+			for b.Loop() {
+				i++
+				v := c.Create(map[string]any{"params": testutil.Params(-0.7+1e-6*float64(i), 0.27015, "width", 4096, "height", 4096, "depth", 119)})
+				c.Await(v.ID, 5*time.Minute, "done", testutil.Done)
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/render")
+		})
 	}
 }

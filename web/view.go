@@ -38,6 +38,19 @@ type View struct {
 	NotifyError string `json:"notifyError"`
 	// History lists earlier versions, the latest first.
 	History []EarlierView `json:"history"`
+	// Tiles is the progress of a tiled render (a big image); absent for a
+	// render in one piece.
+	Tiles *TilesView `json:"tiles,omitempty"`
+}
+
+// TilesView is how far a tiled render is: tiles done of the total, each
+// size² pixels, and a bit per tile (base64, by index, row-major) saying
+// which.
+type TilesView struct {
+	Total int    `json:"total"`
+	Done  int    `json:"done"`
+	Size  int    `json:"size"`
+	Map   []byte `json:"map"`
 }
 
 // An EarlierView is an earlier version of a configuration, with the URL of
@@ -60,6 +73,9 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
 		v.ImageURL = imageURL(c.ID, c.RenderedHash)
+	}
+	if t := c.Tiling; t != nil {
+		v.Tiles = &TilesView{Total: t.Total, Done: t.Count, Size: t.Size, Map: t.Done}
 	}
 	v.History = make([]EarlierView, len(c.History))
 	for i, e := range c.History {

@@ -20,6 +20,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.DataDir, "data", "./data", "folder for the database, images, mail and the session key")
 	fs.IntVar(&cfg.Jobs, "jobs", 1, "jobs rendered at once")
 	fs.IntVar(&cfg.Goroutines, "render-goroutines", 0, "goroutines all renders share (default: cores − 1, at least 1)")
+	fs.IntVar(&cfg.TileAbove, "tile-above", 4<<20, "pixels above which a render is split into tiles, each a job of its own")
+	fs.IntVar(&cfg.TileSize, "tile-size", 512, "a tile's side, in pixels")
 	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
 	fs.StringVar(&logLevel, "log", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&cfg.Quotas.MaxActive, "max-active", 20, "an owner's configurations queued or rendering at once")
@@ -43,7 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
 		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
 		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
-		"mail-per-owner": cfg.Quotas.MailPerOwner} {
+		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": cfg.TileAbove, "tile-size": cfg.TileSize} {
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}

@@ -43,9 +43,11 @@ export function showSelected() {
   if (active) {
     const pct = Math.round((c.status === "rendering" ? c.progress : 0) * 100);
     prog.querySelector(".bar").style.width = pct + "%";
-    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a render worker…" : `Rendering… ${pct}%`;
+    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a render worker…" : `Rendering… ${pct}%` +
+      (c.tiles ? ` · ${c.tiles.done} of ${c.tiles.total} tiles` : "") + eta(c);
     prog.setAttribute("aria-valuenow", pct);
   }
+
   const img = $("image");
   if (c && c.imageUrl) {
     if (img.getAttribute("src") !== c.imageUrl) {
@@ -65,6 +67,7 @@ export function showSelected() {
   $("reset-view").hidden = !(c && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
   $("placeholder").hidden = !!(c && c.imageUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
+  showMosaic(c && c.status === "rendering" ? c : null);
   const failure = $("failure");
   failure.hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
   if (c && c.status === "failed") failure.textContent = "Render failed: " + (c.error || "unknown reason");
@@ -80,6 +83,36 @@ export function showSelected() {
   showVersions(c);
   const st = c && c.stats;
   $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
+}
+
+// eta says how long the render has left, from its pace so far.
+function eta(c) {
+  if (c.status !== "rendering" || !c.startedAt || !(c.progress > 0.02) || c.progress >= 1) return "";
+  const spent = (Date.now() - new Date(c.startedAt)) / 1000, left = spent * (1 - c.progress) / c.progress;
+  if (!(left > 1)) return " · almost done";
+  return left < 90 ? ` · about ${Math.round(left)} s left` : ` · about ${Math.round(left / 60)} min left`;
+}
+
+// showMosaic draws a tiled render's tiles, done or not, where its image
+// will be: the mosaic fills in as tiles finish.
+function showMosaic(c) {
+  const canvas = $("mosaic");
+  canvas.hidden = !(c && c.tiles);
+  if (canvas.hidden) return;
+  // The mosaic stands in for the image (an older one, or none) meanwhile.
+  $("image").hidden = true;
+  $("placeholder").hidden = true;
+  const { width: w, height: h } = c.params, size = c.tiles.size;
+  const cols = Math.ceil(w / size), rows = Math.ceil(h / size), scale = Math.min(1, 480 / Math.max(w, h));
+  Object.assign(canvas, { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) });
+  const g = canvas.getContext("2d"), bits = Uint8Array.from(atob(c.tiles.map), (ch) => ch.charCodeAt(0));
+  g.fillStyle = "#1a1f2b"; g.fillRect(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < c.tiles.total; i++) {
+    const x = (i % cols) * size * scale, y = Math.floor(i / cols) * size * scale;
+    g.fillStyle = bits[i >> 3] & (1 << (i & 7)) ? "#6d4cf0" : "#232838";
+    g.fillRect(x + 1, y + 1, Math.max(1, size * scale - 2), Math.max(1, size * scale - 2));
+  }
+  canvas.setAttribute("aria-label", `${c.tiles.done} of ${c.tiles.total} tiles rendered (${cols} × ${rows})`);
 }
 
 // act posts an action (render, cancel) on the selected configuration.
