@@ -1,14 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/julia"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
@@ -105,4 +109,50 @@ func countFor(msgs []notify.Mail, id string) int {
 		}
 	}
 	return n
+}
+
+// TestKilledMidTiledRenderRendersOnlyTheMissingTiles kills the server with
+// SIGKILL while a big render's tiles render, starts it again, and counts
+// (from the metrics of the new process) the tiles it renders: only those
+// not done before the kill, and the one then in flight.
+func TestKilledMidTiledRenderRendersOnlyTheMissingTiles(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--render-goroutines", "1", "--tile-size", "256"}
+	s := serve(t, data, args...)
+	c := testutil.NewClient(t, s.URL)
+	v := c.Create(map[string]any{"name": "poster", "params": testutil.Params(-0.8, 0.156, "width", 4096, "height", 4096, "depth", 119)})
+	mid := c.Await(v.ID, 60*time.Second, "a quarter of the tiles", func(v web.View) bool { return v.Tiles != nil && v.Tiles.Done >= v.Tiles.Total/4 })
+	s.kill(t)
+	total, before := mid.Tiles.Total, mid.Tiles.Done
+
+	s2 := serve(t, data, args...)
+	c.Base = s2.URL
+	c.HTTP.Jar = rejar(t, c, s.URL, s2.URL)
+	done := c.Await(v.ID, 120*time.Second, "done after restart", testutil.Done)
+	if done.Stats == nil || done.Stats.Pixels != 4096*4096 {
+		t.Errorf("stats %+v", done.Stats)
+	}
+	res := c.Do("GET", "/metrics", nil, "Authorization", "Bearer "+opsToken)
+	m := regexp.MustCompile(`(?m)^longrun_tiles_rendered_total (\d+)`).FindSubmatch(res.Body)
+	if m == nil {
+		t.Fatalf("no longrun_tiles_rendered_total in /metrics:\n%.2000s", res.Body)
+	}
+	after, _ := strconv.Atoi(string(m[1]))
+	t.Logf("%d tiles: %d done before the kill, %d rendered after the restart", total, before, after)
+	if after > total-before+2 || after < total-before-4 {
+		t.Errorf("after the restart %d tiles rendered; want the %d missing ones (give or take those in flight)", after, total-before)
+	}
+	// The image is the single pass's, byte for byte.
+	var p longrun.Params
+	b, _ := json.Marshal(done.Params)
+	json.Unmarshal(b, &p)
+	whole, _, err := julia.Compute(context.Background(), p.Julia(), julia.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	julia.Encode(&want, whole.Image(p.Colormap))
+	if got := c.Do("GET", done.ImageURL, nil); !bytes.Equal(got.Body, want.Bytes()) {
+		t.Errorf("the resumed image (%d bytes) is not the single pass's (%d bytes)", len(got.Body), want.Len())
+	}
 }

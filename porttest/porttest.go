@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"a missing configuration is ENOTFOUND", storeAMissingConfigurationIsENOTFOUND},
 		{"an update that returns an error writes nothing", storeAnUpdateThatReturnsAnErrorWritesNothing},
 		{"concurrent updates are never lost", storeConcurrentUpdatesAreNeverLost},
+		{"of tiles finishing at once, one completes the render", storeTilesFinishingAtOnceCompleteOnce},
 		{"lists are per owner, newest first, paginated", storeListsArePerOwnerNewestFirstPaginated},
 		{"delete removes", storeDeleteRemoves},
 		{"results are put once, by hash", storeResultsArePutOnceByHash},
@@ -142,6 +144,53 @@ func storeConcurrentUpdatesAreNeverLost(t *testing.T, s Store) {
 	wg.Wait()
 	if got, _ := s.Configuration(ctx, c.ID); got.Rev != 21 {
 		t.Errorf("rev %d after 20 increments, want 21", got.Rev)
+	}
+}
+
+// storeTilesFinishingAtOnceCompleteOnce: a tiled render's tiles finish
+// concurrently, the last ones together; exactly one of them finds the set
+// complete (and sends the assembly), every tile is counted once, and a
+// tile delivered again changes nothing.
+func storeTilesFinishingAtOnceCompleteOnce(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
+	s.CreateConfiguration(ctx, c)
+	svc := &longrun.Service{Store: s}
+	job := c.Job()
+	const total = 12
+	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
+		t.Fatal(err)
+	}
+	var completes atomic.Int32
+	var wg sync.WaitGroup
+	for i := range total {
+		wg.Go(func() {
+			tj := job
+			tj.Kind, tj.Tile = longrun.JobTile, i
+			complete, err := svc.FinishTile(ctx, tj, longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1})
+			if err != nil {
+				t.Error(err)
+			}
+			if complete {
+				completes.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := s.Configuration(ctx, c.ID)
+	if n := completes.Load(); n != 1 {
+		t.Errorf("%d tiles found the render complete, want 1", n)
+	}
+	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != 10*total || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
+		t.Errorf("tiling %+v, progress %v: want %d tiles counted once, range 0–%d", got.Tiling, got.Progress, total, 100+total-1)
+	}
+	again := job
+	again.Kind, again.Tile = longrun.JobTile, 3
+	if complete, err := svc.FinishTile(ctx, again, longrun.TileResult{Iterations: 10}); err != nil || !complete {
+		t.Errorf("a tile delivered again: complete %v, %v; want true (the assembly is sent again, harmlessly)", complete, err)
+	}
+	if after, _ := s.Configuration(ctx, c.ID); after.Tiling.Iterations != 10*total || after.Seq != got.Seq {
+		t.Errorf("a tile delivered again counted again, or wrote: iterations %d, seq %d → %d", after.Tiling.Iterations, got.Seq, after.Seq)
 	}
 }
 

@@ -152,6 +152,16 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 		w.skipped(ctx, log, skip)
 		return nil
 	}
+	// One assembly at a time: tiles that finish together may each send one.
+	l, err := w.claim(ctx, "assemble:"+job.Hash)
+	if errors.Is(err, ErrBusy) {
+		log.InfoContext(ctx, "job: assembly under way elsewhere, dropped", "outcome", "duplicate")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.release(ctx, log)
 	p, t := c.Params.Julia(), c.Tiling
 	tiles := p.Tiles(t.Size, t.Size)
 	counts := c.Params.CountsHash()

@@ -224,3 +224,64 @@ func TestBatchReportsOnlyTheFailedMessage(t *testing.T) {
 		t.Errorf("failures %+v, want only m2 (m3 can never succeed and is dropped)", resp.BatchItemFailures)
 	}
 }
+
+// A tiled render: tiles render as jobs of their own, any order, each
+// delivered perhaps twice; the one completing the set sends the assembly,
+// which a second assembly under way elsewhere leaves alone.
+func TestTilesAssembleOnce(t *testing.T) {
+	f := newFixture(t)
+	f.w.TileAbove, f.w.TileSize = 100, 8
+	ctx := context.Background()
+	c, job := f.configuration(t, -0.4) // 24×16: 3 × 2 tiles
+	if err := f.w.Process(ctx, job, 1); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := f.db.Receive(ctx, 100, time.Minute, 5)
+	if len(msgs) != 6 {
+		t.Fatalf("%d jobs after planning, want 6 tiles", len(msgs))
+	}
+	var tiles []longrun.Job
+	for _, m := range msgs {
+		var j longrun.Job
+		json.Unmarshal([]byte(m.Body), &j)
+		tiles = append(tiles, j)
+		f.db.DeleteJob(ctx, m.ID)
+	}
+	for i := len(tiles) - 1; i >= 0; i-- { // backwards, and the first twice
+		if err := f.w.Process(ctx, tiles[i], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.w.Process(ctx, tiles[0], 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.renders.Load(); n != 6 {
+		t.Errorf("%d tile renders, want 6", n)
+	}
+	msgs, _ = f.db.Receive(ctx, 100, time.Minute, 5)
+	if len(msgs) != 2 {
+		t.Fatalf("%d jobs after the tiles, want 2 assemblies (the set completed, then a tile again)", len(msgs))
+	}
+	var asm longrun.Job
+	json.Unmarshal([]byte(msgs[0].Body), &asm)
+	if asm.Kind != longrun.JobAssemble {
+		t.Fatalf("job %+v, want an assembly", asm)
+	}
+	if ok, _ := f.db.Claim(ctx, "assemble:"+job.Hash, "someone-else", time.Now().Add(time.Minute)); !ok {
+		t.Fatal("could not hold the assembly lease")
+	}
+	if err := f.w.Process(ctx, asm, 1); err != nil || f.get(t, c.ID).Status != longrun.StatusRendering {
+		t.Fatalf("an assembly while another is under way: %v, status %s; want it dropped", err, f.get(t, c.ID).Status)
+	}
+	f.db.Release(ctx, "assemble:"+job.Hash, "someone-else")
+	if err := f.w.Process(ctx, asm, 1); err != nil {
+		t.Fatal(err)
+	}
+	got := f.get(t, c.ID)
+	if got.Status != longrun.StatusDone || got.RenderedHash != job.Hash || got.Stats == nil || got.Stats.Pixels != 24*16 {
+		t.Errorf("after assembly: %s, %+v", got.Status, got.Stats)
+	}
+	if err := f.w.Process(ctx, asm, 1); err != nil || f.get(t, c.ID).Seq != got.Seq {
+		t.Errorf("the second assembly: %v, or it wrote", err)
+	}
+}
