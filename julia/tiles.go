@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync"
 )
 
 // A Tile is a rectangle of an image's pixels, computed on its own
@@ -26,10 +27,12 @@ func (p Params) Tiles(w, h int) []Tile {
 }
 
 // Assemble writes the PNG of p's image from the counts of its tiles
-// (counts(t) returns tile t's), coloured over the whole image's count
-// range lo to hi: the PNG Encode writes of the image Compute and Image
-// make, byte for byte. It holds one row of tiles at a time, colour indices
-// only, so an image far larger than memory can be written.
+// (counts(t) returns tile t's; it is called for the tiles of a row at
+// once, from several goroutines, since fetching a tile is mostly
+// waiting), coloured over the whole image's count range lo to hi: the PNG
+// Encode writes of the image Compute and Image make, byte for byte. It
+// holds one row of tiles at a time, so an image far larger than memory can
+// be written.
 func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint16, counts func(Tile) (*Counts, error)) error {
 	col := NewColouring(p.Colormap, lo, hi)
 	pw, err := NewPNGWriter(w, p.Width, p.Height, col.Palette)
@@ -40,9 +43,24 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint16, counts func(Ti
 		// The tiles of one row share its top.
 		top, bottom := tiles[i].Rect.Min.Y, tiles[i].Rect.Max.Y
 		band := make([]uint8, p.Width*(bottom-top))
-		for ; i < len(tiles) && tiles[i].Rect.Min.Y == top; i++ {
-			t := tiles[i]
-			c, err := counts(t)
+		j := i
+		for j < len(tiles) && tiles[j].Rect.Min.Y == top {
+			j++
+		}
+		row := tiles[i:j]
+		got, errs := make([]*Counts, len(row)), make([]error, len(row))
+		sem := make(chan struct{}, 16)
+		var wg sync.WaitGroup
+		for k, t := range row {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				got[k], errs[k] = counts(t)
+			})
+		}
+		wg.Wait()
+		for k, t := range row {
+			c, err := got[k], errs[k]
 			if err != nil {
 				return err
 			}
@@ -54,6 +72,7 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint16, counts func(Ti
 				col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])
 			}
 		}
+		i = j
 		if err := pw.WriteRows(band); err != nil {
 			return err
 		}

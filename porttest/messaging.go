@@ -21,8 +21,10 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 	t.Run("jobs arrive whole, each once", func(t *testing.T) {
 		q, receive := newQueue(t)
 		sent := map[longrun.Job]bool{}
+		kinds := []string{longrun.JobRender, longrun.JobTile, longrun.JobAssemble}
 		for i := range 3 {
-			j := longrun.Job{ID: longrun.NewID(), Version: int64(i + 1), Hash: strings.Repeat("ab", 32)}
+			// A render, a tile and an assembly: their kind and tile arrive too.
+			j := longrun.Job{ID: longrun.NewID(), Version: int64(i + 1), Hash: strings.Repeat("ab", 32), Kind: kinds[i], Tile: 7 * i}
 			if err := q.SendJob(context.Background(), j); err != nil {
 				t.Fatal(err)
 			}

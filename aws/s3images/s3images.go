@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -29,9 +30,10 @@ type Bucket struct {
 
 // Bucket implements these ports.
 var (
-	_ worker.Images  = (*Bucket)(nil)
-	_ web.Images     = (*Bucket)(nil)
-	_ longrun.Images = (*Bucket)(nil)
+	_ worker.Images      = (*Bucket)(nil)
+	_ web.Images         = (*Bucket)(nil)
+	_ longrun.Images     = (*Bucket)(nil)
+	_ worker.ImageWriter = (*Bucket)(nil)
 )
 
 // PutImage stores png under key (or, under a CountsKey, a render's
@@ -43,6 +45,20 @@ func (b *Bucket) PutImage(ctx context.Context, key string, png []byte) error {
 	}
 	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.Name, Key: &key, Body: bytes.NewReader(png),
 		ContentType: aws.String(ctype), CacheControl: aws.String("private, max-age=31536000, immutable")})
+	if err != nil {
+		return longrun.Unavailable("the image store", err)
+	}
+	return nil
+}
+
+// WriteImage stores under key what write writes, streamed by multipart
+// upload (parts of 8 MiB): a poster's PNG is never held whole.
+func (b *Bucket) WriteImage(ctx context.Context, key string, write func(io.Writer) error) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(write(pw)) }()
+	_, err := transfermanager.New(b.Client).UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: &b.Name, Key: &key, Body: pr,
+		ContentType: aws.String("image/png"), CacheControl: aws.String("private, max-age=31536000, immutable")})
+	pr.CloseWithError(err) // a failed upload stops the writer
 	if err != nil {
 		return longrun.Unavailable("the image store", err)
 	}

@@ -1,7 +1,9 @@
 package s3images_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -29,6 +31,47 @@ func newBucket(t *testing.T) *s3images.Bucket {
 
 func TestImagesConformance(t *testing.T) {
 	porttest.TestImages(t, func(t *testing.T) porttest.Images { return newBucket(t) })
+}
+
+// A big image is streamed by multipart upload and reads back whole; a
+// writer that fails stores nothing.
+func TestWriteImageStreamsInParts(t *testing.T) {
+	b := newBucket(t)
+	big := make([]byte, 20<<20+12345) // three parts of 8 MiB
+	for i := range big {
+		big[i] = byte(i * 7 / 5)
+	}
+	ctx := context.Background()
+	err := b.WriteImage(ctx, "big.png", func(w io.Writer) error {
+		for rest := big; len(rest) > 0; rest = rest[min(len(rest), 1<<20):] {
+			if _, err := w.Write(rest[:min(len(rest), 1<<20)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.OpenImage(ctx, "big.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, big) {
+		t.Errorf("read back %d bytes, not the %d written", len(got), len(big))
+	}
+	err = b.WriteImage(ctx, "broken.png", func(w io.Writer) error {
+		w.Write(big[:9<<20])
+		return errors.New("the assembly failed")
+	})
+	if err == nil {
+		t.Error("a failed writer's image was stored")
+	}
+	if ok, _ := b.HasImage(ctx, "broken.png"); ok {
+		t.Error("a failed writer left an image")
+	}
 }
 
 func TestPresignedURLServesTheImageAndExpires(t *testing.T) {
