@@ -15,11 +15,14 @@ type Input struct {
 }
 
 // Draft returns the normalized input, or an EINVALID error listing every
-// rule it breaks.
-func (in *Input) Draft() (Draft, error) {
+// rule it breaks, within the default bounds.
+func (in *Input) Draft() (Draft, error) { return in.DraftWithin(Bounds{}) }
+
+// DraftWithin is Draft within bounds b.
+func (in *Input) DraftWithin(b Bounds) (Draft, error) {
 	var d Draft
 	var fe FieldErrors
-	p, perr := in.Params.Normalize("params.")
+	p, perr := in.Params.NormalizeWithin("params.", b)
 	fe.errs = append(fe.errs, Fields(perr)...)
 	if in.Name != nil {
 		d.Name = strings.TrimSpace(*in.Name)

@@ -24,12 +24,15 @@ import (
 	"github.com/longrun/longrun/julia"
 )
 
-// Limits keep every job within the render function's time.
+// Limits of every configuration. MaxSize, MaxDepth and MaxWork are the
+// defaults of Bounds, which a deployment may set lower or higher: a
+// 16384² poster renders as tiles over many workers. Depth stops at 65,535,
+// the most a 16-bit count holds.
 const (
-	MinSize, MaxSize   = 16, 4096
-	MinDepth, MaxDepth = 1, 10000
-	MaxWork            = 2_000_000_000 // width·height·depth
-	MaxAbs             = 4             // |c| and |center|
+	MinSize, MaxSize   = 16, 16384
+	MinDepth, MaxDepth = 1, julia.MaxDepth
+	MaxWork            = 2_000_000_000_000 // width·height·depth
+	MaxAbs             = 4                 // |c| and |center|
 	MinZoom, MaxZoom   = 1e-6, 1e12
 	MaxNameLen         = 200
 	MaxEmailLen        = 254
@@ -73,9 +76,52 @@ type ParamsInput struct {
 	Colormap *string  `json:"colormap"`
 }
 
-// Normalize fills in defaults and validates, reporting every broken rule
-// with its field path under prefix (such as "params.").
+// Bounds are the limits a deployment sets on size, depth and work (the
+// rest are fixed); zero fields take the defaults (MaxSize, MaxDepth,
+// MaxWork).
+type Bounds struct {
+	MaxSize  int
+	MaxDepth int
+	MaxWork  int64
+}
+
+// OrDefault fills b's zero fields with the defaults.
+func (b Bounds) OrDefault() Bounds {
+	if b.MaxSize == 0 {
+		b.MaxSize = MaxSize
+	}
+	if b.MaxDepth == 0 {
+		b.MaxDepth = MaxDepth
+	}
+	if b.MaxWork == 0 {
+		b.MaxWork = MaxWork
+	}
+	return b
+}
+
+// Check reports a bound that cannot be: sizes below MinSize or above the
+// default's 16384, depths beyond what a count holds, no work at all.
+func (b Bounds) Check() error {
+	switch b = b.OrDefault(); {
+	case b.MaxSize < MinSize || b.MaxSize > MaxSize:
+		return fmt.Errorf("the largest size must be between %d and %d", MinSize, MaxSize)
+	case b.MaxDepth < MinDepth || b.MaxDepth > MaxDepth:
+		return fmt.Errorf("the greatest depth must be between %d and %d", MinDepth, MaxDepth)
+	case b.MaxWork < int64(MinSize*MinSize):
+		return fmt.Errorf("the most work must be at least %d", MinSize*MinSize)
+	}
+	return nil
+}
+
+// Normalize fills in defaults and validates within the default bounds,
+// reporting every broken rule with its field path under prefix (such as
+// "params.").
 func (in *ParamsInput) Normalize(prefix string) (Params, error) {
+	return in.NormalizeWithin(prefix, Bounds{})
+}
+
+// NormalizeWithin is Normalize within bounds b.
+func (in *ParamsInput) NormalizeWithin(prefix string, b Bounds) (Params, error) {
 	var fe FieldErrors
 	if in == nil {
 		fe.Add(strings.TrimSuffix(prefix, "."), "required")
@@ -111,7 +157,7 @@ func (in *ParamsInput) Normalize(prefix string) (Params, error) {
 		}
 	}
 	p = p.canonical()
-	fe.errs = append(fe.errs, p.check(prefix).errs...)
+	fe.errs = append(fe.errs, p.check(prefix, b.OrDefault()).errs...)
 	if err := fe.Err(); err != nil {
 		return Params{}, err
 	}
@@ -128,13 +174,14 @@ func (p Params) canonical() Params {
 	return p
 }
 
-// Validate reports every rule p breaks, with field paths under prefix.
+// Validate reports every rule p breaks within the default bounds, with
+// field paths under prefix.
 func (p Params) Validate(prefix string) error {
-	fe := p.check(prefix)
+	fe := p.check(prefix, Bounds{}.OrDefault())
 	return fe.Err()
 }
 
-func (p Params) check(prefix string) FieldErrors {
+func (p Params) check(prefix string, b Bounds) FieldErrors {
 	var fe FieldErrors
 	for _, z := range []struct {
 		name string
@@ -147,7 +194,7 @@ func (p Params) check(prefix string) FieldErrors {
 	if math.IsNaN(p.Zoom) || p.Zoom < MinZoom || p.Zoom > MaxZoom {
 		fe.Add(prefix+"zoom", fmt.Sprintf("must be between %g and %g", MinZoom, MaxZoom))
 	}
-	p.checkWork(prefix, &fe)
+	p.checkWork(prefix, b, &fe)
 	if _, ok := julia.Colormap(p.Colormap); !ok {
 		fe.Add(prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
 	}
@@ -155,21 +202,21 @@ func (p Params) check(prefix string) FieldErrors {
 }
 
 // checkWork checks the size and depth, and the work they make together.
-func (p Params) checkWork(prefix string, fe *FieldErrors) {
+func (p Params) checkWork(prefix string, b Bounds, fe *FieldErrors) {
 	sizeOK := true
 	for _, s := range []struct {
 		name string
 		v    int
 	}{{"width", p.Width}, {"height", p.Height}} {
-		if s.v < MinSize || s.v > MaxSize {
-			fe.Add(prefix+s.name, fmt.Sprintf("must be between %d and %d", MinSize, MaxSize))
+		if s.v < MinSize || s.v > b.MaxSize {
+			fe.Add(prefix+s.name, fmt.Sprintf("must be between %d and %d", MinSize, b.MaxSize))
 			sizeOK = false
 		}
 	}
-	if p.Depth < MinDepth || p.Depth > MaxDepth {
-		fe.Add(prefix+"depth", fmt.Sprintf("must be between %d and %d", MinDepth, MaxDepth))
-	} else if sizeOK && int64(p.Width)*int64(p.Height)*int64(p.Depth) > MaxWork {
-		fe.Add(prefix+"depth", fmt.Sprintf("width × height × depth must be at most %d", int64(MaxWork)))
+	if p.Depth < MinDepth || p.Depth > b.MaxDepth {
+		fe.Add(prefix+"depth", fmt.Sprintf("must be between %d and %d", MinDepth, b.MaxDepth))
+	} else if sizeOK && int64(p.Width)*int64(p.Height)*int64(p.Depth) > b.MaxWork {
+		fe.Add(prefix+"depth", fmt.Sprintf("width × height × depth must be at most %d", b.MaxWork))
 	}
 }
 

@@ -64,7 +64,7 @@ func mustHash(t *testing.T, in longrun.ParamsInput) string {
 }
 
 func TestValidationNamesEveryBrokenField(t *testing.T) {
-	in := longrun.ParamsInput{Width: ptr(8), Height: ptr(5000), Depth: ptr(0), Zoom: ptr(-1.0),
+	in := longrun.ParamsInput{Width: ptr(8), Height: ptr(longrun.MaxSize + 1), Depth: ptr(0), Zoom: ptr(-1.0),
 		Center: &longrun.Complex{Re: 5}, Colormap: ptr("jet")}
 	_, err := in.Normalize("params.")
 	got := map[string]bool{}
@@ -84,8 +84,8 @@ func TestValidationNamesEveryBrokenField(t *testing.T) {
 func TestLimitsAreInclusive(t *testing.T) {
 	ok := []longrun.ParamsInput{
 		{Width: ptr(16), Height: ptr(16), Depth: ptr(1), Zoom: ptr(1e-6)},
-		{Width: ptr(4096), Height: ptr(4096), Depth: ptr(119), Zoom: ptr(1e12)}, // 1,996,488,704 ≤ 2·10⁹
-		{Width: ptr(100), Height: ptr(100), Depth: ptr(10000), Center: &longrun.Complex{Re: 4}},
+		{Width: ptr(16384), Height: ptr(16384), Depth: ptr(7450), Zoom: ptr(1e12)}, // 1,999,975,546,880 ≤ 2·10¹²
+		{Width: ptr(100), Height: ptr(100), Depth: ptr(65535), Center: &longrun.Complex{Re: 4}},
 	}
 	for i, in := range ok {
 		in.C = &longrun.Complex{Re: 0, Im: 4}
@@ -93,9 +93,29 @@ func TestLimitsAreInclusive(t *testing.T) {
 			t.Errorf("case %d: %v", i, err)
 		}
 	}
-	over := longrun.ParamsInput{C: &longrun.Complex{}, Width: ptr(4096), Height: ptr(4096), Depth: ptr(120)}
+	over := longrun.ParamsInput{C: &longrun.Complex{}, Width: ptr(16384), Height: ptr(16384), Depth: ptr(7451)}
 	if _, err := over.Normalize(""); err == nil {
-		t.Error("4096×4096×120 > 2·10⁹ accepted")
+		t.Error("16384×16384×7451 > 2·10¹² accepted")
+	}
+	// A deployment's own bounds.
+	b := longrun.Bounds{MaxSize: 4096, MaxWork: 2_000_000_000}
+	small := longrun.ParamsInput{C: &longrun.Complex{}, Width: ptr(4096), Height: ptr(4096), Depth: ptr(119)}
+	if _, err := small.NormalizeWithin("", b); err != nil {
+		t.Errorf("4096×4096×119 within 4096 and 2·10⁹: %v", err)
+	}
+	for _, in := range []longrun.ParamsInput{
+		{C: &longrun.Complex{}, Width: ptr(4097), Height: ptr(16), Depth: ptr(1)},
+		{C: &longrun.Complex{}, Width: ptr(4096), Height: ptr(4096), Depth: ptr(120)},
+	} {
+		if _, err := in.NormalizeWithin("", b); err == nil {
+			t.Errorf("%d×%d×%d accepted within %+v", *in.Width, *in.Height, *in.Depth, b)
+		}
+	}
+	if err := (longrun.Bounds{MaxSize: 20000}).Check(); err == nil {
+		t.Error("a largest size of 20000 (over 16384) passed")
+	}
+	if got := b.Describe().Limits; got.MaxSize != 4096 || got.MaxWork != 2_000_000_000 || got.MaxDepth != longrun.MaxDepth {
+		t.Errorf("meta limits %+v, want the bounds with the default depth", got)
 	}
 }
 

@@ -50,10 +50,14 @@ type Meta struct {
 	Statuses    []Status `json:"statuses"`
 }
 
-// Describe returns the meta of this build.
-func Describe() Meta {
+// Describe returns the meta of this build, with the default bounds.
+func Describe() Meta { return Bounds{}.Describe() }
+
+// Describe returns the meta of this build within bounds b.
+func (b Bounds) Describe() Meta {
+	b = b.OrDefault()
 	return Meta{
-		Limits: Limits{MinSize: MinSize, MaxSize: MaxSize, MinDepth: MinDepth, MaxDepth: MaxDepth, MaxWork: MaxWork,
+		Limits: Limits{MinSize: MinSize, MaxSize: b.MaxSize, MinDepth: MinDepth, MaxDepth: b.MaxDepth, MaxWork: b.MaxWork,
 			MaxAbs: MaxAbs, MinZoom: MinZoom, MaxZoom: MaxZoom, MaxNameLen: MaxNameLen, MaxEmailLen: MaxEmailLen},
 		Defaults:    DefaultParams(),
 		Colormaps:   julia.Colormaps(),

@@ -61,6 +61,9 @@ type Service struct {
 	// (nil: no rate limits, the quotas on stored and active still hold).
 	Quotas  Quotas
 	Limiter Limiter
+	// Bounds limit each configuration's size, depth and work; zero fields
+	// take the defaults.
+	Bounds Bounds
 	// Metrics counts enqueued and deduplicated jobs; nil records nothing.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now in UTC.
@@ -159,7 +162,7 @@ func (s *Service) List(ctx context.Context, owner, cursor string, limit int, f L
 
 // draft validates the input and finds the result its parameters have.
 func (s *Service) draft(ctx context.Context, in *Input) (Draft, *Result, error) {
-	d, err := in.Draft()
+	d, err := in.DraftWithin(s.Bounds)
 	if err != nil {
 		return Draft{}, nil, err
 	}

@@ -109,7 +109,7 @@ func createInForm(t *testing.T, ctx context.Context, url, name, size string) {
 func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
-	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--max-size", "4096") // a deployment's own limit, which the page states
 
 	within(t, ctx, 20*time.Second, "open the page",
 		chromedp.Navigate(s.URL+"/"),
@@ -387,7 +387,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 func TestBrowserExploresByPointing(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
-	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--max-work", "2000000000")
 	createInForm(t, ctx, s.URL, "explore", "256")
 	id := openID(t, ctx)
 	within(t, ctx, 5*time.Second, "the limits beside the fields follow the size",

@@ -198,8 +198,8 @@ func startBench(b *testing.B, edit ...func(*local.Config)) (*local.System, strin
 	return sys, sys.URL
 }
 
-// BenchmarkFairness: owner A has 200 max-cost jobs queued (2·10⁹
-// iterations each); owner B then asks for a 64×64 render. B's job waits
+// BenchmarkFairness: owner A has 200 big jobs queued (4096², 2·10⁹
+// iterations each, rendered as tiles); owner B then asks for a 64×64 render. B's job waits
 // for at most the render in flight: it must be done within that render's
 // time plus 1 s. It reports B's wait and the in-flight render's time.
 func BenchmarkFairness(b *testing.B) {
@@ -209,7 +209,7 @@ func BenchmarkFairness(b *testing.B) {
 		var first web.View
 		for i := range 200 {
 			v := a.Create(map[string]any{"name": fmt.Sprint("flood ", i), "params": testutil.Params(0.0001*float64(i), 0,
-				"width", 4096, "height", 4096, "depth", longrun.MaxWork/(4096*4096))})
+				"width", 4096, "height", 4096, "depth", 119)})
 			if i == 0 {
 				first = v
 			}

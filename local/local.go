@@ -68,6 +68,9 @@ type Config struct {
 	// Quotas bound each owner and client address (their zero values are
 	// the defaults).
 	Quotas longrun.Quotas
+	// Bounds limit one configuration's size, depth and work (zero fields:
+	// the defaults).
+	Bounds longrun.Bounds
 	// TrustForwardedFor takes the client's address from X-Forwarded-For,
 	// for a server behind a proxy.
 	TrustForwardedFor bool
@@ -160,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	metrics := tee{reg, rec}
 	limiter := &memlimit.Limiter{}
 	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Addresses: db, Metrics: metrics,
-		Quotas: cfg.Quotas, Limiter: limiter}
+		Quotas: cfg.Quotas, Limiter: limiter, Bounds: cfg.Bounds}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,

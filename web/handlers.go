@@ -23,7 +23,7 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 
 // meta serves the limits, defaults, colormaps and presets.
 func (s *server) meta(w http.ResponseWriter, r *http.Request) {
-	Encode(w, http.StatusOK, longrun.Describe())
+	Encode(w, http.StatusOK, s.Service.Bounds.Describe())
 }
 
 // answer answers a create, an edit or a re-render: the configuration with

@@ -22,9 +22,12 @@ type ImageWriter interface {
 
 func (w *Worker) tileSize() int { return cmp.Or(w.TileSize, 512) }
 
-// tiled reports whether p's image is rendered as tiles.
+// tiled reports whether p's image is rendered as tiles: a big image, or
+// one that may cost more than TileWork iterations (a few seconds).
 func (w *Worker) tiled(p longrun.Params) bool {
-	return w.Requeue != nil && p.Width*p.Height > cmp.Or(w.TileAbove, 4<<20)
+	pixels := p.Width * p.Height
+	return w.Requeue != nil && pixels > w.tileSize()*w.tileSize() &&
+		(pixels > cmp.Or(w.TileAbove, 4<<20) || int64(pixels)*int64(p.Depth) > cmp.Or(w.TileWork, 10_000_000_000))
 }
 
 // planTiles begins a tiled render: the version is marked rendering with

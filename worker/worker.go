@@ -85,6 +85,10 @@ type Worker struct {
 	TileAbove int
 	// TileSize is a tile's side, in pixels; 0 means 512.
 	TileSize int
+	// TileWork also tiles an image smaller than TileAbove whose work
+	// (pixels × depth, the most iterations it may cost) is over it; 0
+	// means 10¹⁰, a few seconds of a render on two cores.
+	TileWork int64
 	// Compute computes the escape counts of a view's pixels in a rectangle
 	// (the whole image, or a tile); nil means julia.ComputeRect. Tests
 	// replace it.

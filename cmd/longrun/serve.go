@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/longrun/longrun"
 	"io"
 	"log/slog"
 
@@ -20,6 +21,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.DataDir, "data", "./data", "folder for the database, images, mail and the session key")
 	fs.IntVar(&cfg.Jobs, "jobs", 1, "jobs rendered at once")
 	fs.IntVar(&cfg.Goroutines, "render-goroutines", 0, "goroutines all renders share (default: cores − 1, at least 1)")
+	fs.IntVar(&cfg.Bounds.MaxSize, "max-size", longrun.MaxSize, "largest width or height of a configuration")
+	fs.IntVar(&cfg.Bounds.MaxDepth, "max-depth", longrun.MaxDepth, "greatest depth of a configuration")
+	fs.Int64Var(&cfg.Bounds.MaxWork, "max-work", longrun.MaxWork, "most work (width × height × depth, iterations at most) of a configuration")
 	fs.IntVar(&cfg.TileAbove, "tile-above", 4<<20, "pixels above which a render is split into tiles, each a job of its own")
 	fs.IntVar(&cfg.TileSize, "tile-size", 512, "a tile's side, in pixels")
 	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
@@ -49,6 +53,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}
+	}
+	if err := cfg.Bounds.Check(); err != nil {
+		return usagef("serve: flags --max-size, --max-depth, --max-work: %v", err)
 	}
 	if cfg.Goroutines < 0 {
 		return usagef("serve: flag --render-goroutines must be 0 (default) or more")

@@ -45,7 +45,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	images := awsenv.Images(e, cfg)
 	srv := web.NewServer(web.Deps{
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
-			Limiter: store, Quotas: awsenv.Quotas(e), Addresses: store,
+			Limiter: store, Quotas: awsenv.Quotas(e), Bounds: awsenv.Bounds(e), Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
 		Sessions: sessions, Logger: awsenv.Logger(), Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),

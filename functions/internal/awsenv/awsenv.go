@@ -139,6 +139,12 @@ func Quotas(e *Env) longrun.Quotas {
 		MailPerOwner: e.Int("MAIL_PER_OWNER", 0)}
 }
 
+// Bounds reads MAX_SIZE, MAX_DEPTH and MAX_WORK, the limits of one
+// configuration; each unset one takes its default.
+func Bounds(e *Env) longrun.Bounds {
+	return longrun.Bounds{MaxSize: e.Int("MAX_SIZE", 0), MaxDepth: e.Int("MAX_DEPTH", 0), MaxWork: int64(e.Int("MAX_WORK", 0))}
+}
+
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
 // IMAGE_RETENTION_DAYS, the image bucket's lifecycle: results expire a day
 // before their images, so a deduplicated configuration never points at a
