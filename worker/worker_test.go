@@ -285,3 +285,46 @@ func TestTilesAssembleOnce(t *testing.T) {
 		t.Errorf("the second assembly: %v, or it wrote", err)
 	}
 }
+
+// Cancelled or edited, a tiled render's outstanding tiles render nothing.
+func TestTilesStopWhenCancelledOrEdited(t *testing.T) {
+	f := newFixture(t)
+	f.w.TileAbove, f.w.TileSize = 100, 8
+	ctx := context.Background()
+	for _, stop := range []string{"cancel", "edit"} {
+		c, job := f.configuration(t, -0.45)
+		if err := f.w.Process(ctx, job, 1); err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := f.db.Receive(ctx, 100, time.Minute, 5)
+		for _, m := range msgs {
+			f.db.DeleteJob(ctx, m.ID)
+		}
+		switch stop {
+		case "cancel":
+			if _, err := f.w.Service.Cancel(ctx, c.Owner, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		case "edit":
+			p := c.Params
+			p.Depth++
+			if _, err := f.db.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+				c.Edit(longrun.Draft{Name: c.Name, Params: p}, nil, time.Now())
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := f.renders.Load()
+		for _, m := range msgs {
+			var j longrun.Job
+			json.Unmarshal([]byte(m.Body), &j)
+			if err := f.w.Process(ctx, j, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := f.renders.Load() - before; n != 0 || len(msgs) != 6 {
+			t.Errorf("after %s: %d of %d tiles rendered, want none", stop, n, len(msgs))
+		}
+	}
+}
