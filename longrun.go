@@ -25,12 +25,11 @@ import (
 )
 
 // Limits of every configuration. MaxSize, MaxDepth and MaxWork are the
-// defaults of Bounds, which a deployment may set lower or higher: a
-// 16384² poster renders as tiles over many workers. Depth stops at 65,535,
-// the most a 16-bit count holds.
+// defaults of Bounds, which a deployment may set lower: a 16384² poster
+// renders as tiles over many workers.
 const (
 	MinSize, MaxSize   = 16, 16384
-	MinDepth, MaxDepth = 1, julia.MaxDepth
+	MinDepth, MaxDepth = 1, 100_000
 	MaxWork            = 2_000_000_000_000 // width·height·depth
 	MaxAbs             = 4                 // |c| and |center|
 	MinZoom, MaxZoom   = 1e-6, 1e12

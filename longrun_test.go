@@ -85,7 +85,7 @@ func TestLimitsAreInclusive(t *testing.T) {
 	ok := []longrun.ParamsInput{
 		{Width: ptr(16), Height: ptr(16), Depth: ptr(1), Zoom: ptr(1e-6)},
 		{Width: ptr(16384), Height: ptr(16384), Depth: ptr(7450), Zoom: ptr(1e12)}, // 1,999,975,546,880 ≤ 2·10¹²
-		{Width: ptr(100), Height: ptr(100), Depth: ptr(65535), Center: &longrun.Complex{Re: 4}},
+		{Width: ptr(100), Height: ptr(100), Depth: ptr(100_000), Center: &longrun.Complex{Re: 4}},
 	}
 	for i, in := range ok {
 		in.C = &longrun.Complex{Re: 0, Im: 4}

@@ -11,12 +11,12 @@ import (
 )
 
 // countsMagic begins a counts file: the format's name and version.
-const countsMagic = "julia-counts/2\n"
+const countsMagic = "julia-counts/3\n"
 
 // WriteCounts writes the counts and the stats of their render: what a
 // later render of the same view in another colormap, or the assembly of a
 // tiled image, reads back (ReadCounts) instead of computing it again. The
-// samples are 16-bit little-endian, uncompressed: deflating them cost
+// samples are 32-bit little-endian, uncompressed: deflating them cost
 // more time than a tile's render saves in storage.
 func WriteCounts(w io.Writer, c *Counts, st Stats) error {
 	var hdr [len(countsMagic) + 32]byte
@@ -47,7 +47,7 @@ func ReadCounts(r io.Reader) (*Counts, Stats, error) {
 	if w < 1 || ht < 1 || w > 1<<16 || ht > 1<<16 {
 		return nil, Stats{}, fmt.Errorf("julia: counts of %d×%d", w, ht)
 	}
-	c := &Counts{Width: w, Height: ht, Depth: int(binary.LittleEndian.Uint32(h[8:])), Pix: make([]uint16, w*ht)}
+	c := &Counts{Width: w, Height: ht, Depth: int(binary.LittleEndian.Uint32(h[8:])), Pix: make([]uint32, w*ht)}
 	st := Stats{Iterations: int64(binary.LittleEndian.Uint64(h[16:])), Pixels: w * ht,
 		Duration: time.Duration(binary.LittleEndian.Uint64(h[24:]))}
 	b := samples(c.Pix) // c.Pix's own bytes where the machine is little-endian
@@ -56,7 +56,7 @@ func ReadCounts(r io.Reader) (*Counts, Stats, error) {
 	}
 	if !littleEndian {
 		for i := range c.Pix {
-			c.Pix[i] = binary.LittleEndian.Uint16(b[2*i:])
+			c.Pix[i] = binary.LittleEndian.Uint32(b[4*i:])
 		}
 	}
 	return c, st, nil
@@ -68,16 +68,16 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // samples is the bytes of pix, little-endian: pix itself where the machine
 // is, else a copy.
-func samples(pix []uint16) []byte {
+func samples(pix []uint32) []byte {
 	if len(pix) == 0 {
 		return nil
 	}
 	if littleEndian {
-		return unsafe.Slice((*byte)(unsafe.Pointer(&pix[0])), 2*len(pix))
+		return unsafe.Slice((*byte)(unsafe.Pointer(&pix[0])), 4*len(pix))
 	}
-	b := make([]byte, 2*len(pix))
+	b := make([]byte, 4*len(pix))
 	for i, v := range pix {
-		binary.LittleEndian.PutUint16(b[2*i:], v)
+		binary.LittleEndian.PutUint32(b[4*i:], v)
 	}
 	return b
 }

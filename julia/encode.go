@@ -270,10 +270,17 @@ func adler32Combine(a, b uint32, lenB int) uint32 {
 	return sum1 | sum2<<16
 }
 
+// MaxPGMDepth is the greatest depth whose counts a PGM can hold: Netpbm's
+// maxval stops at 65535.
+const MaxPGMDepth = 65535
+
 // WritePGM writes the counts as a binary PGM (P5) whose maxval is the
 // render's depth: as Netpbm says, one byte per sample when maxval < 256,
 // else two, most significant first.
 func (c *Counts) WritePGM(w io.Writer) error {
+	if c.Depth > MaxPGMDepth {
+		return fmt.Errorf("julia: a PGM holds counts up to %d, and depth %d may pass that", MaxPGMDepth, c.Depth)
+	}
 	bw := bufio.NewWriter(w)
 	maxval := max(c.Depth, 1)
 	fmt.Fprintf(bw, "P5\n%d %d\n%d\n", c.Width, c.Height, maxval)

@@ -26,8 +26,9 @@ import (
 	"time"
 )
 
-// MaxDepth is the largest depth a count can hold.
-const MaxDepth = math.MaxUint16
+// MaxDepth is the largest depth the renderer takes: counts are 32-bit, and
+// a depth beyond this would take days.
+const MaxDepth = 1_000_000
 
 // checkEvery is how many interleaved steps a kernel takes between looks at
 // the stop flag: a few microseconds of work.
@@ -108,11 +109,11 @@ type Stats struct {
 type Counts struct {
 	Width, Height int
 	Depth         int
-	Pix           []uint16
+	Pix           []uint32
 }
 
 // At returns the count of pixel (col, row).
-func (c *Counts) At(col, row int) uint16 { return c.Pix[row*c.Width+col] }
+func (c *Counts) At(col, row int) uint32 { return c.Pix[row*c.Width+col] }
 
 // Point returns the complex number that pixel (col, row) stands for: with
 // side = max(width, height) and d = (side−1)·zoom,
@@ -186,7 +187,7 @@ type grid struct {
 
 func newGrid(p Params, r image.Rectangle) *grid {
 	w, h := r.Dx(), r.Dy()
-	g := &grid{p: p, rect: r, counts: &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint16, w*h)},
+	g := &grid{p: p, rect: r, counts: &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint32, w*h)},
 		xs: make([]float64, w), rows: h}
 	for col := range g.xs {
 		g.xs[col] = real(p.Point(r.Min.X+col, 0))
@@ -304,7 +305,7 @@ type Colouring struct {
 
 // NewColouring returns the colouring of counts lo to hi with the named
 // colormap (the default if there is none of that name).
-func NewColouring(colormap string, lo, hi uint16) *Colouring {
+func NewColouring(colormap string, lo, hi uint32) *Colouring {
 	pal, ok := colormaps[colormap]
 	if !ok {
 		pal = colormaps[DefaultColormap]
@@ -321,7 +322,7 @@ func NewColouring(colormap string, lo, hi uint16) *Colouring {
 }
 
 // Index writes the palette index of each count of counts to dst.
-func (c *Colouring) Index(dst []uint8, counts []uint16) {
+func (c *Colouring) Index(dst []uint8, counts []uint32) {
 	for i, v := range counts {
 		dst[i] = c.index[v]
 	}
@@ -337,16 +338,16 @@ func (c *Counts) Sum() int64 {
 }
 
 // Range returns the least and the greatest count.
-func (c *Counts) Range() (lo, hi uint16) {
+func (c *Counts) Range() (lo, hi uint32) {
 	n := runtime.GOMAXPROCS(0)
-	los, his := make([]uint16, n), make([]uint16, n)
+	los, his := make([]uint32, n), make([]uint32, n)
 	for i := range n {
-		los[i] = math.MaxUint16
+		los[i] = math.MaxUint32
 	}
 	next := 0
 	var mu sync.Mutex
 	parts(len(c.Pix), func(from, to int) {
-		l, h := uint16(math.MaxUint16), uint16(0)
+		l, h := uint32(math.MaxUint32), uint32(0)
 		for _, v := range c.Pix[from:to] {
 			l, h = min(l, v), max(h, v)
 		}

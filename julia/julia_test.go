@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +27,8 @@ var standard = Params{C: complex(-0.7, 0.27015), Zoom: 1, Width: 1024, Height: 1
 // naive is the reference kernel: one goroutine, complex128, no symmetry, no
 // interleaving. Benchmarks compare against it; tests check the fast path
 // gives the same counts.
-func naive(p Params) ([]uint16, int64) {
-	out := make([]uint16, p.Width*p.Height)
+func naive(p Params) ([]uint32, int64) {
+	out := make([]uint32, p.Width*p.Height)
 	var total int64
 	for row := 0; row < p.Height; row++ {
 		for col := 0; col < p.Width; col++ {
@@ -37,7 +38,7 @@ func naive(p Params) ([]uint16, int64) {
 				z = z*z + p.C
 				n++
 			}
-			out[row*p.Width+col] = uint16(n)
+			out[row*p.Width+col] = uint32(n)
 			total += int64(n)
 		}
 	}
@@ -350,9 +351,9 @@ func TestPGMHoldsTheCounts(t *testing.T) {
 			t.Fatalf("depth %d: %d sample bytes, want %d (%d per sample)", depth, len(body), width*len(c.Pix), width)
 		}
 		for i, v := range c.Pix {
-			got := uint16(body[i*width])
+			got := uint32(body[i*width])
 			if width == 2 {
-				got = got<<8 | uint16(body[2*i+1])
+				got = got<<8 | uint32(body[2*i+1])
 			}
 			if got != v {
 				t.Fatalf("depth %d, sample %d: got %d, want %d", depth, i, got, v)
@@ -373,6 +374,10 @@ func TestPGMHoldsTheCounts(t *testing.T) {
 		if out, err := read.Output(); err != nil || !bytes.Equal(out, buf.Bytes()) {
 			t.Errorf("depth %d: pgmtopgm does not read it back as written: %v", depth, err)
 		}
+	}
+	deep := &Counts{Width: 1, Height: 1, Depth: MaxPGMDepth + 1, Pix: []uint32{MaxPGMDepth + 1}}
+	if err := deep.WritePGM(io.Discard); err == nil {
+		t.Errorf("counts of depth %d written as a PGM, whose maxval stops at %d", deep.Depth, MaxPGMDepth)
 	}
 	if _, err := exec.LookPath("pamfile"); err != nil {
 		t.Log("netpbm is not installed: the files were checked against the format only (apt-get install netpbm)")

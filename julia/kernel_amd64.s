@@ -116,7 +116,7 @@ iterAVX512_finish:
 iterAVX512_chain0_store:
 	MOVQ         1248(AX)(R11*8), R12
 	MOVQ         1312(AX)(R11*8), R13
-	MOVW         R13, (DI)(R12*2)
+	MOVL         R13, (DI)(R12*4)
 	INCQ         R11
 	CMPQ         R11, R10
 	JL           iterAVX512_chain0_store
@@ -158,7 +158,7 @@ iterAVX512_chain0_done:
 iterAVX512_chain1_store:
 	MOVQ         1248(AX)(R11*8), R12
 	MOVQ         1312(AX)(R11*8), R13
-	MOVW         R13, (DI)(R12*2)
+	MOVL         R13, (DI)(R12*4)
 	INCQ         R11
 	CMPQ         R11, R10
 	JL           iterAVX512_chain1_store
@@ -277,7 +277,7 @@ iterAVX2_lane:
 	MOVQ 56(AX), DI
 	SUBQ 640(AX)(SI*8), DI
 	MOVQ (AX), R8
-	MOVW DI, (R8)(BX*2)
+	MOVL DI, (R8)(BX*4)
 	MOVQ 24(AX), BX
 	CMPQ BX, 16(AX)
 	JGE  iterAVX2_idle

@@ -10,7 +10,7 @@ const interleave = 4
 // scalarKernel computes the escape counts of one row, 4 pixels in flight: when a
 // pixel escapes (or reaches depth) its lane takes the next pixel of the row.
 // It returns false if stop was set before the row finished.
-func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
+func scalarKernel(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
 	next, active := 0, 0
 	idx0, left0, zr0, zi0 := -1, depth, 0.0, 0.0
 	if next < len(xs) {
@@ -40,7 +40,7 @@ func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop
 		for {
 			for step := 0; step < checkEvery; step++ {
 				if rr, ii := float64(zr0*zr0), float64(zi0*zi0); rr+ii >= 4 || left0 == 0 {
-					out[idx0] = uint16(depth - left0)
+					out[idx0] = uint32(depth - left0)
 					if next == len(xs) {
 						idx0 = -1
 						active--
@@ -54,7 +54,7 @@ func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop
 					left0--
 				}
 				if rr, ii := float64(zr1*zr1), float64(zi1*zi1); rr+ii >= 4 || left1 == 0 {
-					out[idx1] = uint16(depth - left1)
+					out[idx1] = uint32(depth - left1)
 					if next == len(xs) {
 						idx1 = -1
 						active--
@@ -68,7 +68,7 @@ func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop
 					left1--
 				}
 				if rr, ii := float64(zr2*zr2), float64(zi2*zi2); rr+ii >= 4 || left2 == 0 {
-					out[idx2] = uint16(depth - left2)
+					out[idx2] = uint32(depth - left2)
 					if next == len(xs) {
 						idx2 = -1
 						active--
@@ -82,7 +82,7 @@ func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop
 					left2--
 				}
 				if rr, ii := float64(zr3*zr3), float64(zi3*zi3); rr+ii >= 4 || left3 == 0 {
-					out[idx3] = uint16(depth - left3)
+					out[idx3] = uint32(depth - left3)
 					if next == len(xs) {
 						idx3 = -1
 						active--
@@ -107,7 +107,7 @@ tail:
 			if idx0 >= 0 {
 				rr, ii := float64(zr0*zr0), float64(zi0*zi0)
 				if rr+ii >= 4 || left0 == 0 {
-					out[idx0] = uint16(depth - left0)
+					out[idx0] = uint32(depth - left0)
 					if next < len(xs) {
 						idx0, left0, zr0, zi0 = next, depth, xs[next], y
 						next++
@@ -124,7 +124,7 @@ tail:
 			if idx1 >= 0 {
 				rr, ii := float64(zr1*zr1), float64(zi1*zi1)
 				if rr+ii >= 4 || left1 == 0 {
-					out[idx1] = uint16(depth - left1)
+					out[idx1] = uint32(depth - left1)
 					if next < len(xs) {
 						idx1, left1, zr1, zi1 = next, depth, xs[next], y
 						next++
@@ -141,7 +141,7 @@ tail:
 			if idx2 >= 0 {
 				rr, ii := float64(zr2*zr2), float64(zi2*zi2)
 				if rr+ii >= 4 || left2 == 0 {
-					out[idx2] = uint16(depth - left2)
+					out[idx2] = uint32(depth - left2)
 					if next < len(xs) {
 						idx2, left2, zr2, zi2 = next, depth, xs[next], y
 						next++
@@ -158,7 +158,7 @@ tail:
 			if idx3 >= 0 {
 				rr, ii := float64(zr3*zr3), float64(zi3*zi3)
 				if rr+ii >= 4 || left3 == 0 {
-					out[idx3] = uint16(depth - left3)
+					out[idx3] = uint32(depth - left3)
 					if next < len(xs) {
 						idx3, left3, zr3, zi3 = next, depth, xs[next], y
 						next++

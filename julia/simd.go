@@ -8,7 +8,7 @@ import (
 
 // A kernelFunc computes the escape counts of one row: out[i] for the pixel
 // at (xs[i], y). It returns false if stop was set before the row finished.
-type kernelFunc func(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool
+type kernelFunc func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool
 
 // A Kernel is one implementation of the escape-time loop. Every kernel
 // gives the scalar kernel's count on every pixel.
@@ -36,7 +36,7 @@ const maxLanes = 32
 // each lane's pixel (idx), z and iterations left. The assembly reads and
 // writes it at fixed offsets (internal/asm; TestLanesLayout checks them).
 type lanes struct {
-	out    *uint16
+	out    *uint32
 	xs     *float64
 	n      int64 // pixels in the row
 	next   int64 // the next pixel a lane takes
@@ -64,7 +64,7 @@ type lanes struct {
 // fills the lanes, then lets iter run checkEvery steps at a time between
 // looks at stop. iter refills a lane when its pixel finishes.
 func simdKernel(n int, iter func(r *byte, steps int64) bool) kernelFunc {
-	return func(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
+	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
 		if len(xs) == 0 {
 			return true
 		}

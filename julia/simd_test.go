@@ -47,6 +47,8 @@ func TestEveryKernelIsExact(t *testing.T) {
 		{C: complex(0.285, 0.01), Zoom: 3, Center: complex(0.1, -0.2), Width: 17, Height: 5, Depth: 5000, Colormap: DefaultColormap},
 		{C: complex(4, 0), Zoom: 1e-3, Center: complex(1, 1), Width: 40, Height: 3, Depth: 1, Colormap: DefaultColormap},
 		{C: complex(-0.4, 0.6), Zoom: 1, Width: 3, Height: 64, Depth: 65535, Colormap: DefaultColormap},
+		// Counts past 16 bits: the set's interior reaches the depth.
+		{C: complex(0, 0), Zoom: 1, Width: 5, Height: 9, Depth: 150_000, Colormap: DefaultColormap},
 		// |z|² = 4 exactly: at x = ±2, y = 0 (zoom ½), and after one step
 		// from 0 (c = 2): escaped, as the scalar kernel's ≥ says.
 		{C: complex(0.25, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
@@ -64,6 +66,9 @@ func TestEveryKernelIsExact(t *testing.T) {
 		want, _, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &scalar})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, hi := want.Range(); p.Depth == 150_000 && hi != 150_000 {
+			t.Fatalf("case %d: the deepest count is %d, want the depth, 150000", i, hi)
 		}
 		for _, k := range ks[:len(ks)-1] {
 			got, _, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &k})

@@ -33,7 +33,7 @@ func (p Params) Tiles(w, h int) []Tile {
 // Encode writes of the image Compute and Image make, byte for byte. It
 // holds one row of tiles at a time, so an image far larger than memory can
 // be written.
-func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint16, counts func(Tile) (*Counts, error)) error {
+func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Tile) (*Counts, error)) error {
 	col := NewColouring(p.Colormap, lo, hi)
 	pw, err := NewPNGWriter(w, p.Width, p.Height, col.Palette)
 	if err != nil {

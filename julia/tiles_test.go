@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestTiledImagesAreTheSinglePassImages(t *testing.T) {
 			}
 			tiles := p.Tiles(tc.tw, tc.th)
 			parts := map[int]*Counts{}
-			lo, hi := uint16(65535), uint16(0)
+			lo, hi := uint32(math.MaxUint32), uint32(0)
 			for _, tile := range tiles {
 				c, _, err := ComputeRect(context.Background(), p, tile.Rect, Options{Workers: 2})
 				if err != nil {

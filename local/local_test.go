@@ -500,7 +500,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 		{"width small", `{"params":{"c":{"re":0,"im":0},"width":15}}`, "params.width", 400},
 		{"height big", `{"params":{"c":{"re":0,"im":0},"height":16385}}`, "params.height", 400},
 		{"depth zero", `{"params":{"c":{"re":0,"im":0},"depth":0}}`, "params.depth", 400},
-		{"depth big", `{"params":{"c":{"re":0,"im":0},"depth":65536}}`, "params.depth", 400},
+		{"depth big", `{"params":{"c":{"re":0,"im":0},"depth":100001}}`, "params.depth", 400},
 		{"total work", `{"params":{"c":{"re":0,"im":0},"width":16384,"height":16384,"depth":7451}}`, "params.depth", 400},
 		{"c far", `{"params":{"c":{"re":3,"im":3}}}`, "params.c", 400},
 		{"center far", `{"params":{"c":{"re":0,"im":0},"center":{"re":0,"im":-4.5}}}`, "params.center", 400},

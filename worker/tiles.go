@@ -170,7 +170,7 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 	counts := c.Params.CountsHash()
 	start := time.Now()
 	write := func(out io.Writer) error {
-		return julia.Assemble(out, p, tiles, uint16(t.Lo), uint16(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
+		return julia.Assemble(out, p, tiles, uint32(t.Lo), uint32(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
 			rc, err := w.Images.OpenImage(ctx, longrun.TileKey(counts, t.Size, tile.Index))
 			if err != nil {
 				return nil, fmt.Errorf("tile %d: %w", tile.Index, err)

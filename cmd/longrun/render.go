@@ -63,6 +63,9 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
+	if counts != "" && p.Depth > julia.MaxPGMDepth {
+		return usagef("render: flag --counts: a PGM holds counts up to %d; depth %d may pass that", julia.MaxPGMDepth, p.Depth)
+	}
 	cs, st, err := julia.Compute(ctx, p, julia.Options{Workers: workers})
 	if err != nil {
 		return err

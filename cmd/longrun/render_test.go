@@ -53,6 +53,7 @@ func TestRenderBadFlagsNameTheFlag(t *testing.T) {
 		"--size":     {"render", "--c=0.3", "--size", "0x10"},
 		"--colormap": {"render", "--c=0.3", "--colormap", "jet"},
 		"-bogus":     {"render", "--c=0.3", "--bogus"},
+		"--counts":   {"render", "--c=0.3", "--size", "16x16", "--depth", "70000", "--counts", "deep.pgm"},
 	}
 	for flag, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -183,7 +183,7 @@ func kernel(k isa) {
 	SUBQ(Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft}, count)
 	out := GP64()
 	MOVQ(Mem{Base: r, Disp: offOut}, out)
-	MOVW(count.As16(), Mem{Base: out, Index: idx, Scale: 2})
+	MOVL(count.As32(), Mem{Base: out, Index: idx, Scale: 4})
 	MOVQ(Mem{Base: r, Disp: offNext}, next)
 	CMPQ(next, Mem{Base: r, Disp: offN})
 	JGE(LabelRef(k.name + "_idle"))
@@ -240,7 +240,7 @@ func VMOVDQU64orDQU(src, dst Op, k isa) {
 // kernel512 emits the AVX-512 kernel: as kernel, but a lane's state (z,
 // iterations left, pixel index) stays in registers. When lanes finish, the
 // mask registers say which: their pixel indices and counts are compressed
-// (VPCOMPRESSQ) for the scalar stores of the uint16 counts, and the next
+// (VPCOMPRESSQ) for the scalar stores of the 32-bit counts, and the next
 // pixels are expanded (VEXPANDPD) straight from the row's xs into those
 // lanes; past the row's end the lanes left over go idle.
 func kernel512(k isa) {
@@ -365,7 +365,7 @@ func kernel512(k isa) {
 		Label(fmt.Sprintf("%s_chain%d_store", k.name, c))
 		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf}, at)
 		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf + 64}, v)
-		MOVW(v.As16(), Mem{Base: out, Index: at, Scale: 2})
+		MOVL(v.As32(), Mem{Base: out, Index: at, Scale: 4})
 		INCQ(i)
 		CMPQ(i, count)
 		JL(LabelRef(fmt.Sprintf("%s_chain%d_store", k.name, c)))

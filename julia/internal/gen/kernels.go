@@ -51,13 +51,13 @@ func kernel(b *bytes.Buffer, w int) {
 	p("// scalarKernel computes the escape counts of one row, %d pixels in flight: when a\n", w)
 	p("// pixel escapes (or reaches depth) its lane takes the next pixel of the row.\n")
 	p("// It returns false if stop was set before the row finished.\n")
-	p("func scalarKernel(out []uint16, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {\n")
+	p("func scalarKernel(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {\n")
 	p("\tnext, active := 0, 0\n")
 	lanes("\tidx#, left#, zr#, zi# := -1, depth, 0.0, 0.0\n\tif next < len(xs) {\n\t\tidx#, zr#, zi# = next, xs[next], y\n\t\tnext++\n\t\tactive++\n\t}")
 	// Steady phase: every lane busy, so no lane needs an idle check.
 	p("\tif active == %d {\n\t\tfor {\n\t\t\tfor step := 0; step < checkEvery; step++ {\n", w)
 	lanes(`				if rr, ii := float64(zr#*zr#), float64(zi#*zi#); rr+ii >= 4 || left# == 0 {
-					out[idx#] = uint16(depth - left#)
+					out[idx#] = uint32(depth - left#)
 					if next == len(xs) {
 						idx# = -1
 						active--
@@ -78,7 +78,7 @@ func kernel(b *bytes.Buffer, w int) {
 	lanes(`			if idx# >= 0 {
 				rr, ii := float64(zr#*zr#), float64(zi#*zi#)
 				if rr+ii >= 4 || left# == 0 {
-					out[idx#] = uint16(depth - left#)
+					out[idx#] = uint32(depth - left#)
 					if next < len(xs) {
 						idx#, left#, zr#, zi# = next, depth, xs[next], y
 						next++
