@@ -21,6 +21,23 @@ const (
 // and says whether the job needs rendering. A job whose parameters were
 // rendered before is finished here from that result.
 func (s *Service) Prepare(ctx context.Context, job Job) (*Configuration, Skip, error) {
+	c, skip, err := s.current(ctx, job)
+	switch {
+	case err != nil || skip != SkipNone:
+		return c, skip, err
+	case !Allowed("start", c.Status):
+		return c, SkipStopped, nil
+	}
+	r, err := s.result(ctx, job.Hash)
+	if err != nil || r == nil {
+		return c, SkipNone, err
+	}
+	return c, SkipDeduplicated, s.FinishRender(ctx, job, r)
+}
+
+// current loads the job's configuration and says why the job is not
+// wanted any more, if it is not: deleted, superseded, or done already.
+func (s *Service) current(ctx context.Context, job Job) (*Configuration, Skip, error) {
 	c, err := s.Store.Configuration(ctx, job.ID)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
@@ -31,14 +48,8 @@ func (s *Service) Prepare(ctx context.Context, job Job) (*Configuration, Skip, e
 		return c, SkipSuperseded, nil
 	case c.Status == StatusDone:
 		return c, SkipDuplicate, nil
-	case !Allowed("start", c.Status):
-		return c, SkipStopped, nil
 	}
-	r, err := s.result(ctx, job.Hash)
-	if err != nil || r == nil {
-		return c, SkipNone, err
-	}
-	return c, SkipDeduplicated, s.FinishRender(ctx, job, r)
+	return c, SkipNone, nil
 }
 
 // StartRender marks the job's version rendering.

@@ -113,16 +113,10 @@ func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (comple
 // job's configuration and says whether the job is still wanted — the
 // version current and rendering, and for an assembly every tile done.
 func (s *Service) PrepareTiled(ctx context.Context, job Job) (*Configuration, Skip, error) {
-	c, err := s.Store.Configuration(ctx, job.ID)
+	c, skip, err := s.current(ctx, job)
 	switch {
-	case ErrorCode(err) == ENOTFOUND:
-		return nil, SkipDeleted, nil
-	case err != nil:
-		return nil, SkipNone, err
-	case c.Version != job.Version || c.ParamsHash != job.Hash:
-		return c, SkipSuperseded, nil
-	case c.Status == StatusDone:
-		return c, SkipDuplicate, nil
+	case err != nil || skip != SkipNone:
+		return c, skip, err
 	case c.Status != StatusRendering || c.Tiling == nil:
 		return c, SkipStopped, nil
 	case job.Kind == JobAssemble && !c.Tiling.Complete():

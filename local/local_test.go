@@ -313,22 +313,12 @@ func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
 	release()
 
 	var progress []float64
-	for {
-		_, data, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("read push: %v (progress so far %v)", err, progress)
+	readPushes(t, ctx, ws, v.ID, func(p web.View) bool {
+		if p.Status == longrun.StatusRendering {
+			progress = append(progress, p.Progress)
 		}
-		var m notify.Message
-		if err := json.Unmarshal(data, &m); err != nil || m.Configuration == nil || m.ID != v.ID {
-			continue
-		}
-		if m.Configuration.Status == longrun.StatusRendering {
-			progress = append(progress, m.Configuration.Progress)
-		}
-		if m.Configuration.Status == longrun.StatusDone {
-			break
-		}
-	}
+		return p.Status == longrun.StatusDone
+	})
 	if len(progress) < 2 || progress[len(progress)-1] <= progress[0] {
 		t.Errorf("progress pushes %v: want several, rising", progress)
 	}
@@ -1007,6 +997,25 @@ func TestAnotherColormapNeedsNoRender(t *testing.T) {
 	}
 }
 
+// readPushes reads an owner's pushes about configuration id, handing each
+// state to each, until it returns true.
+func readPushes(t *testing.T, ctx context.Context, ws *websocket.Conn, id string, each func(web.View) bool) {
+	t.Helper()
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("read push: %v", err)
+		}
+		var m notify.Message
+		if err := json.Unmarshal(data, &m); err != nil || m.Configuration == nil || m.ID != id {
+			continue
+		}
+		if each(*m.Configuration) {
+			return
+		}
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -1031,23 +1040,13 @@ func TestABigRenderIsTiled(t *testing.T) {
 	params := small(0.33, 0.1, "width", 70, "height", 45) // 5 × 3 tiles, the last column and row cut
 	v := c.Create(map[string]any{"name": "poster", "params": params})
 	progress := map[float64]bool{}
-	for {
-		_, data, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("read push: %v (progress so far %v)", err, progress)
+	readPushes(t, ctx, ws, v.ID, func(p web.View) bool {
+		if p.Status == longrun.StatusRendering {
+			progress[p.Progress] = true
 		}
-		var m notify.Message
-		if err := json.Unmarshal(data, &m); err != nil || m.Configuration == nil || m.ID != v.ID {
-			continue
-		}
-		if m.Configuration.Status == longrun.StatusRendering {
-			progress[m.Configuration.Progress] = true
-		}
-		if m.Configuration.Status == longrun.StatusDone {
-			v = *m.Configuration
-			break
-		}
-	}
+		v = p
+		return p.Status == longrun.StatusDone
+	})
 	if len(progress) < 3 {
 		t.Errorf("progress pushed at %v: want a step per tile or so", progress)
 	}
