@@ -43,6 +43,35 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 			}
 		}
 	})
+	t.Run("a batch of jobs arrives whole, each once", func(t *testing.T) {
+		q, receive := newQueue(t)
+		bs, ok := q.(interface {
+			SendJobs(context.Context, []longrun.Job) error
+		})
+		if !ok {
+			t.Skip("this queue sends one job at a time")
+		}
+		var jobs []longrun.Job
+		id := longrun.NewID()
+		for i := range 23 { // two full batches of 10 and a part
+			jobs = append(jobs, longrun.Job{ID: id, Version: 1, Hash: strings.Repeat("cd", 32), Owner: "owner", Kind: longrun.JobTile, Tile: i})
+		}
+		if err := bs.SendJobs(context.Background(), jobs); err != nil {
+			t.Fatal(err)
+		}
+		got := map[longrun.Job]int{}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(got) < len(jobs) && time.Now().Before(deadline) {
+			for _, j := range receive() {
+				got[j]++
+			}
+		}
+		for _, j := range jobs {
+			if got[j] != 1 {
+				t.Errorf("tile %d received %d times, want once", j.Tile, got[j])
+			}
+		}
+	})
 }
 
 // Mailer is the mail port.

@@ -14,6 +14,12 @@ import (
 	"github.com/longrun/longrun/julia"
 )
 
+// A BatchSender sends many jobs at once (SQS batches of 10; one SQLite
+// transaction): a poster's planner sends a thousand tile jobs.
+type BatchSender interface {
+	SendJobs(ctx context.Context, jobs []longrun.Job) error
+}
+
 // An ImageWriter stores an image streamed by write, never held whole in
 // memory (a poster's PNG is hundreds of megabytes).
 type ImageWriter interface {
@@ -39,11 +45,20 @@ func (w *Worker) planTiles(ctx context.Context, c *longrun.Configuration, job lo
 	if err := w.Service.StartTiles(ctx, job, len(tiles), size); err != nil {
 		return err
 	}
-	for _, t := range tiles {
-		tj := job
-		tj.Kind, tj.Tile = longrun.JobTile, t.Index
-		if err := w.Requeue.SendJobAfter(ctx, tj, 0); err != nil {
-			return fmt.Errorf("send tile job: %w", err)
+	jobs := make([]longrun.Job, len(tiles))
+	for i, t := range tiles {
+		jobs[i] = job
+		jobs[i].Kind, jobs[i].Tile = longrun.JobTile, t.Index
+	}
+	if bs, ok := w.Requeue.(BatchSender); ok {
+		if err := bs.SendJobs(ctx, jobs); err != nil {
+			return fmt.Errorf("send tile jobs: %w", err)
+		}
+	} else {
+		for _, tj := range jobs {
+			if err := w.Requeue.SendJobAfter(ctx, tj, 0); err != nil {
+				return fmt.Errorf("send tile job: %w", err)
+			}
 		}
 	}
 	log.InfoContext(ctx, "job: split into tiles", "outcome", "tiled", "tiles", len(tiles), "tileSize", size)

@@ -5,10 +5,13 @@ package sqsqueue
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/notify"
@@ -24,9 +27,10 @@ type Queue struct {
 // Queue implements these ports: pointed at the job queue, the first two;
 // at the e-mail retry queue, the third.
 var (
-	_ longrun.Queue     = (*Queue)(nil)
-	_ worker.Requeuer   = (*Queue)(nil)
-	_ notify.RetryQueue = (*Queue)(nil)
+	_ longrun.Queue      = (*Queue)(nil)
+	_ worker.Requeuer    = (*Queue)(nil)
+	_ worker.BatchSender = (*Queue)(nil)
+	_ notify.RetryQueue  = (*Queue)(nil)
 )
 
 // SendMailAfter queues an e-mail to try again after delay (SQS delays at
@@ -63,4 +67,34 @@ func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 // delivered after delay.
 func (q *Queue) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
 	return q.send(ctx, job, job.Owner, delay)
+}
+
+// SendJobs enqueues jobs in batches of 10 (SendMessageBatch), each in its
+// owner's message group.
+func (q *Queue) SendJobs(ctx context.Context, jobs []longrun.Job) error {
+	for len(jobs) > 0 {
+		batch := jobs[:min(len(jobs), 10)]
+		jobs = jobs[len(batch):]
+		in := &sqs.SendMessageBatchInput{QueueUrl: &q.URL}
+		for i, job := range batch {
+			body, err := json.Marshal(job)
+			if err != nil {
+				return err
+			}
+			e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+			if job.Owner != "" {
+				e.MessageGroupId = aws.String(job.Owner)
+			}
+			in.Entries = append(in.Entries, e)
+		}
+		out, err := q.Client.SendMessageBatch(ctx, in)
+		if err != nil {
+			return longrun.Unavailable("the queue", err)
+		}
+		if len(out.Failed) > 0 {
+			f := out.Failed[0]
+			return longrun.Unavailable("the queue", fmt.Errorf("%d of %d jobs not sent: %s %s", len(out.Failed), len(batch), aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+	}
+	return nil
 }

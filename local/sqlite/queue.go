@@ -13,9 +13,10 @@ import (
 )
 
 var (
-	_ longrun.Queue   = (*DB)(nil)
-	_ worker.Requeuer = (*DB)(nil)
-	_ pump.Queue      = (*DB)(nil)
+	_ longrun.Queue      = (*DB)(nil)
+	_ worker.Requeuer    = (*DB)(nil)
+	_ worker.BatchSender = (*DB)(nil)
+	_ pump.Queue         = (*DB)(nil)
 )
 
 // SendJob enqueues a render job.
@@ -31,6 +32,28 @@ func (db *DB) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Dura
 	}
 	now := db.now()
 	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now+int64(delay), now, job.Owner); err != nil {
+		return unavailable(err)
+	}
+	signal(db.jobs)
+	return nil
+}
+
+// SendJobs enqueues jobs in one transaction.
+func (db *DB) SendJobs(ctx context.Context, jobs []longrun.Job) error {
+	now := db.now()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, job := range jobs {
+			body, err := json.Marshal(job)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return unavailable(err)
 	}
 	signal(db.jobs)
