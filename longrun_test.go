@@ -396,3 +396,30 @@ func TestHistoryKeepsEarlierVersions(t *testing.T) {
 		t.Errorf("history does not survive the record: %v", err)
 	}
 }
+
+// A tiled render's planner delivered again keeps the tiles done; a tile
+// counts once; a new version forgets the tiling.
+func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 64, Height: 64, Depth: 10, Colormap: "magma"}
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: p}, nil, now)
+	if err := c.StartTiles(1, 4, 32, now); err != nil || c.Status != longrun.StatusRendering {
+		t.Fatalf("start tiles: %v, %s", err, c.Status)
+	}
+	for _, i := range []int{0, 2, 2} {
+		c.FinishTile(1, i, longrun.TileResult{Lo: 1, Hi: 9, Iterations: 5})
+	}
+	c.StartTiles(1, 4, 32, now) // the planner again
+	if c.Tiling.Count != 2 || c.Tiling.Iterations != 10 || c.Progress != 0.5 {
+		t.Errorf("after the planner again: %d tiles, %d iterations, progress %v; want 2, 10, 0.5", c.Tiling.Count, c.Tiling.Iterations, c.Progress)
+	}
+	if _, err := c.FinishTile(2, 1, longrun.TileResult{}); !errors.Is(err, longrun.ErrSuperseded) {
+		t.Errorf("a tile of another version: %v, want ErrSuperseded", err)
+	}
+	q := p
+	q.Depth = 11
+	c.Edit(longrun.Draft{Name: "a", Params: q}, nil, now)
+	if c.Tiling != nil {
+		t.Errorf("a new version kept the old one's tiling %+v", c.Tiling)
+	}
+}

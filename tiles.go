@@ -2,6 +2,7 @@ package longrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -90,7 +91,7 @@ func (c *Configuration) FinishTile(version int64, index int, r TileResult) (comp
 // StartTiles marks the job's version a tiled render of total tiles.
 func (s *Service) StartTiles(ctx context.Context, job Job, total, size int) error {
 	err := s.apply(ctx, job, func(c *Configuration) error { return c.StartTiles(job.Version, total, size, s.now()) })
-	if err == errUnchanged {
+	if errors.Is(err, errUnchanged) {
 		return nil
 	}
 	return err
@@ -103,7 +104,7 @@ func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (comple
 		complete, err = c.FinishTile(job.Version, job.Tile, r)
 		return err
 	})
-	if err == errUnchanged {
+	if errors.Is(err, errUnchanged) {
 		err = nil
 	}
 	return complete, err
