@@ -85,18 +85,14 @@ func (w *Worker) tile(ctx context.Context, job longrun.Job, log *slog.Logger) er
 		return fmt.Errorf("%w: tile %d of %d", errPermanent, job.Tile, len(tiles))
 	}
 	key := longrun.TileKey(c.Params.CountsHash(), c.Tiling.Size, job.Tile)
-	cs, st, kept := w.storedTile(ctx, key, log)
+	cs, st, kept := w.kept(ctx, key, log)
 	if !kept {
 		start := time.Now()
-		cs, st, err = w.computeTile(ctx, c, job, tiles[job.Tile])
+		cs, st, err = w.computeTile(ctx, c, tiles[job.Tile])
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		if err := julia.WriteCounts(&buf, cs, st); err != nil {
-			return err
-		}
-		if err := w.Images.PutImage(ctx, key, buf.Bytes()); err != nil {
+		if err := w.keep(ctx, key, cs, st); err != nil {
 			return fmt.Errorf("store tile: %w", err)
 		}
 		w.metrics().Add(longrun.MetricTilesRendered, 1)
@@ -119,39 +115,15 @@ func (w *Worker) tile(ctx context.Context, job longrun.Job, log *slog.Logger) er
 	return nil
 }
 
-// storedTile reads a tile's kept counts; false when there are none or
-// they cannot be read.
-func (w *Worker) storedTile(ctx context.Context, key string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
-	rc, err := w.Images.OpenImage(ctx, key)
-	if err != nil {
-		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			log.WarnContext(ctx, "job: kept tile unreadable; rendering it", "err", err)
-		}
-		return nil, julia.Stats{}, false
-	}
-	defer rc.Close()
-	cs, st, err := julia.ReadCounts(rc)
-	if err != nil {
-		log.WarnContext(ctx, "job: kept tile unreadable; rendering it", "err", err)
-		return nil, julia.Stats{}, false
-	}
-	return cs, st, true
-}
-
-// computeTile renders a tile, stopping when the version is edited,
-// cancelled or deleted.
-func (w *Worker) computeTile(ctx context.Context, c *longrun.Configuration, job longrun.Job, t julia.Tile) (*julia.Counts, julia.Stats, error) {
-	timeout := cmp.Or(w.Timeout, 10*time.Minute)
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl)-w.Margin)
-	}
-	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("a tile took longer than %v", timeout.Round(time.Second)))
+// computeTile renders a tile.
+func (w *Worker) computeTile(ctx context.Context, c *longrun.Configuration, t julia.Tile) (*julia.Counts, julia.Stats, error) {
+	rctx, cancel := w.bounded(ctx, "a tile")
 	defer cancel()
 	cs, st, err := w.compute()(rctx, c.Params.Julia(), t.Rect, julia.Options{Workers: w.Workers})
-	if err != nil && context.Cause(rctx) != nil && ctx.Err() == nil {
-		return nil, st, fmt.Errorf("%w: %w", errPermanent, context.Cause(rctx))
+	if err != nil {
+		return nil, st, outcome(ctx, rctx, err)
 	}
-	return cs, st, err
+	return cs, st, nil
 }
 
 // assemble writes the image of a tiled render from its kept tiles, row of
@@ -186,13 +158,11 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 	start := time.Now()
 	write := func(out io.Writer) error {
 		return julia.Assemble(out, p, tiles, uint32(t.Lo), uint32(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
-			rc, err := w.Images.OpenImage(ctx, longrun.TileKey(counts, t.Size, tile.Index))
+			cs, _, err := w.readCounts(ctx, longrun.TileKey(counts, t.Size, tile.Index))
 			if err != nil {
 				return nil, fmt.Errorf("tile %d: %w", tile.Index, err)
 			}
-			defer rc.Close()
-			cs, _, err := julia.ReadCounts(rc)
-			return cs, err
+			return cs, nil
 		})
 	}
 	key := longrun.ImageKey(job.Hash)

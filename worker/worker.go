@@ -196,7 +196,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err := w.Service.StartRender(ctx, job); err != nil {
 		return err
 	}
-	cs, st, recoloured := w.storedCounts(ctx, counts, log)
+	cs, st, recoloured := w.kept(ctx, longrun.CountsKey(counts), log)
 	if cs == nil {
 		cs, st, err = w.render(ctx, c, job, l)
 		if err != nil {
@@ -206,7 +206,10 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 			}
 			return err
 		}
-		w.keepCounts(ctx, counts, cs, st, log)
+		// For other colormaps of the view; a failure costs only a later render.
+		if err := w.keep(ctx, longrun.CountsKey(counts), cs, st); err != nil {
+			log.WarnContext(ctx, "job: could not keep the counts", "err", err)
+		}
 	}
 	r, err := w.store(ctx, job, cs.Image(c.Params.Colormap), st, recoloured, log)
 	if err != nil {
@@ -250,37 +253,37 @@ func (w *Worker) leaseTime() time.Duration {
 	return w.Lease
 }
 
-// storedCounts reads the counts of a view rendered before (in another
-// colormap); nil when there are none, or they cannot be read (then the
-// view renders again).
-func (w *Worker) storedCounts(ctx context.Context, hash string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
-	rc, err := w.Images.OpenImage(ctx, longrun.CountsKey(hash))
+// readCounts reads the counts kept under key.
+func (w *Worker) readCounts(ctx context.Context, key string) (*julia.Counts, julia.Stats, error) {
+	rc, err := w.Images.OpenImage(ctx, key)
 	if err != nil {
-		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			log.WarnContext(ctx, "job: stored counts unreadable; rendering", "err", err)
-		}
-		return nil, julia.Stats{}, false
+		return nil, julia.Stats{}, err
 	}
 	defer rc.Close()
-	cs, st, err := julia.ReadCounts(rc)
+	return julia.ReadCounts(rc)
+}
+
+// kept reads the counts kept under key (a view rendered before in another
+// colormap, a tile); false when there are none or they cannot be read, and
+// they are computed again.
+func (w *Worker) kept(ctx context.Context, key string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
+	cs, st, err := w.readCounts(ctx, key)
 	if err != nil {
-		log.WarnContext(ctx, "job: stored counts unreadable; rendering", "err", err)
+		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
+			log.WarnContext(ctx, "job: kept counts unreadable; computing them again", "key", key, "err", err)
+		}
 		return nil, julia.Stats{}, false
 	}
 	return cs, st, true
 }
 
-// keepCounts stores a render's counts for other colormaps of its view; a
-// failure costs only a later render.
-func (w *Worker) keepCounts(ctx context.Context, hash string, cs *julia.Counts, st julia.Stats, log *slog.Logger) {
+// keep stores counts, and the stats of their render, under key.
+func (w *Worker) keep(ctx context.Context, key string, cs *julia.Counts, st julia.Stats) error {
 	var buf bytes.Buffer
-	err := julia.WriteCounts(&buf, cs, st)
-	if err == nil {
-		err = w.Images.PutImage(ctx, longrun.CountsKey(hash), buf.Bytes())
+	if err := julia.WriteCounts(&buf, cs, st); err != nil {
+		return err
 	}
-	if err != nil {
-		log.WarnContext(ctx, "job: could not keep the counts", "err", err)
-	}
+	return w.Images.PutImage(ctx, key, buf.Bytes())
 }
 
 // claim leases the view's counts hash, or returns ErrBusy while another
@@ -335,11 +338,7 @@ func (l *lease) release(ctx context.Context, log *slog.Logger) {
 // lease) and stopping when the version is edited, deleted or cancelled
 // (ErrSuperseded, ErrStopped) or the time is up (a permanent failure).
 func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longrun.Job, l *lease) (*julia.Counts, julia.Stats, error) {
-	timeout := cmp.Or(w.Timeout, 10*time.Minute)
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl)-w.Margin)
-	}
-	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("render took longer than %v", timeout.Round(time.Second)))
+	rctx, cancel := w.bounded(ctx, "render")
 	defer cancel()
 	rctx, stop := context.WithCancelCause(rctx)
 	defer stop(nil)
@@ -358,19 +357,39 @@ func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longr
 	}
 	cs, st, err := w.compute()(rctx, c.Params.Julia(), image.Rect(0, 0, c.Params.Width, c.Params.Height), julia.Options{Workers: w.Workers, Progress: progress,
 		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)})
+	if err != nil {
+		return nil, st, outcome(ctx, rctx, err)
+	}
+	return cs, st, nil
+}
+
+// bounded is ctx for one computation (a render, a tile): it ends after
+// Timeout, or Margin before ctx's own deadline, with what took too long
+// as its cause.
+func (w *Worker) bounded(ctx context.Context, what string) (context.Context, context.CancelFunc) {
+	timeout := cmp.Or(w.Timeout, 10*time.Minute)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-w.Margin)
+	}
+	return context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%s took longer than %v", what, timeout.Round(time.Second)))
+}
+
+// outcome is what a computation's error err means, in rctx (bounded) under
+// the job's ctx: superseded or stopped (rctx's cause), a permanent failure
+// (too slow, which it would be again; parameters the renderer refuses), or
+// err itself, for a retry.
+func outcome(ctx, rctx context.Context, err error) error {
 	var pe *julia.ParamError
 	switch cause := context.Cause(rctx); {
-	case err == nil:
-		return cs, st, nil
 	case cause != nil && ctx.Err() == nil:
 		if errors.Is(cause, longrun.ErrSuperseded) || errors.Is(cause, longrun.ErrStopped) {
-			return nil, st, cause
+			return cause
 		}
-		return nil, st, fmt.Errorf("%w: %w", errPermanent, cause) // too slow: it would be again
+		return fmt.Errorf("%w: %w", errPermanent, cause)
 	case errors.As(err, &pe):
-		return nil, st, fmt.Errorf("%w: %w", errPermanent, err)
+		return fmt.Errorf("%w: %w", errPermanent, err)
 	}
-	return nil, st, err
+	return err
 }
 
 // store keeps the image and its result record, and reports the render
