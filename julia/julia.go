@@ -292,7 +292,7 @@ func (c *Counts) Image(colormap string) *image.Paletted {
 	lo, hi := c.Range()
 	col := NewColouring(colormap, lo, hi)
 	img := image.NewPaletted(image.Rect(0, 0, c.Width, c.Height), col.Palette)
-	parts(len(c.Pix), func(from, to int) { col.Index(img.Pix[from:to], c.Pix[from:to]) })
+	parts(len(c.Pix), func(_, from, to int) { col.Index(img.Pix[from:to], c.Pix[from:to]) })
 	return img
 }
 
@@ -341,36 +341,30 @@ func (c *Counts) Sum() int64 {
 func (c *Counts) Range() (lo, hi uint32) {
 	n := runtime.GOMAXPROCS(0)
 	los, his := make([]uint32, n), make([]uint32, n)
-	for i := range n {
-		los[i] = math.MaxUint32
-	}
-	next := 0
-	var mu sync.Mutex
-	parts(len(c.Pix), func(from, to int) {
+	parts(len(c.Pix), func(part, from, to int) {
 		l, h := uint32(math.MaxUint32), uint32(0)
 		for _, v := range c.Pix[from:to] {
 			l, h = min(l, v), max(h, v)
 		}
-		mu.Lock()
-		los[next], his[next] = l, h
-		next++
-		mu.Unlock()
+		los[part], his[part] = l, h
 	})
-	lo, hi = slices.Min(los), slices.Max(his)
-	return lo, hi
+	return slices.Min(los), slices.Max(his)
 }
 
-// parts runs f over [0, n) in up to GOMAXPROCS contiguous parts at once;
-// small n in one.
-func parts(n int, f func(from, to int)) {
+// parts runs f over [0, n) in GOMAXPROCS contiguous parts at once, each
+// told its index; small n in one part, and the others empty.
+func parts(n int, f func(part, from, to int)) {
 	k := runtime.GOMAXPROCS(0)
-	if n < 1<<16 || k == 1 {
-		f(0, n)
+	if n < 1<<16 {
+		f(0, 0, n)
+		for i := 1; i < k; i++ {
+			f(i, n, n)
+		}
 		return
 	}
 	var wg sync.WaitGroup
 	for i := range k {
-		wg.Go(func() { f(n*i/k, n*(i+1)/k) })
+		wg.Go(func() { f(i, n*i/k, n*(i+1)/k) })
 	}
 	wg.Wait()
 }
