@@ -27,6 +27,10 @@ const (
 	ChangeStatus   = "status"   // status, version or result
 	ChangeProgress = "progress" // progress only
 	ChangeEdit     = "edit"     // name or e-mail only
+	// ChangeTile is a tile done that moved progress by less than a whole
+	// percent: change feeds leave it out, so a poster's thousand tiles
+	// make at most a hundred pushes on the feed every owner shares.
+	ChangeTile = "tile"
 )
 
 // Finished reports whether s ends a version's render.

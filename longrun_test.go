@@ -413,6 +413,20 @@ func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 	if c.Tiling.Count != 2 || c.Tiling.Iterations != 10 || c.Progress != 0.5 {
 		t.Errorf("after the planner again: %d tiles, %d iterations, progress %v; want 2, 10, 0.5", c.Tiling.Count, c.Tiling.Iterations, c.Progress)
 	}
+	// Of a thousand tiles, those that move progress by a whole percent
+	// are fed to pushes; the others, and never the last, are not.
+	big := longrun.NewConfiguration("owner", longrun.Draft{Name: "poster", Params: p}, nil, now)
+	big.StartTiles(1, 1000, 32, now)
+	fed := 0
+	for i := range 1000 {
+		big.FinishTile(1, i, longrun.TileResult{})
+		if big.Change == longrun.ChangeProgress {
+			fed++
+		}
+	}
+	if fed != 100 || big.Change != longrun.ChangeProgress {
+		t.Errorf("%d of 1000 tiles fed to pushes (the last: %s), want 100, the last among them", fed, big.Change)
+	}
 	if _, err := c.FinishTile(2, 1, longrun.TileResult{}); !errors.Is(err, longrun.ErrSuperseded) {
 		t.Errorf("a tile of another version: %v, want ErrSuperseded", err)
 	}

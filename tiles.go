@@ -84,7 +84,11 @@ func (c *Configuration) FinishTile(version int64, index int, r TileResult) (comp
 	t.Lo, t.Hi = min(t.Lo, r.Lo), max(t.Hi, r.Hi)
 	t.Iterations += r.Iterations
 	t.RenderMs += r.RenderMs
+	before := c.Progress
 	c.Progress, c.Change = float64(t.Count)/float64(t.Total), ChangeProgress
+	if int(c.Progress*100) == int(before*100) && !t.Complete() {
+		c.Change = ChangeTile
+	}
 	return t.Complete(), nil
 }
 
