@@ -1,20 +1,20 @@
 // longrun's page: plain JavaScript modules over the JSON API and the live
 // WebSocket. This one opens a configuration (select, showSelected), wires
 // the page's buttons and starts it; api.js, state.js, list.js, form.js,
-// explore.js and live.js hold the rest. (Modules that call back into this
-// one, such as the list's rows opening a configuration, import it: they
-// call it only after the page has started.)
+// url.js, explore.js and live.js hold the rest. The others reach select and
+// friends through state.js's on, set here, so nothing imports this module.
 import { $ } from "./dom.js";
 import { api, configurationPath, errorText, loadMeta } from "./api.js";
-import { current, state, toast, upsertNewer } from "./state.js";
+import { current, on, state, toast, upsertNewer } from "./state.js";
 import { loadList, renderList, wireList } from "./list.js";
 import { buildForm, fillForm, wireForm } from "./form.js";
-import { followURL, showVersions, showView, wireExplore } from "./explore.js";
+import { followURL, showVersions, wireExplore } from "./explore.js";
+import { showView } from "./url.js";
 import { connect, loadMail, mailAsked, poll } from "./live.js";
 
 // select opens configuration id (null: a new one) in the form and the
 // preview, and names it in the URL.
-export function select(id) {
+function select(id) {
   state.selected = id;
   const c = current();
   fillForm(c);
@@ -23,7 +23,7 @@ export function select(id) {
   renderList();
 }
 
-export function showSelected() {
+function showSelected() {
   const c = current();
   $("form-title").textContent = c ? "Edit configuration" : "New configuration";
   $("save").textContent = c ? "Save changes" : "Save and render";
@@ -143,7 +143,7 @@ async function del() {
   removeConfig(c.id);
 }
 
-export function removeConfig(id) {
+function removeConfig(id) {
   state.configs.delete(id);
   state.order = state.order.filter((x) => x !== id);
   if (state.selected === id) select(null);
@@ -170,6 +170,7 @@ function wire() {
 }
 
 async function main() {
+  Object.assign(on, { select, showSelected, removeConfig });
   if (!(await loadMeta())) return toast("The server is not answering; reload the page.", "bad");
   buildForm();
   wire();

@@ -6,9 +6,9 @@
 // where rendered) puts an earlier one back.
 import { $, el } from "./dom.js";
 import { api, configurationPath, meta } from "./api.js";
-import { current, state, toast, upsert } from "./state.js";
+import { current, on, state, toast, upsert } from "./state.js";
 import { setParams } from "./form.js";
-import { select } from "./app.js";
+import { parseURL, replaceNextStep, showView } from "./url.js";
 
 // at returns the point of the plane that an image offset (in CSS pixels)
 // stands for, as the renderer maps pixels: d = (max(w, h) − 1)·zoom.
@@ -89,31 +89,7 @@ export function wireExplore() {
 }
 
 
-// ---- the URL and the versions ----
-
-// viewURL is the address of configuration c's view at its version:
-// #ID?v=VERSION&re=…&im=…&zoom=… (centre and zoom).
-function viewURL(c) {
-  const q = new URLSearchParams({ v: c.version, re: c.params.center.re, im: c.params.center.im, zoom: c.params.zoom });
-  return `${location.pathname}#${c.id}?${q}`;
-}
-
-// parseURL reads what the URL names: a configuration and, maybe, a
-// version and a view of it.
-export function parseURL() {
-  const [id, query = ""] = decodeURIComponent(location.hash.slice(1)).split("?");
-  const q = new URLSearchParams(query), n = (k) => (q.has(k) && q.get(k) !== "" ? Number(q.get(k)) : NaN);
-  const view = { re: n("re"), im: n("im"), zoom: n("zoom") };
-  return { id, version: n("v"), view: Object.values(view).every(Number.isFinite) ? view : null };
-}
-
-// showView puts configuration c (or none) in the URL: a new entry of the
-// browser's history when push (a new version made here), else in place.
-export function showView(c, { push = false } = {}) {
-  const url = c ? viewURL(c) : location.pathname;
-  if (url === location.pathname + location.hash) return;
-  if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
-}
+// ---- Back, Forward, links, and the versions ----
 
 const sameView = (p, v) => p.center.re === v.re && p.center.im === v.im && p.zoom === v.zoom;
 
@@ -122,17 +98,17 @@ const sameView = (p, v) => p.center.re === v.re && p.center.im === v.im && p.zoo
 // version, rendered at once where its image is kept).
 export async function followURL() {
   const { id, version, view } = parseURL();
-  if (!id) return select(null);
+  if (!id) return on.select(null);
   if (id !== state.selected) {
     if (!state.configs.has(id)) {
       const { res, data } = await api("GET", configurationPath(id));
       if (!res.ok) {
-        select(null);
+        on.select(null);
         return toast("Not found: that configuration is someone else's, or was deleted.", "bad");
       }
       upsert(data);
     }
-    select(id);
+    on.select(id);
   }
   const c = current();
   if (!c || version === c.version || (view && sameView(c.params, view))) return showView(c);
@@ -149,17 +125,13 @@ function restore(version) {
 }
 
 // put saves parameters p as the open configuration's new version, through
-// the form (its ETag, its conflict check).
-let replacing = false;
+// the form (its ETag, its conflict check): a new step of the browser's
+// history when push, else in place of the one walked to.
 function put(p, push) {
   setParams(p);
-  replacing = !push;
+  replaceNextStep(!push);
   $("form").requestSubmit();
 }
-
-// stepKind tells a save whether its new version is a new step of the
-// browser's history or replaces the one walked back or forward to.
-export function takeReplacing() { const r = replacing; replacing = false; return r; }
 
 // showVersions draws the strip of c's versions: the current one, then the
 // earlier ones, each with its thumbnail where rendered.

@@ -3,10 +3,9 @@
 // asks before overwriting a change made elsewhere.
 import { $ } from "./dom.js";
 import { api, configurationPath, errorText, meta } from "./api.js";
-import { current, state, toast, upsert, upsertNewer } from "./state.js";
+import { current, on, state, toast, upsert, upsertNewer } from "./state.js";
 import { renderList } from "./list.js";
-import { showView, takeReplacing } from "./explore.js";
-import { select } from "./app.js";
+import { showView, takeReplacing } from "./url.js";
 
 // The form remembers what it was loaded with: its ETag, which every save
 // sends (so a change made elsewhere meanwhile is a 412, never overwritten
@@ -151,7 +150,7 @@ export async function save(ev) {
     // A new version is a step the browser's Back and Forward walk, unless
     // it is where they went.
     if (open && data.version !== open.version && !replace) showView(data, { push: true });
-    select(data.id);
+    on.select(data.id);
     if (matchMedia("(max-width: 720px)").matches) $("image").closest("section").scrollIntoView({ behavior: "smooth" });
     if (data.status === "done" && (!open || open.paramsHash !== data.paramsHash)) {
       toast(`“${data.name}” was already rendered: shown at once.`, "info");

@@ -2,8 +2,7 @@
 // and filtered on the server, paged with "Load more".
 import { $, el } from "./dom.js";
 import { api, errorText } from "./api.js";
-import { state, toast } from "./state.js";
-import { select, showSelected } from "./app.js";
+import { on, state, toast } from "./state.js";
 
 // rows are the list's rows by configuration id, kept and updated in place:
 // a progress push changes a bar's width, never the element under a click.
@@ -24,7 +23,7 @@ function rowFor(id) {
   text.append(r.name, meta, r.times, r.mini);
   r.btn.append(r.thumb, text);
   r.li.append(r.btn);
-  r.btn.addEventListener("click", () => select(id));
+  r.btn.addEventListener("click", () => on.select(id));
   rows.set(id, r);
   return r;
 }
@@ -100,7 +99,7 @@ export async function loadList(more = false) {
   for (const c of data.configurations) { if (!state.order.includes(c.id)) state.order.push(c.id); state.configs.set(c.id, c); }
   state.next = data.nextCursor;
   renderList();
-  if (state.selected && state.configs.has(state.selected)) showSelected(true);
+  if (state.selected && state.configs.has(state.selected)) on.showSelected();
 }
 
 // wireList: search and filter. Rows that stop matching hide at once; the

@@ -2,11 +2,10 @@
 // toasts and notifications of finished renders, and the dev mailbox.
 import { $, el } from "./dom.js";
 import { api, errorText } from "./api.js";
-import { state, toast, upsert } from "./state.js";
+import { on, state, toast, upsert } from "./state.js";
 import { renderList, loadList } from "./list.js";
 import { edited, fillForm, loaded, showConflict } from "./form.js";
-import { showView } from "./explore.js";
-import { removeConfig, select, showSelected } from "./app.js";
+import { showView } from "./url.js";
 
 async function pushURL() {
   try {
@@ -38,7 +37,7 @@ export async function connect() {
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
-    if (msg.type === "deleted") return removeConfig(msg.id);
+    if (msg.type === "deleted") return on.removeConfig(msg.id);
     if (msg.type === "configuration") applyUpdate(msg.configuration);
   };
 }
@@ -72,7 +71,7 @@ export function applyUpdate(c) {
       if (edited()) showConflict(c); // unsaved edits survive: ask
       else fillForm(c); // nothing of the user's to lose
     }
-    showSelected();
+    on.showSelected();
     if (!state.saving) showView(c); // (a save's new version is a step of its own)
   }
   renderList();
@@ -80,7 +79,7 @@ export function applyUpdate(c) {
 
 function announce(c) {
   const ok = c.status === "done";
-  toast(ok ? `“${c.name}” is ready.` : `“${c.name}” failed: ${c.error}`, ok ? "" : "bad", () => select(c.id));
+  toast(ok ? `“${c.name}” is ready.` : `“${c.name}” failed: ${c.error}`, ok ? "" : "bad", () => on.select(c.id));
   if (window.Notification && Notification.permission === "granted" && document.hidden) {
     new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
   }

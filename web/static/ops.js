@@ -1,7 +1,7 @@
 // longrun's operations page: the queue, render rates and dead letters of the
 // local runner, for the operator only (GET /api/ops needs the operator
 // token, LONGRUN_OPS_TOKEN).
-import { $, el } from "./dom.js";
+import { $ } from "./dom.js";
 
 // The token comes once as /ops.html?token=…, or from the form; it is kept
 // for this tab only and sent to the operations routes alone.

@@ -4,6 +4,11 @@ import { $ } from "./dom.js";
 
 export const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0, saving: false };
 
+// on holds what app.js does for the other modules — open a configuration,
+// show the open one, drop a deleted one — set once the page starts, so
+// that no module imports app.js back.
+export const on = { select() {}, showSelected() {}, removeConfig() {} };
+
 // current is the open configuration, or null.
 export const current = () => (state.selected && state.configs.get(state.selected)) || null;
 
