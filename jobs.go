@@ -2,6 +2,7 @@ package longrun
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -88,4 +89,42 @@ func (s *Service) apply(ctx context.Context, job Job, fn func(*Configuration) er
 // queue and the SQS adapter both follow it.
 func Backoff(receives int, base time.Duration) time.Duration {
 	return min(base<<min(max(receives-1, 0), 6), time.Minute)
+}
+
+// StartTiles marks the job's version a tiled render of total tiles.
+func (s *Service) StartTiles(ctx context.Context, job Job, total, size int) error {
+	err := s.apply(ctx, job, func(c *Configuration) error { return c.StartTiles(job.Version, total, size, s.now()) })
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
+}
+
+// FinishTile records one tile of the job's version done; it reports
+// whether every tile is, so the image can be assembled.
+func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (complete bool, err error) {
+	_, err = s.Store.UpdateConfiguration(ctx, job.ID, func(c *Configuration) error {
+		complete, err = c.FinishTile(job.Version, job.Tile, r)
+		return err
+	})
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	}
+	return complete, err
+}
+
+// PrepareTiled is a tile's or an assembly's first step: it loads the
+// job's configuration and says whether the job is still wanted — the
+// version current and rendering, and for an assembly every tile done.
+func (s *Service) PrepareTiled(ctx context.Context, job Job) (*Configuration, Skip, error) {
+	c, skip, err := s.current(ctx, job)
+	switch {
+	case err != nil || skip != SkipNone:
+		return c, skip, err
+	case c.Status != StatusRendering || c.Tiling == nil:
+		return c, SkipStopped, nil
+	case job.Kind == JobAssemble && !c.Tiling.Complete():
+		return c, SkipStopped, Errorf(ECONFLICT, "assembly asked with %d of %d tiles done", c.Tiling.Count, c.Tiling.Total)
+	}
+	return c, SkipNone, nil
 }

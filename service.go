@@ -382,8 +382,6 @@ func (s *Service) Redrive(ctx context.Context, job Job) error {
 	return err
 }
 
-var errUnchanged = errors.New("nothing to change")
-
 // ErrNotQueued means a configuration was saved but its job could not be
 // sent: it stays queued, and Rerender recovers it. Errors of this kind
 // match it with errors.Is.
