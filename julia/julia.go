@@ -162,7 +162,7 @@ func ComputeRect(ctx context.Context, p Params, r image.Rectangle, opt Options) 
 	if g.stop.Load() {
 		return nil, Stats{}, ctx.Err()
 	}
-	total := g.mirror()
+	total := g.iters.Load()
 	if opt.Progress != nil {
 		opt.Progress(1)
 	}
@@ -210,22 +210,30 @@ func (g *grid) run(workers int) {
 	wg.Wait()
 }
 
-// work computes rows until none is left or the grid is stopped.
+// work computes rows until none is left or the grid is stopped. In a
+// symmetric view it fills each row's mirror too: pixel (col, row) and
+// (w−1−col, h−1−row) stand for z and −z, which have equal counts.
 func (g *grid) work() {
-	var sum int64
-	defer func() { g.iters.Add(sum) }()
-	w := g.rect.Dx()
+	var total int64
+	defer func() { g.iters.Add(total) }()
+	w, h := g.rect.Dx(), g.rect.Dy()
 	for {
 		row := int(g.nextRow.Add(1) - 1)
 		if row >= g.rows {
 			return
 		}
 		out := g.counts.Pix[row*w : (row+1)*w]
-		if !g.kernel(out, g.xs, imag(g.p.Point(0, g.rect.Min.Y+row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+		iters, ok := g.kernel(out, g.xs, imag(g.p.Point(0, g.rect.Min.Y+row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop)
+		if !ok {
 			return
 		}
-		for _, n := range out {
-			sum += int64(n)
+		total += iters
+		if mirror := h - 1 - row; g.symmetric && mirror != row {
+			dst := g.counts.Pix[mirror*w : (mirror+1)*w]
+			for col, v := range out {
+				dst[w-1-col] = v
+			}
+			total += iters
 		}
 		g.rowsDone.Add(1)
 	}
@@ -250,29 +258,6 @@ func (g *grid) watch(ctx context.Context, opt Options, finished <-chan struct{})
 			opt.Progress(float64(g.rowsDone.Load()) / float64(g.rows))
 		}
 	}
-}
-
-// mirror fills the bottom half of a symmetric view from the top, and
-// returns the total iterations of the whole image.
-func (g *grid) mirror() int64 {
-	total := g.iters.Load()
-	if !g.symmetric {
-		return total
-	}
-	w, h, pix := g.p.Width, g.p.Height, g.counts.Pix
-	total *= 2
-	for row := 0; row < h/2; row++ {
-		src, dst := pix[row*w:(row+1)*w], pix[(h-1-row)*w:(h-row)*w]
-		for col, v := range src {
-			dst[w-1-col] = v
-		}
-	}
-	if h%2 == 1 { // the middle row was computed whole and counted once
-		for _, v := range pix[(h/2)*w : (h/2+1)*w] {
-			total -= int64(v)
-		}
-	}
-	return total
 }
 
 // Render computes p and colours it: the image's counts are scaled linearly

@@ -7,8 +7,9 @@ import (
 )
 
 // A kernelFunc computes the escape counts of one row: out[i] for the pixel
-// at (xs[i], y). It returns false if stop was set before the row finished.
-type kernelFunc func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool
+// at (xs[i], y), and returns their sum, the row's iterations. It returns
+// false if stop was set before the row finished.
+type kernelFunc func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (iters int64, ok bool)
 
 // A Kernel is one implementation of the escape-time loop. Every kernel
 // gives the scalar kernel's count on every pixel.
@@ -19,7 +20,27 @@ type Kernel struct {
 }
 
 // scalar is the portable kernel, and the fallback.
-var scalar = Kernel{Name: "scalar", Lanes: interleave, run: scalarKernel}
+var scalar = Kernel{Name: "scalar", Lanes: interleave, run: summed(scalarKernel)}
+
+// summed makes a kernel that leaves the counts' sum to its caller a
+// kernelFunc.
+func summed(k func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool) kernelFunc {
+	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (int64, bool) {
+		if !k(out, xs, y, cr, ci, depth, stop) {
+			return 0, false
+		}
+		return sum(out), true
+	}
+}
+
+// sum returns the total of counts.
+func sum(counts []uint32) int64 {
+	var n int64
+	for _, v := range counts {
+		n += int64(v)
+	}
+	return n
+}
 
 // Kernels lists the kernels this machine can run, the fastest first; the
 // renderer uses the first.
@@ -56,17 +77,20 @@ type lanes struct {
 	four4 [4]float64
 	one4  [4]int64
 	zero4 [4]int64
-	// buf is the AVX-512 kernel's scratch for finished lanes.
-	buf [16]int64
+	// sums are the AVX-512 kernel's sums of the counts it stored, by lane
+	// of a vector, since it was called.
+	sums [8]int64
 }
 
 // simdKernel runs iter, a kernel of n lanes in assembly, over a row: it
 // fills the lanes, then lets iter run checkEvery steps at a time between
-// looks at stop. iter refills a lane when its pixel finishes.
-func simdKernel(n int, iter func(r *byte, steps int64) bool) kernelFunc {
-	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool {
+// looks at stop. iter refills a lane when its pixel finishes. If sums, iter
+// leaves the sums of the counts it stored in the lanes' sums; otherwise
+// they are summed after.
+func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFunc {
+	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (int64, bool) {
 		if len(xs) == 0 {
-			return true
+			return 0, true
 		}
 		r := lanes{out: &out[0], xs: &xs[0], n: int64(len(xs)), y: y, cr: cr, ci: ci, depth: int64(depth),
 			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(),
@@ -80,11 +104,22 @@ func simdKernel(n int, iter func(r *byte, steps int64) bool) kernelFunc {
 				r.idx[l], r.zr[l], r.zi[l], r.left[l] = -1, r.nan, r.nan, r.idle
 			}
 		}
-		for !iter((*byte)(unsafe.Pointer(&r)), checkEvery) {
-			if stop.Load() {
-				return false
+		var total int64
+		add := func() {
+			for _, v := range r.sums {
+				total += v
 			}
 		}
-		return true
+		for !iter((*byte)(unsafe.Pointer(&r)), checkEvery) {
+			add()
+			if stop.Load() {
+				return 0, false
+			}
+		}
+		add()
+		if !sums {
+			total = sum(out[:len(xs)])
+		}
+		return total, true
 	}
 }

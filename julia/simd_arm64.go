@@ -5,7 +5,7 @@ package julia
 // Every arm64 CPU Go runs on has NEON (Advanced SIMD); Lambda's Graviton
 // among them.
 func init() {
-	kernels = append([]Kernel{{Name: "neon", Lanes: 4, run: simdKernel(4, iterNEON)}}, kernels...)
+	kernels = append([]Kernel{{Name: "neon", Lanes: 4, run: simdKernel(4, false, iterNEON)}}, kernels...)
 }
 
 // iterNEON iterates the row's 4 lanes (2 vectors of 2) for at most steps

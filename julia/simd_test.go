@@ -23,7 +23,7 @@ func TestLanesLayout(t *testing.T) {
 		{"nan", unsafe.Offsetof(r.nan), 96}, {"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
 		{"left", unsafe.Offsetof(r.left), 640}, {"idx", unsafe.Offsetof(r.idx), 896},
 		{"four4", unsafe.Offsetof(r.four4), 1152}, {"one4", unsafe.Offsetof(r.one4), 1184}, {"zero4", unsafe.Offsetof(r.zero4), 1216},
-		{"buf", unsafe.Offsetof(r.buf), 1248},
+		{"sums", unsafe.Offsetof(r.sums), 1248},
 	} {
 		if f.got != f.want {
 			t.Errorf("lanes.%s at %d, the assembly reads it at %d", f.name, f.got, f.want)

@@ -40,9 +40,8 @@ const (
 	offFour4 = 1152
 	offOne4  = 1184
 	offZero4 = 1216
-	// A scratch of 16 int64: the pixel indices and counts of the lanes
-	// just finished, compressed (AVX-512).
-	offBuf  = 1248
+	// 8 int64: the sums of the counts stored, by lane (AVX-512).
+	offSums = 1248
 	offZr   = 128
 	offZi   = 384
 	offLeft = 640
@@ -66,7 +65,7 @@ type isa struct {
 
 func main() {
 	ConstraintExpr("!purego")
-	avx512 := isa{name: "iterAVX512", lanes: 8, chains: 2, vec: ZMM, consts: func(r reg.Register) (four, one, zero Op) {
+	avx512 := isa{name: "iterAVX512", lanes: 8, chains: 3, vec: ZMM, consts: func(r reg.Register) (four, one, zero Op) {
 		f, o, z := ZMM(), ZMM(), ZMM()
 		VBROADCASTSD(Mem{Base: r, Disp: offFour}, f)
 		VPBROADCASTQ(Mem{Base: r, Disp: offOne}, o)
@@ -88,7 +87,7 @@ func main() {
 		VORPD(t, done, t)
 		VMOVMSKPD(t, out.As32())
 	}}
-	kernel512(avx512)
+	kernel512(avx512, 4)
 	kernel(avx2)
 	Generate()
 }
@@ -237,31 +236,41 @@ func VMOVDQU64orDQU(src, dst Op, k isa) {
 	VMOVDQU(src, dst)
 }
 
-// kernel512 emits the AVX-512 kernel: as kernel, but a lane's state (z,
-// iterations left, pixel index) stays in registers. When lanes finish, the
-// mask registers say which: their pixel indices and counts are compressed
-// (VPCOMPRESSQ) for the scalar stores of the 32-bit counts, and the next
-// pixels are expanded (VEXPANDPD) straight from the row's xs into those
-// lanes; past the row's end the lanes left over go idle.
-func kernel512(k isa) {
+// kernel512 emits the AVX-512 kernel. A lane's state (z, iterations left,
+// pixel index) stays in registers, and a mask register per vector says
+// which lanes still iterate (active) and which hold a pixel (live). Each
+// step clears from active the lanes whose |z|² ≥ 4 and counts only the
+// active ones, so a finished lane's count stays as it was when its pixel
+// escaped while its z goes on, unread. The kernel looks for finished lanes
+// once every block of steps, not at every step: one branch per block,
+// taken or not as a whole block goes, in place of one mispredicted branch
+// per escaping pixel. A block runs only when every active lane has a
+// block's steps left; otherwise single steps take lanes out at depth.
+//
+// Finished lanes scatter their counts (depth − left) to their pixels, and
+// take the row's next pixels (VEXPANDPD straight from the row's xs); past
+// the row's end the lanes left over go idle (not live, pixel index −1).
+var skipChains = false
+
+var lazy = 12
+
+func kernel512(k isa, block int) {
 	chains := k.chains
 	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most steps", k.name, k.lanes*chains, chains, k.lanes),
+	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*chains, chains, k.lanes),
 		"iterations, refilling each lane from the row as its pixel finishes; it",
 		"reports whether the row is finished.")
 	r := Load(Param("r"), GP64())
 	steps := Load(Param("steps"), GP64())
 	bytes := k.lanes * 8
 
-	cr, ci, yv, depth, iota, nan, idle := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	cr, ci, depth, iota, blk, sums := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	VBROADCASTSD(Mem{Base: r, Disp: offCr}, cr)
 	VBROADCASTSD(Mem{Base: r, Disp: offCi}, ci)
-	VBROADCASTSD(Mem{Base: r, Disp: offY}, yv)
 	VPBROADCASTQ(Mem{Base: r, Disp: offDepth}, depth)
-	VBROADCASTSD(Mem{Base: r, Disp: offNaN}, nan)
-	VPBROADCASTQ(Mem{Base: r, Disp: offIdle}, idle)
-	four, one, zero := k.consts(r)
+	VPXORQ(sums, sums, sums)
+	four, one, _ := k.consts(r)
 	// iota = 0, 1, …, 7: lane i of it is the i-th next pixel.
 	VPXORQ(iota, iota, iota)
 	{
@@ -276,19 +285,111 @@ func kernel512(k isa) {
 		}
 		VMOVDQA64(acc, iota)
 	}
-	next, n, active := GP64(), GP64(), GP64()
+	{
+		b := GP64()
+		MOVQ(U32(block), b)
+		VPBROADCASTQ(b, blk)
+	}
+	next, n, count := GP64(), GP64(), GP64()
 	MOVQ(Mem{Base: r, Disp: offNext}, next)
 	MOVQ(Mem{Base: r, Disp: offN}, n)
-	MOVQ(Mem{Base: r, Disp: offActive}, active)
+	MOVQ(Mem{Base: r, Disp: offActive}, count)
+	thr, lazyN := GP64(), GP64()
+	MOVQ(U32(lazy), lazyN)
+	setThr := func() {
+		MOVQ(count, thr)
+		CMPQ(lazyN, thr)
+		CMOVQLT(lazyN, thr)
+	}
+	setThr()
 
 	zr, zi, left, idx := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
+	active := make([]reg.OpmaskVirtual, chains)
 	for c := range chains {
 		zr[c], zi[c], left[c], idx[c] = ZMM(), ZMM(), ZMM(), ZMM()
+		active[c] = K()
 		VMOVUPD(Mem{Base: r, Disp: offZr + c*bytes}, zr[c])
 		VMOVUPD(Mem{Base: r, Disp: offZi + c*bytes}, zi[c])
 		VMOVDQU64(Mem{Base: r, Disp: offLeft + c*bytes}, left[c])
 		VMOVDQU64(Mem{Base: r, Disp: offIdx + c*bytes}, idx[c])
+		KXNORW(active[c], active[c], active[c])
 	}
+
+	// step is one iteration of every active lane.
+	step := func() {
+		for c := range chains {
+			rr, ii, t := ZMM(), ZMM(), ZMM()
+			VMULPD(zr[c], zr[c], rr)
+			VMULPD(zi[c], zi[c], ii)
+			VADDPD(ii, rr, t)
+			VCMPPD(U8(0x19), four, t, active[c], active[c]) // not t ≥ 4 (NaN never escapes)
+			VPSUBQ(one, left[c], active[c], left[c])
+			VADDPD(zr[c], zr[c], t)
+			VMULPD(zi[c], t, t)
+			VADDPD(ci, t, zi[c])
+			VSUBPD(ii, rr, rr)
+			VADDPD(cr, rr, zr[c])
+		}
+	}
+
+	Label(k.name + "_loop")
+	// A block if every active lane has a block's steps left.
+	{
+		short := K()
+		VPCMPUQ(U8(1), blk, left[0], active[0], short) // left < block
+		for c := 1; c < chains; c++ {
+			s := K()
+			VPCMPUQ(U8(1), blk, left[c], active[c], s)
+			KORW(s, short, short)
+		}
+		KORTESTW(short, short)
+		JNZ(LabelRef(k.name + "_single"))
+	}
+	for range block {
+		step()
+	}
+	SUBQ(U32(block), steps)
+	JMP(LabelRef(k.name + "_look"))
+
+	Label(k.name + "_single")
+	// Lanes at depth are finished; the others take one step.
+	for c := range chains {
+		VPTESTMQ(left[c], left[c], active[c], active[c])
+	}
+	step()
+	DECQ(steps)
+
+	Label(k.name + "_look")
+	// Finish lanes once at least thr have finished: thr is lazy lanes, or
+	// every lane still live when fewer are.
+	finished := GP64()
+	{
+		all := K()
+		KUNPCKBW(active[0], active[1], all)
+		if chains > 2 {
+			hi := K()
+			if chains == 4 {
+				KUNPCKBW(active[2], active[3], hi)
+			} else {
+				KMOVW(active[2], hi)
+			}
+			KUNPCKWD(all, hi, all)
+		}
+		KMOVD(all, finished.As32())
+		POPCNTL(finished.As32(), finished.As32())
+		NEGQ(finished)
+		ADDQ(U32(chains*k.lanes), finished)
+		CMPQ(finished, thr)
+		JGE(LabelRef(k.name + "_finish"))
+	}
+	Label(k.name + "_more")
+	CMPQ(steps, U8(0))
+	JG(LabelRef(k.name + "_loop"))
+	// Out of steps: finish what has finished first, so that on return
+	// every lane is active.
+	TESTQ(finished, finished)
+	JNZ(LabelRef(k.name + "_finish"))
+	// Out of steps, with no lane finished: every lane is active.
 	save := func() {
 		for c := range chains {
 			VMOVUPD(zr[c], Mem{Base: r, Disp: offZr + c*bytes})
@@ -297,44 +398,9 @@ func kernel512(k isa) {
 			VMOVDQU64(idx[c], Mem{Base: r, Disp: offIdx + c*bytes})
 		}
 		MOVQ(next, Mem{Base: r, Disp: offNext})
-		MOVQ(active, Mem{Base: r, Disp: offActive})
+		MOVQ(count, Mem{Base: r, Disp: offActive})
+		VMOVDQU64(sums, Mem{Base: r, Disp: offSums})
 	}
-
-	fin := make([]reg.OpmaskVirtual, chains)
-	for c := range chains {
-		fin[c] = K()
-	}
-	Label(k.name + "_loop")
-	rr, ii := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
-	for c := range chains {
-		rr[c], ii[c] = ZMM(), ZMM()
-		VMULPD(zr[c], zr[c], rr[c])
-		VMULPD(zi[c], zi[c], ii[c])
-		t := ZMM()
-		VADDPD(ii[c], rr[c], t)
-		done := K()
-		VCMPPD(U8(0x1d), four, t, fin[c]) // t ≥ 4, ordered: false for NaN
-		VPCMPEQQ(zero, left[c], done)
-		KORW(fin[c], done, fin[c])
-	}
-	any := K()
-	KORW(fin[0], fin[1], any)
-	for c := 2; c < chains; c++ {
-		KORW(fin[c], any, any)
-	}
-	KORTESTW(any, any)
-	JNZ(LabelRef(k.name + "_finish"))
-	for c := range chains {
-		twice := ZMM()
-		VADDPD(zr[c], zr[c], twice)
-		VMULPD(zi[c], twice, twice)
-		VADDPD(ci, twice, zi[c])
-		VSUBPD(ii[c], rr[c], rr[c])
-		VADDPD(cr, rr[c], zr[c])
-		VPSUBQ(one, left[c], left[c])
-	}
-	DECQ(steps)
-	JNZ(LabelRef(k.name + "_loop"))
 	save()
 	ret := GP8()
 	MOVB(U8(0), ret)
@@ -348,33 +414,30 @@ func kernel512(k isa) {
 	MOVQ(Mem{Base: r, Disp: offXs}, xs)
 	for c := range chains {
 		skip := fmt.Sprintf("%s_chain%d_done", k.name, c)
-		KORTESTW(fin[c], fin[c])
-		JZ(LabelRef(skip))
-		// Store the finished lanes' counts: depth − left, at their pixels.
-		m, count := GP64(), GP64()
-		KMOVW(fin[c], m.As32())
-		POPCNTQ(m, count)
-		counts, packed := ZMM(), ZMM()
+		fin := K()
+		KNOTB(active[c], fin)
+		if skipChains {
+			KORTESTB(fin, fin)
+			JZ(LabelRef(skip))
+		}
+		// Scatter the finished lanes' counts, depth − left, to their pixels.
+		counts := ZMM()
 		VPSUBQ(left[c], depth, counts)
-		VPCOMPRESSQ_Z(idx[c], fin[c], packed)
-		VMOVDQU64(packed, Mem{Base: r, Disp: offBuf})
-		VPCOMPRESSQ_Z(counts, fin[c], packed)
-		VMOVDQU64(packed, Mem{Base: r, Disp: offBuf + 64})
-		i, at, v := GP64(), GP64(), GP64()
-		XORQ(i, i)
-		Label(fmt.Sprintf("%s_chain%d_store", k.name, c))
-		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf}, at)
-		MOVQ(Mem{Base: r, Index: i, Scale: 8, Disp: offBuf + 64}, v)
-		MOVL(v.As32(), Mem{Base: out, Index: at, Scale: 4})
-		INCQ(i)
-		CMPQ(i, count)
-		JL(LabelRef(fmt.Sprintf("%s_chain%d_store", k.name, c)))
-		// Refill: the first min(count, n − next) finished lanes take the
-		// next pixels in order; the rest go idle.
+		counts32 := YMM()
+		VPMOVQD(counts, counts32)
+		scatter := K()
+		KMOVW(fin, scatter)
+		VPSCATTERQD(counts32, scatter, Mem{Base: out, Index: idx[c], Scale: 4})
+		VPADDQ(counts, sums, fin, sums)
+		// Refill: the first min(finished, n − next) finished lanes take
+		// the next pixels in order; the rest go idle.
+		m, done := GP64(), GP64()
+		KMOVB(fin, m.As32())
+		POPCNTQ(m, done)
 		rest, take := GP64(), GP64()
 		MOVQ(n, rest)
 		SUBQ(next, rest)
-		MOVQ(count, take)
+		MOVQ(done, take)
 		CMPQ(rest, take)
 		CMOVQLT(rest, take)
 		ones, low := GP64(), GP64()
@@ -383,24 +446,30 @@ func kernel512(k isa) {
 		PDEPQ(m, ones, low)
 		refill, idled := K(), K()
 		KMOVW(low.As32(), refill)
-		KANDNW(fin[c], refill, idled)
+		KANDNW(fin, refill, idled)
 		VEXPANDPD(Mem{Base: xs, Index: next, Scale: 8}, refill, zr[c])
-		VMOVAPD(yv, refill, zi[c])
+		VBROADCASTSD(Mem{Base: r, Disp: offY}, refill, zi[c])
 		VMOVDQA64(depth, refill, left[c])
 		base := ZMM()
 		VPBROADCASTQ(next, base)
 		VPADDQ(iota, base, base)
 		VPEXPANDQ(base, refill, idx[c])
 		ADDQ(take, next)
-		VMOVAPD(nan, idled, zr[c])
-		VMOVAPD(nan, idled, zi[c])
-		VMOVDQA64(idle, idled, left[c])
-		SUBQ(take, count)
-		SUBQ(count, active)
-		Label(skip)
+		VBROADCASTSD(Mem{Base: r, Disp: offNaN}, idled, zr[c])
+		VBROADCASTSD(Mem{Base: r, Disp: offNaN}, idled, zi[c])
+		VPBROADCASTQ(Mem{Base: r, Disp: offIdle}, idled, left[c])
+		VPTERNLOGQ(U8(0xff), idx[c], idx[c], idled, idx[c]) // −1
+		KXNORW(active[c], active[c], active[c])
+		SUBQ(take, done)
+		SUBQ(done, count)
+		if skipChains {
+			Label(skip)
+		}
 	}
-	TESTQ(active, active)
-	JNZ(LabelRef(k.name + "_loop"))
+	setThr()
+	XORQ(finished, finished)
+	TESTQ(count, count)
+	JNZ(LabelRef(k.name + "_more"))
 	save()
 	ret = GP8()
 	MOVB(U8(1), ret)
