@@ -4,7 +4,7 @@
 
 package julia
 
-// iterAVX512 iterates the row's 24 lanes (3 vectors of 8) for at most about steps
+// iterAVX512 iterates the row's 32 lanes (4 vectors of 8) for at most about steps
 // iterations, refilling each lane from the row as its pixel finishes; it
 // reports whether the row is finished.
 //

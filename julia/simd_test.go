@@ -53,6 +53,10 @@ func TestEveryKernelIsExact(t *testing.T) {
 		// from 0 (c = 2): escaped, as the scalar kernel's ≥ says.
 		{C: complex(0.25, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
 		{C: complex(2, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
+		// Rows long enough to run out of a call's steps (checkEvery) many
+		// times, between and just after refills.
+		{C: complex(-0.7, 0.27015), Zoom: 1, Width: 1024, Height: 6, Depth: 256, Colormap: DefaultColormap},
+		{C: complex(-0.7, 0.27015), Zoom: 1, Width: 4099, Height: 2, Depth: 1000, Colormap: DefaultColormap},
 	}
 	for range 60 {
 		p := Params{C: complex(rng.Float64()*3-1.5, rng.Float64()*3-1.5), Zoom: 0.5 + rng.ExpFloat64()*20,
@@ -71,9 +75,14 @@ func TestEveryKernelIsExact(t *testing.T) {
 			t.Fatalf("case %d: the deepest count is %d, want the depth, 150000", i, hi)
 		}
 		for _, k := range ks[:len(ks)-1] {
-			got, _, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &k})
+			// A kernel that never returns its row hangs here, and go test's
+			// -timeout fails the test.
+			got, st, err := Compute(context.Background(), p, Options{Workers: 2, kernel: &k})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if st.Iterations != want.Sum() {
+				t.Errorf("case %d %+v: the %s kernel reports %d iterations, its counts sum to %d", i, p, k.Name, st.Iterations, want.Sum())
 			}
 			if !slices.Equal(got.Pix, want.Pix) {
 				for j := range want.Pix {
