@@ -81,6 +81,7 @@ test: deps
 ## bench: the renderer's and the API's benchmarks, one run
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./julia
+	$(GO) test -run '^$$' -bench RenderCommand -benchtime 21x ./cmd/longrun
 	$(GO) test -run '^$$' -bench 'APIList|APICreate' -benchtime 2000x ./local
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
 	$(GO) test -run '^$$' -bench Drain -benchtime 1x ./local

@@ -1,9 +1,11 @@
 // Command asm generates julia's amd64 SIMD kernels (kernel_amd64.s and
 // its Go declarations, kernel_amd64.go) with avo: the escape-time loop over
-// 8 float64 lanes (AVX-512) or 4 (AVX2), two vectors in flight. A lane whose
-// pixel escapes, or reaches depth, takes the row's next pixel on its own;
-// the others go on. Every product and sum is rounded on its own (no fused
-// multiply-add), in the scalar kernel's order, so the counts are its counts.
+// four vectors of 8 float64 lanes (AVX-512, kernel512: escapes masked per
+// step, looked at once per block of steps, finished lanes refilled several
+// at a time) or two of 4 (AVX2, kernel: a lane whose pixel escapes, or
+// reaches depth, takes the row's next pixel on its own; the others go on).
+// Every product and sum is rounded on its own (no fused multiply-add), in
+// the scalar kernel's order, so the counts are its counts.
 //
 //	cd julia/internal/asm && go run . -out ../../kernel_amd64.s -stubs ../../kernel_amd64.go -pkg julia
 //
