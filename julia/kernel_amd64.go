@@ -11,7 +11,7 @@ package julia
 //go:noescape
 func iterAVX512(r *byte, steps int64) (finished bool)
 
-// iterAVX2 iterates the row's 8 lanes (2 vectors of 4) for at most steps
+// iterAVX2 iterates the row's 12 lanes (3 vectors of 4) for at most about steps
 // iterations, refilling each lane from the row as its pixel finishes; it
 // reports whether the row is finished.
 //

@@ -73,13 +73,16 @@ type lanes struct {
 	zr, zi [maxLanes]float64
 	left   [maxLanes]int64
 	idx    [maxLanes]int64
-	// 4, 1 and 0 as vectors, for kernels short of registers.
+	// 4 and 0 as vectors, for kernels short of registers.
 	four4 [4]float64
-	one4  [4]int64
 	zero4 [4]int64
 	// sums are the AVX-512 kernel's sums of the counts it stored, by lane
 	// of a vector, since it was called.
 	sums [8]int64
+	// c's parts and a block's length less one, as vectors: the AVX2
+	// kernel writes them on entry and reads them as memory operands.
+	cr4, ci4 [4]float64
+	blkM14   [4]int64
 }
 
 // simdKernel runs iter, a kernel of n lanes in assembly, over a row: it
@@ -94,7 +97,7 @@ func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFu
 		}
 		r := lanes{out: &out[0], xs: &xs[0], n: int64(len(xs)), y: y, cr: cr, ci: ci, depth: int64(depth),
 			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(),
-			four4: [4]float64{4, 4, 4, 4}, one4: [4]int64{1, 1, 1, 1}}
+			four4: [4]float64{4, 4, 4, 4}}
 		for l := range n {
 			if r.next < r.n {
 				r.idx[l], r.zr[l], r.zi[l], r.left[l] = r.next, xs[r.next], y, r.depth

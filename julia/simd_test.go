@@ -22,8 +22,9 @@ func TestLanesLayout(t *testing.T) {
 		{"four", unsafe.Offsetof(r.four), 72}, {"one", unsafe.Offsetof(r.one), 80}, {"idle", unsafe.Offsetof(r.idle), 88},
 		{"nan", unsafe.Offsetof(r.nan), 96}, {"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
 		{"left", unsafe.Offsetof(r.left), 640}, {"idx", unsafe.Offsetof(r.idx), 896},
-		{"four4", unsafe.Offsetof(r.four4), 1152}, {"one4", unsafe.Offsetof(r.one4), 1184}, {"zero4", unsafe.Offsetof(r.zero4), 1216},
-		{"sums", unsafe.Offsetof(r.sums), 1248},
+		{"four4", unsafe.Offsetof(r.four4), 1152}, {"zero4", unsafe.Offsetof(r.zero4), 1184},
+		{"sums", unsafe.Offsetof(r.sums), 1216}, {"cr4", unsafe.Offsetof(r.cr4), 1280}, {"ci4", unsafe.Offsetof(r.ci4), 1312},
+		{"blkM14", unsafe.Offsetof(r.blkM14), 1344},
 	} {
 		if f.got != f.want {
 			t.Errorf("lanes.%s at %d, the assembly reads it at %d", f.name, f.got, f.want)

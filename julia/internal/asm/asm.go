@@ -37,17 +37,22 @@ const (
 	offOne    = 80
 	offIdle   = 88
 	offNaN    = 96
-	// 32-byte vectors of 4, 1 and 0, for the AVX2 kernel's memory operands
+	// 32-byte vectors of 4 and 0, for the AVX2 kernel's memory operands
 	// (it has 16 vector registers, not 32).
 	offFour4 = 1152
-	offOne4  = 1184
-	offZero4 = 1216
-	// 8 int64: the sums of the counts stored, by lane (AVX-512).
-	offSums = 1248
-	offZr   = 128
-	offZi   = 384
-	offLeft = 640
-	offIdx  = 896
+	offZero4 = 1184
+	// 8 int64: the sums of the counts stored, by lane (AVX-512; the AVX2
+	// kernel's sum is the first).
+	offSums = 1216
+	// c's parts and the block's length less one as vectors, which the AVX2
+	// kernel writes on entry and reads as memory operands.
+	offCr4    = 1280
+	offCi4    = 1312
+	offBlkM14 = 1344
+	offZr     = 128
+	offZi     = 384
+	offLeft   = 640
+	offIdx    = 896
 )
 
 // An isa is what differs between the two kernels.
@@ -57,185 +62,13 @@ type isa struct {
 	// chains is how many vectors are in flight, to hide the latency of
 	// the multiplications.
 	chains int
-	vec    func() reg.VecVirtual
-	// mask sets bits of out (lane i of the chain: bit i) for the lanes
-	// whose t ≥ 4 or whose left is 0.
-	mask func(t, left reg.VecVirtual, four, zero Op, out reg.GPVirtual)
-	// consts returns the vectors of 4, 1 and 0: registers, or memory.
-	consts func(r reg.Register) (four, one, zero Op)
 }
 
 func main() {
 	ConstraintExpr("!purego")
-	avx512 := isa{name: "iterAVX512", lanes: 8, chains: 4, vec: ZMM, consts: func(r reg.Register) (four, one, zero Op) {
-		f, o, z := ZMM(), ZMM(), ZMM()
-		VBROADCASTSD(Mem{Base: r, Disp: offFour}, f)
-		VPBROADCASTQ(Mem{Base: r, Disp: offOne}, o)
-		VPXORQ(z, z, z)
-		return f, o, z
-	}, mask: func(t, left reg.VecVirtual, four, zero Op, out reg.GPVirtual) {
-		esc, done := K(), K()
-		VCMPPD(U8(0x1d), four, t, esc) // t ≥ 4, ordered: false for NaN
-		VPCMPEQQ(zero, left, done)
-		KORW(esc, done, esc)
-		KMOVW(esc, out.As32())
-	}}
-	avx2 := isa{name: "iterAVX2", lanes: 4, chains: 2, vec: YMM, consts: func(r reg.Register) (four, one, zero Op) {
-		return Mem{Base: r, Disp: offFour4}, Mem{Base: r, Disp: offOne4}, Mem{Base: r, Disp: offZero4}
-	}, mask: func(t, left reg.VecVirtual, four, zero Op, out reg.GPVirtual) {
-		done := YMM()
-		VCMPPD(U8(0x1d), four, t, t)
-		VPCMPEQQ(zero, left, done)
-		VORPD(t, done, t)
-		VMOVMSKPD(t, out.As32())
-	}}
-	kernel512(avx512, 4, 8)
-	kernel(avx2)
+	kernel512(isa{name: "iterAVX512", lanes: 8, chains: 4}, 4, 8)
+	kernel2(isa{name: "iterAVX2", lanes: 4, chains: 3}, 4, 4)
 	Generate()
-}
-
-// kernel emits func name(r *byte, steps int64) (finished bool):
-// at most steps iterations of every lane, or until the row is finished.
-func kernel(k isa) {
-	chains := k.chains
-	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most steps", k.name, k.lanes*chains, chains, k.lanes),
-		"iterations, refilling each lane from the row as its pixel finishes; it",
-		"reports whether the row is finished.")
-	r := Load(Param("r"), GP64())
-	steps := Load(Param("steps"), GP64())
-	bytes := k.lanes * 8
-
-	cr, ci := k.vec(), k.vec()
-	VBROADCASTSD(Mem{Base: r, Disp: offCr}, cr)
-	VBROADCASTSD(Mem{Base: r, Disp: offCi}, ci)
-	four, one, zero := k.consts(r)
-
-	zr, zi, left := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
-	for c := range chains {
-		zr[c], zi[c], left[c] = k.vec(), k.vec(), k.vec()
-	}
-	load := func() {
-		for c := range chains {
-			VMOVUPD(Mem{Base: r, Disp: offZr + c*bytes}, zr[c])
-			VMOVUPD(Mem{Base: r, Disp: offZi + c*bytes}, zi[c])
-			VMOVDQU64orDQU(Mem{Base: r, Disp: offLeft + c*bytes}, left[c], k)
-		}
-	}
-	store := func() {
-		for c := range chains {
-			VMOVUPD(zr[c], Mem{Base: r, Disp: offZr + c*bytes})
-			VMOVUPD(zi[c], Mem{Base: r, Disp: offZi + c*bytes})
-			VMOVDQU64orDQU(left[c], Mem{Base: r, Disp: offLeft + c*bytes}, k)
-		}
-	}
-	load()
-
-	Label(k.name + "_loop")
-	// Look: which lanes are finished, before this step, as the scalar
-	// kernel looks before each of its steps.
-	rr, ii := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
-	mask := GP64()
-	XORQ(mask, mask)
-	for c := range chains {
-		rr[c], ii[c] = k.vec(), k.vec()
-		VMULPD(zr[c], zr[c], rr[c])
-		VMULPD(zi[c], zi[c], ii[c])
-		t := k.vec()
-		VADDPD(ii[c], rr[c], t)
-		m := GP64()
-		k.mask(t, left[c], four, zero, m)
-		if c > 0 {
-			SHLQ(U8(c*k.lanes), m)
-		}
-		ORQ(m, mask)
-	}
-	TESTQ(mask, mask)
-	JNZ(LabelRef(k.name + "_finish"))
-	// Step: z ← z² + c, as (2·zr)·zi + ci and (zr² − zi²) + cr.
-	for c := range chains {
-		twice := k.vec()
-		VADDPD(zr[c], zr[c], twice)
-		VMULPD(zi[c], twice, twice)
-		VADDPD(ci, twice, zi[c])
-		VSUBPD(ii[c], rr[c], rr[c])
-		VADDPD(cr, rr[c], zr[c])
-		VPSUBQ(one, left[c], left[c])
-	}
-	DECQ(steps)
-	JNZ(LabelRef(k.name + "_loop"))
-	store()
-	ret := GP8()
-	MOVB(U8(0), ret)
-	Store(ret, ReturnIndex(0))
-	VZEROUPPER()
-	RET()
-
-	// Finish the lanes of mask: each stores its count and takes the next
-	// pixel, or goes idle (z NaN never escapes; left never reaches 0).
-	Label(k.name + "_finish")
-	store()
-	lane, idx, count, next := GP64(), GP64(), GP64(), GP64()
-	Label(k.name + "_lane")
-	BSFQ(mask, lane)
-	MOVQ(Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx}, idx)
-	MOVQ(Mem{Base: r, Disp: offDepth}, count)
-	SUBQ(Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft}, count)
-	out := GP64()
-	MOVQ(Mem{Base: r, Disp: offOut}, out)
-	MOVL(count.As32(), Mem{Base: out, Index: idx, Scale: 4})
-	MOVQ(Mem{Base: r, Disp: offNext}, next)
-	CMPQ(next, Mem{Base: r, Disp: offN})
-	JGE(LabelRef(k.name + "_idle"))
-	MOVQ(next, Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
-	xs, x := GP64(), GP64()
-	MOVQ(Mem{Base: r, Disp: offXs}, xs)
-	MOVQ(Mem{Base: xs, Index: next, Scale: 8}, x)
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZr})
-	MOVQ(Mem{Base: r, Disp: offY}, x)
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZi})
-	MOVQ(Mem{Base: r, Disp: offDepth}, x)
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft})
-	INCQ(next)
-	MOVQ(next, Mem{Base: r, Disp: offNext})
-	JMP(LabelRef(k.name + "_next"))
-
-	Label(k.name + "_idle")
-	MOVQ(I32(-1), Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
-	MOVQ(Mem{Base: r, Disp: offNaN}, x)
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZr})
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZi})
-	MOVQ(Mem{Base: r, Disp: offIdle}, x)
-	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft})
-	DECQ(Mem{Base: r, Disp: offActive})
-	JZ(LabelRef(k.name + "_done"))
-
-	Label(k.name + "_next")
-	// Clear the lowest set bit: the lane just finished.
-	lower := GP64()
-	LEAQ(Mem{Base: mask, Disp: -1}, lower)
-	ANDQ(lower, mask)
-	JNZ(LabelRef(k.name + "_lane"))
-	load()
-	JMP(LabelRef(k.name + "_loop"))
-
-	Label(k.name + "_done")
-	ret = GP8()
-	MOVB(U8(1), ret)
-	Store(ret, ReturnIndex(0))
-	VZEROUPPER()
-	RET()
-}
-
-// VMOVDQU64orDQU moves int64 lanes: VMOVDQU64 for ZMM (AVX-512 has no
-// plain VMOVDQU of them), VMOVDQU for YMM.
-func VMOVDQU64orDQU(src, dst Op, k isa) {
-	if k.lanes == 8 {
-		VMOVDQU64(src, dst)
-		return
-	}
-	VMOVDQU(src, dst)
 }
 
 // kernel512 emits the AVX-512 kernel. A lane's state (z, iterations left,
@@ -273,7 +106,9 @@ func kernel512(k isa, block, lazy int) {
 	VBROADCASTSD(Mem{Base: r, Disp: offCi}, ci)
 	VPBROADCASTQ(Mem{Base: r, Disp: offDepth}, depth)
 	VPXORQ(sums, sums, sums)
-	four, one, _ := k.consts(r)
+	four, one := ZMM(), ZMM()
+	VBROADCASTSD(Mem{Base: r, Disp: offFour}, four)
+	VPBROADCASTQ(Mem{Base: r, Disp: offOne}, one)
 	// iota = 0, 1, …, 7: lane i of it is the i-th next pixel.
 	VPXORQ(iota, iota, iota)
 	{
@@ -476,6 +311,227 @@ func kernel512(k isa, block, lazy int) {
 	TESTQ(count, count)
 	JNZ(LabelRef(k.name + "_more"))
 	save()
+	ret = GP8()
+	MOVB(U8(1), ret)
+	Store(ret, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// kernel2 emits the AVX2 kernel, kernel512's way with vectors for masks:
+// each step clears from a chain's active vector (all ones per active lane)
+// the lanes whose |z|² ≥ 4, and adds it to left (−1 per active lane); the
+// kernel looks at the masks once a block and, once lazy lanes have
+// finished, spills the lanes, stores and refills the finished ones in
+// scalar code, and reloads. AVX2 has 16 vector registers: the lanes' state
+// takes 4 per vector, and c, 4, 0 and the block come from memory.
+func kernel2(k isa, block, lazy int) {
+	chains := k.chains
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*chains, chains, k.lanes),
+		"iterations, refilling each lane from the row as its pixel finishes; it",
+		"reports whether the row is finished.")
+	r := Load(Param("r"), GP64())
+	steps := Load(Param("steps"), GP64())
+	bytes := k.lanes * 8
+	{
+		v := YMM()
+		VBROADCASTSD(Mem{Base: r, Disp: offCr}, v)
+		VMOVUPD(v, Mem{Base: r, Disp: offCr4})
+		VBROADCASTSD(Mem{Base: r, Disp: offCi}, v)
+		VMOVUPD(v, Mem{Base: r, Disp: offCi4})
+		b := GP64()
+		MOVQ(U32(block-1), b)
+		x := XMM()
+		MOVQ(b, x)
+		VPBROADCASTQ(x, v)
+		VMOVDQU(v, Mem{Base: r, Disp: offBlkM14})
+	}
+	four, zero := Mem{Base: r, Disp: offFour4}, Mem{Base: r, Disp: offZero4}
+	cr, ci, blkM1 := Mem{Base: r, Disp: offCr4}, Mem{Base: r, Disp: offCi4}, Mem{Base: r, Disp: offBlkM14}
+
+	count, sum := GP64(), GP64()
+	MOVQ(Mem{Base: r, Disp: offActive}, count)
+	XORQ(sum, sum)
+	thr, lazyN := GP64(), GP64()
+	MOVQ(U32(lazy), lazyN)
+	setThr := func() {
+		MOVQ(count, thr)
+		CMPQ(lazyN, thr)
+		CMOVQLT(lazyN, thr)
+	}
+	setThr()
+
+	zr, zi, left, act := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
+	for c := range chains {
+		zr[c], zi[c], left[c], act[c] = YMM(), YMM(), YMM(), YMM()
+	}
+	load := func() {
+		for c := range chains {
+			VMOVUPD(Mem{Base: r, Disp: offZr + c*bytes}, zr[c])
+			VMOVUPD(Mem{Base: r, Disp: offZi + c*bytes}, zi[c])
+			VMOVDQU(Mem{Base: r, Disp: offLeft + c*bytes}, left[c])
+			VPCMPEQQ(act[c], act[c], act[c]) // all active
+		}
+	}
+	spill := func() {
+		for c := range chains {
+			VMOVUPD(zr[c], Mem{Base: r, Disp: offZr + c*bytes})
+			VMOVUPD(zi[c], Mem{Base: r, Disp: offZi + c*bytes})
+			VMOVDQU(left[c], Mem{Base: r, Disp: offLeft + c*bytes})
+		}
+	}
+	load()
+
+	step := func() {
+		for c := range chains {
+			rr, ii, t := YMM(), YMM(), YMM()
+			VMULPD(zr[c], zr[c], rr)
+			VMULPD(zi[c], zi[c], ii)
+			VADDPD(ii, rr, t)
+			VCMPPD(U8(0x19), four, t, t) // not t ≥ 4 (NaN never escapes)
+			VANDPD(t, act[c], act[c])
+			VPADDQ(act[c], left[c], left[c])
+			VADDPD(zr[c], zr[c], t)
+			VMULPD(zi[c], t, t)
+			VADDPD(ci, t, zi[c])
+			VSUBPD(ii, rr, rr)
+			VADDPD(cr, rr, zr[c])
+		}
+	}
+	// active returns, in a GP register, a bit per lane that is active
+	// (lane i of vector c: bit c·lanes + i).
+	active := func() reg.GPVirtual {
+		bits := GP64()
+		for c := range chains {
+			m := GP64()
+			VMOVMSKPD(act[c], m.As32())
+			if c == 0 {
+				MOVQ(m, bits)
+				continue
+			}
+			SHLQ(U8(c*k.lanes), m)
+			ORQ(m, bits)
+		}
+		return bits
+	}
+	finished := GP64()
+	countFinished := func() {
+		POPCNTQ(active(), finished)
+		NEGQ(finished)
+		ADDQ(U32(chains*k.lanes), finished)
+	}
+
+	Label(k.name + "_loop")
+	{
+		short := YMM()
+		for c := range chains {
+			s := YMM()
+			VPCMPGTQ(blkM1, left[c], s) // left ≥ block
+			VPANDN(act[c], s, s)        // active, and left < block
+			if c == 0 {
+				VMOVDQA(s, short)
+			} else {
+				VPOR(s, short, short)
+			}
+		}
+		VPTEST(short, short)
+		JNZ(LabelRef(k.name + "_single"))
+	}
+	countFinished()
+	for range block {
+		step()
+	}
+	SUBQ(U32(block), steps)
+	JMP(LabelRef(k.name + "_look"))
+
+	Label(k.name + "_single")
+	// Lanes at depth are finished; the others take one step.
+	for c := range chains {
+		eq := YMM()
+		VPCMPEQQ(zero, left[c], eq)
+		VPANDN(act[c], eq, act[c])
+	}
+	countFinished()
+	step()
+	DECQ(steps)
+
+	Label(k.name + "_look")
+	CMPQ(finished, thr)
+	JGE(LabelRef(k.name + "_finish"))
+	Label(k.name + "_more")
+	CMPQ(steps, U8(0))
+	JG(LabelRef(k.name + "_loop"))
+	countFinished()
+	TESTQ(finished, finished)
+	JNZ(LabelRef(k.name + "_finish"))
+	spill()
+	MOVQ(count, Mem{Base: r, Disp: offActive})
+	MOVQ(sum, Mem{Base: r, Disp: offSums})
+	ret := GP8()
+	MOVB(U8(0), ret)
+	Store(ret, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+
+	// Store the finished lanes' counts and refill them, one by one, in
+	// memory; then reload.
+	Label(k.name + "_finish")
+	fin := active()
+	NOTQ(fin)
+	{
+		all := GP64()
+		MOVQ(U32(1<<(chains*k.lanes)-1), all)
+		ANDQ(all, fin)
+	}
+	spill()
+	lane, idx, c, next, out, x := GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+	MOVQ(Mem{Base: r, Disp: offOut}, out)
+	MOVQ(Mem{Base: r, Disp: offNext}, next)
+	Label(k.name + "_lane")
+	BSFQ(fin, lane)
+	MOVQ(Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx}, idx)
+	MOVQ(Mem{Base: r, Disp: offDepth}, c)
+	SUBQ(Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft}, c)
+	MOVL(c.As32(), Mem{Base: out, Index: idx, Scale: 4})
+	ADDQ(c, sum)
+	CMPQ(next, Mem{Base: r, Disp: offN})
+	JGE(LabelRef(k.name + "_idle"))
+	MOVQ(next, Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
+	xs := GP64()
+	MOVQ(Mem{Base: r, Disp: offXs}, xs)
+	MOVQ(Mem{Base: xs, Index: next, Scale: 8}, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZr})
+	MOVQ(Mem{Base: r, Disp: offY}, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZi})
+	MOVQ(Mem{Base: r, Disp: offDepth}, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft})
+	INCQ(next)
+	JMP(LabelRef(k.name + "_next"))
+
+	Label(k.name + "_idle")
+	MOVQ(I32(-1), Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
+	MOVQ(Mem{Base: r, Disp: offNaN}, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZr})
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offZi})
+	MOVQ(Mem{Base: r, Disp: offIdle}, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offLeft})
+	DECQ(count)
+
+	Label(k.name + "_next")
+	lower := GP64()
+	LEAQ(Mem{Base: fin, Disp: -1}, lower)
+	ANDQ(lower, fin)
+	JNZ(LabelRef(k.name + "_lane"))
+	MOVQ(next, Mem{Base: r, Disp: offNext})
+	load()
+	setThr()
+	XORQ(finished, finished)
+	TESTQ(count, count)
+	JNZ(LabelRef(k.name + "_more"))
+	MOVQ(count, Mem{Base: r, Disp: offActive})
+	MOVQ(sum, Mem{Base: r, Disp: offSums})
 	ret = GP8()
 	MOVB(U8(1), ret)
 	Store(ret, ReturnIndex(0))
