@@ -71,6 +71,30 @@ func main() {
 	Generate()
 }
 
+// begin starts kernel k's function, func(r *byte, steps int64) (finished
+// bool), and loads its arguments.
+func begin(k isa) (r, steps reg.Register) {
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*k.chains, k.chains, k.lanes),
+		"iterations, refilling each lane from the row as its pixel finishes; it",
+		"reports whether the row is finished.")
+	return Load(Param("r"), GP64()), Load(Param("steps"), GP64())
+}
+
+// threshold returns the register of how many lanes must have finished
+// before they are refilled, and the code that sets it: lazy, or the count
+// of lanes still holding a pixel when fewer are.
+func threshold(count reg.GPVirtual, lazy int) (thr reg.GPVirtual, set func()) {
+	thr, lazyN := GP64(), GP64()
+	MOVQ(U32(lazy), lazyN)
+	return thr, func() {
+		MOVQ(count, thr)
+		CMPQ(lazyN, thr)
+		CMOVQLT(lazyN, thr)
+	}
+}
+
 // kernel512 emits the AVX-512 kernel. A lane's state (z, iterations left,
 // pixel index) stays in registers, and a mask register per vector says
 // which lanes still iterate (active). Each step clears from active the
@@ -88,17 +112,12 @@ func main() {
 // the lanes left over go idle (z NaN, which never escapes; pixel index
 // −1). One refill for several lanes costs little more than one for one
 // lane: on the standard case, with 32 lanes, lazy 8 takes about 9% more
-// steps than refilling at each escape, and a quarter of the refills. (Blocks, lazy refills and the sums
-// together took the standard case from 14.8 to 8.3 ms on two cores.)
+// steps than refilling at each escape, and a quarter of the refills.
+// (Blocks, lazy refills and the sums together took the standard case from
+// 14.8 to 8.3 ms on two cores.)
 func kernel512(k isa, block, lazy int) {
 	chains := k.chains
-	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*chains, chains, k.lanes),
-		"iterations, refilling each lane from the row as its pixel finishes; it",
-		"reports whether the row is finished.")
-	r := Load(Param("r"), GP64())
-	steps := Load(Param("steps"), GP64())
+	r, steps := begin(k)
 	bytes := k.lanes * 8
 
 	cr, ci, depth, iota, blk, sums := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
@@ -132,13 +151,7 @@ func kernel512(k isa, block, lazy int) {
 	MOVQ(Mem{Base: r, Disp: offNext}, next)
 	MOVQ(Mem{Base: r, Disp: offN}, n)
 	MOVQ(Mem{Base: r, Disp: offActive}, count)
-	thr, lazyN := GP64(), GP64()
-	MOVQ(U32(lazy), lazyN)
-	setThr := func() {
-		MOVQ(count, thr)
-		CMPQ(lazyN, thr)
-		CMOVQLT(lazyN, thr)
-	}
+	thr, setThr := threshold(count, lazy)
 	setThr()
 
 	zr, zi, left, idx := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
@@ -327,13 +340,7 @@ func kernel512(k isa, block, lazy int) {
 // takes 4 per vector, and c, 4, 0 and the block come from memory.
 func kernel2(k isa, block, lazy int) {
 	chains := k.chains
-	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*chains, chains, k.lanes),
-		"iterations, refilling each lane from the row as its pixel finishes; it",
-		"reports whether the row is finished.")
-	r := Load(Param("r"), GP64())
-	steps := Load(Param("steps"), GP64())
+	r, steps := begin(k)
 	bytes := k.lanes * 8
 	{
 		v := YMM()
@@ -354,13 +361,7 @@ func kernel2(k isa, block, lazy int) {
 	count, sum := GP64(), GP64()
 	MOVQ(Mem{Base: r, Disp: offActive}, count)
 	XORQ(sum, sum)
-	thr, lazyN := GP64(), GP64()
-	MOVQ(U32(lazy), lazyN)
-	setThr := func() {
-		MOVQ(count, thr)
-		CMPQ(lazyN, thr)
-		CMOVQLT(lazyN, thr)
-	}
+	thr, setThr := threshold(count, lazy)
 	setThr()
 
 	zr, zi, left, act := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
