@@ -76,8 +76,8 @@ type lanes struct {
 	// 4 and 0 as vectors, for kernels short of registers.
 	four4 [4]float64
 	zero4 [4]int64
-	// sums are the AVX-512 kernel's sums of the counts it stored, by lane
-	// of a vector, since it was called.
+	// sums hold the sum of the counts a kernel stored since it was called:
+	// by lane of a vector (AVX-512), or all in the first (AVX2).
 	sums [8]int64
 	// c's parts and a block's length less one, as vectors: the AVX2
 	// kernel writes them on entry and reads them as memory operands.
