@@ -184,7 +184,7 @@ func startBench(b *testing.B, edit ...func(*local.Config)) (*local.System, strin
 	ctx, cancel := context.WithCancel(context.Background())
 	// The benchmarks flood on purpose: lift the quotas.
 	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(),
-		Quotas: longrun.Quotas{MaxActive: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}}
+		Quotas: longrun.Quotas{MaxActive: 1 << 20, MaxStored: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}}
 	for _, e := range edit {
 		e(&cfg)
 	}

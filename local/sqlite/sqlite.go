@@ -174,8 +174,8 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration)
 		return err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body) VALUES (?, ?, ?, ?, ?)`,
-			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body); err != nil {
+		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body, status) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body, string(c.Status)); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return longrun.Errorf(longrun.ECONFLICT, "configuration %s exists", c.ID)
 			}
@@ -272,7 +272,7 @@ func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longr
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ? WHERE id = ?`, c.Seq, cur, id); err != nil {
+		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ?, status = ? WHERE id = ?`, c.Seq, cur, string(c.Status), id); err != nil {
 			return err
 		}
 		return db.logChange(tx, id, old, cur)
@@ -285,16 +285,18 @@ func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longr
 }
 
 // CountConfigurations counts an owner's configurations: all, and those
-// queued or rendering.
+// queued or rendering. It reads the (owner, status) index alone, not the
+// records (migration 0006; every write of a record writes its status).
 func (db *DB) CountConfigurations(ctx context.Context, owner string) (stored, active int, err error) {
-	err = db.r.QueryRowContext(ctx, `SELECT count(*),
-		count(*) FILTER (WHERE json_extract(body, '$.status') IN ('queued', 'rendering'))
-		FROM configurations WHERE owner = ?`, owner).Scan(&stored, &active)
+	err = db.r.QueryRowContext(ctx, countConfigurations, owner).Scan(&stored, &active)
 	if err != nil {
 		return 0, 0, unavailable(err)
 	}
 	return stored, active, nil
 }
+
+const countConfigurations = `SELECT count(*), count(*) FILTER (WHERE status IN ('queued', 'rendering'))
+	FROM configurations WHERE owner = ?`
 
 // DeleteConfiguration deletes the configuration.
 func (db *DB) DeleteConfiguration(ctx context.Context, id string) error {

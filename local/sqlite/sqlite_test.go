@@ -105,6 +105,11 @@ func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
 		if err != nil || got.Name != "kept" || got.ParamsHash != c.ParamsHash {
 			t.Fatalf("configuration after migrating: %+v %v", got, err)
 		}
+		// A queued configuration of the old schema counts as active (the
+		// quotas' count reads the status column migration 0006 added).
+		if stored, active, err := db.CountConfigurations(ctx, "owner"); stored != 1 || active != 1 || err != nil {
+			t.Errorf("owner's configurations after migrating: %d stored, %d active (%v), want 1 and 1", stored, active, err)
+		}
 		if r, err := db.Result(ctx, "h"); err != nil || r == nil || r.Stats.Iterations != 7 {
 			t.Errorf("result after migrating: %+v %v", r, err)
 		}
