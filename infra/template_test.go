@@ -16,6 +16,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/notify"
 )
@@ -372,6 +373,41 @@ func TestDataIsProtected(t *testing.T) {
 		if get(res, append(api, "AccessLogSettings", "Format")...) == nil {
 			t.Errorf("%s: no access logs", api[0])
 		}
+	}
+}
+
+// Every create counts the owner's configurations (the quotas) from an
+// index: it must hold keys only, owner then status, so that a count reads
+// about a hundred bytes an item and not the records; and the API function
+// may query it.
+func TestQuotaCountsReadAKeysOnlyIndex(t *testing.T) {
+	res := get(load(t), "Resources")
+	var found bool
+	for _, gsi := range get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
+		if v := get(gsi, "IndexName"); v == nil || v.Value != dynamo.OwnerStatusIndex {
+			continue
+		}
+		found = true
+		if v := get(gsi, "Projection", "ProjectionType"); v == nil || v.Value != "KEYS_ONLY" {
+			t.Errorf("%s: want a KEYS_ONLY projection", dynamo.OwnerStatusIndex)
+		}
+		var keys []string
+		for _, k := range get(gsi, "KeySchema").Content {
+			keys = append(keys, get(k, "AttributeName").Value+" "+get(k, "KeyType").Value)
+		}
+		if want := []string{"owner HASH", "status RANGE"}; !slices.Equal(keys, want) {
+			t.Errorf("%s keys %v, want %v", dynamo.OwnerStatusIndex, keys, want)
+		}
+	}
+	if !found {
+		t.Fatalf("ConfigurationsTable has no index %s", dynamo.OwnerStatusIndex)
+	}
+	var allowed bool
+	walk(get(res, "ApiFunction", "Properties", "Policies"), func(n *yaml.Node) {
+		allowed = allowed || strings.HasSuffix(n.Value, "/index/"+dynamo.OwnerStatusIndex)
+	})
+	if !allowed {
+		t.Errorf("ApiFunction may not query %s", dynamo.OwnerStatusIndex)
 	}
 }
 

@@ -391,15 +391,20 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) (longrun.Limiter, f
 }
 
 // storeCountsStoredAndActive checks that an owner's configurations are
-// counted, all and those queued or rendering.
+// counted, all and those queued or rendering (one of each, and one done).
 func storeCountsStoredAndActive(t *testing.T, s Store) {
 	ctx := context.Background()
 	owner := longrun.NewID()
 	now := time.Now().UTC()
 	for i := range 3 {
 		c := newConfiguration(owner, now.Add(time.Duration(i)*time.Millisecond), 0.01*float64(i))
-		if i == 0 {
+		switch i {
+		case 0:
 			c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
+		case 1:
+			if err := c.StartRender(c.Version, now); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := s.CreateConfiguration(ctx, c); err != nil {
 			t.Fatal(err)

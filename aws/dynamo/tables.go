@@ -20,6 +20,7 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, configurations, resul
 			{AttributeName: aws.String("id"), AttributeType: str},
 			{AttributeName: aws.String("owner"), AttributeType: str},
 			{AttributeName: aws.String("createdNs"), AttributeType: num},
+			{AttributeName: aws.String("status"), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -29,6 +30,13 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, configurations, resul
 				{AttributeName: aws.String("createdNs"), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(OwnerStatusIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String("owner"), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("status"), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 	})
