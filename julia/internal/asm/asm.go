@@ -95,6 +95,22 @@ func threshold(count reg.GPVirtual, lazy int) (thr reg.GPVirtual, set func()) {
 	}
 }
 
+// look emits what follows a block or a single step: on to _finish once
+// thr lanes have finished; at _more, back to _loop while steps are left;
+// out of steps, to _finish if any lane has finished (so that on return
+// every lane is active), else on to the return the caller emits next.
+func look(k isa, finished, thr, steps reg.Register, countFinished func()) {
+	Label(k.name + "_look")
+	CMPQ(finished, thr)
+	JGE(LabelRef(k.name + "_finish"))
+	Label(k.name + "_more")
+	CMPQ(steps, U8(0))
+	JG(LabelRef(k.name + "_loop"))
+	countFinished()
+	TESTQ(finished, finished)
+	JNZ(LabelRef(k.name + "_finish"))
+}
+
 // kernel512 emits the AVX-512 kernel. A lane's state (z, iterations left,
 // pixel index) stays in registers, and a mask register per vector says
 // which lanes still iterate (active). Each step clears from active the
@@ -235,19 +251,7 @@ func kernel512(k isa, block, lazy int) {
 	step()
 	DECQ(steps)
 
-	Label(k.name + "_look")
-	// Finish lanes once at least thr have finished: thr is lazy lanes, or
-	// every lane still live when fewer are.
-	CMPQ(finished, thr)
-	JGE(LabelRef(k.name + "_finish"))
-	Label(k.name + "_more")
-	CMPQ(steps, U8(0))
-	JG(LabelRef(k.name + "_loop"))
-	countFinished()
-	// Out of steps: finish what has finished first, so that on return
-	// every lane is active.
-	TESTQ(finished, finished)
-	JNZ(LabelRef(k.name + "_finish"))
+	look(k, finished, thr, steps, countFinished)
 	// Out of steps, with no lane finished: every lane is active.
 	save := func() {
 		for c := range chains {
@@ -458,15 +462,7 @@ func kernel2(k isa, block, lazy int) {
 	step()
 	DECQ(steps)
 
-	Label(k.name + "_look")
-	CMPQ(finished, thr)
-	JGE(LabelRef(k.name + "_finish"))
-	Label(k.name + "_more")
-	CMPQ(steps, U8(0))
-	JG(LabelRef(k.name + "_loop"))
-	countFinished()
-	TESTQ(finished, finished)
-	JNZ(LabelRef(k.name + "_finish"))
+	look(k, finished, thr, steps, countFinished)
 	spill()
 	MOVQ(count, Mem{Base: r, Disp: offActive})
 	MOVQ(sum, Mem{Base: r, Disp: offSums})
