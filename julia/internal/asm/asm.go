@@ -95,11 +95,32 @@ func threshold(count reg.GPVirtual, lazy int) (thr reg.GPVirtual, set func()) {
 	}
 }
 
-// look emits what follows a block or a single step: on to _finish once
-// thr lanes have finished; at _more, back to _loop while steps are left;
-// out of steps, to _finish if any lane has finished (so that on return
-// every lane is active), else on to the return the caller emits next.
-func look(k isa, finished, thr, steps reg.Register, countFinished func()) {
+// iterate emits a kernel's loop: at _loop, a block of steps unless short
+// finds an active lane with fewer steps left than a block; then, at
+// _single, atDepth takes out the lanes with none left and every lane takes
+// one step. After either it looks: on to _finish once thr lanes have
+// finished; at _more, back to _loop while steps are left; out of steps,
+// to _finish if any lane has finished (so that on return every lane is
+// active), else on to the return the caller emits next. countFinished
+// counts the finished lanes before each block or step, so the look does
+// not wait on their last compare.
+func iterate(k isa, block int, finished, thr, steps reg.Register, short, atDepth, step, countFinished func()) {
+	Label(k.name + "_loop")
+	short()
+	JNZ(LabelRef(k.name + "_single"))
+	countFinished()
+	for range block {
+		step()
+	}
+	SUBQ(U32(block), steps)
+	JMP(LabelRef(k.name + "_look"))
+
+	Label(k.name + "_single")
+	atDepth()
+	countFinished()
+	step()
+	DECQ(steps)
+
 	Label(k.name + "_look")
 	CMPQ(finished, thr)
 	JGE(LabelRef(k.name + "_finish"))
@@ -199,10 +220,10 @@ func kernel512(k isa, block, lazy int) {
 		}
 	}
 
-	// finished counts the lanes finished and not yet refilled; look
-	// compares it with thr as it was before the last block (or single
-	// step), so that the branch does not wait on the block's last compare.
-	// Finished lanes wait a block longer; their counts stay as they are.
+	// finished counts the lanes finished and not yet refilled; the look
+	// (iterate) compares it with thr as it was before the last block (or
+	// single step), so that the branch does not wait on the block's last
+	// compare. Finished lanes wait a block longer; their counts stay.
 	finished := GP64()
 	countFinished := func() {
 		all := K()
@@ -222,9 +243,7 @@ func kernel512(k isa, block, lazy int) {
 		ADDQ(U32(chains*k.lanes), finished)
 	}
 
-	Label(k.name + "_loop")
-	// A block if every active lane has a block's steps left.
-	{
+	short := func() { // sets ZF clear if an active lane has fewer than block steps left
 		short := K()
 		VPCMPUQ(U8(1), blk, left[0], active[0], short) // left < block
 		for c := 1; c < chains; c++ {
@@ -233,25 +252,13 @@ func kernel512(k isa, block, lazy int) {
 			KORW(s, short, short)
 		}
 		KORTESTW(short, short)
-		JNZ(LabelRef(k.name + "_single"))
 	}
-	countFinished()
-	for range block {
-		step()
+	atDepth := func() {
+		for c := range chains {
+			VPTESTMQ(left[c], left[c], active[c], active[c])
+		}
 	}
-	SUBQ(U32(block), steps)
-	JMP(LabelRef(k.name + "_look"))
-
-	Label(k.name + "_single")
-	// Lanes at depth are finished; the others take one step.
-	for c := range chains {
-		VPTESTMQ(left[c], left[c], active[c], active[c])
-	}
-	countFinished()
-	step()
-	DECQ(steps)
-
-	look(k, finished, thr, steps, countFinished)
+	iterate(k, block, finished, thr, steps, short, atDepth, step, countFinished)
 	// Out of steps, with no lane finished: every lane is active.
 	save := func() {
 		for c := range chains {
@@ -428,8 +435,7 @@ func kernel2(k isa, block, lazy int) {
 		ADDQ(U32(chains*k.lanes), finished)
 	}
 
-	Label(k.name + "_loop")
-	{
+	short := func() { // sets ZF clear if an active lane has fewer than block steps left
 		short := YMM()
 		for c := range chains {
 			s := YMM()
@@ -442,27 +448,15 @@ func kernel2(k isa, block, lazy int) {
 			}
 		}
 		VPTEST(short, short)
-		JNZ(LabelRef(k.name + "_single"))
 	}
-	countFinished()
-	for range block {
-		step()
+	atDepth := func() {
+		for c := range chains {
+			eq := YMM()
+			VPCMPEQQ(zero, left[c], eq)
+			VPANDN(act[c], eq, act[c])
+		}
 	}
-	SUBQ(U32(block), steps)
-	JMP(LabelRef(k.name + "_look"))
-
-	Label(k.name + "_single")
-	// Lanes at depth are finished; the others take one step.
-	for c := range chains {
-		eq := YMM()
-		VPCMPEQQ(zero, left[c], eq)
-		VPANDN(act[c], eq, act[c])
-	}
-	countFinished()
-	step()
-	DECQ(steps)
-
-	look(k, finished, thr, steps, countFinished)
+	iterate(k, block, finished, thr, steps, short, atDepth, step, countFinished)
 	spill()
 	MOVQ(count, Mem{Base: r, Disp: offActive})
 	MOVQ(sum, Mem{Base: r, Disp: offSums})
