@@ -41,8 +41,9 @@ func (s Status) Finished() bool {
 	return s == StatusDone || s == StatusFailed || s == StatusCancelled
 }
 
-// active reports whether s holds a place in the queue.
-func (s Status) active() bool { return s == StatusQueued || s == StatusRendering }
+// Active reports whether s holds a place in the queue: what the quotas
+// count as active.
+func (s Status) Active() bool { return s == StatusQueued || s == StatusRendering }
 
 // Stats describe a render.
 type Stats struct {

@@ -223,7 +223,7 @@ func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, i
 	if err := s.allowWrite(ctx, caller); err != nil {
 		return nil, err
 	}
-	if d.Params.Hash() != old.ParamsHash && r == nil && !old.Status.active() {
+	if d.Params.Hash() != old.ParamsHash && r == nil && !old.Status.Active() {
 		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
 			return nil, err
 		}
@@ -265,7 +265,7 @@ func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Conf
 	if err := s.allowWrite(ctx, caller); err != nil {
 		return nil, err
 	}
-	if !c.Status.active() {
+	if !c.Status.Active() {
 		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
 			return nil, err
 		}

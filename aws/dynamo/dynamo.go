@@ -320,38 +320,25 @@ func (st *Store) Allow(ctx context.Context, key string, limit int, window time.D
 }
 
 // CountConfigurations counts an owner's configurations: all, and those
-// queued or rendering. It reads the keys-only byOwnerStatus index, about
-// a hundred bytes an item, not the records.
+// queued or rendering. It reads the keys-only byOwnerStatus index once,
+// about a hundred bytes an item, not the records.
 func (st *Store) CountConfigurations(ctx context.Context, owner string) (stored, active int, err error) {
-	count := func(status longrun.Status) (int, error) {
-		in := &dynamodb.QueryInput{TableName: &st.ConfigTable, IndexName: aws.String(OwnerStatusIndex), Select: types.SelectCount,
-			KeyConditionExpression:    aws.String("#o = :o"),
-			ExpressionAttributeNames:  map[string]string{"#o": "owner"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(owner)}}
-		if status != "" {
-			in.KeyConditionExpression = aws.String("#o = :o AND #s = :s")
-			in.ExpressionAttributeNames["#s"] = "status"
-			in.ExpressionAttributeValues[":s"] = s(string(status))
-		}
-		total := 0
-		for p := dynamodb.NewQueryPaginator(st.Client, in); p.HasMorePages(); {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return 0, unavailable(err)
-			}
-			total += int(out.Count)
-		}
-		return total, nil
-	}
-	if stored, err = count(""); err != nil {
-		return 0, 0, err
-	}
-	for _, status := range []longrun.Status{longrun.StatusQueued, longrun.StatusRendering} {
-		n, err := count(status)
+	in := &dynamodb.QueryInput{TableName: &st.ConfigTable, IndexName: aws.String(OwnerStatusIndex),
+		KeyConditionExpression:    aws.String("#o = :o"),
+		ProjectionExpression:      aws.String("#s"),
+		ExpressionAttributeNames:  map[string]string{"#o": "owner", "#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(owner)}}
+	for p := dynamodb.NewQueryPaginator(st.Client, in); p.HasMorePages(); {
+		out, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, unavailable(err)
 		}
-		active += n
+		for _, item := range out.Items {
+			stored++
+			if v, ok := item["status"].(*types.AttributeValueMemberS); ok && longrun.Status(v.Value).Active() {
+				active++
+			}
+		}
 	}
 	return stored, active, nil
 }
