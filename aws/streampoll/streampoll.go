@@ -47,40 +47,64 @@ func (p *Poller) StreamARN(ctx context.Context) (string, error) {
 	return *out.Streams[len(out.Streams)-1].StreamArn, nil
 }
 
-// Run delivers the stream from its oldest record until ctx ends.
+// shard is where the poller is in one shard: its iterator, the last
+// record it delivered (or passed over), and the failure it last reported.
+type shard struct {
+	iter    *string
+	last    string // sequence number; "" before the first record
+	failing string // the error last logged, so a streak is logged once
+	closed  bool   // a closed shard read to its end
+}
+
+// Run delivers the stream from its oldest record until ctx ends. An
+// iterator that fails (expired after 15 minutes, trimmed, or taken on a
+// shard that was empty — DynamoDB Local then answers
+// TrimmedDataAccessException once records exist) is never retried: the
+// next round takes a new one from the shard, after the last record
+// delivered. A streak of failures is logged once, at warning level, and
+// its end once, at info level.
 func (p *Poller) Run(ctx context.Context) error {
 	arn, err := p.StreamARN(ctx)
 	if err != nil {
 		return err
 	}
-	iters := map[string]*string{} // shard → iterator
-	seen := map[string]bool{}
+	shards := map[string]*shard{}
 	every := p.Every
 	if every == 0 {
 		every = 100 * time.Millisecond
 	}
 	refresh := time.Time{}
+	describeFailing := ""
 	for ctx.Err() == nil {
 		if time.Since(refresh) > 5*time.Second {
-			if err := p.shards(ctx, arn, iters, seen); err != nil && ctx.Err() == nil {
-				p.log().Warn("streampoll: describe stream failed", "err", err)
+			err := p.shards(ctx, arn, shards)
+			switch {
+			case err != nil && ctx.Err() == nil && err.Error() != describeFailing:
+				describeFailing = err.Error()
+				p.log().Warn("streampoll: cannot describe the stream; notifications wait until it can", "table", p.Table, "err", err)
+			case err == nil && describeFailing != "":
+				describeFailing = ""
+				p.log().Info("streampoll: the stream is described again", "table", p.Table)
 			}
 			refresh = time.Now()
 		}
 		busy := false
-		for shard, it := range iters {
-			if it == nil {
-				delete(iters, shard)
+		for id, s := range shards {
+			if s.closed {
 				continue
 			}
-			n, next, err := p.poll(ctx, arn, shard, it)
+			n, err := p.read(ctx, arn, id, s)
 			if err != nil {
-				if ctx.Err() == nil {
-					p.log().Warn("streampoll: shard failed", "shard", shard, "err", err)
+				if ctx.Err() == nil && err.Error() != s.failing {
+					p.log().Warn("streampoll: cannot read the stream; retrying with a new iterator", "table", p.Table, "shard", id, "err", err)
 				}
+				s.failing = err.Error()
 				continue
 			}
-			iters[shard] = next
+			if s.failing != "" {
+				p.log().Info("streampoll: reading the stream again", "table", p.Table, "shard", id)
+				s.failing = ""
+			}
 			busy = busy || n > 0
 		}
 		if !busy {
@@ -93,37 +117,52 @@ func (p *Poller) Run(ctx context.Context) error {
 	return nil
 }
 
-func (p *Poller) shards(ctx context.Context, arn string, iters map[string]*string, seen map[string]bool) error {
+// shards adds the stream's shards the poller does not know yet.
+func (p *Poller) shards(ctx context.Context, arn string, shards map[string]*shard) error {
 	out, err := p.Client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &arn})
 	if err != nil {
 		return err
 	}
 	for _, s := range out.StreamDescription.Shards {
-		id := *s.ShardId
-		if seen[id] {
-			continue
+		if _, ok := shards[*s.ShardId]; !ok {
+			shards[*s.ShardId] = &shard{}
 		}
-		it, err := p.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-			StreamArn: &arn, ShardId: &id, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			return err
-		}
-		seen[id] = true
-		iters[id] = it.ShardIterator
 	}
 	return nil
 }
 
-// poll reads one batch of a shard and delivers it; on a failure the next
-// iterator starts at the failed record.
-func (p *Poller) poll(ctx context.Context, arn, shard string, it *string) (int, *string, error) {
+// iterator takes a new iterator for the shard: after its last record, or
+// from its oldest.
+func (p *Poller) iterator(ctx context.Context, arn, id string, s *shard) error {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: &arn, ShardId: &id, ShardIteratorType: types.ShardIteratorTypeTrimHorizon}
+	if s.last != "" {
+		in.ShardIteratorType, in.SequenceNumber = types.ShardIteratorTypeAfterSequenceNumber, aws.String(s.last)
+	}
+	it, err := p.Client.GetShardIterator(ctx, in)
+	if err != nil {
+		return err
+	}
+	s.iter = it.ShardIterator
+	return nil
+}
+
+// read reads one batch of a shard and delivers it. Any failure drops the
+// iterator, so the next read takes a new one; a failed delivery leaves the
+// shard's last record before the failed one, so it is delivered again.
+func (p *Poller) read(ctx context.Context, arn, id string, s *shard) (int, error) {
+	if s.iter == nil {
+		if err := p.iterator(ctx, arn, id, s); err != nil {
+			return 0, err
+		}
+	}
 	batch := p.Batch
 	if batch == 0 {
 		batch = 100
 	}
-	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(batch)})
+	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(batch)})
 	if err != nil {
-		return 0, nil, err
+		s.iter = nil
+		return 0, err
 	}
 	var ev events.DynamoDBEvent
 	for _, r := range out.Records {
@@ -136,8 +175,16 @@ func (p *Poller) poll(ctx context.Context, arn, shard string, it *string) (int, 
 			ev.Records = append(ev.Records, rec)
 		}
 	}
+	advance := func() {
+		if n := len(out.Records); n > 0 {
+			s.last = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
+		}
+		s.iter = out.NextShardIterator
+		s.closed = out.NextShardIterator == nil
+	}
 	if len(ev.Records) == 0 {
-		return len(out.Records), out.NextShardIterator, nil
+		advance()
+		return len(out.Records), nil
 	}
 	resp, err := p.Handler(ctx, ev)
 	failed := ""
@@ -147,19 +194,22 @@ func (p *Poller) poll(ctx context.Context, arn, shard string, it *string) (int, 
 		failed = resp.BatchItemFailures[0].ItemIdentifier
 	}
 	if failed == "" {
-		return len(out.Records), out.NextShardIterator, nil
+		advance()
+		return len(out.Records), nil
 	}
 	p.log().Warn("streampoll: batch failed; retrying from its failed record", "sequenceNumber", failed, "err", err)
-	again, gerr := p.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: &arn, ShardId: &shard,
+	again, gerr := p.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: &arn, ShardId: &id,
 		ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: &failed})
 	if gerr != nil {
-		return 0, it, gerr
+		s.iter = nil // the next read starts after the last record delivered
+		return 0, gerr
 	}
+	s.iter = again.ShardIterator
 	select {
 	case <-ctx.Done():
 	case <-time.After(time.Second):
 	}
-	return len(out.Records), again.ShardIterator, nil
+	return len(out.Records), nil
 }
 
 func (p *Poller) log() *slog.Logger {

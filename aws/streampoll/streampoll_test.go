@@ -1,14 +1,19 @@
 package streampoll_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
@@ -95,4 +100,82 @@ func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
 			t.Errorf("record %d: got %s, want %s", i, got[i], want[i])
 		}
 	}
+}
+
+// TestPollerStartedOnAnEmptyStreamDeliversLaterRecords starts the poller
+// before anything is written, as make run-aws-local does, so its first
+// iterators are taken on an empty shard (which DynamoDB Local may answer
+// with TrimmedDataAccessException once records exist: make run-aws-local's
+// own test sees it happen), and finds the records written later
+// delivered, with a streak of failures logged at most once.
+func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
+	awstest.DynamoDB(t)
+	cfg := awstest.Config(t)
+	db := dynamodb.NewFromConfig(cfg)
+	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
+		t.Fatal(err)
+	}
+	var reads atomic.Int64
+	polled := make(chan struct{})
+	count := middleware.FinalizeMiddlewareFunc("countReads", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if middleware.GetOperationName(ctx) == "GetRecords" && reads.Add(1) == 100 {
+			close(polled)
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	client := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error { return s.Finalize.Add(count, middleware.After) })
+	})
+	var logs syncBuffer
+	delivered := make(chan string, 10)
+	p := &streampoll.Poller{Client: client, Table: st.ConfigTable, Every: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			for _, r := range ev.Records {
+				delivered <- r.EventName
+			}
+			return events.DynamoDBEventResponse{}, nil
+		}}
+	go p.Run(ctx)
+	select { // the poller holds iterators taken on the empty shard
+	case <-polled:
+	case <-ctx.Done():
+		t.Fatal("the poller never read the empty stream")
+	}
+	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
+	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-delivered:
+		if got != "INSERT" {
+			t.Errorf("delivered %s, want the INSERT", got)
+		}
+	case <-ctx.Done():
+		t.Fatalf("a record written after the poller started was never delivered (%d reads)\n%s", reads.Load(), logs.String())
+	}
+	if n := strings.Count(logs.String(), "cannot read the stream"); n > 1 {
+		t.Errorf("a failing iterator was logged %d times, want at most once per streak\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the poller's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
