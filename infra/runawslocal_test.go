@@ -2,7 +2,11 @@ package infra
 
 import (
 	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/longrun/longrun/internal/testutil"
 )
 
 // freePort returns a port nothing listens on now.
@@ -99,6 +105,40 @@ func TestRunAWSLocalStartsAndStopsCleanly(t *testing.T) {
 	if !strings.Contains(string(body), "http://127.0.0.1:"+ports["SES_PORT"]+"/") {
 		t.Errorf("the page's mail panel does not say where mail goes: %s", body)
 	}
+	// Every server listens on the loopback only.
+	for _, p := range []string{m[1], m[2], m[3], m[4], strings.TrimPrefix(page, "127.0.0.1:")} {
+		for _, addr := range listening(t, p) {
+			if addr != "127.0.0.1" {
+				t.Errorf("port %s listens on %s, want 127.0.0.1 only", p, addr)
+			}
+		}
+	}
+	// A configuration with an address: the confirmation e-mail reaches the
+	// local SES server, through the table's stream and the notifier, and
+	// the page's socket gets the pushes of its render.
+	c := testutil.NewClient(t, "http://"+page)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.Do("GET", "/api/health", nil) // the session cookie, before the socket
+	live := c.Live(ctx)
+	addr := "ada-" + freePort(t) + "@example.com"
+	v := c.Create(map[string]any{"name": "run-aws-local", "params": testutil.Params(-0.7, 0.27015, "width", 64, "height", 64), "notifyEmail": addr})
+	for pushed := false; !pushed; {
+		_, msg, err := live.Read(ctx)
+		if err != nil {
+			t.Fatalf("no push for %s on the page's socket: %v\n%s", v.ID, err, logs(dir))
+		}
+		pushed = strings.Contains(string(msg), v.ID) && strings.Contains(string(msg), `"done"`)
+	}
+	for {
+		if mail := sesInbox(t, ports["SES_PORT"], addr); strings.Contains(mail, "Confirm") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no confirmation e-mail to %s in the local SES inbox\n%s", addr, logs(dir))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// Ctrl-C: SIGINT to the foreground process group.
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	done := make(chan error, 1)
@@ -123,4 +163,73 @@ func TestRunAWSLocalStartsAndStopsCleanly(t *testing.T) {
 			t.Errorf("no %s in the logs folder: %v", f, err)
 		}
 	}
+}
+
+// listening returns the local addresses sockets listen on at port, read
+// from /proc/net/tcp and tcp6 (an IPv4-mapped address as its IPv4 form).
+func listening(t *testing.T, port string) []string {
+	t.Helper()
+	var addrs []string
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Skipf("cannot read %s: %v", f, err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			host, hexPort, _ := strings.Cut(fields[1], ":")
+			var n int
+			fmt.Sscanf(hexPort, "%X", &n)
+			if fmt.Sprint(n) != port {
+				continue
+			}
+			raw, _ := hex.DecodeString(host)
+			for i := 0; i+4 <= len(raw); i += 4 { // each 32-bit word is little-endian
+				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			ip := net.IP(raw)
+			if v4 := ip.To4(); v4 != nil {
+				ip = v4
+			}
+			addrs = append(addrs, ip.String())
+		}
+	}
+	return addrs
+}
+
+// sesInbox returns the mail aws-ses-v2-local holds for to, as JSON.
+func sesInbox(t *testing.T, port, to string) string {
+	res, err := http.Get("http://127.0.0.1:" + port + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var store struct {
+		Emails []struct {
+			Destination struct{ To []string }
+			Subject     string
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&store)
+	var got []string
+	for _, e := range store.Emails {
+		for _, d := range e.Destination.To {
+			if d == to {
+				got = append(got, e.Subject)
+			}
+		}
+	}
+	return strings.Join(got, "\n")
+}
+
+// logs returns the tail of make run-aws-local's own log, for a failure.
+func logs(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "logs", "longrun.log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
 }

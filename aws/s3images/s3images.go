@@ -26,6 +26,11 @@ type Bucket struct {
 	Name   string
 	// URLTTL is how long a presigned URL is valid; 0 means 15 minutes.
 	URLTTL time.Duration
+	// PublicEndpoint, if set, is the S3 endpoint presigned URLs name
+	// instead of the client's: where a browser reaches a local S3 server
+	// that the function itself reaches by another name (sam local: the
+	// function at host.docker.internal, the browser at 127.0.0.1). Empty on AWS.
+	PublicEndpoint string
 }
 
 // Bucket implements these ports.
@@ -98,7 +103,12 @@ func (b *Bucket) ImageURL(ctx context.Context, key string) (string, error) {
 	if ttl == 0 {
 		ttl = 15 * time.Minute
 	}
-	req, err := s3.NewPresignClient(b.Client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.Name, Key: &key},
+	presign := s3.NewPresignClient(b.Client, func(o *s3.PresignOptions) {
+		if b.PublicEndpoint != "" {
+			o.ClientOptions = append(o.ClientOptions, func(o *s3.Options) { o.BaseEndpoint = aws.String(b.PublicEndpoint) })
+		}
+	})
+	req, err := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.Name, Key: &key},
 		s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", err

@@ -7,6 +7,12 @@
 # S3_PORT (4569) and ADDR (127.0.0.1:8080, the page); a default port that is
 # taken is replaced by a free one, and every port is printed.
 # infra/env-vars.json (for sam local) assumes the defaults.
+# Every server listens on 127.0.0.1 only (DynamoDB Local through
+# LoopbackDynamoDB.java, fauxqs through loopback.mjs: neither has an option
+# for it). Where a Docker bridge exists (docker0, or BRIDGE_ADDR), a relay
+# also listens on the bridge's address, so that sam local's function
+# containers reach the servers at host.docker.internal (samconfig.toml maps
+# it to the bridge's gateway); never on every interface.
 # Logs: data/aws-local/logs. Ctrl-C stops every process and exits 0.
 # Needs Java 17 and Node; make deps installs the rest.
 set -euo pipefail
@@ -40,12 +46,14 @@ ses=$(port SES "${SES_PORT:-8005}") s3=$(port S3 "${S3_PORT:-4569}")
 
 # Built first, so that Ctrl-C stops the servers themselves, not a go run.
 go build -o "$bin/fakes3" ./infra/localaws/fakes3
+go build -o "$bin/relay" ./infra/localaws/relay
 go build -o "$bin/longrun-aws-local" ./cmd/longrun-aws-local
 
 # Each server in a process group of its own (setsid), stopped whole.
-(cd $nm/amplify-dynamodb-simulator/emulator && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
-  -inMemory -sharedDb -port "$ddb" -disableTelemetry) >"$logs/dynamodb.log" 2>&1 & pids+=($!)
-FAUXQS_PORT=$sqs FAUXQS_HOST=127.0.0.1 setsid node $nm/fauxqs/dist/cli.js >"$logs/sqs.log" 2>&1 & pids+=($!)
+here=$PWD/infra/localaws
+(cd $nm/amplify-dynamodb-simulator/emulator && exec setsid java -Djava.library.path=./DynamoDBLocal_lib -cp DynamoDBLocal.jar \
+  "$here/LoopbackDynamoDB.java" -inMemory -sharedDb -port "$ddb" -disableTelemetry) >"$logs/dynamodb.log" 2>&1 & pids+=($!)
+FAUXQS_PORT=$sqs FAUXQS_HOST=127.0.0.1 setsid node --import "$here/loopback.mjs" $nm/fauxqs/dist/cli.js >"$logs/sqs.log" 2>&1 & pids+=($!)
 setsid $nm/.bin/aws-ses-v2-local --host 127.0.0.1 --port "$ses" >"$logs/ses.log" 2>&1 & pids+=($!)
 setsid "$bin/fakes3" --addr "127.0.0.1:$s3" >"$logs/s3.log" 2>&1 & pids+=($!)
 
@@ -54,6 +62,18 @@ for p in "$ddb" "$sqs" "$ses" "$s3"; do
   taken "$p" || { echo "a local AWS server did not start on port $p: see $logs" >&2; exit 1; }
 done
 echo "local AWS servers: DynamoDB :$ddb, SQS :$sqs, SES :$ses (inbox http://127.0.0.1:$ses/), S3 :$s3; logs in $logs"
+
+# The Docker bridge's address, for sam local's containers.
+bridge=${BRIDGE_ADDR:-$( (ip -4 -o addr show docker0 2>/dev/null || true) | awk '{split($4, a, "/"); print a[1]; exit}')}
+if [ -n "$bridge" ]; then
+  setsid "$bin/relay" --on "$bridge" "$ddb" "$sqs" "$ses" "$s3" >"$logs/relay.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 50); do grep -q "relay .*:$s3 " "$logs/relay.log" && break; sleep 0.1; done
+  if grep -q "relay .*:$s3 " "$logs/relay.log"; then
+    echo "sam local's containers reach them at host.docker.internal (the Docker bridge, $bridge)"
+  else
+    echo "no relay on the Docker bridge ($bridge): sam local's containers cannot reach the servers; see $logs/relay.log" >&2
+  fi
+fi
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$ddb

@@ -158,8 +158,9 @@ func Store(e *Env, db *dynamodb.Client) *dynamo.Store {
 }
 
 // Images builds the S3 image store from IMAGE_BUCKET (S3_PATH_STYLE=true for
-// local S3 servers).
+// local S3 servers; S3_PUBLIC_ENDPOINT, for sam local, the endpoint the
+// browser reaches that server at, which presigned URLs name).
 func Images(e *Env, cfg aws.Config) *s3images.Bucket {
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = e.Getenv("S3_PATH_STYLE") == "true" })
-	return &s3images.Bucket{Client: client, Name: e.Required("IMAGE_BUCKET")}
+	return &s3images.Bucket{Client: client, Name: e.Required("IMAGE_BUCKET"), PublicEndpoint: e.Getenv("S3_PUBLIC_ENDPOINT")}
 }
