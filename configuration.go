@@ -407,9 +407,21 @@ type Result struct {
 // ImageKey is the image store's key for the image of params hash h.
 func ImageKey(h string) string { return h + ".png" }
 
+// Prefixes of the image store's keys that are not images: counts and
+// tiles are kept apart from images, so a store can keep them for less long
+// (template.yaml's lifecycle rules expire each prefix on its own).
+const (
+	CountsPrefix = "counts/"
+	TilesPrefix  = "tiles/"
+)
+
+// KeyPrefixes are the prefixes a key of the image store may have; an
+// image's key has none.
+var KeyPrefixes = []string{CountsPrefix, TilesPrefix}
+
 // CountsKey is the image store's key for the escape counts of counts hash
 // h (Params.CountsHash), kept so another colormap needs no render.
-func CountsKey(h string) string { return h + ".counts" }
+func CountsKey(h string) string { return CountsPrefix + h + ".counts" }
 
 // A Job asks for the render of one configuration version. Queues share
 // out their jobs fairly between owners (round-robin, FIFO within one), so
@@ -466,7 +478,7 @@ type TileResult struct {
 // counts of counts hash h: tiles are shared, like counts, by every
 // configuration of the same view.
 func TileKey(h string, size, index int) string {
-	return fmt.Sprintf("%s.t%d-%d.counts", h, size, index)
+	return fmt.Sprintf("%s%s.t%d-%d.counts", TilesPrefix, h, size, index)
 }
 
 // StartTiles marks the version's tiled render begun, of total tiles of

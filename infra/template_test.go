@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -362,17 +363,19 @@ func TestDataIsProtected(t *testing.T) {
 	if get(bucket, "LifecycleConfiguration") == nil {
 		t.Errorf("image bucket: no lifecycle")
 	}
-	for _, lg := range []string{"ApiLogs", "RenderLogs", "NotifyLogs", "HttpApiAccessLogs", "WebSocketAccessLogs"} {
+	for _, lg := range []string{"ApiLogs", "RenderLogs", "NotifyLogs", "HttpApiAccessLogs", "WebSocketAccessLogGroup"} {
 		if get(res, lg, "Properties", "RetentionInDays") == nil {
 			t.Errorf("%s: no retention", lg)
 		}
 	}
 	// goformation does not know the SAM HttpApi's AccessLogSettings, so
 	// they are read here (TestTemplateParses drops them).
-	for _, api := range [][]string{{"HttpApi", "Properties"}, {"WebSocketStage", "Properties"}} {
-		if get(res, append(api, "AccessLogSettings", "Format")...) == nil {
-			t.Errorf("%s: no access logs", api[0])
-		}
+	if get(res, "HttpApi", "Properties", "AccessLogSettings", "Format") == nil {
+		t.Errorf("HttpApi: no access logs")
+	}
+	// The WebSocket stage's, where switched on (TestDeploysOnAFreshAccount).
+	if ws := get(res, "WebSocketStage", "Properties", "AccessLogSettings"); ws == nil || len(ws.Content) < 2 || get(ws.Content[1], "Format") == nil {
+		t.Errorf("WebSocketStage: no access logs to switch on")
 	}
 }
 
@@ -499,6 +502,98 @@ func TestErrorAlarmsWatchRates(t *testing.T) {
 	}
 }
 
+// A failure rate divides by every attempt: when the denominator is a count
+// of successes only, every render failing reads as 0% (no successes) and
+// the alarm stays OK. Each rate's denominator either holds its numerator
+// or counts attempts (Invocations, Count); a rate over requests has a
+// minimum of requests, so one 5xx at night is not 100%.
+func TestRatesDivideByEveryAttempt(t *testing.T) {
+	res := get(load(t), "Resources")
+	attempts := []string{"Invocations", "Count"}
+	rate := regexp.MustCompile(`100 \* (\w+) / (.+?), 0\)$`)
+	for _, id := range keys(res) {
+		ms := get(res, id, "Properties", "Metrics")
+		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || ms == nil {
+			continue
+		}
+		metric := map[string]string{}
+		for _, m := range ms.Content {
+			if n := get(m, "MetricStat", "Metric", "MetricName"); n != nil {
+				metric[get(m, "Id").Value] = n.Value
+			}
+		}
+		for _, m := range ms.Content {
+			e := get(m, "Expression")
+			if e == nil || !strings.Contains(e.Value, "/") {
+				continue
+			}
+			r := rate.FindStringSubmatch(e.Value)
+			if r == nil {
+				t.Errorf("%s: rate %q is not 100 * a / b", id, e.Value)
+				continue
+			}
+			denominator := regexp.MustCompile(`[a-z]\w*`).FindAllString(r[2], -1)
+			ok := slices.Contains(denominator, r[1])
+			for _, d := range denominator {
+				ok = ok || slices.Contains(attempts, metric[d])
+			}
+			if !ok {
+				t.Errorf("%s: %q divides by successes only: every attempt failing reads 0%%", id, e.Value)
+			}
+			if metric[r[1]] == "5xx" && !regexp.MustCompile(`requests >= [1-9]\d`).MatchString(e.Value) {
+				t.Errorf("%s: %q has no minimum of requests", id, e.Value)
+			}
+		}
+	}
+	// Throttles are watched on every function.
+	th := get(res, "ThrottlesAlarm", "Properties", "Metrics")
+	seen := map[string]bool{}
+	for _, m := range th.Content {
+		if n := get(m, "MetricStat", "Metric", "MetricName"); n != nil && n.Value == "Throttles" {
+			seen[get(m, "MetricStat", "Metric", "Dimensions").Content[0].Content[3].Value] = true
+		}
+	}
+	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
+		if !seen[fn] {
+			t.Errorf("ThrottlesAlarm does not watch %s", fn)
+		}
+	}
+}
+
+// Every place a failure lands has an alarm: the jobs' dead-letter queue,
+// the stream's on-failure queue, the mail retries' dead-letter queue and
+// the bounce events' on-failure destination; and no two share a queue, so
+// an alarm says which failed.
+func TestEveryFailureQueueHasItsAlarm(t *testing.T) {
+	res := get(load(t), "Resources")
+	watched := map[string]string{}
+	for _, id := range keys(res) {
+		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || get(res, id, "Properties", "MetricName") == nil ||
+			get(res, id, "Properties", "MetricName").Value != "ApproximateNumberOfMessagesVisible" {
+			continue
+		}
+		q := get(res, id, "Properties", "Dimensions").Content[0].Content[3].Value // !GetAtt Queue.QueueName
+		watched[strings.TrimSuffix(q, ".QueueName")] = id
+	}
+	targets := map[string]string{
+		"JobQueue's dead letters":       get(res, "JobQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
+		"MailRetryQueue's dead letters": get(res, "MailRetryQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
+		"the stream's failures":         get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "DestinationConfig", "OnFailure", "Destination").Value,
+		"SNS's failed invocations":      get(res, "NotifyFunction", "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination").Value,
+	}
+	used := map[string]string{}
+	for what, arn := range targets {
+		q := strings.TrimSuffix(arn, ".Arn")
+		if watched[q] == "" {
+			t.Errorf("%s land in %s, which no alarm watches", what, q)
+		}
+		if other, ok := used[q]; ok {
+			t.Errorf("%s and %s share %s: its alarm cannot say which failed", what, other, q)
+		}
+		used[q] = what
+	}
+}
+
 // CloudWatch can publish to the alarm topic only if its key lets it:
 // alias/aws/sns does not.
 func TestAlarmsCanReachTheTopic(t *testing.T) {
@@ -560,9 +655,10 @@ func TestDashboardGraphsMetricsThatExist(t *testing.T) {
 	}
 }
 
-// Nothing scales without a bound: both API stages are throttled, every
-// function has reserved concurrency, and the render queue's event source
-// has a maximum concurrency no higher than the render function's reserve.
+// Nothing scales without a bound: both API stages are throttled, and the
+// render queue's event source (renders at once) and the mail retries'
+// (two of the notify function's executions at most) have a maximum
+// concurrency.
 func TestCostIsBounded(t *testing.T) {
 	root := load(t)
 	res := get(root, "Resources")
@@ -582,14 +678,146 @@ func TestCostIsBounded(t *testing.T) {
 			refParam(get(res, stage, "Properties", "DefaultRouteSettings", k), stage+" "+k)
 		}
 	}
-	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
-		refParam(get(res, fn, "Properties", "ReservedConcurrentExecutions"), fn+" reserved concurrency")
+	refParam(get(res, "RenderFunction", "Properties", "Events", "Jobs", "Properties", "ScalingConfig", "MaximumConcurrency"),
+		"the job queue's maximum concurrency")
+	if n := get(res, "NotifyFunction", "Properties", "Events", "MailRetries", "Properties", "ScalingConfig", "MaximumConcurrency"); n == nil || n.Value != "2" {
+		t.Errorf("the mail retries' event source: maximum concurrency %v, want 2 (the stream keeps the rest)", n)
 	}
-	max := get(res, "RenderFunction", "Properties", "Events", "Jobs", "Properties", "ScalingConfig", "MaximumConcurrency")
-	refParam(max, "the job queue's maximum concurrency")
-	if r := get(res, "RenderFunction", "Properties", "ReservedConcurrentExecutions"); max != nil && r != nil && max.Value != r.Value {
-		t.Errorf("renders at once (%s) and the render function's reserve (%s) differ", max.Value, r.Value)
+}
+
+// condition evaluates a template condition with every parameter at its
+// default: the stack a guided deploy makes when every question is
+// answered with Enter.
+func condition(t *testing.T, root *yaml.Node, n *yaml.Node) bool {
+	t.Helper()
+	value := func(n *yaml.Node) string {
+		if n.Tag == "!Ref" {
+			d := get(root, "Parameters", n.Value, "Default")
+			if d == nil {
+				t.Fatalf("condition on %s, a parameter with no default", n.Value)
+			}
+			return d.Value
+		}
+		return n.Value
 	}
+	switch n.Tag {
+	case "!Equals":
+		return value(n.Content[0]) == value(n.Content[1])
+	case "!Not":
+		return !condition(t, root, n.Content[0])
+	case "!And", "!Or":
+		all, any := true, false
+		for _, c := range n.Content {
+			v := condition(t, root, c)
+			all, any = all && v, any || v
+		}
+		return map[string]bool{"!And": all, "!Or": any}[n.Tag]
+	case "!Condition":
+		return condition(t, root, get(root, "Conditions", n.Value))
+	}
+	t.Fatalf("condition %s %v: not understood", n.Tag, n.Value)
+	return false
+}
+
+// option is what a property that may be switched off holds with the
+// defaults: nil for absent or !Ref AWS::NoValue, else the node.
+func option(t *testing.T, root, n *yaml.Node) *yaml.Node {
+	if n != nil && n.Tag == "!If" {
+		if condition(t, root, get(root, "Conditions", n.Content[0].Value)) {
+			n = n.Content[1]
+		} else {
+			n = n.Content[2]
+		}
+	}
+	if n == nil || (n.Tag == "!Ref" && n.Value == "AWS::NoValue") {
+		return nil
+	}
+	return n
+}
+
+// A new account deploys the stack as it ships (every parameter at its
+// default): it has no API Gateway CloudWatch role, so no WebSocket or REST
+// stage may log access by default; and its concurrency quota may be 10,
+// so no function may reserve any by default. Each can be switched on, by a
+// parameter whose condition is what switches it.
+func TestDeploysOnAFreshAccount(t *testing.T) {
+	root := load(t)
+	res := get(root, "Resources")
+	for _, id := range keys(res) {
+		typ := get(res, id, "Type").Value
+		p := get(res, id, "Properties")
+		switch typ {
+		case "AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Stage":
+			logs := get(p, "AccessLogSettings")
+			if typ == "AWS::ApiGateway::Stage" {
+				logs = get(p, "MethodSettings")
+			}
+			if option(t, root, logs) != nil {
+				t.Errorf("%s logs access by default: a new account has no API Gateway CloudWatch role, and the deploy fails", id)
+			}
+			if logs != nil && logs.Tag != "!If" {
+				t.Errorf("%s: access logs cannot be switched on", id)
+			}
+		case "AWS::Serverless::Function", "AWS::Lambda::Function":
+			r := get(p, "ReservedConcurrentExecutions")
+			if option(t, root, r) != nil {
+				t.Errorf("%s reserves concurrency by default: a new account's quota of 10 fails the deploy", id)
+			}
+			if r == nil || r.Tag != "!If" || get(root, "Parameters", r.Content[1].Value) == nil {
+				t.Errorf("%s: no parameter to reserve concurrency with", id)
+			}
+		}
+	}
+	// The log group of a stage's logs exists only with them.
+	if c := get(res, "WebSocketAccessLogGroup", "Condition"); c == nil || c.Value != get(res, "WebSocketStage", "Properties", "AccessLogSettings").Content[0].Value {
+		t.Errorf("WebSocketAccessLogGroup: made whether or not the stage logs")
+	}
+}
+
+// Counts and tiles are far bigger than images (1 GiB of tiles for one
+// 16384² poster) and only save renders: they live under prefixes of
+// their own, which expire sooner than images, and uploads left incomplete
+// are aborted.
+func TestCountsAndTilesExpireOnTheirOwn(t *testing.T) {
+	root := load(t)
+	rules := get(root, "Resources", "ImageBucket", "Properties", "LifecycleConfiguration", "Rules")
+	byPrefix := map[string]*yaml.Node{}
+	abort := false
+	for _, r := range rules.Content {
+		prefix := ""
+		if p := get(r, "Prefix"); p != nil {
+			prefix = p.Value
+		}
+		byPrefix[prefix] = r
+		abort = abort || get(r, "AbortIncompleteMultipartUpload", "DaysAfterInitiation") != nil && prefix == ""
+	}
+	if !abort {
+		t.Errorf("no rule aborts incomplete multipart uploads over the whole bucket")
+	}
+	if r := byPrefix[""]; r == nil || get(r, "ExpirationInDays").Value != "ImageRetentionDays" {
+		t.Errorf("images: want expiry after ImageRetentionDays")
+	}
+	for _, prefix := range longrun.KeyPrefixes {
+		r := byPrefix[prefix]
+		if r == nil {
+			t.Errorf("no lifecycle rule for %s (longrun.KeyPrefixes)", prefix)
+			continue
+		}
+		days := get(r, "ExpirationInDays")
+		d := get(root, "Parameters", days.Value, "Default")
+		img := get(root, "Parameters", "ImageRetentionDays", "Default")
+		if d == nil || img == nil || atoi(d.Value) >= atoi(img.Value) {
+			t.Errorf("%s expire after %v days by default, want fewer than images", prefix, d)
+		}
+	}
+	if !strings.HasPrefix(longrun.CountsKey("h"), longrun.CountsPrefix) || !strings.HasPrefix(longrun.TileKey("h", 512, 1), longrun.TilesPrefix) {
+		t.Errorf("counts and tile keys are not under their prefixes: %s %s", longrun.CountsKey("h"), longrun.TileKey("h", 512, 1))
+	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // The session key is no environment variable (anyone who may read the
@@ -658,5 +886,22 @@ func TestEnvVarsCoverEveryFunction(t *testing.T) {
 		if !strings.Contains(q, "/longrun-") {
 			t.Errorf("queue %s is not one longrun-aws-local creates", q)
 		}
+	}
+}
+
+// cfn-lint checks the template with the SAM transform applied, as a
+// deploy would see it, where it is installed (this kind of machine's
+// python3 has it; CI requires it).
+func TestCfnLintPasses(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("cfn-lint is not installed; CI needs it to check template.yaml")
+		}
+		t.Skip("cfn-lint is not installed: the template is not linted (pip install cfn-lint)")
+	}
+	out, err := exec.Command(lint, "--format", "parseable", "../template.yaml").CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }

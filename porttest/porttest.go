@@ -353,6 +353,26 @@ func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
 			}
 		}
 	})
+	t.Run("counts and tiles keep under their prefixes", func(t *testing.T) {
+		s := newImages(t)
+		for _, key := range []string{longrun.CountsKey("abc"), longrun.TileKey("abc", 512, 7)} {
+			if err := s.PutImage(ctx, key, []byte(key)); err != nil {
+				t.Fatalf("put %s: %v", key, err)
+			}
+			r, err := s.OpenImage(ctx, key)
+			if err != nil {
+				t.Fatalf("open %s: %v", key, err)
+			}
+			got, _ := io.ReadAll(r)
+			r.Close()
+			if string(got) != key {
+				t.Errorf("%s: got %q", key, got)
+			}
+		}
+		if ok, err := s.HasImage(ctx, longrun.CountsKey("other")); ok || err != nil {
+			t.Errorf("HasImage of missing counts: %v %v, want false", ok, err)
+		}
+	})
 	t.Run("a missing image is ENOTFOUND", func(t *testing.T) {
 		s := newImages(t)
 		if _, err := s.OpenImage(ctx, "missing.png"); longrun.ErrorCode(err) != longrun.ENOTFOUND {

@@ -36,16 +36,33 @@ func Open(path string) (*Dir, error) {
 	return &Dir{path}, nil
 }
 
+// file is the path of key: a file in the folder, or, for a key with one
+// of longrun.KeyPrefixes (counts/, tiles/), in that subfolder.
 func (d *Dir) file(key string) (string, error) {
-	if key == "" || strings.ContainsAny(key, `/\`) || strings.HasPrefix(key, ".") {
+	dir, name := "", key
+	for _, p := range longrun.KeyPrefixes {
+		if rest, ok := strings.CutPrefix(key, p); ok {
+			dir, name = strings.TrimSuffix(p, "/"), rest
+		}
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
 		return "", longrun.Errorf(longrun.EINVALID, "invalid image key %q", key)
 	}
-	return filepath.Join(d.path, key), nil
+	return filepath.Join(d.path, dir, name), nil
+}
+
+// writable is file, with its subfolder made.
+func (d *Dir) writable(key string) (string, error) {
+	name, err := d.file(key)
+	if err != nil {
+		return "", err
+	}
+	return name, os.MkdirAll(filepath.Dir(name), 0o755)
 }
 
 // PutImage stores png under key, replacing any image there.
 func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
-	name, err := d.file(key)
+	name, err := d.writable(key)
 	if err != nil {
 		return err
 	}
@@ -55,7 +72,7 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 // WriteImage stores under key what write writes, streamed to the file:
 // whole or not at all.
 func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) error) error {
-	name, err := d.file(key)
+	name, err := d.writable(key)
 	if err != nil {
 		return err
 	}
