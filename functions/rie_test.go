@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awscalls"
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
@@ -41,7 +44,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 type function struct {
 	name string
 	url  string
-	log  *bytes.Buffer
+	log  *syncBuffer
 }
 
 // invoke posts one event and decodes the function's answer into out.
@@ -78,29 +81,92 @@ func rie(t *testing.T) string {
 	return path
 }
 
-// start builds a function for the host and runs it under the emulator.
-func start(t *testing.T, emulator, name string, env map[string]string) *function {
+// build builds the three bootstraps for the host, at once, before any
+// step's deadline starts (a cold build of each takes tens of seconds on a
+// loaded machine); it returns each one's path.
+func build(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./"+name)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
+	out := map[string]string{}
+	errs := make(chan error, 3)
+	for _, name := range []string{"api", "render", "notify"} {
+		out[name] = filepath.Join(dir, name, "bootstrap")
+		go func() {
+			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out[name], "./"+name)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("build %s: %v\n%s", name, err, b)
+				return
+			}
+			errs <- nil
+		}()
 	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// start runs a bootstrap under the emulator, and returns once the
+// emulator listens (or fails the test if it exits or is not listening
+// within 30 s). Its AWS calls are recorded in calls, if not empty.
+func start(t *testing.T, emulator, bootstrap, name string, env map[string]string, calls string) *function {
+	t.Helper()
 	api, rapi := awstest.FreePort(t), awstest.FreePort(t)
 	cmd := exec.Command(emulator, "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(api),
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(rapi), filepath.Join(dir, "bootstrap"))
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(rapi), bootstrap)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &function{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api), log: &bytes.Buffer{}}
+	if calls != "" {
+		cmd.Env = append(cmd.Env, awscalls.Env+"="+calls)
+	}
+	f := &function{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api), log: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = f.log, f.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return f
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(api), time.Second)
+		if err == nil {
+			c.Close()
+			return f
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the emulator running %s exited before it listened\n%s", name, f.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator running %s did not listen within 30 s: %v\n%s", name, err, f.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a log the emulator's process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -116,12 +182,18 @@ func fixture(t *testing.T, name string) []byte {
 // api binary, renders it with the render binary into the S3 server, and
 // announces it with the notify binary through the SES server: the three
 // Lambdas exactly as built for sam, invoked with the events in infra/events.
+//
+// It records the AWS calls each binary performs, and checks them, with
+// what each can call, against its role (checkPermissions).
 func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	emulator := rie(t)
+	bootstraps := build(t)
 	awstest.DynamoDB(t)
 	awstest.SQS(t)
 	awstest.SES(t)
 	awstest.S3(t)
+	// The deadline starts once everything is built and every server is up;
+	// the steps that wait have bounds of their own within it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := awstest.Config(t)
@@ -137,6 +209,10 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	retries, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("mail-retries"))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	bucket := awstest.Name("images")
 	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	if _, err := s3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
@@ -147,7 +223,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		"S3_PATH_STYLE": "true", "IMAGE_RETENTION_DAYS": "90", "JOB_QUEUE_URL": *q.QueueUrl,
 		"WEBSOCKET_URL": "wss://push.example/prod",
 		"SENDER_EMAIL":  "longrun@example.com", "BASE_URL": "https://app.example", "WEBSOCKET_ENDPOINT": "http://127.0.0.1:1/prod",
-		"MAX_RECEIVES": "5", "MAIL_RETRY_QUEUE_URL": *q.QueueUrl,
+		"MAX_RECEIVES": "5", "MAIL_RETRY_QUEUE_URL": *retries.QueueUrl, "SES_CONFIGURATION_SET": "longrun-mail",
 	}
 	// The session key comes from Secrets Manager, as on AWS: a stand-in
 	// speaking the one call the api function makes, with a current and a
@@ -156,9 +232,16 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	secrets := httptest.NewServer(secretsManager(t, "session-key", map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}))
 	defer secrets.Close()
 	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
-	api := start(t, emulator, "api", env)
-	render := start(t, emulator, "render", env)
-	notifyFn := start(t, emulator, "notify", env)
+	// What each binary calls on AWS, and the template's name for each
+	// resource the test made (checkPermissions).
+	callsDir := t.TempDir()
+	calls := func(name string) string { return filepath.Join(callsDir, name+".jsonl") }
+	names := map[string]string{configs: "ConfigurationsTable", results: "ResultsTable", conns: "ConnectionsTable",
+		bucket: "ImageBucket", "no-such-bucket": "ImageBucket", *q.QueueUrl: "JobQueue", *retries.QueueUrl: "MailRetryQueue",
+		"session-key": "SessionKeySecret"}
+	api := start(t, emulator, bootstraps["api"], "api", env, calls("api"))
+	render := start(t, emulator, bootstraps["render"], "render", env, calls("render"))
+	notifyFn := start(t, emulator, bootstraps["notify"], "notify", env, calls("notify"))
 
 	// 1. Create through the api binary (an HTTP API v2 request).
 	email := "rie-" + awstest.Name("reader") + "@example.com"
@@ -219,9 +302,10 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 			return resp, nil
 		}}
 	go poller.Run(pctx)
+	mailBy := time.Now().Add(60 * time.Second)
 	for !mailed(t, email) {
-		if ctx.Err() != nil {
-			t.Fatalf("no e-mail to %s\n%s", email, notifyFn.log)
+		if ctx.Err() != nil || time.Now().After(mailBy) {
+			t.Fatalf("no e-mail to %s within 60 s\n%s", email, notifyFn.log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -250,7 +334,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		broken[k] = v
 	}
 	broken["IMAGE_BUCKET"] = "no-such-bucket"
-	renderBroken := start(t, emulator, "render", broken)
+	renderBroken := start(t, emulator, bootstraps["render"], "render", broken, calls("render"))
 	create2 := create
 	create2.Body = strings.Replace(strings.Replace(create.Body, email, "", 1), "-0.7", "-0.71", 1)
 	create2.Cookies = []string{cookie}
@@ -336,6 +420,24 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if err != nil || len(ids) != 1 {
 		t.Errorf("the owner's connections: %v %v, want the one accepted", ids, err)
 	}
+	// $disconnect forgets it.
+	connect.RequestContext.RouteKey, connect.RequestContext.ConnectionID = "$disconnect", "conn-200"+push.Token[3:6]
+	var wsResp events.APIGatewayProxyResponse
+	api.invoke(t, mustJSON(t, connect), &wsResp)
+	if ids, err := (&wspush.Connections{DB: db, Table: conns}).ConnectionIDs(ctx, owner); wsResp.StatusCode != 200 || err != nil || len(ids) != 0 {
+		t.Errorf("after $disconnect (%d): connections %v %v, want none", wsResp.StatusCode, ids, err)
+	}
+
+	// DELETE removes the failed configuration.
+	var created2View web.View
+	json.Unmarshal([]byte(created2.Body), &created2View)
+	del := get
+	del.RawPath, del.RequestContext.HTTP.Path = "/api/configurations/"+created2View.ID, "/api/configurations/"+created2View.ID
+	del.RequestContext.HTTP.Method = "DELETE"
+	api.invoke(t, mustJSON(t, del), &got)
+	if got.StatusCode != 204 {
+		t.Errorf("DELETE %s: %d %s, want 204", created2View.ID, got.StatusCode, got.Body)
+	}
 
 	// 6. Each binary printed its metrics as EMF lines, and logged with the
 	// Lambda request id.
@@ -357,6 +459,18 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if len(sample.BatchItemFailures) != 0 {
 		t.Errorf("the sample stream event failed: %+v\n%s", sample.BatchItemFailures, notifyFn.log)
 	}
+
+	// 8. What the binaries did and can do, against their roles.
+	t.Run("every permission is granted and used", func(t *testing.T) {
+		performed := map[string][]awscalls.Call{}
+		for _, name := range []string{"api", "render", "notify"} {
+			performed[name] = readCalls(t, calls(name))
+			if len(performed[name]) == 0 {
+				t.Fatalf("%s recorded no AWS call (%s)", name, awscalls.Env)
+			}
+		}
+		checkPermissions(t, performed, names)
+	})
 }
 
 // emfLines counts the EMF lines in a log that carry the metric.

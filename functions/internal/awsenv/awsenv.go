@@ -21,6 +21,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awscalls"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/aws/s3images"
@@ -62,6 +63,9 @@ func (e *Env) Err() error {
 // no code of ours.
 func Load(ctx context.Context, getenv func(string) string) (*Env, aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
+	if err == nil { // only when a test asks (LONGRUN_AWS_CALLS): the IAM test
+		err = awscalls.FromEnv(&cfg, getenv)
+	}
 	return &Env{Getenv: getenv}, cfg, err
 }
 
