@@ -229,7 +229,8 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	// speaking the one call the api function makes, with a current and a
 	// previous version (a rotation in progress).
 	key, oldKey := "a-session-key-for-the-emulator-test-0123", "the-previous-session-key-still-valid-0"
-	secrets := httptest.NewServer(secretsManager(t, "session-key", map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}))
+	stages := &secretStages{m: map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}}
+	secrets := httptest.NewServer(secretsManager(t, "session-key", stages))
 	defer secrets.Close()
 	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
 	// What each binary calls on AWS, and the template's name for each
@@ -269,6 +270,19 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if listed.StatusCode != 200 || sessionCookie(listed) != "" {
 		t.Errorf("a cookie signed with the previous key: %d, new cookie %q; want it kept", listed.StatusCode, sessionCookie(listed))
 	}
+	// A rotation (put-secret-value) while the function is warm: a cookie
+	// the new key signed (in a container started since) is kept too, and
+	// so is one of the key that is now the previous.
+	newKey := "the-key-after-a-rotation-while-warm-0123"
+	stages.set(map[string]string{"AWSCURRENT": newKey, "AWSPREVIOUS": key})
+	for _, k := range []string{newKey, key} {
+		list.Cookies = []string{web.CookieName + "=" + (&web.Sessions{Key: []byte(k)}).Token(longrun.NewID(), time.Hour)}
+		api.invoke(t, mustJSON(t, list), &listed)
+		if listed.StatusCode != 200 || sessionCookie(listed) != "" {
+			t.Errorf("after a rotation, a cookie signed with %q: %d, new cookie %q; want it kept", k, listed.StatusCode, sessionCookie(listed))
+		}
+	}
+	key = newKey
 
 	// 2. The job is in SQS: hand it to the render binary as Lambda would.
 	msgs, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
@@ -530,13 +544,32 @@ func sessionCookie(r events.APIGatewayV2HTTPResponse) string {
 
 func mailed(t *testing.T, to string) bool { return len(awstest.Inbox(t, to)) > 0 }
 
+// secretStages are a secret's versions by stage, which a test rotates.
+type secretStages struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *secretStages) set(m map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m = m
+}
+
+func (s *secretStages) get(stage string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[stage]
+	return v, ok
+}
+
 // secretsManager answers GetSecretValue for one secret's version stages.
-func secretsManager(t *testing.T, name string, stages map[string]string) http.Handler {
+func secretsManager(t *testing.T, name string, stages *secretStages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ SecretId, VersionStage string }
 		json.NewDecoder(r.Body).Decode(&in)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		v, ok := stages[in.VersionStage]
+		v, ok := stages.get(in.VersionStage)
 		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || in.SecretId != name || !ok {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"__type":"ResourceNotFoundException","message":"no such secret or version"}`)

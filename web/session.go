@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -25,6 +27,22 @@ type Sessions struct {
 	Previous [][]byte
 	TTL      time.Duration // 0 means 400 days
 	Now      func() time.Time
+	// Refresh, if set, reads the keys again (on AWS, the secret's current
+	// and previous versions): after RefreshEvery (0 means 5 minutes), and
+	// once, at most every RefreshEvery/30, when a token's signature
+	// verifies under no key known, before that token is treated as forged.
+	// So a rotation signs nobody out: a process that has not seen it yet
+	// still accepts what a process that has signs with the new key, and
+	// the old key keeps verifying as the previous one.
+	Refresh      func(context.Context) (key []byte, previous [][]byte, err error)
+	RefreshEvery time.Duration
+	// OnRefreshError, if set, hears a refresh that failed (the keys held
+	// are kept).
+	OnRefreshError func(error)
+
+	mu        sync.Mutex
+	refreshed time.Time // the last refresh, successful or not
+	tried     time.Time // the last refresh for an unknown signature
 }
 
 func (s *Sessions) ttl() time.Duration {
@@ -41,7 +59,46 @@ func (s *Sessions) now() time.Time {
 	return s.Now()
 }
 
-func (s *Sessions) sign(payload string) string { return signWith(s.Key, payload) }
+func (s *Sessions) sign(payload string) string {
+	key, _ := s.keys(false)
+	return signWith(key, payload)
+}
+
+func (s *Sessions) refreshEvery() time.Duration {
+	if s.RefreshEvery == 0 {
+		return 5 * time.Minute
+	}
+	return s.RefreshEvery
+}
+
+// keys returns the signing key and every key that verifies, refreshed
+// when they are older than RefreshEvery, or, with unknown, when a token
+// verified under none of them and no such refresh happened lately.
+func (s *Sessions) keys(unknown bool) ([]byte, [][]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	stale := s.Refresh != nil && (s.refreshed.IsZero() || now.Sub(s.refreshed) >= s.refreshEvery())
+	if s.Refresh != nil && unknown && now.Sub(s.tried) >= s.refreshEvery()/30 {
+		stale, s.tried = true, now
+	}
+	if stale {
+		s.refreshed = now
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		key, previous, err := s.Refresh(ctx)
+		cancel()
+		switch {
+		case err == nil && len(key) >= 32:
+			s.Key, s.Previous = key, previous
+		case s.OnRefreshError != nil:
+			if err == nil {
+				err = errors.New("the refreshed session key is shorter than 32 characters")
+			}
+			s.OnRefreshError(err)
+		}
+	}
+	return s.Key, append([][]byte{s.Key}, s.Previous...)
+}
 
 func signWith(key []byte, payload string) string {
 	m := hmac.New(sha256.New, key)
@@ -49,11 +106,18 @@ func signWith(key []byte, payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// verify reports whether sig signs payload under the key or a previous one.
+// verify reports whether sig signs payload under the key or a previous
+// one, reading the keys again once if it signs under none known.
 func (s *Sessions) verify(payload, sig string) bool {
-	for _, k := range append([][]byte{s.Key}, s.Previous...) {
-		if hmac.Equal([]byte(sig), []byte(signWith(k, payload))) {
-			return true
+	for _, unknown := range []bool{false, true} {
+		if unknown && s.Refresh == nil {
+			return false
+		}
+		_, all := s.keys(unknown)
+		for _, k := range all {
+			if hmac.Equal([]byte(sig), []byte(signWith(k, payload))) {
+				return true
+			}
 		}
 	}
 	return false

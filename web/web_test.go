@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,6 +270,83 @@ func TestThePreviousKeyStillVerifies(t *testing.T) {
 	}
 	if got := (&web.Sessions{Key: cur.Key}).Owner(old.Token(owner, time.Hour)); got != "" {
 		t.Errorf("after the rotation ends the old key's token still works")
+	}
+}
+
+// A rotation signs nobody out, whichever container sees it first: every
+// container reads the keys again after RefreshEvery, and once on a
+// signature no key it holds verifies, before it treats the token as
+// forged. Forged tokens cannot make it read the keys more than once per
+// RefreshEvery/30.
+func TestARotationSignsNobodyOut(t *testing.T) {
+	k1, k2, k3 := []byte("the-first-key-the-first-key-the-first"), []byte("the-second-key-the-second-key-the-sec"), []byte("the-third-key-the-third-key-the-third")
+	var mu sync.Mutex
+	current, previous := k1, [][]byte(nil)
+	reads := 0
+	secret := func(context.Context) ([]byte, [][]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		return current, previous, nil
+	}
+	rotate := func(k []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		current, previous = k, [][]byte{current}
+	}
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	container := func() *web.Sessions {
+		key, prev, _ := secret(context.Background())
+		return &web.Sessions{Key: key, Previous: prev, Refresh: secret, RefreshEvery: 5 * time.Minute, Now: clock}
+	}
+	a := container()
+	owner := longrun.NewID()
+	before := a.Token(owner, time.Hour)
+
+	rotate(k2) // put-secret-value: k2 current, k1 previous
+	b := container()
+	after := b.Token(owner, time.Hour) // signed with k2 by a container that started since
+	if got := a.Owner(after); got != owner {
+		t.Errorf("a container that has not read the new key: the new key's token gives owner %q, want %q (signed out)", got, owner)
+	}
+	if got := b.Owner(before); got != owner {
+		t.Errorf("the old key's token after the rotation: owner %q, want %q", got, owner)
+	}
+	if got := a.Owner(a.Token(owner, time.Hour)); got != owner || a.Token(owner, time.Hour) != b.Token(owner, time.Hour) {
+		t.Errorf("after reading the keys again, a signs with another key than b")
+	}
+
+	// Forged tokens: at most one read of the keys per RefreshEvery/30.
+	n := reads
+	for i := range 100 {
+		if a.Owner(owner+".9999999999.forged"+strconv.Itoa(i)) != "" {
+			t.Fatal("a forged token verified")
+		}
+	}
+	if reads-n > 1 {
+		t.Errorf("100 forged tokens read the keys %d times, want at most once", reads-n)
+	}
+
+	// After RefreshEvery the keys are read again unasked: a second
+	// rotation retires k1, and its tokens stop working.
+	rotate(k3)
+	now = now.Add(6 * time.Minute)
+	if got := a.Owner(before); got != "" {
+		t.Errorf("two rotations later the first key's token still works")
+	}
+	if got := a.Owner(after); got != owner {
+		t.Errorf("the previous key's token after the second rotation: owner %q, want %q", got, owner)
+	}
+
+	// A refresh that fails keeps the keys held.
+	failing := &web.Sessions{Key: k3, Refresh: func(context.Context) ([]byte, [][]byte, error) { return nil, nil, errors.New("throttled") },
+		OnRefreshError: func(error) {}, Now: clock}
+	if got := failing.Owner(after); got != "" {
+		t.Errorf("a token of k2 on a container holding k3 alone whose refresh fails: owner %q, want none", got)
+	}
+	if got := failing.Owner(failing.Token(owner, time.Hour)); got != owner {
+		t.Errorf("a failed refresh lost the key held")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -36,18 +37,27 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	store := awsenv.Store(e, db)
-	key, previous, err := awsenv.SessionKeys(ctx, e, cfg)
+	key, previous, refresh, err := awsenv.SessionKeys(ctx, e, cfg)
 	if err != nil {
 		return nil, err
 	}
-	sessions := &web.Sessions{Key: key, Previous: previous}
+	log := awsenv.Logger()
+	// The keys are read again every SESSION_KEY_REFRESH_SECONDS (default
+	// 300), and once on a signature no key known verifies: a rotation
+	// (put-secret-value) reaches every warm container without signing
+	// anyone out.
+	sessions := &web.Sessions{Key: key, Previous: previous, Refresh: refresh,
+		RefreshEvery: time.Duration(e.Int("SESSION_KEY_REFRESH_SECONDS", 300)) * time.Second,
+		OnRefreshError: func(err error) {
+			log.Warn("session keys: could not read them again; the keys held are kept", "err", err)
+		}}
 	metrics := awsenv.Metrics("api")
 	images := awsenv.Images(e, cfg)
 	srv := web.NewServer(web.Deps{
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
 			Limiter: store, Quotas: awsenv.Quotas(e), Bounds: awsenv.Bounds(e), Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
-		Sessions: sessions, Logger: awsenv.Logger(), Metrics: metrics,
+		Sessions: sessions, Logger: log, Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),
 	})

@@ -105,32 +105,37 @@ func Metrics(function string) *emf.Recorder {
 	return &emf.Recorder{W: os.Stdout, Dimensions: map[string]string{"Function": function}}
 }
 
-// SessionKeys returns the key that signs sessions and push tokens, and the
-// previous one, which still verifies them during a rotation. They come
-// from the Secrets Manager secret SESSION_KEY_SECRET names (its AWSCURRENT
-// and AWSPREVIOUS versions), read once at start; SESSION_KEY, a plain
-// variable, is for local emulation only (sam local, infra/env-vars.json):
-// the template declares it empty.
-func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte, error) {
+// SessionKeys returns the key that signs sessions and push tokens, the
+// previous one, which still verifies them during a rotation, and, on AWS,
+// how to read them again (nil for a plain variable). They come from the
+// Secrets Manager secret SESSION_KEY_SECRET names (its AWSCURRENT and
+// AWSPREVIOUS versions); SESSION_KEY, a plain variable, is for local
+// emulation only (sam local, infra/env-vars.json): the template declares
+// it empty.
+func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte, func(context.Context) ([]byte, [][]byte, error), error) {
 	secret := e.Getenv("SESSION_KEY_SECRET")
 	if secret == "" {
-		return []byte(e.Required("SESSION_KEY")), nil, nil
+		return []byte(e.Required("SESSION_KEY")), nil, nil, nil
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSCURRENT")})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the session key: %w", err)
+	read := func(ctx context.Context) ([]byte, [][]byte, error) {
+		cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSCURRENT")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the session key: %w", err)
+		}
+		var previous [][]byte
+		prev, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSPREVIOUS")})
+		var nf *smtypes.ResourceNotFoundException
+		switch {
+		case err == nil:
+			previous = append(previous, []byte(aws.ToString(prev.SecretString)))
+		case !errors.As(err, &nf): // no previous version before the first rotation
+			return nil, nil, fmt.Errorf("read the previous session key: %w", err)
+		}
+		return []byte(aws.ToString(cur.SecretString)), previous, nil
 	}
-	var previous [][]byte
-	prev, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret, VersionStage: aws.String("AWSPREVIOUS")})
-	var nf *smtypes.ResourceNotFoundException
-	switch {
-	case err == nil:
-		previous = append(previous, []byte(aws.ToString(prev.SecretString)))
-	case !errors.As(err, &nf): // no previous version before the first rotation
-		return nil, nil, fmt.Errorf("read the previous session key: %w", err)
-	}
-	return []byte(aws.ToString(cur.SecretString)), previous, nil
+	key, previous, err := read(ctx)
+	return key, previous, read, err
 }
 
 // Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES,
