@@ -30,10 +30,6 @@ const (
 	ChangeStatus   = "status"   // status, version or result
 	ChangeProgress = "progress" // progress only
 	ChangeEdit     = "edit"     // name or e-mail only
-	// ChangeTile is a tile done that moved progress by less than a whole
-	// percent: change feeds leave it out, so a poster's thousand tiles
-	// make at most a hundred pushes on the feed every owner shares.
-	ChangeTile = "tile"
 )
 
 // Finished reports whether s ends a version's render.
@@ -497,29 +493,31 @@ func (c *Configuration) StartTiles(version int64, total, size int, now time.Time
 	return nil
 }
 
-// FinishTile records tile index of the version done with what it found,
-// once: the tile's progress, the count range, the iterations. It reports
-// whether every tile is now done (also when this tile was done before).
-func (c *Configuration) FinishTile(version int64, index int, r TileResult) (complete bool, err error) {
+// TallyTiles records the version's tiles done, as the tile ledger sums
+// them: which, the count range, the iterations. A tally no newer than what
+// the configuration holds (writes of concurrent tiles arrive out of order)
+// changes nothing.
+func (c *Configuration) TallyTiles(version int64, tally *TileTally) error {
 	if err := c.check("progress", version); err != nil {
-		return false, err
+		return err
 	}
 	t := c.Tiling
-	if t == nil || index < 0 || index >= t.Total {
-		return false, Errorf(EINVALID, "tile %d of a render that has no such tile", index)
+	if t == nil {
+		return Errorf(EINVALID, "a tally of tiles for a render that has none")
 	}
-	if t.Done[index/8]&(1<<(index%8)) != 0 {
-		return t.Complete(), errUnchanged
+	if len(tally.Tiles) <= t.Count {
+		return errUnchanged
 	}
-	t.Done[index/8] |= 1 << (index % 8)
-	t.Count++
-	t.Lo, t.Hi = min(t.Lo, r.Lo), max(t.Hi, r.Hi)
-	t.Iterations += r.Iterations
-	t.RenderMs += r.RenderMs
-	before := c.Progress
+	done := make([]byte, (t.Total+7)/8)
+	count := 0
+	for _, i := range tally.Tiles {
+		if i >= 0 && i < t.Total && done[i/8]&(1<<(i%8)) == 0 {
+			done[i/8] |= 1 << (i % 8)
+			count++
+		}
+	}
+	t.Done, t.Count = done, count
+	t.Lo, t.Hi, t.Iterations, t.RenderMs = tally.Lo, tally.Hi, tally.Iterations, tally.RenderMs
 	c.Progress, c.Change = float64(t.Count)/float64(t.Total), ChangeProgress
-	if int(c.Progress*100) == int(before*100) && !t.Complete() {
-		c.Change = ChangeTile
-	}
-	return t.Complete(), nil
+	return nil
 }

@@ -101,12 +101,45 @@ func (s *Service) StartTiles(ctx context.Context, job Job, total, size int) erro
 }
 
 // FinishTile records one tile of the job's version done; it reports
-// whether every tile is, so the image can be assembled.
+// whether every tile is, so the image can be assembled: true for exactly
+// one of the last tiles finishing together, and again for a tile of a
+// complete render delivered again (its assembly may not have been sent).
+// The tile is marked in the ledger; the configuration is written only when
+// the tiles done move progress by a whole percent, and when they are all
+// done, with the ledger's tally.
 func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (complete bool, err error) {
-	_, err = s.Store.UpdateConfiguration(ctx, job.ID, func(c *Configuration) error {
-		complete, err = c.FinishTile(job.Version, job.Tile, r)
-		return err
-	})
+	if s.Tiles == nil {
+		return false, errors.New("longrun: a tiled render needs a tile ledger (Service.Tiles)")
+	}
+	c, skip, err := s.current(ctx, job)
+	switch {
+	case err != nil:
+		return false, err
+	case skip == SkipDeleted:
+		return false, Errorf(ENOTFOUND, "configuration not found")
+	case skip != SkipNone || c.Status != StatusRendering || c.Tiling == nil:
+		if err := c.check("progress", job.Version); err != nil {
+			return false, err // superseded or stopped
+		}
+		return false, ErrStopped
+	}
+	total := c.Tiling.Total
+	if job.Tile < 0 || job.Tile >= total {
+		return false, Errorf(EINVALID, "tile %d of a render that has no such tile", job.Tile)
+	}
+	done, marked, err := s.Tiles.MarkTile(ctx, job.ID, job.Version, job.Tile, r)
+	if err != nil {
+		return false, err
+	}
+	complete = done >= total
+	if !complete && (!marked || done*100/total == (done-1)*100/total) {
+		return false, nil // no whole percent moved: the configuration is not written
+	}
+	tally, err := s.Tiles.TileTally(ctx, job.ID, job.Version)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.Store.UpdateConfiguration(ctx, job.ID, func(c *Configuration) error { return c.TallyTiles(job.Version, tally) })
 	if errors.Is(err, errUnchanged) {
 		err = nil
 	}

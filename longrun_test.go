@@ -397,8 +397,10 @@ func TestHistoryKeepsEarlierVersions(t *testing.T) {
 	}
 }
 
-// A tiled render's planner delivered again keeps the tiles done; a tile
-// counts once; a new version forgets the tiling.
+// A tiled render's planner delivered again keeps the tiles done; a tally
+// of the ledger's tiles sets them, and an older tally (concurrent tiles'
+// writes arrive out of order) changes nothing; a new version forgets the
+// tiling.
 func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	p := longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 64, Height: 64, Depth: 10, Colormap: "magma"}
@@ -406,29 +408,21 @@ func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 	if err := c.StartTiles(1, 4, 32, now); err != nil || c.Status != longrun.StatusRendering {
 		t.Fatalf("start tiles: %v, %s", err, c.Status)
 	}
-	for _, i := range []int{0, 2, 2} {
-		c.FinishTile(1, i, longrun.TileResult{Lo: 1, Hi: 9, Iterations: 5})
+	if err := c.TallyTiles(1, &longrun.TileTally{Tiles: []int{0, 2}, Lo: 1, Hi: 9, Iterations: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TallyTiles(1, &longrun.TileTally{Tiles: []int{0}, Lo: 1, Hi: 5, Iterations: 5}); err == nil {
+		t.Errorf("an older tally was applied")
 	}
 	c.StartTiles(1, 4, 32, now) // the planner again
-	if c.Tiling.Count != 2 || c.Tiling.Iterations != 10 || c.Progress != 0.5 {
-		t.Errorf("after the planner again: %d tiles, %d iterations, progress %v; want 2, 10, 0.5", c.Tiling.Count, c.Tiling.Iterations, c.Progress)
+	if c.Tiling.Count != 2 || c.Tiling.Iterations != 10 || c.Progress != 0.5 || c.Tiling.Hi != 9 || c.Tiling.Done[0] != 0b101 {
+		t.Errorf("after the planner again: %+v, progress %v; want tiles 0 and 2, 10 iterations, range 1–9, progress 0.5", c.Tiling, c.Progress)
 	}
-	// Of a thousand tiles, those that move progress by a whole percent
-	// are fed to pushes; the others, and never the last, are not.
-	big := longrun.NewConfiguration("owner", longrun.Draft{Name: "poster", Params: p}, nil, now)
-	big.StartTiles(1, 1000, 32, now)
-	fed := 0
-	for i := range 1000 {
-		big.FinishTile(1, i, longrun.TileResult{})
-		if big.Change == longrun.ChangeProgress {
-			fed++
-		}
+	if c.Change != longrun.ChangeProgress {
+		t.Errorf("a tally's change: %q, want %q (pushed)", c.Change, longrun.ChangeProgress)
 	}
-	if fed != 100 || big.Change != longrun.ChangeProgress {
-		t.Errorf("%d of 1000 tiles fed to pushes (the last: %s), want 100, the last among them", fed, big.Change)
-	}
-	if _, err := c.FinishTile(2, 1, longrun.TileResult{}); !errors.Is(err, longrun.ErrSuperseded) {
-		t.Errorf("a tile of another version: %v, want ErrSuperseded", err)
+	if err := c.TallyTiles(2, &longrun.TileTally{Tiles: []int{0, 1, 2}}); !errors.Is(err, longrun.ErrSuperseded) {
+		t.Errorf("a tally of another version: %v, want ErrSuperseded", err)
 	}
 	q := p
 	q.Depth = 11

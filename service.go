@@ -32,6 +32,30 @@ type Results interface {
 	DeleteResult(ctx context.Context, hash string) error
 }
 
+// A TileLedger records the tiles of a tiled render done, apart from the
+// configuration, so that a poster's thousand tiles finishing at once never
+// read and rewrite its record each: a tile is an idempotent mark and an
+// atomic count (a SQLite row; on DynamoDB, one conditional UpdateItem of a
+// small item), and the configuration is written only when progress moves
+// a whole percent, and when the last tile is done.
+type TileLedger interface {
+	// MarkTile records tile index of configuration id's version done with
+	// r, unless it is already; it returns how many of the version's tiles
+	// are done, and whether this call marked it.
+	MarkTile(ctx context.Context, id string, version int64, index int, r TileResult) (done int, marked bool, err error)
+	// TileTally sums the version's tiles done: their indices, count range,
+	// iterations and render time.
+	TileTally(ctx context.Context, id string, version int64) (*TileTally, error)
+}
+
+// A TileTally is what the tiles of a version done so far found.
+type TileTally struct {
+	Tiles      []int // indices done, ascending
+	Lo, Hi     int
+	Iterations int64
+	RenderMs   int64
+}
+
 // Images tells whether a rendered image is still stored.
 type Images interface {
 	HasImage(ctx context.Context, key string) (bool, error)
@@ -54,6 +78,9 @@ type Service struct {
 	// before the result is reused; a result whose image is lost is
 	// forgotten and rendered again.
 	Images Images
+	// Tiles records the tiles of tiled renders done; a render worker that
+	// tiles needs it.
+	Tiles TileLedger
 	// Addresses keeps the confirmations of e-mail addresses; nil: none
 	// can be confirmed.
 	Addresses Addresses

@@ -261,7 +261,7 @@ func sampleRecords(t *testing.T) []events.DynamoDBEventRecord {
 		t.Fatal(err)
 	}
 	out = append(out, events.DynamoDBEventRecord{EventName: "REMOVE", Change: events.DynamoDBStreamRecord{OldImage: old}})
-	for _, change := range []string{longrun.ChangeStatus, longrun.ChangeProgress, longrun.ChangeEdit, longrun.ChangeTile, "", "something-else"} {
+	for _, change := range []string{longrun.ChangeStatus, longrun.ChangeProgress, longrun.ChangeEdit, "tile", "", "something-else"} {
 		c.Change = change
 		img, err := attr.StreamImage(c)
 		if err != nil {

@@ -31,36 +31,61 @@ func (p Params) Tiles(w, h int) []Tile {
 // once, from several goroutines, since fetching a tile is mostly
 // waiting), coloured over the whole image's count range lo to hi: the PNG
 // Encode writes of the image Compute and Image make, byte for byte. It
-// holds one row of tiles at a time, so an image far larger than memory can
-// be written.
+// holds two rows of tiles at a time (the one it encodes, the next it
+// reads), so an image far larger than memory can be written.
 func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Tile) (*Counts, error)) error {
 	col := NewColouring(p.Colormap, lo, hi)
 	pw, err := NewPNGWriter(w, p.Width, p.Height, col.Palette)
 	if err != nil {
 		return err
 	}
+	// The tiles of one row share its top.
+	var rows [][]Tile
 	for i := 0; i < len(tiles); {
-		// The tiles of one row share its top.
-		top, bottom := tiles[i].Rect.Min.Y, tiles[i].Rect.Max.Y
-		band := make([]uint8, p.Width*(bottom-top))
 		j := i
-		for j < len(tiles) && tiles[j].Rect.Min.Y == top {
+		for j < len(tiles) && tiles[j].Rect.Min.Y == tiles[i].Rect.Min.Y {
 			j++
 		}
-		row := tiles[i:j]
-		got, errs := make([]*Counts, len(row)), make([]error, len(row))
-		sem := make(chan struct{}, 16)
-		var wg sync.WaitGroup
-		for k, t := range row {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				got[k], errs[k] = counts(t)
-			})
+		rows, i = append(rows, tiles[i:j]), j
+	}
+	// A row's tiles are fetched at once (16 at a time), and the next row's
+	// while this one is coloured and encoded: reading (from S3, tens of
+	// milliseconds a tile) overlaps the work.
+	type fetched struct {
+		counts []*Counts
+		errs   []error
+	}
+	fetch := func(row []Tile) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			f := fetched{make([]*Counts, len(row)), make([]error, len(row))}
+			sem := make(chan struct{}, 16)
+			var wg sync.WaitGroup
+			for k, t := range row {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					f.counts[k], f.errs[k] = counts(t)
+				})
+			}
+			wg.Wait()
+			ch <- f
+		}()
+		return ch
+	}
+	var ahead <-chan fetched
+	if len(rows) > 0 {
+		ahead = fetch(rows[0])
+	}
+	for r, row := range rows {
+		f := <-ahead
+		if r+1 < len(rows) {
+			ahead = fetch(rows[r+1])
 		}
-		wg.Wait()
+		top, bottom := row[0].Rect.Min.Y, row[0].Rect.Max.Y
+		band := make([]uint8, p.Width*(bottom-top))
 		for k, t := range row {
-			c, err := got[k], errs[k]
+			c, err := f.counts[k], f.errs[k]
 			if err != nil {
 				return err
 			}
@@ -72,7 +97,6 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Ti
 				col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])
 			}
 		}
-		i = j
 		if err := pw.WriteRows(band); err != nil {
 			return err
 		}

@@ -162,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
 	limiter := &memlimit.Limiter{}
-	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Addresses: db, Metrics: metrics,
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Tiles: db, Addresses: db, Metrics: metrics,
 		Quotas: cfg.Quotas, Limiter: limiter, Bounds: cfg.Bounds}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,

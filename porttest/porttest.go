@@ -32,6 +32,7 @@ type Store interface {
 	LeaseEnds(ctx context.Context, hash string) (time.Time, error)
 	MarkSent(ctx context.Context, key string) (bool, error)
 	UnmarkSent(ctx context.Context, key string) error
+	longrun.TileLedger
 }
 
 func newConfiguration(owner string, created time.Time, re float64) *longrun.Configuration {
@@ -149,48 +150,73 @@ func storeConcurrentUpdatesAreNeverLost(t *testing.T, s Store) {
 
 // storeTilesFinishingAtOnceCompleteOnce: a tiled render's tiles finish
 // concurrently, the last ones together; exactly one of them finds the set
-// complete (and sends the assembly), every tile is counted once, and a
-// tile delivered again changes nothing.
+// complete (and sends the assembly), every tile is counted once, a tile
+// delivered again changes nothing, and the configuration is written only
+// when progress moves a whole percent: a poster's thousand tiles write it
+// about a hundred times, not a thousand (on DynamoDB each would read and
+// rewrite the whole item, retried against the others: a storm).
 func storeTilesFinishingAtOnceCompleteOnce(t *testing.T, s Store) {
+	for _, total := range []int{12, 1000} {
+		t.Run(fmt.Sprint(total, " tiles"), func(t *testing.T) { tilesCompleteOnce(t, s, total) })
+	}
+}
+
+func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
 	s.CreateConfiguration(ctx, c)
-	svc := &longrun.Service{Store: s}
+	svc := &longrun.Service{Store: s, Tiles: s}
 	job := c.Job()
-	const total = 12
 	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
 		t.Fatal(err)
 	}
+	started, _ := s.Configuration(ctx, c.ID)
 	var completes atomic.Int32
 	var wg sync.WaitGroup
-	for i := range total {
+	next := make(chan int)
+	for range 16 { // sixteen workers at once
 		wg.Go(func() {
-			tj := job
-			tj.Kind, tj.Tile = longrun.JobTile, i
-			complete, err := svc.FinishTile(ctx, tj, longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1})
-			if err != nil {
-				t.Error(err)
-			}
-			if complete {
-				completes.Add(1)
+			for i := range next {
+				tj := job
+				tj.Kind, tj.Tile = longrun.JobTile, i
+				complete, err := svc.FinishTile(ctx, tj, longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1})
+				if err != nil {
+					t.Error(err)
+				}
+				if complete {
+					completes.Add(1)
+				}
 			}
 		})
 	}
+	for i := range total {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 	got, _ := s.Configuration(ctx, c.ID)
 	if n := completes.Load(); n != 1 {
 		t.Errorf("%d tiles found the render complete, want 1", n)
 	}
-	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != 10*total || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
+	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != int64(10*total) || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
 		t.Errorf("tiling %+v, progress %v: want %d tiles counted once, range 0–%d", got.Tiling, got.Progress, total, 100+total-1)
+	}
+	if writes := got.Seq - started.Seq; writes > int64(min(total, 100)) {
+		t.Errorf("%d tiles wrote the configuration %d times, want at most one per whole percent (%d)", total, writes, min(total, 100))
 	}
 	again := job
 	again.Kind, again.Tile = longrun.JobTile, 3
 	if complete, err := svc.FinishTile(ctx, again, longrun.TileResult{Iterations: 10}); err != nil || !complete {
 		t.Errorf("a tile delivered again: complete %v, %v; want true (the assembly is sent again, harmlessly)", complete, err)
 	}
-	if after, _ := s.Configuration(ctx, c.ID); after.Tiling.Iterations != 10*total || after.Seq != got.Seq {
+	if after, _ := s.Configuration(ctx, c.ID); after.Tiling.Iterations != int64(10*total) || after.Seq != got.Seq {
 		t.Errorf("a tile delivered again counted again, or wrote: iterations %d, seq %d → %d", after.Tiling.Iterations, got.Seq, after.Seq)
+	}
+	// A tile of another version is refused, and marks nothing.
+	stale := job
+	stale.Version, stale.Kind, stale.Tile = job.Version+1, longrun.JobTile, 0
+	if _, err := svc.FinishTile(ctx, stale, longrun.TileResult{}); err == nil {
+		t.Errorf("a tile of a version that is not the configuration's was accepted")
 	}
 }
 

@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db}
-	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db}, Leases: db, Images: images, Requeue: db,
+	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db, Tiles: db}, Leases: db, Images: images, Requeue: db,
 		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
 		Compute: func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
 			f.renders.Add(1)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -206,6 +207,13 @@ func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*lo
 		}
 		if attempt == 50 {
 			return nil, longrun.Errorf(longrun.ECONFLICT, "configuration %s is changing too fast; retry", id)
+		}
+		// Writers that collided wait a random while, up to 1, 2, 4 … 64 ms,
+		// so they do not collide again at once (each attempt bills writes).
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(rand.N(time.Millisecond << min(attempt, 6))):
 		}
 	}
 }

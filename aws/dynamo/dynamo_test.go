@@ -2,12 +2,15 @@ package dynamo_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/aws/awscalls"
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/porttest"
@@ -63,4 +66,80 @@ func TestLimiterConformance(t *testing.T) {
 
 func TestAddressesConformance(t *testing.T) {
 	porttest.TestAddresses(t, func(t *testing.T) longrun.Addresses { return newStore(t) })
+}
+
+// A poster's 1,024 tiles finishing on 32 workers at once cost DynamoDB one
+// UpdateItem each (the ledger) and about a hundred writes of the
+// configuration, not a read and a conditional rewrite of it per tile
+// retried against the others (the storm of the record's sequence number).
+func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
+	awstest.DynamoDB(t)
+	cfg := awstest.Config(t)
+	var mu sync.Mutex
+	ops := map[string]int{}
+	awscalls.Record(&cfg, func(c awscalls.Call) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := c.Operation
+		if c.Code != "" {
+			key += " " + c.Code
+		}
+		ops[key]++
+	})
+	client := dynamodb.NewFromConfig(cfg)
+	st := &dynamo.Store{Client: client, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
+	ctx := context.Background()
+	if err := dynamo.CreateTables(ctx, client, st.ConfigTable, st.ResultTable, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "poster", Params: longrun.Params{C: longrun.Complex{Re: -0.7, Im: 0.27},
+		Zoom: 1, Width: 16384, Height: 16384, Depth: 100, Colormap: "magma"}}, nil, time.Now())
+	if err := st.CreateConfiguration(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	svc := &longrun.Service{Store: st, Tiles: st}
+	const total = 1024
+	if err := svc.StartTiles(ctx, c.Job(), total, 512); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	clear(ops)
+	mu.Unlock()
+	next := make(chan int)
+	var completes atomic.Int32
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				j := c.Job()
+				j.Kind, j.Tile = longrun.JobTile, i
+				complete, err := svc.FinishTile(ctx, j, longrun.TileResult{Lo: 1, Hi: 2 + i, Iterations: 5})
+				if err != nil {
+					t.Error(err)
+				}
+				if complete {
+					completes.Add(1)
+				}
+			}
+		})
+	}
+	for i := range total {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if n := completes.Load(); n != 1 {
+		t.Errorf("%d tiles found the poster complete, want exactly 1 (one assembly)", n)
+	}
+	t.Logf("DynamoDB calls for %d tiles on 32 workers: %v", total, ops)
+	if ops["UpdateItem"] != total {
+		t.Errorf("%d ledger updates, want one a tile (%d)", ops["UpdateItem"], total)
+	}
+	if w := ops["PutItem"] + ops["PutItem ConditionalCheckFailedException"]; w > 150 {
+		t.Errorf("%d writes of the configuration (%d of them collided), want about one per whole percent", w, ops["PutItem ConditionalCheckFailedException"])
+	}
+	got, _ := st.Configuration(ctx, c.ID)
+	if got.Tiling.Count != total || got.Progress != 1 || got.Tiling.Hi != 1+total {
+		t.Errorf("after every tile: %d of %d, progress %v, range to %d", got.Tiling.Count, total, got.Progress, got.Tiling.Hi)
+	}
 }

@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store, Images: images}, Leases: store,
+	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store}, Leases: store,
 		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: images,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},

@@ -31,7 +31,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (sqsqueue.Handl
 	jobs := &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}
 	log := awsenv.Logger()
 	w := &worker.Worker{
-		Service: &longrun.Service{Store: store, Results: store, Images: images}, Leases: store,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store}, Leases: store,
 		Requeue: jobs, Images: images, Logger: log, Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,

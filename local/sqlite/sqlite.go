@@ -309,6 +309,9 @@ func (db *DB) DeleteConfiguration(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if _, err := tx.Exec(`DELETE FROM tiles WHERE id = ?`, id); err != nil {
+			return err
+		}
 		return db.logChange(tx, id, old, nil)
 	})
 	if err == nil {
