@@ -1,86 +1,164 @@
 // Command longrun-cost estimates what longrun costs on AWS per 1,000 renders
 // and per million renders a month, from render times measured here
-// (make bench: BenchmarkJob), the memory template.yaml configures, and
-// public us-east-1 list prices, named below with their date.
+// (make bench: BenchmarkJob), what template.yaml deploys (function memory,
+// retention of images and of counts, alarms and the metrics they watch,
+// the table's indexes), and public us-east-1 list prices, named below with
+// their date. Every assumption it makes is printed under the table.
 //
-//	go run ./cmd/longrun-cost                    # the README's table
-//	go run ./cmd/longrun-cost -job512 20 -slowdown 2
+//	go run ./cmd/longrun-cost                    # the README's tables
+//	go run ./cmd/longrun-cost -job512 20 -slowdown 2 -views 3
 package main
 
 import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Prices: AWS's public us-east-1 list prices as published in 2025 (Lambda
 // arm64, HTTP and WebSocket APIs, SQS standard, DynamoDB on demand after the
-// November 2024 cut, S3 Standard, SES outbound, CloudWatch Logs ingestion).
-// Free tiers are left out: this is the price at scale.
+// November 2024 cut, S3 Standard and data transfer out, SES outbound,
+// CloudWatch Logs ingestion, custom metrics and alarms). Free tiers are left
+// out: this is the price at scale.
 const (
-	pricesAsOf        = "2025"
-	lambdaGBSecond    = 0.0000133334 // arm64
-	lambdaRequest     = 0.20 / 1e6
-	httpAPIRequest    = 1.00 / 1e6
-	wsMessage         = 1.00 / 1e6 // per 32 KB message
-	wsConnectionMin   = 0.25 / 1e6
-	sqsRequest        = 0.40 / 1e6
-	dynamoWrite       = 0.625 / 1e6 // per write request unit
-	dynamoRead        = 0.125 / 1e6 // per read request unit
-	s3Put             = 0.005 / 1000
-	s3Get             = 0.0004 / 1000
-	sesEmail          = 0.10 / 1000
-	logsGB            = 0.50
-	secretMonth       = 0.40
-	kmsKeyMonth       = 1.00
-	alarmMonth        = 0.10
-	dashboardMonth    = 3.00
-	alarms            = 10 // in template.yaml (a test counts them)
-	renderMemoryGB    = 3008.0 / 1024
-	apiMemoryGB       = 512.0 / 1024
-	notifyMemoryGB    = 256.0 / 1024
-	apiInvocationMs   = 15 // create, one GET, the image redirect
-	notifyBatchMs     = 40 // a stream batch: pushes, maybe an e-mail
-	sdkOverheadMs     = 60 // a job's DynamoDB and S3 calls, beside the render
-	logBytesPerRender = 4000
+	pricesAsOf      = "2025"
+	lambdaGBSecond  = 0.0000133334 // arm64
+	lambdaRequest   = 0.20 / 1e6
+	httpAPIRequest  = 1.00 / 1e6
+	wsMessage       = 1.00 / 1e6 // per 32 KB message
+	wsConnectionMin = 0.25 / 1e6
+	sqsRequest      = 0.40 / 1e6
+	dynamoWrite     = 0.625 / 1e6 // per write request unit (1 KB)
+	dynamoRead      = 0.125 / 1e6 // per read request unit (4 KB, strongly consistent)
+	s3Put           = 0.005 / 1000
+	s3Get           = 0.0004 / 1000
+	s3GBMonth       = 0.023
+	egressGB        = 0.09 // data transfer out to the internet, first 10 TB
+	sesEmail        = 0.10 / 1000
+	logsGB          = 0.50 // ingestion; EMF metric lines are logs too
+	metricMonth     = 0.30 // a custom metric (one name and set of dimensions), first 10,000
+	secretMonth     = 0.40
+	kmsKeyMonth     = 1.00
+	alarmMetric     = 0.10 // a standard-resolution alarm, per metric it evaluates
+	dashboardMonth  = 3.00
 )
 
-// A job is one render and what goes with it.
+// Measured or assumed per render; each is printed with the table.
+const (
+	apiInvocationMs   = 15   // create, one GET, the image redirect (three invocations)
+	notifyBatchMs     = 40   // a stream batch: pushes, maybe an e-mail
+	sdkOverheadMs     = 60   // a job's DynamoDB and S3 calls, beside the render
+	tileOverheadMs    = 50   // a tile's SQS, DynamoDB and S3 round trips
+	logBytesPerRender = 6000 // JSON log lines and EMF lines of one render, all functions
+	recordKB          = 2.0  // a configuration's record once it has history (up to 12 parameter sets)
+	configWrites      = 5    // create, start, progress, finish, the e-mail's request mark
+	statusWrites      = 3    // of them, those that change the status (queued, rendering, done)
+	resultWrites      = 5    // result, lease, its release, two rate-limit counters
+	configReads       = 8    // quota count, the worker's reads, each write's read
+	resultReads       = 4    // dedup lookup, lease, sent mark, address
+	pushesPerRender   = 4    // rendering, progress, done, and one connect
+	apiRoutes         = 21   // web/openapi.json's operations
+	statusesPerRoute  = 3    // the statuses a route is seen answering in a month
+	tileSide          = 512
+)
+
+// A job is one kind of render and what goes with it.
 type job struct {
-	name     string
-	renderMs float64 // on this machine
-	email    bool
+	name            string
+	renderMs        float64 // the whole render here (a tiled one: all its tiles)
+	width, height   int
+	pngBytes, email float64
 }
 
-// cost is the AWS cost of one render, in dollars, by service.
-func cost(j job, slowdown float64) map[string]float64 {
-	lambdaMs := j.renderMs*slowdown + sdkOverheadMs
-	c := map[string]float64{
-		"Lambda (render)": lambdaMs/1000*renderMemoryGB*lambdaGBSecond + lambdaRequest,
-		"Lambda (api)":    3 * (apiInvocationMs/1000*apiMemoryGB*lambdaGBSecond + lambdaRequest),
-		"Lambda (notify)": 3 * (notifyBatchMs/1000*notifyMemoryGB*lambdaGBSecond + lambdaRequest),
-		"API Gateway":     3*httpAPIRequest + 4*wsMessage + 2*wsConnectionMin,
-		"SQS":             3 * sqsRequest, // send, receive, delete
-		// Records of about 1.5 KB: create, start, two progress writes,
-		// finish (2 units each); result, lease and release, sent mark.
-		"DynamoDB":        10*2*dynamoWrite + 4*dynamoWrite + 8*dynamoRead,
-		"S3":              s3Put + s3Get,
-		"CloudWatch Logs": logBytesPerRender / 1e9 * logsGB,
-	}
-	if j.email {
-		c["SES"] = sesEmail
-		c["DynamoDB"] += 2*dynamoWrite + 2*dynamoRead // the sent mark, the address
-	}
-	return c
+// stack is what template.yaml deploys that the cost depends on.
+type stack struct {
+	renderGB, apiGB, notifyGB float64
+	imageDays, countsDays     float64
+	alarms, alarmMetrics      int
+	ownerIndexAll             bool // the byOwner index projects every attribute: each write is written twice
 }
 
-func total(c map[string]float64) float64 {
+// line is one part of a render's cost.
+type line struct {
+	name string
+	cost float64
+}
+
+// cost is the AWS cost of one render, in dollars, by line.
+func cost(j job, st stack, slowdown, views float64) []line {
+	pixels := float64(j.width * j.height)
+	tiles := 0.0
+	if pixels > 4<<20 {
+		tiles = math.Ceil(float64(j.width)/tileSide) * math.Ceil(float64(j.height)/tileSide)
+	}
+	countsBytes := 4 * pixels // 32-bit escape counts, kept for other colormaps (or as tiles)
+	lambdaMs := j.renderMs*slowdown + sdkOverheadMs + tiles*tileOverheadMs
+	invocations := 1 + tiles
+	if tiles > 0 {
+		invocations++ // the assembly
+	}
+	gsi := 1.0
+	if st.ownerIndexAll {
+		gsi = 2
+	}
+	unitsPerWrite := math.Ceil(recordKB)
+	dynamoWrites := configWrites*unitsPerWrite*gsi + statusWrites + resultWrites
+	dynamoReads := float64(configReads + resultReads)
+	if tiles > 0 {
+		// Per tile: a read of the configuration, one ledger update (the
+		// item grows to about 4 KB: 2 units on average); a hundred
+		// configuration writes and their reads in all.
+		dynamoWrites += tiles*2 + 100*unitsPerWrite*gsi
+		dynamoReads += tiles + 200
+	}
+	ls := []line{
+		{"Lambda: render", lambdaMs/1000*st.renderGB*lambdaGBSecond + invocations*lambdaRequest},
+		{"Lambda: api", 3 * (apiInvocationMs/1000*st.apiGB*lambdaGBSecond + lambdaRequest)},
+		{"Lambda: notify", 3 * (notifyBatchMs/1000*st.notifyGB*lambdaGBSecond + lambdaRequest)},
+		{"API Gateway", 3*httpAPIRequest + pushesPerRender*wsMessage + 2*wsConnectionMin},
+		{"SQS", 3 * sqsRequest * (invocations + tiles/10)}, // send (tiles in batches of 10), receive, delete
+		{"DynamoDB writes", dynamoWrites * dynamoWrite},
+		{"DynamoDB reads", dynamoReads * dynamoRead},
+		// Image and counts (or tiles) put; the counts looked up, the image
+		// checked and fetched; a poster's tiles read back to assemble.
+		{"S3 requests", (2+tiles)*s3Put + (3+views+tiles)*s3Get},
+		{"S3 storage: image", j.pngBytes / 1e9 * s3GBMonth * st.imageDays / 30},
+		{"S3 storage: counts and tiles", countsBytes / 1e9 * s3GBMonth * st.countsDays / 30},
+		{"S3 egress: image views", views * j.pngBytes / 1e9 * egressGB},
+		{"CloudWatch Logs", logBytesPerRender / 1e9 * logsGB},
+	}
+	if j.email > 0 {
+		ls = append(ls, line{"SES", j.email * sesEmail})
+		ls[5].cost += j.email * 2 * dynamoWrite // the sent mark, the mail count
+		ls[6].cost += j.email * 2 * dynamoRead  // the address, its confirmation
+	}
+	return ls
+}
+
+func total(ls []line) float64 {
 	t := 0.0
-	for _, v := range c {
-		t += v
+	for _, l := range ls {
+		t += l.cost
 	}
 	return t
+}
+
+// metricSeries are the custom metrics the binaries' EMF lines make: one per
+// metric name and set of dimension values seen in a month.
+func metricSeries() int {
+	unlabelled := 12                            // the core's metrics without labels, each from the function that records it
+	notifications := 2 * 2                      // channel × outcome
+	apiRequests := apiRoutes * statusesPerRoute // route × status
+	apiLatency := apiRoutes                     // route
+	return unlabelled + notifications + apiRequests + apiLatency
 }
 
 func main() {
@@ -95,30 +173,200 @@ func run(args []string, out io.Writer) error {
 	job512 := fs.Float64("job512", 15.6, "ms a default 512² job takes here (BenchmarkJob/512)")
 	job1024 := fs.Float64("job1024", 52.5, "ms a 1024², depth 256 job takes here (BenchmarkJob/1024)")
 	slowdown := fs.Float64("slowdown", 1.5, "how much slower the render function (arm64, 3008 MB: about 1.7 vCPU) renders than this machine")
+	views := fs.Float64("views", 1, "times each image is downloaded in full (S3 egress)")
+	template := fs.String("template", "template.yaml", "the template whose defaults are costed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *job512 <= 0 || *job1024 <= 0 || *slowdown <= 0 {
-		return fmt.Errorf("-job512, -job1024 and -slowdown must be positive")
+	if *job512 <= 0 || *job1024 <= 0 || *slowdown <= 0 || *views < 0 {
+		return fmt.Errorf("-job512, -job1024 and -slowdown must be positive, -views not negative")
 	}
-	fixed := secretMonth + kmsKeyMonth + alarms*alarmMonth + dashboardMonth
+	st, err := readStack(*template)
+	if err != nil {
+		return err
+	}
+	jobs := []job{
+		{"default 512², no e-mail", *job512, 512, 512, 104_000, 0},
+		{"default 512², one e-mail", *job512, 512, 512, 104_000, 1},
+		{"1024², depth 256, no e-mail", *job1024, 1024, 1024, 369_000, 0},
+		{"1024², depth 256, one e-mail", *job1024, 1024, 1024, 369_000, 1},
+		// 1,024 tiles sampled at 17 ms each here (README: Long jobs).
+		{"16384² poster, depth 1,000, one e-mail", 1024 * 17, 16384, 16384, 100e6, 1},
+	}
+	fixed := []line{
+		{"the session-key secret", secretMonth},
+		{"the topics' KMS key", kmsKeyMonth},
+		{fmt.Sprintf("%d alarms evaluating %d metrics", st.alarms, st.alarmMetrics), float64(st.alarmMetrics) * alarmMetric},
+		{"the dashboard", dashboardMonth},
+		{fmt.Sprintf("about %d custom metrics from EMF lines", metricSeries()), float64(metricSeries()) * metricMonth},
+	}
+	fixedTotal := total(fixed)
+
 	fmt.Fprintf(out, "| render | per 1,000 renders | per million renders a month | largest part |\n|---|---|---|---|\n")
-	for _, j := range []job{
-		{"default 512², no e-mail", *job512, false}, {"default 512², one e-mail", *job512, true},
-		{"1024², depth 256, no e-mail", *job1024, false}, {"1024², depth 256, one e-mail", *job1024, true},
-	} {
-		c := cost(j, *slowdown)
-		biggest, share := "", 0.0
-		for k, v := range c {
-			if v > share {
-				biggest, share = k, v
+	for _, j := range jobs {
+		ls := cost(j, st, *slowdown, *views)
+		biggest := slices.MaxFunc(ls, func(a, b line) int { return cmpFloat(a.cost, b.cost) })
+		t := total(ls)
+		fmt.Fprintf(out, "| %s | $%.4f | $%s | %s, %.0f%% |\n", j.name, 1000*t, money(1e6*t+fixedTotal), biggest.name, 100*biggest.cost/t)
+	}
+
+	fmt.Fprintf(out, "\nBy line, per million renders a month (fixed costs apart):\n\n| line |")
+	for _, j := range jobs[:4] {
+		fmt.Fprintf(out, " %s |", j.name)
+	}
+	fmt.Fprintf(out, "\n|---|%s\n", strings.Repeat("---|", 4))
+	byJob := make([][]line, 4)
+	for i, j := range jobs[:4] {
+		byJob[i] = cost(j, st, *slowdown, *views)
+	}
+	for k := range byJob[0] {
+		fmt.Fprintf(out, "| %s |", byJob[0][k].name)
+		for i := range byJob {
+			fmt.Fprintf(out, " $%.2f |", 1e6*byJob[i][k].cost)
+		}
+		fmt.Fprintln(out)
+	}
+	for _, extra := range []string{"SES"} {
+		fmt.Fprintf(out, "| %s |", extra)
+		for i := range byJob {
+			c := 0.0
+			for _, l := range byJob[i] {
+				if l.name == extra {
+					c = l.cost
+				}
+			}
+			fmt.Fprintf(out, " $%.2f |", 1e6*c)
+		}
+		fmt.Fprintln(out)
+	}
+
+	fmt.Fprintf(out, "\nFixed a month: $%.2f —", fixedTotal)
+	for i, f := range fixed {
+		sep := ","
+		if i == len(fixed)-1 {
+			sep = "."
+		}
+		fmt.Fprintf(out, " %s $%.2f%s", f.name, f.cost, sep)
+	}
+	fmt.Fprintf(out, "\n\nAssumptions: AWS us-east-1 list prices as published in %s, free tiers left out; render times measured here, ×%.1f for the render function "+
+		"(%.0f MB), plus %d ms of SDK calls a job and %d ms a tile; template.yaml's defaults: images kept %.0f days, counts and tiles %.0f days, "+
+		"the byOwner index projecting every attribute (%v: each configuration write twice); a record of %.0f KB written %d times a render (%d of them change its status), "+
+		"%d other writes and %d reads; PNGs of 104 KB (512²), 369 KB (1024²), 100 MB (the poster); each image downloaded %.0f× in full; %d push messages a render; "+
+		"%d bytes of logs a render; custom metrics: %d routes × %d statuses seen, and the core's others. "+
+		"Not counted: retries of failed jobs, the page's own assets (served by the api function: one invocation each, cached), CloudWatch Logs storage after ingestion.\n",
+		pricesAsOf, *slowdown, st.renderGB*1024, sdkOverheadMs, tileOverheadMs, st.imageDays, st.countsDays, st.ownerIndexAll, recordKB, configWrites, statusWrites,
+		resultWrites, configReads+resultReads, *views, pushesPerRender, logBytesPerRender, apiRoutes, statusesPerRoute)
+	return nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func money(v float64) string {
+	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// readStack reads what the cost depends on from the template, at its
+// parameters' defaults.
+func readStack(path string) (stack, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return stack{}, fmt.Errorf("%w (run from the repository's root, or give -template)", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return stack{}, fmt.Errorf("%s: %w", path, err)
+	}
+	root := doc.Content[0]
+	res, params := get(root, "Resources"), get(root, "Parameters")
+	number := func(n *yaml.Node, what string) (float64, error) {
+		if n != nil && n.Tag == "!Ref" {
+			n = get(params, n.Value, "Default")
+		}
+		if n == nil {
+			return 0, fmt.Errorf("%s: no %s", path, what)
+		}
+		return strconv.ParseFloat(n.Value, 64)
+	}
+	var st stack
+	for _, f := range []struct {
+		fn string
+		gb *float64
+	}{{"RenderFunction", &st.renderGB}, {"ApiFunction", &st.apiGB}, {"NotifyFunction", &st.notifyGB}} {
+		mb, err := number(get(res, f.fn, "Properties", "MemorySize"), f.fn+" memory")
+		if err != nil {
+			return st, err
+		}
+		*f.gb = mb / 1024
+	}
+	for _, r := range get(res, "ImageBucket", "Properties", "LifecycleConfiguration", "Rules").Content {
+		days, err := number(get(r, "ExpirationInDays"), "lifecycle expiry")
+		if err != nil {
+			return st, err
+		}
+		switch p := get(r, "Prefix"); {
+		case p == nil:
+			st.imageDays = days
+		case p.Value == "counts/":
+			st.countsDays = days
+		}
+	}
+	var ids []string
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		ids = append(ids, res.Content[i].Value)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		st.alarms++
+		ms := get(res, id, "Properties", "Metrics")
+		if ms == nil {
+			st.alarmMetrics++
+			continue
+		}
+		for _, m := range ms.Content {
+			if get(m, "MetricStat") != nil {
+				st.alarmMetrics++
 			}
 		}
-		t := total(c)
-		fmt.Fprintf(out, "| %s | $%.4f | $%.0f | %s, %.0f%% |\n", j.name, 1000*t, 1e6*t+fixed, biggest, 100*share/t)
 	}
-	fmt.Fprintf(out, "\nFixed a month: $%.2f (the session-key secret, the topics' KMS key, %d alarms, the dashboard).\n", fixed, alarms)
-	fmt.Fprintf(out, "Prices: AWS us-east-1 list prices as published in %s, free tiers left out; render times measured here, ×%.1f for the render function.\n",
-		pricesAsOf, *slowdown)
-	return nil
+	for _, ix := range get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
+		if get(ix, "IndexName").Value == "byOwner" {
+			st.ownerIndexAll = get(ix, "Projection", "ProjectionType").Value == "ALL"
+		}
+	}
+	if st.imageDays == 0 || st.countsDays == 0 {
+		return st, fmt.Errorf("%s: the image bucket's lifecycle names no image or counts expiry", path)
+	}
+	return st, nil
+}
+
+// get walks mapping keys.
+func get(n *yaml.Node, path ...string) *yaml.Node {
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
 }

@@ -2,36 +2,84 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestItCountsTheTemplatesAlarms(t *testing.T) {
-	b, err := os.ReadFile("../../template.yaml")
+func stackOf(t *testing.T) stack {
+	t.Helper()
+	st, err := readStack("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(b), "Type: AWS::CloudWatch::Alarm"); n != alarms {
-		t.Errorf("template.yaml has %d alarms, the cost counts %d", n, alarms)
+	return st
+}
+
+// What the estimate depends on is read from the template: its alarms (and
+// the metrics each evaluates, which AWS bills), memory, retention and
+// index projection.
+func TestItReadsTheTemplate(t *testing.T) {
+	st := stackOf(t)
+	b, _ := os.ReadFile("../../template.yaml")
+	if n := strings.Count(string(b), "Type: AWS::CloudWatch::Alarm"); n != st.alarms {
+		t.Errorf("template.yaml has %d alarms, the estimate counts %d", n, st.alarms)
+	}
+	if st.alarmMetrics <= st.alarms {
+		t.Errorf("%d alarm metrics for %d alarms: the metric-math alarms bill per metric", st.alarmMetrics, st.alarms)
+	}
+	if st.renderGB < 2.9 || st.imageDays != 90 || st.countsDays >= st.imageDays || !st.ownerIndexAll {
+		t.Errorf("stack %+v: want the render function's 3008 MB, images 90 days, counts fewer, byOwner projecting all", st)
 	}
 }
 
-func TestTheTableHasEveryCaseAndEmailCostsMore(t *testing.T) {
+func TestTheTablesHaveEveryCaseAndLine(t *testing.T) {
 	var out strings.Builder
-	if err := run(nil, &out); err != nil {
+	if err := run([]string{"-template", "../../template.yaml"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range []string{"default 512², no e-mail", "default 512², one e-mail", "1024², depth 256, one e-mail", "Fixed a month"} {
-		if !strings.Contains(out.String(), row) {
-			t.Errorf("no %q in\n%s", row, out.String())
+	for _, want := range []string{"default 512², no e-mail", "1024², depth 256, one e-mail", "16384² poster", "S3 storage: counts and tiles",
+		"S3 egress", "DynamoDB writes", "custom metrics", "Fixed a month", "Assumptions:", "alarms evaluating"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
 		}
 	}
-	plain, mailed := total(cost(job{renderMs: 15}, 1.5)), total(cost(job{renderMs: 15, email: true}, 1.5))
-	bigger := total(cost(job{renderMs: 50}, 1.5))
+	st := stackOf(t)
+	plain := total(cost(job{renderMs: 15, width: 512, height: 512, pngBytes: 1e5}, st, 1.5, 1))
+	mailed := total(cost(job{renderMs: 15, width: 512, height: 512, pngBytes: 1e5, email: 1}, st, 1.5, 1))
+	bigger := total(cost(job{renderMs: 50, width: 1024, height: 1024, pngBytes: 4e5}, st, 1.5, 1))
 	if !(mailed > plain && bigger > plain && plain > 0) {
 		t.Errorf("costs %v (plain), %v (mailed), %v (bigger): want e-mail and size to cost more", plain, mailed, bigger)
 	}
-	if err := run([]string{"-slowdown", "0"}, &out); err == nil {
+	if err := run([]string{"-slowdown", "0", "-template", "../../template.yaml"}, &out); err == nil {
 		t.Errorf("a zero slowdown was accepted")
+	}
+	if err := run([]string{"-template", filepath.Join(t.TempDir(), "none.yaml")}, &out); err == nil {
+		t.Errorf("a missing template was accepted")
+	}
+}
+
+// Counts are ten times an image's bytes: kept as long as images (90 days),
+// they cost more than everything else together; kept 3 days, a few dollars
+// a million.
+func TestCountsRetentionIsWhatStorageCosts(t *testing.T) {
+	st := stackOf(t)
+	j := job{renderMs: 15.6, width: 512, height: 512, pngBytes: 104_000}
+	short := cost(j, st, 1.5, 1)
+	st.countsDays = 90
+	long := cost(j, st, 1.5, 1)
+	storage := func(ls []line) float64 {
+		for _, l := range ls {
+			if l.name == "S3 storage: counts and tiles" {
+				return l.cost
+			}
+		}
+		return 0
+	}
+	if s := 1e6 * storage(short); s > 5 {
+		t.Errorf("counts kept %v days: $%.2f a million renders, want a few dollars", stackOf(t).countsDays, s)
+	}
+	if l := 1e6 * storage(long); l < 60 || l < total(short)*1e6 {
+		t.Errorf("counts kept 90 days: $%.2f a million, want more than the rest ($%.2f)", l, 1e6*total(short))
 	}
 }
