@@ -905,3 +905,24 @@ func TestCfnLintPasses(t *testing.T) {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }
+
+// The sample SQS event names the configuration make run-aws-local keeps
+// for it, so sam local invoke renders something.
+func TestTheSampleJobNamesTheSampleConfiguration(t *testing.T) {
+	b, err := os.ReadFile("events/render-sqs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(b, &ev); err != nil || len(ev.Records) != 1 {
+		t.Fatalf("render-sqs.json: %v", err)
+	}
+	var job longrun.Job
+	if err := json.Unmarshal([]byte(ev.Records[0].Body), &job); err != nil {
+		t.Fatal(err)
+	}
+	c := Sample(time.Now())
+	if job.ID != c.ID || job.Version != c.Version || job.Hash != c.ParamsHash {
+		t.Errorf("render-sqs.json's job %+v; the sample configuration is %s, version %d, hash %s", job, c.ID, c.Version, c.ParamsHash)
+	}
+}

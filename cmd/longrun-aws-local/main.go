@@ -40,6 +40,7 @@ import (
 	"github.com/longrun/longrun/aws/sqspoll"
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/streampoll"
+	"github.com/longrun/longrun/infra"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/notify"
@@ -86,6 +87,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	store := &dynamo.Store{Client: db, ConfigTable: names.configs, ResultTable: names.results}
+	// The configuration infra/events/render-sqs.json names, for sam local
+	// invoke: queued, never enqueued, so the invoke is what renders it.
+	if _, err := store.Configuration(ctx, infra.SampleID); longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		if err := store.CreateConfiguration(ctx, infra.Sample(time.Now().UTC())); err != nil {
+			return fmt.Errorf("create the sample configuration: %w", err)
+		}
+	}
 	metrics := prom.New()
 	h := hub.New(log)
 	key := []byte(getenv("LONGRUN_SESSION_KEY"))
