@@ -62,11 +62,9 @@ func (g grant) String() string { return g.action + " on " + g.resource }
 // from AWS's documentation (AWS managed policies reference guide); each
 // grants them on every resource.
 var managedPolicies = map[string][]string{
-	"AWSLambdaBasicExecutionRole":     {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-	"AWSLambdaSQSQueueExecutionRole":  {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-	"AWSLambdaDynamoDBExecutionRole":  {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-	"AWSXRayDaemonWriteAccess":        {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"},
-	"AWSLambdaVPCAccessExecutionRole": nil, // never attached here: listed so an unknown policy fails loudly
+	"AWSLambdaBasicExecutionRole":    {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	"AWSLambdaSQSQueueExecutionRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	"AWSLambdaDynamoDBExecutionRole": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 }
 
 // notExercised are the operations a binary can perform that the emulator

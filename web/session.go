@@ -73,10 +73,11 @@ func (s *Sessions) refreshEvery() time.Duration {
 
 // keys returns the signing key and every key that verifies, refreshed
 // when they are older than RefreshEvery, or, with unknown, when a token
-// verified under none of them and no such refresh happened lately.
+// verified under none of them and no such refresh happened lately. One
+// caller refreshes; the others go on with the keys held meanwhile, and
+// nobody waits on Secrets Manager under the lock.
 func (s *Sessions) keys(unknown bool) ([]byte, [][]byte) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	stale := s.Refresh != nil && (s.refreshed.IsZero() || now.Sub(s.refreshed) >= s.refreshEvery())
 	if s.Refresh != nil && unknown && now.Sub(s.tried) >= s.refreshEvery()/30 {
@@ -84,19 +85,26 @@ func (s *Sessions) keys(unknown bool) ([]byte, [][]byte) {
 	}
 	if stale {
 		s.refreshed = now
+	}
+	s.mu.Unlock()
+	if stale {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		key, previous, err := s.Refresh(ctx)
 		cancel()
-		switch {
-		case err == nil && len(key) >= 32:
+		if err == nil && len(key) < 32 {
+			err = errors.New("the refreshed session key is shorter than 32 characters")
+		}
+		s.mu.Lock()
+		if err == nil {
 			s.Key, s.Previous = key, previous
-		case s.OnRefreshError != nil:
-			if err == nil {
-				err = errors.New("the refreshed session key is shorter than 32 characters")
-			}
+		}
+		s.mu.Unlock()
+		if err != nil && s.OnRefreshError != nil {
 			s.OnRefreshError(err)
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.Key, append([][]byte{s.Key}, s.Previous...)
 }
 
