@@ -33,6 +33,10 @@ type Poller struct {
 	Batch   int32                                 // records per GetRecords; 0 means 100
 	Every   time.Duration                         // idle poll interval; 0 means 100ms
 	Logger  *slog.Logger
+	// Status, if set, hears when the poller cannot read the stream (reading
+	// false, with the error) and when it reads it again: a local runner
+	// says so on its terminal, where the log file is not read.
+	Status func(reading bool, err error)
 }
 
 // StreamARN returns the table's latest stream.
@@ -52,7 +56,7 @@ func (p *Poller) StreamARN(ctx context.Context) (string, error) {
 type shard struct {
 	iter    *string
 	last    string // sequence number; "" before the first record
-	failing string // the error last logged, so a streak is logged once
+	failing bool   // in a streak of failures, logged when it began
 	closed  bool   // a closed shard read to its end
 }
 
@@ -62,7 +66,7 @@ type shard struct {
 // TrimmedDataAccessException once records exist) is never retried: the
 // next round takes a new one from the shard, after the last record
 // delivered. A streak of failures is logged once, at warning level, and
-// its end once, at info level.
+// its end once, at info level; Status hears both.
 func (p *Poller) Run(ctx context.Context) error {
 	arn, err := p.StreamARN(ctx)
 	if err != nil {
@@ -74,17 +78,36 @@ func (p *Poller) Run(ctx context.Context) error {
 		every = 100 * time.Millisecond
 	}
 	refresh := time.Time{}
-	describeFailing := ""
+	// A streak of failures, of the description or of a shard, is logged
+	// when it begins and when it ends; Status hears when the first begins
+	// and the last ends.
+	troubles, describing := 0, false
+	fail := func(failing *bool, msg string, err error, attrs ...any) {
+		if *failing || ctx.Err() != nil {
+			return
+		}
+		*failing = true
+		p.log().Warn(msg, append(attrs, "table", p.Table, "err", err)...)
+		if troubles++; troubles == 1 && p.Status != nil {
+			p.Status(false, err)
+		}
+	}
+	mend := func(failing *bool, msg string, attrs ...any) {
+		if !*failing {
+			return
+		}
+		*failing = false
+		p.log().Info(msg, append(attrs, "table", p.Table)...)
+		if troubles--; troubles == 0 && p.Status != nil {
+			p.Status(true, nil)
+		}
+	}
 	for ctx.Err() == nil {
 		if time.Since(refresh) > 5*time.Second {
-			err := p.shards(ctx, arn, shards)
-			switch {
-			case err != nil && ctx.Err() == nil && err.Error() != describeFailing:
-				describeFailing = err.Error()
-				p.log().Warn("streampoll: cannot describe the stream; notifications wait until it can", "table", p.Table, "err", err)
-			case err == nil && describeFailing != "":
-				describeFailing = ""
-				p.log().Info("streampoll: the stream is described again", "table", p.Table)
+			if err := p.shards(ctx, arn, shards); err != nil {
+				fail(&describing, "streampoll: cannot describe the stream; notifications wait until it can", err)
+			} else {
+				mend(&describing, "streampoll: the stream is described again")
 			}
 			refresh = time.Now()
 		}
@@ -95,16 +118,10 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			n, err := p.read(ctx, arn, id, s)
 			if err != nil {
-				if ctx.Err() == nil && err.Error() != s.failing {
-					p.log().Warn("streampoll: cannot read the stream; retrying with a new iterator", "table", p.Table, "shard", id, "err", err)
-				}
-				s.failing = err.Error()
+				fail(&s.failing, "streampoll: cannot read the stream; retrying with a new iterator", err, "shard", id)
 				continue
 			}
-			if s.failing != "" {
-				p.log().Info("streampoll: reading the stream again", "table", p.Table, "shard", id)
-				s.failing = ""
-			}
+			mend(&s.failing, "streampoll: reading the stream again", "shard", id)
 			busy = busy || n > 0
 		}
 		if !busy {

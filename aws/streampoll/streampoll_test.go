@@ -3,6 +3,7 @@ package streampoll_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -178,4 +179,64 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// A stream that cannot be read for a while (the server gone, throttling)
+// is said once when it begins and once when it ends, to the log and to
+// Status (make run-aws-local prints it), and nothing written meanwhile is
+// lost.
+func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
+	awstest.DynamoDB(t)
+	cfg := awstest.Config(t)
+	db := dynamodb.NewFromConfig(cfg)
+	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
+	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var failures atomic.Int64
+	failures.Store(20) // the next 20 reads fail, each with a new request id
+	broken := middleware.FinalizeMiddlewareFunc("failReads", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if middleware.GetOperationName(ctx) == "GetRecords" && failures.Add(-1) >= 0 {
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("throttled, request %d", failures.Load())
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	client := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.RetryMaxAttempts = 1
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error { return s.Finalize.Add(broken, middleware.Before) })
+	})
+	var logs syncBuffer
+	var mu sync.Mutex
+	var said []string
+	delivered := make(chan struct{})
+	p := &streampoll.Poller{Client: client, Table: st.ConfigTable, Every: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Status: func(reading bool, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			said = append(said, fmt.Sprint(reading))
+		},
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			close(delivered)
+			return events.DynamoDBEventResponse{}, nil
+		}}
+	go p.Run(ctx)
+	select {
+	case <-delivered:
+	case <-ctx.Done():
+		t.Fatalf("the record written before the failures was never delivered\n%s", logs.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(said, ",") != "false,true" {
+		t.Errorf("Status heard %v, want the streak's beginning and end once each (false, true)", said)
+	}
+	if n := strings.Count(logs.String(), "cannot read the stream"); n != 1 {
+		t.Errorf("20 failing reads logged %d times, want once\n%s", n, logs.String())
+	}
 }

@@ -132,10 +132,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		(&sqspoll.Poller{Client: sqsClient, QueueURL: *retries.QueueUrl, Handler: n.HandleRetries, Logger: log}).Run(ctx)
 	})
 	wg.Go(func() {
+		// What stops notifications is said on the terminal too: the log
+		// goes to a file nobody watches.
 		p := &streampoll.Poller{Client: dynamodbstreams.NewFromConfig(cfg), Table: names.configs, Handler: n.HandleStream,
-			Filter: notify.Wants, Logger: log}
+			Filter: notify.Wants, Logger: log, Status: func(reading bool, err error) {
+				if reading {
+					fmt.Fprintln(stdout, "notifications resumed: the configurations stream is read again")
+				} else {
+					fmt.Fprintf(stdout, "notifications paused: cannot read the configurations stream (%v); retrying\n", err)
+				}
+			}}
 		if err := p.Run(ctx); err != nil {
 			log.Error("stream poller stopped", "err", err)
+			fmt.Fprintf(stdout, "notifications stopped: cannot read the configurations stream: %v\n", err)
 		}
 	})
 	mux := http.NewServeMux()
