@@ -33,6 +33,7 @@ import (
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
 	"github.com/longrun/longrun/aws/wspush"
+	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 type function struct {
 	name string
 	url  string
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 }
 
 // invoke posts one event and decodes the function's answer into out.
@@ -124,7 +125,7 @@ func start(t *testing.T, emulator, bootstrap, name string, env map[string]string
 	if calls != "" {
 		cmd.Env = append(cmd.Env, awscalls.Env+"="+calls)
 	}
-	f := &function{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api), log: &syncBuffer{}}
+	f := &function{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api), log: &testutil.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = f.log, f.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -149,24 +150,6 @@ func start(t *testing.T, emulator, bootstrap, name string, env map[string]string
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a log the emulator's process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func fixture(t *testing.T, name string) []byte {

@@ -1,7 +1,6 @@
 package streampoll_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/smithy-go/middleware"
@@ -21,23 +21,32 @@ import (
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
+	"github.com/longrun/longrun/internal/testutil"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// TestStreamCarriesOldAndNewImagesFiltered writes through the DynamoDB
-// store and sees the stream deliver decodable old and new images, without
-// the renames the filter drops, and redelivered after a failure.
-func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
+// newStore makes fresh tables in DynamoDB Local; the context ends with the
+// test, within a minute.
+func newStore(t *testing.T) (aws.Config, *dynamo.Store, context.Context) {
+	t.Helper()
 	awstest.DynamoDB(t)
 	cfg := awstest.Config(t)
 	db := dynamodb.NewFromConfig(cfg)
 	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, st, ctx
+}
+
+// TestStreamCarriesOldAndNewImagesFiltered writes through the DynamoDB
+// store and sees the stream deliver decodable old and new images, without
+// the renames the filter drops, and redelivered after a failure.
+func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
+	cfg, st, ctx := newStore(t)
 	now := time.Now().UTC()
 	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	c := longrun.NewConfiguration(longrun.NewID(), d, nil, now)
@@ -105,20 +114,12 @@ func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
 
 // TestPollerStartedOnAnEmptyStreamDeliversLaterRecords starts the poller
 // before anything is written, as make run-aws-local does, so its first
-// iterators are taken on an empty shard (which DynamoDB Local may answer
-// with TrimmedDataAccessException once records exist: make run-aws-local's
-// own test sees it happen), and finds the records written later
+// iterators are taken on an empty shard (which DynamoDB Local has answered
+// with TrimmedDataAccessException once records exist, seen under make
+// run-aws-local after some 20 s idle), and finds the records written later
 // delivered, with a streak of failures logged at most once.
 func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
-	awstest.DynamoDB(t)
-	cfg := awstest.Config(t)
-	db := dynamodb.NewFromConfig(cfg)
-	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
-		t.Fatal(err)
-	}
+	cfg, st, ctx := newStore(t)
 	var reads atomic.Int64
 	polled := make(chan struct{})
 	count := middleware.FinalizeMiddlewareFunc("countReads", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -130,7 +131,7 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 	client := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error { return s.Finalize.Add(count, middleware.After) })
 	})
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	delivered := make(chan string, 10)
 	p := &streampoll.Poller{Client: client, Table: st.ConfigTable, Every: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -163,38 +164,12 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the poller's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // A stream that cannot be read for a while (the server gone, throttling)
 // is said once when it begins and once when it ends, to the log and to
 // Status (make run-aws-local prints it), and nothing written meanwhile is
 // lost.
 func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
-	awstest.DynamoDB(t)
-	cfg := awstest.Config(t)
-	db := dynamodb.NewFromConfig(cfg)
-	st := &dynamo.Store{Client: db, ConfigTable: awstest.Name("configurations"), ResultTable: awstest.Name("results")}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := dynamo.CreateTables(ctx, db, st.ConfigTable, st.ResultTable, ""); err != nil {
-		t.Fatal(err)
-	}
+	cfg, st, ctx := newStore(t)
 	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now())); err != nil {
 		t.Fatal(err)
@@ -211,7 +186,7 @@ func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
 		o.RetryMaxAttempts = 1
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error { return s.Finalize.Add(broken, middleware.Before) })
 	})
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	var mu sync.Mutex
 	var said []string
 	delivered := make(chan struct{})
