@@ -118,6 +118,10 @@ type System struct {
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	cfg.defaults()
 	log := cfg.Logger
+	if cfg.TrustForwardedFor {
+		log.Warn("--trust-forwarded-for: every per-address limit takes the client's address from X-Forwarded-For; " +
+			"without a proxy in front that sets it, each client names its own address and escapes those limits")
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -1109,5 +1110,18 @@ func TestHistoryOfVersions(t *testing.T) {
 	}
 	if len(back.History) != 1 || back.History[0].ParamsHash != v2.ParamsHash {
 		t.Errorf("history after going back: %+v, want only v2", back.History)
+	}
+}
+
+// Trusting X-Forwarded-For with no proxy in front lets every client pick
+// its own address: the server says so when it starts.
+func TestTrustingForwardedForWarnsAtStart(t *testing.T) {
+	var logs testutil.SyncBuffer
+	start(t, nil, func(c *local.Config) {
+		c.TrustForwardedFor = true
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"--trust-forwarded-for`) {
+		t.Errorf("no warning at start with --trust-forwarded-for:\n%s", logs.String())
 	}
 }

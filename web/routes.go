@@ -61,7 +61,22 @@ func (s *server) routes() http.Handler {
 			serveAsset(w, r, page)
 		}
 	})
-	return Protect(s.withSession(mux), s.Logger)
+	return Protect(s.withSession(s.uncleanAPIPaths(mux)), s.Logger)
+}
+
+// uncleanAPIPaths answers an API path with dot segments or empty ones a
+// JSON 404: the mux would redirect it (307, with an HTML body) to its
+// cleaned form, which may be another route or the page.
+func (s *server) uncleanAPIPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/api/") && (strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+			strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
+			s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "no such API route: %s %s", r.Method, p))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // pagePolicy lets the page run only its own script and style, load images

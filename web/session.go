@@ -187,7 +187,10 @@ func (s *Sessions) owner(purpose, token string) string {
 // session returns the request's owner, issuing a new one (and its cookie)
 // when the request has no valid session, and says whether it did.
 func (s *Sessions) session(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if c, err := r.Cookie(CookieName); err == nil {
+	// Every cookie of the name, not only the first: a second one set by a
+	// sibling site or a script (cookie tossing) comes first in the header,
+	// and must not displace the signed one.
+	for _, c := range r.CookiesNamed(CookieName) {
 		if o := s.Owner(c.Value); o != "" {
 			return o, false
 		}

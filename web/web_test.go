@@ -139,6 +139,35 @@ func TestALegacyCookieIsStillASession(t *testing.T) {
 	}
 }
 
+// A second session cookie (set by a sibling site or a script: cookie
+// tossing, sent first) does not displace the signed one: the request is
+// the signed cookie's owner's, and no new session is issued.
+func TestATossedCookieDoesNotDisplaceTheSignedOne(t *testing.T) {
+	srv, db, _, sessions := newServer(t)
+	owner := longrun.NewID()
+	mine := longrun.NewConfiguration(owner, longrun.Draft{Name: "mine", Params: longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1,
+		Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now())
+	if err := db.CreateConfiguration(context.Background(), mine); err != nil {
+		t.Fatal(err)
+	}
+	for _, header := range []string{
+		web.CookieName + "=forged.1.x; " + web.CookieName + "=" + sessions.Token(owner, time.Hour),
+		web.CookieName + "=" + sessions.Token(owner, time.Hour) + "; " + web.CookieName + "=forged.1.x",
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/configurations", nil)
+		req.Header.Set("Cookie", header)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), mine.ID) || len(res.Cookies()) != 0 {
+			t.Errorf("cookies %q: %d new cookies, listing %s; want the signed cookie's owner, and no new session", header, len(res.Cookies()), body)
+		}
+	}
+}
+
 func cookieFlags(t *testing.T, base string) bool {
 	res, err := http.Get(base + "/api/health")
 	if err != nil {
@@ -151,9 +180,13 @@ func cookieFlags(t *testing.T, base string) bool {
 func TestPathTraversalAndUnknownRoutes(t *testing.T) {
 	srv, _, _, _ := newServer(t)
 	c := testutil.NewClient(t, srv.URL)
+	// A redirect to the cleaned path would be followed: refuse to, so a
+	// 307 shows as itself.
+	c.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, path := range []string{
 		"/api/configurations/..%2F..%2Fsession.key", "/api/configurations/%2e%2e", "/api/configurations/ABC",
 		"/api/configurations/0123456789abcdef0123456789abcdef", "/api/nope",
+		"/api/configurations/..", "/api/configurations/x/../../health", "/api//meta", "/api/./meta",
 	} {
 		res := c.Do("GET", path, nil)
 		if res.Status != http.StatusNotFound || !strings.Contains(string(res.Body), `"not_found"`) {
