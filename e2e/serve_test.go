@@ -23,6 +23,7 @@ func TestServeOverHTTPAndWebSocket(t *testing.T) {
 	if res := c.Do("GET", "/api/health", nil); res.Status != 200 {
 		t.Fatalf("health: %d %s", res.Status, res.Body)
 	}
+	c.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws := c.Live(ctx)

@@ -125,7 +125,7 @@ func TestRunAWSLocalStartsAndStopsCleanly(t *testing.T) {
 	c := testutil.NewClient(t, "http://"+page)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c.Do("GET", "/api/health", nil) // the session cookie, before the socket
+	c.Session() // the session cookie, before the socket
 	live := c.Live(ctx)
 	addr := "ada-" + freePort(t) + "@example.com"
 	v := c.Create(map[string]any{"name": "run-aws-local", "params": testutil.Params(-0.7, 0.27015, "width", 64, "height", 64), "notifyEmail": addr})

@@ -122,7 +122,7 @@ func report(b *testing.B, lat []time.Duration) {
 func BenchmarkEndToEnd(b *testing.B) {
 	_, url := startBench(b)
 	c := testutil.NewClient(b, url)
-	c.Do("GET", "/api/health", nil)
+	c.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	ws := c.Live(ctx)

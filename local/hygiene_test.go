@@ -43,7 +43,7 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 func TestLiveConnectionsAreCappedPerOwner(t *testing.T) {
 	_, base := start(t, newRenderer())
 	c := testutil.NewClient(t, base)
-	c.Do("GET", "/api/health", nil)
+	c.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for range 8 {
@@ -58,7 +58,7 @@ func TestLiveConnectionsAreCappedPerOwner(t *testing.T) {
 		t.Fatalf("the 9th connection: %v %v, want 429 with Retry-After", res, err)
 	}
 	other := testutil.NewClient(t, base)
-	other.Do("GET", "/api/health", nil)
+	other.Session()
 	other.Live(ctx) // another owner is not affected
 }
 

@@ -304,7 +304,7 @@ func TestProgressDoneAndOneEmailArePushed(t *testing.T) {
 	defer release()
 	sys, url := start(t, r)
 	c := testutil.NewClient(t, url)
-	c.Do("GET", "/api/health", nil) // get a session before subscribing
+	c.Session() // before subscribing
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ws := c.Live(ctx)
@@ -380,7 +380,7 @@ func TestAFinishedResultIsSentOnRequest(t *testing.T) {
 // confirmed records addr as confirmed by the client's owner, in the store.
 func confirmed(t *testing.T, sys *local.System, c *testutil.Client, addr string) {
 	t.Helper()
-	c.Do("GET", "/api/health", nil) // the session
+	c.Session()
 	cookies := c.HTTP.Jar.Cookies(mustParse(t, c.Base))
 	if len(cookies) == 0 {
 		t.Fatal("no session cookie")
@@ -688,7 +688,7 @@ func TestSessionKeyFileIsMadeOnceAndKept(t *testing.T) {
 	dir := t.TempDir()
 	_, url := start(t, newRenderer(), func(c *local.Config) { c.DataDir = dir })
 	c := testutil.NewClient(t, url)
-	c.Do("GET", "/api/health", nil)
+	c.Session()
 	keyFile := filepath.Join(dir, "session.key")
 	st, err := os.Stat(keyFile)
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -758,7 +758,7 @@ func TestConcurrentEditsOneWinsTheOther412(t *testing.T) {
 func TestPushesReachOnlyTheirOwner(t *testing.T) {
 	_, url := start(t, newRenderer())
 	alice, eve := testutil.NewClient(t, url), testutil.NewClient(t, url)
-	eve.Do("GET", "/api/health", nil)
+	eve.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	eveWS := eve.Live(ctx)
@@ -1034,7 +1034,7 @@ func TestABigRenderIsTiled(t *testing.T) {
 	r := newRenderer()
 	_, url := start(t, r, func(c *local.Config) { c.TileAbove, c.TileSize, c.Jobs = 1000, 16, 2 })
 	c := testutil.NewClient(t, url)
-	c.Do("GET", "/api/health", nil) // get a session before subscribing
+	c.Session() // before subscribing
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ws := c.Live(ctx)

@@ -258,7 +258,7 @@ func (s *server) live(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errors.New("no live push here"))
 		return
 	}
-	s.Live(w, r, Owner(r.Context()))
+	s.Live(w, r, s.caller(r))
 }
 
 // PushTokenTTL is how long a push token may be used to connect.

@@ -51,7 +51,7 @@ type Deps struct {
 	// (a local SES server's inbox); "" means mail is sent for real.
 	MailInbox string
 	// Live serves the push WebSocket for the owner at GET /api/live.
-	Live func(w http.ResponseWriter, r *http.Request, owner string)
+	Live func(w http.ResponseWriter, r *http.Request, caller longrun.Caller)
 	// PushURL is the WebSocket API to connect to instead of /api/live (on
 	// AWS); GET /api/push-token names it with a short-lived token.
 	PushURL string
@@ -124,14 +124,22 @@ func (s *server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		owner, fresh := s.Sessions.session(sw, r)
-		if fresh && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			// A write without a cookie starts a new owner: count those per
-			// address, or dropping the cookie would escape every limit.
-			if err := s.Service.AllowSession(r.Context(), s.addr(r)); err != nil {
-				s.fail(sw, r, err)
-				return
+		var owner string
+		if needsOwner(r) {
+			var fresh bool
+			owner, fresh = s.Sessions.session(sw, r)
+			// Every new owner counts against the client's address, reads
+			// too: otherwise a cookie fetched by a GET would make owners
+			// for free, each with its own quotas.
+			if fresh {
+				if err := s.Service.AllowSession(r.Context(), s.addr(r)); err != nil {
+					sw.Header().Del("Set-Cookie")
+					s.fail(sw, r, err)
+					return
+				}
 			}
+		} else {
+			owner = s.Sessions.existing(r)
 		}
 		id := longrun.NewID()[:16]
 		h := sw.Header()
@@ -155,6 +163,16 @@ func (s *server) withSession(next http.Handler) http.Handler {
 		s.Metrics.Add(longrun.MetricAPIRequests, 1, "route", route, "status", strconv.Itoa(sw.status))
 		s.Metrics.Observe(longrun.MetricAPISeconds, took.Seconds(), "route", route)
 	})
+}
+
+// ownerless are the routes that need no owner: a request without a
+// session gets none there (no cookie is issued), so the page, its assets,
+// health checks and the e-mail links cost no session.
+var ownerless = map[string]bool{"/api/health": true, "/api/meta": true, "/api/openapi.json": true,
+	"/api/email/confirm": true, "/api/email/unsubscribe": true}
+
+func needsOwner(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") && !ownerless[r.URL.Path]
 }
 
 // addr is the client's address, for rate limits.

@@ -184,16 +184,24 @@ func (s *Sessions) owner(purpose, token string) string {
 	return parts[1]
 }
 
+// existing returns the owner of the request's session, or "".
+func (s *Sessions) existing(r *http.Request) string {
+	for _, c := range r.CookiesNamed(CookieName) {
+		if o := s.Owner(c.Value); o != "" {
+			return o
+		}
+	}
+	return ""
+}
+
 // session returns the request's owner, issuing a new one (and its cookie)
 // when the request has no valid session, and says whether it did.
 func (s *Sessions) session(w http.ResponseWriter, r *http.Request) (string, bool) {
 	// Every cookie of the name, not only the first: a second one set by a
 	// sibling site or a script (cookie tossing) comes first in the header,
 	// and must not displace the signed one.
-	for _, c := range r.CookiesNamed(CookieName) {
-		if o := s.Owner(c.Value); o != "" {
-			return o, false
-		}
+	if o := s.existing(r); o != "" {
+		return o, false
 	}
 	o := longrun.NewID()
 	http.SetCookie(w, &http.Cookie{

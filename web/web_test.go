@@ -25,6 +25,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local/files"
+	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/web"
 )
@@ -139,6 +140,51 @@ func TestALegacyCookieIsStillASession(t *testing.T) {
 	}
 }
 
+// Owners cost something: every session minted counts against the
+// client's address, by a read as by a write, so cookies fetched by GETs
+// make no free owners; the page, its assets, health, meta and the e-mail
+// links mint none.
+func TestEveryNewOwnerCountsAgainstTheAddress(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), dir+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	images, _ := files.Open(dir + "/images")
+	srv := httptest.NewServer(web.NewServer(web.Deps{Service: &longrun.Service{Store: db, Results: db, Queue: &queue{db: db},
+		Limiter: &memlimit.Limiter{}, Quotas: longrun.Quotas{AddressSessions: 5}},
+		Images: images, Sessions: &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}}))
+	t.Cleanup(srv.Close)
+	get := func(path string) *http.Response {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for _, path := range []string{"/", "/app.js", "/api/health", "/api/meta", "/api/openapi.json"} {
+		for range 10 {
+			if res := get(path); len(res.Cookies()) != 0 || res.StatusCode != 200 {
+				t.Fatalf("GET %s: %d with %d cookies, want 200 and no session", path, res.StatusCode, len(res.Cookies()))
+			}
+		}
+	}
+	for i := range 5 { // fresh cookies by reads, within the address's 5 an hour
+		if res := get("/api/configurations"); res.StatusCode != 200 || len(res.Cookies()) != 1 {
+			t.Fatalf("new owner %d by a GET: %d with %d cookies", i+1, res.StatusCode, len(res.Cookies()))
+		}
+	}
+	res := get("/api/configurations")
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || len(res.Cookies()) != 0 {
+		t.Errorf("a sixth new owner by a GET: %d, Retry-After %q, %d cookies; want 429 and no session", res.StatusCode, res.Header.Get("Retry-After"), len(res.Cookies()))
+	}
+	if res := get("/api/health"); res.StatusCode != 200 {
+		t.Errorf("health after the address's sessions ran out: %d", res.StatusCode)
+	}
+}
+
 // A second session cookie (set by a sibling site or a script: cookie
 // tossing, sent first) does not displace the signed one: the request is
 // the signed cookie's owner's, and no new session is issued.
@@ -169,7 +215,7 @@ func TestATossedCookieDoesNotDisplaceTheSignedOne(t *testing.T) {
 }
 
 func cookieFlags(t *testing.T, base string) bool {
-	res, err := http.Get(base + "/api/health")
+	res, err := http.Get(base + "/api/configurations")
 	if err != nil {
 		t.Fatal(err)
 	}

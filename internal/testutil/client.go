@@ -163,6 +163,15 @@ func Done(v web.View) bool {
 	return v.Status == longrun.StatusDone && v.RenderedHash == v.ParamsHash
 }
 
+// Session makes sure the client has a session cookie, as the page's first
+// request for its list gets one (health, meta and the page mint none).
+func (c *Client) Session() {
+	c.T.Helper()
+	if res := c.Do("GET", "/api/configurations?limit=1", nil); res.Status != http.StatusOK {
+		c.T.Fatalf("a session: GET /api/configurations answered %d %s", res.Status, res.Body)
+	}
+}
+
 // Live opens the client's push WebSocket.
 func (c *Client) Live(ctx context.Context) *websocket.Conn {
 	c.T.Helper()

@@ -21,12 +21,14 @@ import (
 // A Hub holds the open connections.
 type Hub struct {
 	Logger *slog.Logger
-	// MaxPerOwner and MaxTotal cap the open connections of one owner and
-	// of everyone; 0 means 8 and 2,000. Over a cap a connect gets 429.
-	MaxPerOwner, MaxTotal int
-	mu                    sync.Mutex
-	conns                 map[string]map[*conn]struct{} // by owner
-	total                 int
+	// MaxPerOwner, MaxPerClient and MaxTotal cap the open connections of
+	// one owner, of one client address (whatever owners it makes up), and
+	// of everyone; 0 means 8, 32 and 2,000. Over a cap a connect gets 429.
+	MaxPerOwner, MaxPerClient, MaxTotal int
+	mu                                  sync.Mutex
+	conns                               map[string]map[*conn]struct{} // by owner
+	clients                             map[string]int                // open connections by client address
+	total                               int
 }
 
 // Hub implements this port.
@@ -38,7 +40,7 @@ type conn struct {
 
 // New returns an empty hub.
 func New(logger *slog.Logger) *Hub {
-	return &Hub{Logger: logger, conns: map[string]map[*conn]struct{}{}}
+	return &Hub{Logger: logger, conns: map[string]map[*conn]struct{}{}, clients: map[string]int{}}
 }
 
 // Push sends msg to every connection of owner. A connection too slow to
@@ -68,12 +70,17 @@ func (h *Hub) Connections() int {
 	return n
 }
 
-// register adds c to owner's connections, unless a cap is reached.
-func (h *Hub) register(owner string, c *conn) error {
+// register adds c to the caller's connections, unless a cap is reached.
+func (h *Hub) register(caller longrun.Caller, c *conn) error {
+	owner := caller.Owner
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.total >= cmp.Or(h.MaxTotal, 2000) {
 		return &longrun.Error{Code: longrun.ETOOMANY, RetryAfter: time.Minute, Message: "too many live connections: the server is full"}
+	}
+	if caller.Addr != "" && h.clients[caller.Addr] >= cmp.Or(h.MaxPerClient, 32) {
+		return &longrun.Error{Code: longrun.ETOOMANY, RetryAfter: time.Minute,
+			Message: fmt.Sprintf("at most %d live connections from one address; close some pages", cmp.Or(h.MaxPerClient, 32))}
 	}
 	if len(h.conns[owner]) >= cmp.Or(h.MaxPerOwner, 8) {
 		return &longrun.Error{Code: longrun.ETOOMANY, RetryAfter: 30 * time.Second,
@@ -84,22 +91,32 @@ func (h *Hub) register(owner string, c *conn) error {
 	}
 	h.conns[owner][c] = struct{}{}
 	h.total++
+	if caller.Addr != "" {
+		h.clients[caller.Addr]++
+	}
 	return nil
 }
 
-// Serve upgrades the request to a WebSocket for owner and pushes to it until
-// either side closes. Messages from the browser are read and ignored.
-func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, owner string) {
+// Serve upgrades the request to a WebSocket for the caller's owner and
+// pushes to it until either side closes. Messages from the browser are read
+// and ignored.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, caller longrun.Caller) {
+	owner := caller.Owner
 	// Registered before the handshake completes, so nothing pushed after the
 	// browser sees the connection open is missed: it waits in send.
 	c := &conn{send: make(chan []byte, 64)}
-	if err := h.register(owner, c); err != nil {
+	if err := h.register(caller, c); err != nil {
 		web.WriteError(w, r, h.Logger, err)
 		return
 	}
 	defer func() {
 		h.mu.Lock()
 		h.total--
+		if caller.Addr != "" {
+			if h.clients[caller.Addr]--; h.clients[caller.Addr] <= 0 {
+				delete(h.clients, caller.Addr)
+			}
+		}
 		if _, ok := h.conns[owner][c]; ok {
 			delete(h.conns[owner], c)
 			close(c.send)
