@@ -92,6 +92,11 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Ti
 			if c.Width != t.Rect.Dx() || c.Height != t.Rect.Dy() {
 				return fmt.Errorf("julia: tile %d holds %d×%d counts, want %d×%d", t.Index, c.Width, c.Height, t.Rect.Dx(), t.Rect.Dy())
 			}
+			// The colouring's table spans lo to hi: a count outside would
+			// index past it.
+			if clo, chi := c.Range(); clo < lo || chi > hi {
+				return fmt.Errorf("julia: tile %d holds counts %d–%d, outside the image's range %d–%d", t.Index, clo, chi, lo, hi)
+			}
 			for y := range c.Height {
 				at := (t.Rect.Min.Y+y-top)*p.Width + t.Rect.Min.X
 				col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -104,5 +105,44 @@ func TestCountsReadBackAsWritten(t *testing.T) {
 		if _, _, err := ReadCounts(bytes.NewReader(bad)); err == nil {
 			t.Errorf("read %d bytes of a broken file without an error", len(bad))
 		}
+	}
+}
+
+// Kept counts are never trusted: a flipped bit anywhere in the samples, a
+// damaged header, and counts above their depth (all 0xFF, which made the
+// colouring build a 4 GiB table) are errors, so the counts are computed
+// again.
+func TestDamagedCountsAreRefused(t *testing.T) {
+	p := Params{C: complex(-0.8, 0.156), Zoom: 1, Width: 64, Height: 32, Depth: 300, Colormap: "magma"}
+	c, st, _ := Compute(context.Background(), p, Options{})
+	var buf bytes.Buffer
+	WriteCounts(&buf, c, st)
+	good := buf.Bytes()
+	flip := func(at int) []byte {
+		b := slices.Clone(good)
+		b[at] ^= 0x10
+		return b
+	}
+	header := len(countsMagic)
+	for name, bad := range map[string][]byte{
+		"a sample's bit":   flip(len(good) - 7),
+		"the first sample": flip(header + 32),
+		"the stored width": flip(header),
+		"the stored depth": flip(header + 8),
+		"the checksum":     flip(header + 12),
+	} {
+		if _, _, err := ReadCounts(bytes.NewReader(bad)); err == nil {
+			t.Errorf("%s flipped: read without an error", name)
+		}
+	}
+	// All 0xFF, with a checksum that matches: refused by the depth.
+	ff := &Counts{Width: 64, Height: 32, Depth: 300, Pix: make([]uint32, 64*32)}
+	for i := range ff.Pix {
+		ff.Pix[i] = 0xFFFFFFFF
+	}
+	buf.Reset()
+	WriteCounts(&buf, ff, st)
+	if _, _, err := ReadCounts(bytes.NewReader(buf.Bytes())); err == nil || !strings.Contains(err.Error(), "above their depth") {
+		t.Errorf("counts of 0xFFFFFFFF at depth 300: %v, want refused", err)
 	}
 }

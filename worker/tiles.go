@@ -85,7 +85,8 @@ func (w *Worker) tile(ctx context.Context, job longrun.Job, log *slog.Logger) er
 		return fmt.Errorf("%w: tile %d of %d", errPermanent, job.Tile, len(tiles))
 	}
 	key := longrun.TileKey(c.Params.CountsHash(), c.Tiling.Size, job.Tile)
-	cs, st, kept := w.kept(ctx, key, log)
+	rect := tiles[job.Tile].Rect
+	cs, st, kept := w.kept(ctx, key, rect.Dx(), rect.Dy(), c.Params.Depth, log)
 	if !kept {
 		start := time.Now()
 		cs, st, err = w.computeTile(ctx, c, tiles[job.Tile])
@@ -158,10 +159,21 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 	start := time.Now()
 	write := func(out io.Writer) error {
 		return julia.Assemble(out, p, tiles, uint32(t.Lo), uint32(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
-			cs, _, err := w.readCounts(ctx, longrun.TileKey(counts, t.Size, tile.Index))
+			key := longrun.TileKey(counts, t.Size, tile.Index)
+			cs, _, ok := w.kept(ctx, key, tile.Rect.Dx(), tile.Rect.Dy(), p.Depth, log)
+			if ok {
+				return cs, nil
+			}
+			// Gone (expired), damaged or of another shape: rendered again
+			// here, and kept again, rather than failing the image.
+			cs, st, err := w.computeTile(ctx, c, tile)
 			if err != nil {
 				return nil, fmt.Errorf("tile %d: %w", tile.Index, err)
 			}
+			if err := w.keep(ctx, key, cs, st); err != nil {
+				log.WarnContext(ctx, "job: could not keep a tile rendered again", "tile", tile.Index, "err", err)
+			}
+			w.metrics().Add(longrun.MetricTilesRendered, 1)
 			return cs, nil
 		})
 	}

@@ -196,7 +196,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err := w.Service.StartRender(ctx, job); err != nil {
 		return err
 	}
-	cs, st, recoloured := w.kept(ctx, longrun.CountsKey(counts), log)
+	cs, st, recoloured := w.kept(ctx, longrun.CountsKey(counts), c.Params.Width, c.Params.Height, c.Params.Depth, log)
 	if cs == nil {
 		cs, st, err = w.render(ctx, c, job, l)
 		if err != nil {
@@ -264,13 +264,17 @@ func (w *Worker) readCounts(ctx context.Context, key string) (*julia.Counts, jul
 }
 
 // kept reads the counts kept under key (a view rendered before in another
-// colormap, a tile); false when there are none or they cannot be read, and
-// they are computed again.
-func (w *Worker) kept(ctx context.Context, key string, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
+// colormap, a tile) of width × height at depth; false when there are none,
+// or they cannot be read, fail their checksum or are of another shape, and
+// they are computed again: kept data is a cache, never trusted.
+func (w *Worker) kept(ctx context.Context, key string, width, height, depth int, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
 	cs, st, err := w.readCounts(ctx, key)
+	if err == nil && (cs.Width != width || cs.Height != height || cs.Depth != depth) {
+		err = fmt.Errorf("counts of %d×%d at depth %d, want %d×%d at %d", cs.Width, cs.Height, cs.Depth, width, height, depth)
+	}
 	if err != nil {
 		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			log.WarnContext(ctx, "job: kept counts unreadable; computing them again", "key", key, "err", err)
+			log.WarnContext(ctx, "job: kept counts unreadable or damaged; computing them again", "key", key, "err", err)
 		}
 		return nil, julia.Stats{}, false
 	}

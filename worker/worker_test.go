@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,6 +29,8 @@ type fixture struct {
 	db      *sqlite.DB
 	w       *worker.Worker
 	renders atomic.Int64
+	images  *files.Dir
+	dir     string
 	fail    error
 	failRe  float64 // fail only renders of this c.re; 0: all
 }
@@ -42,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db}
+	f := &fixture{db: db, images: images, dir: dir}
 	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db, Tiles: db}, Leases: db, Images: images, Requeue: db,
 		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
 		Compute: func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
@@ -283,6 +288,94 @@ func TestTilesAssembleOnce(t *testing.T) {
 	}
 	if err := f.w.Process(ctx, asm, 1); err != nil || f.get(t, c.ID).Seq != got.Seq {
 		t.Errorf("the second assembly: %v, or it wrote", err)
+	}
+}
+
+// Kept tiles are never trusted: one damaged (a flipped byte), one of all
+// 0xFF counts written whole (its checksum matches; which made the colouring
+// build a 4 GiB table) and one gone are each rendered again by the
+// assembly, whose image is the single pass's; a damaged tile whose job is
+// delivered again is rendered again too.
+func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.w.TileAbove, f.w.TileSize = 100, 8
+	ctx := context.Background()
+	c, job := f.configuration(t, -0.4) // 24×16: 3 × 2 tiles
+	if err := f.w.Process(ctx, job, 1); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := f.db.Receive(ctx, 100, time.Minute, 5)
+	var tiles []longrun.Job
+	for _, m := range msgs {
+		var j longrun.Job
+		json.Unmarshal([]byte(m.Body), &j)
+		tiles = append(tiles, j)
+		f.db.DeleteJob(ctx, m.ID)
+	}
+	for _, tj := range tiles {
+		if err := f.w.Process(ctx, tj, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := c.Params.CountsHash()
+	key := func(i int) string { return longrun.TileKey(counts, 8, i) }
+	read := func(i int) []byte {
+		r, err := f.images.OpenImage(ctx, key(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		b, _ := io.ReadAll(r)
+		return b
+	}
+	damaged := read(1)
+	damaged[len(damaged)-3] ^= 0x01
+	f.images.PutImage(ctx, key(1), damaged)
+	ff := &julia.Counts{Width: 8, Height: 8, Depth: 40, Pix: make([]uint32, 64)}
+	for i := range ff.Pix {
+		ff.Pix[i] = 0xFFFFFFFF
+	}
+	var buf bytes.Buffer
+	julia.WriteCounts(&buf, ff, julia.Stats{})
+	f.images.PutImage(ctx, key(2), buf.Bytes())
+	os.Remove(filepath.Join(f.dir, "images", key(4)))
+
+	before := f.renders.Load()
+	msgs, _ = f.db.Receive(ctx, 100, time.Minute, 5)
+	var asm longrun.Job
+	for _, m := range msgs {
+		var j longrun.Job
+		json.Unmarshal([]byte(m.Body), &j)
+		if j.Kind == longrun.JobAssemble {
+			asm = j
+		}
+	}
+	if err := f.w.Process(ctx, asm, 1); err != nil {
+		t.Fatalf("assembly over damaged tiles: %v\n%s", err, f.log.String())
+	}
+	if n := f.renders.Load() - before; n != 3 {
+		t.Errorf("the assembly rendered %d tiles again, want the 3 damaged or gone", n)
+	}
+	got := f.get(t, c.ID)
+	if got.Status != longrun.StatusDone {
+		t.Fatalf("after the assembly: %s %s", got.Status, got.Error)
+	}
+	whole, _, _ := julia.Compute(ctx, c.Params.Julia(), julia.Options{})
+	var want bytes.Buffer
+	julia.Encode(&want, whole.Image(c.Params.Colormap))
+	r, _ := f.images.OpenImage(ctx, longrun.ImageKey(job.Hash))
+	img, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(img, want.Bytes()) {
+		t.Errorf("the image over tiles rendered again differs from the single pass's")
+	}
+	for _, i := range []int{1, 2, 4} {
+		if _, _, err := julia.ReadCounts(bytes.NewReader(read(i))); err != nil {
+			t.Errorf("tile %d was not kept again whole: %v", i, err)
+		}
+	}
+	if !strings.Contains(f.log.String(), "computing them again") {
+		t.Errorf("the damaged tiles were not logged")
 	}
 }
 
