@@ -63,6 +63,9 @@ type Config struct {
 	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
+	// MinFreeBytes is the free space on the data folder's disk under which
+	// health says degraded; default 256 MiB.
+	MinFreeBytes int64
 	// ReadTimeout bounds reading a request, headers and body; default 30s.
 	ReadTimeout time.Duration
 	// Quotas bound each owner and client address (their zero values are
@@ -215,6 +218,9 @@ func (cfg *Config) defaults() {
 	if cfg.MaxReceives == 0 {
 		cfg.MaxReceives = 5
 	}
+	if cfg.MinFreeBytes == 0 {
+		cfg.MinFreeBytes = 256 << 20
+	}
 	if cfg.Visibility == 0 {
 		cfg.Visibility = 3 * time.Minute
 	}
@@ -260,13 +266,35 @@ func sessionKey(path string) ([]byte, error) {
 func (s *System) DataDir() string { return s.cfg.DataDir }
 
 func (s *System) health(ctx context.Context) map[string]any {
-	q, err := s.queue.QueueStats(ctx)
-	if err != nil {
-		return map[string]any{"status": "degraded", "error": err.Error()}
+	var reasons []string
+	out := map[string]any{"pushConnections": s.Hub.Connections()}
+	if q, err := s.queue.QueueStats(ctx); err != nil {
+		reasons = append(reasons, "the job queue cannot be counted: "+err.Error())
+	} else {
+		out["queue"] = map[string]any{"visible": q.Visible, "inFlight": q.InFlight, "deadLettered": q.Dead}
 	}
-	out := map[string]any{"queue": map[string]any{"visible": q.Visible, "inFlight": q.InFlight, "deadLettered": q.Dead}, "pushConnections": s.Hub.Connections()}
+	failing, since, oldest := s.jobs.Health()
+	if failing != nil {
+		reasons = append(reasons, fmt.Sprintf("the job queue cannot be read, for %.0f s: %v", time.Since(since).Seconds(), failing))
+	}
+	// A render honours its timeout at its next progress report; one that
+	// runs well past it (a quarter more, a second at least) is stuck, and
+	// renders nothing for anyone.
+	if bound := s.cfg.RenderTimeout + max(s.cfg.RenderTimeout/4, time.Second); !oldest.IsZero() && time.Since(oldest) > bound {
+		reasons = append(reasons, fmt.Sprintf("a render has run for %.0f s, past its bound of %.0f s", time.Since(oldest).Seconds(), bound.Seconds()))
+	}
+	if free, err := freeBytes(s.cfg.DataDir); err == nil {
+		out["diskFreeBytes"] = free
+		if free < s.cfg.MinFreeBytes {
+			reasons = append(reasons, fmt.Sprintf("the data folder's disk has %d MiB free, under %d MiB", free>>20, s.cfg.MinFreeBytes>>20))
+		}
+	}
+	if len(reasons) > 0 {
+		out["status"], out["reasons"] = "degraded", reasons
+	}
 	return out
 }
+
 
 // Run serves HTTP, renders and notifies until ctx ends, then shuts down:
 // in-flight renders stop and their jobs are picked up on the next start.

@@ -1125,3 +1125,60 @@ func TestTrustingForwardedForWarnsAtStart(t *testing.T) {
 		t.Errorf("no warning at start with --trust-forwarded-for:\n%s", logs.String())
 	}
 }
+
+// Health tells the truth: degraded, 503, with its reason, when the data
+// folder's disk is short of space, and when a render has run past its
+// bound (one that ignores its cancellation renders nothing for anyone
+// else); ok again once it ends.
+func TestHealthSaysDegradedWithItsReason(t *testing.T) {
+	health := func(url string) (int, string) {
+		res, err := http.Get(url + "api/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			Status  string
+			Reasons []string
+		}
+		json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body.Status + ": " + strings.Join(body.Reasons, "; ")
+	}
+	_, url := start(t, nil, func(c *local.Config) { c.MinFreeBytes = 1 << 62 })
+	if code, body := health(url); code != http.StatusServiceUnavailable || !strings.Contains(body, "degraded: the data folder's disk has") {
+		t.Errorf("a disk short of space: %d %q, want 503 degraded, saying so", code, body)
+	}
+
+	release := make(chan struct{})
+	stuck := func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
+		<-release // deaf to its context
+		return julia.ComputeRect(context.Background(), p, r, julia.Options{Workers: 1})
+	}
+	_, url = start(t, nil, func(c *local.Config) { c.Compute, c.RenderTimeout = stuck, 200*time.Millisecond })
+	if code, body := health(url); code != http.StatusOK {
+		t.Fatalf("health at start: %d %q", code, body)
+	}
+	c := testutil.NewClient(t, url)
+	c.Create(map[string]any{"name": "stuck", "params": small(0.41, 0.2)})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := health(url)
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "a render has run for") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a render stuck past its bound: health still %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(release)
+	for deadline = time.Now().Add(20 * time.Second); ; {
+		if code, _ := health(url); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("health stayed degraded after the render ended")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -18,7 +18,11 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 			body[k] = v
 		}
 	}
-	Encode(w, http.StatusOK, body)
+	status := http.StatusOK
+	if body["status"] != "ok" { // degraded, with its reasons: a load balancer or monitor sees it
+		status = http.StatusServiceUnavailable
+	}
+	Encode(w, status, body)
 }
 
 // meta serves the limits, defaults, colormaps and presets.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +26,57 @@ type Jobs struct {
 	// RetryBase is the first backoff of a failed message.
 	RetryBase time.Duration
 	Logger    *slog.Logger
+
+	mu      sync.Mutex
+	failing error             // the last receive's error, while they fail
+	since   time.Time         // when they began to
+	running map[int]time.Time // handlers at work, when each began
+	next    int
+}
+
+// Health reports what keeps the pump from its work: the error of receives
+// failing since a time (nil when they do not), and when the handler that
+// has run longest began (zero when none runs).
+func (j *Jobs) Health() (failing error, since, oldest time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, t := range j.running {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return j.failing, j.since, oldest
+}
+
+func (j *Jobs) received(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err == nil {
+		j.failing = nil
+		return
+	}
+	if j.failing == nil {
+		j.since = time.Now()
+	}
+	j.failing = err
+}
+
+// handle runs the handler, noting when it began for Health.
+func (j *Jobs) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	j.mu.Lock()
+	if j.running == nil {
+		j.running = map[int]time.Time{}
+	}
+	id := j.next
+	j.next++
+	j.running[id] = time.Now()
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		delete(j.running, id)
+		j.mu.Unlock()
+	}()
+	return j.Handler(ctx, ev)
 }
 
 // Run delivers messages until ctx ends. On shutdown a message in flight is
@@ -32,6 +84,9 @@ type Jobs struct {
 func (j *Jobs) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		msgs, err := j.Queue.Receive(ctx, 1, j.Visibility, j.MaxReceives)
+		if ctx.Err() == nil {
+			j.received(err)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				j.Logger.Error("queue: receive failed", "err", err)
@@ -43,7 +98,7 @@ func (j *Jobs) Run(ctx context.Context) {
 			wait(ctx, j.Queue.JobsReady(), time.Second)
 			continue
 		}
-		resp, err := j.Handler(ctx, sqsEvent(msgs))
+		resp, err := j.handle(ctx, sqsEvent(msgs))
 		failed := map[string]bool{}
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
