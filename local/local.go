@@ -295,7 +295,6 @@ func (s *System) health(ctx context.Context) map[string]any {
 	return out
 }
 
-
 // Run serves HTTP, renders and notifies until ctx ends, then shuts down:
 // in-flight renders stop and their jobs are picked up on the next start.
 func (s *System) Run(ctx context.Context) error {
