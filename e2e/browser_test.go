@@ -40,14 +40,27 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		t.Fatalf("start chromium: %v", err)
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000),
+		// On a loaded 2-core machine Chromium has taken over chromedp's
+		// default 20 s to say where it listens: "chrome failed to start".
+		chromedp.WSURLReadTimeout(90*time.Second))
+	// Chromium has been seen to exit at once, printing nothing, while the
+	// machine's two cores ran other tests' builds: a start is tried three
+	// times before the test fails.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		if err = chromedp.Do(ctx); err == nil { // start the browser without a deadline
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
+		t.Logf("start chromium, attempt %d: %v", attempt, err)
 	}
-	return ctx
+	t.Fatalf("start chromium: %v", err)
+	return nil
 }
 
 func shot(t *testing.T, ctx context.Context, dir, name string) {
@@ -179,7 +192,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	shot(t, ctx, dir, "3-done")
 	// The address was new, so it got only the confirmation; once confirmed,
 	// "E-mail me the result now" sends the finished render.
-	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch(document.querySelector("#mail li a").href).then(r => r.ok)`,
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch(document.querySelector("#mail li a").href, {method: "POST"}).then(r => r.ok)`,
 		chromedp.EvalAwaitPromise)); err != nil || !ok {
 		t.Fatalf("following the confirmation link: %v %v", ok, err)
 	}

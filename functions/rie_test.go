@@ -315,7 +315,7 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	confirm := create
 	confirm.RawPath, confirm.RawQueryString, confirm.Body = "/api/email/confirm", "token="+link[1], ""
 	confirm.QueryStringParameters = map[string]string{"token": link[1]}
-	confirm.RequestContext.HTTP.Method, confirm.RequestContext.HTTP.Path = "GET", confirm.RawPath
+	confirm.RequestContext.HTTP.Method, confirm.RequestContext.HTTP.Path = "POST", confirm.RawPath
 	var confirmed events.APIGatewayV2HTTPResponse
 	api.invoke(t, mustJSON(t, confirm), &confirmed)
 	if confirmed.StatusCode != 200 || !strings.Contains(confirmed.Body, "Address confirmed") {

@@ -143,6 +143,7 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	link := c.ConfirmEmail("ada@example.com")
 	token := link[strings.LastIndex(link, "=")+1:]
 	c.Do("GET", "/api/email/confirm?token="+longrun.NewID(), nil)
+	c.Do("POST", "/api/email/confirm?token="+longrun.NewID(), nil)
 	c.Do("GET", "/api/email/unsubscribe?token="+token, nil)
 	c.Do("POST", "/api/email/unsubscribe?token="+token, nil)
 	c.Do("POST", "/api/email/unsubscribe?token=nope", nil)

@@ -13,10 +13,11 @@ var emailPage = template.Must(template.New("email").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>longrun e-mail</title><link rel="stylesheet" href="/style.css"></head>
 <body class="email-page"><main class="panel"><h1>{{.Title}}</h1><p>{{.Text}}</p>
+{{if .Confirm}}<form method="post" action="/api/email/confirm?token={{.Confirm}}"><button>Confirm e-mails to this address</button></form>{{end}}
 {{if .Token}}<form method="post" action="/api/email/unsubscribe?token={{.Token}}"><button class="danger">Unsubscribe {{.Addr}}</button></form>{{end}}
 <p><a href="/">Open longrun</a></p></main></body></html>`))
 
-type emailPageData struct{ Title, Text, Token, Addr string }
+type emailPageData struct{ Title, Text, Token, Confirm, Addr string }
 
 func (s *server) emailPage(w http.ResponseWriter, r *http.Request, status int, d emailPageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -40,7 +41,19 @@ func (s *server) linkFailed(w http.ResponseWriter, r *http.Request, err error) {
 		Text: "It may have been copied incompletely. Nothing was changed."})
 }
 
-// confirmEmail follows the link of a confirmation mail.
+// confirmForm asks before confirming: a mail scanner that fetches every
+// link of a message must not confirm an address nobody confirmed.
+func (s *server) confirmForm(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if !longrun.ValidID(token) {
+		s.linkFailed(w, r, longrun.Errorf(longrun.ENOTFOUND, "invalid token"))
+		return
+	}
+	s.emailPage(w, r, http.StatusOK, emailPageData{Title: "Confirm your address", Confirm: token,
+		Text: "Get an e-mail from longrun when a render you asked for finishes?"})
+}
+
+// confirmEmail confirms, from the form of the confirmation mail's link.
 func (s *server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Service.ConfirmAddress(r.Context(), r.URL.Query().Get("token"))
 	if err != nil {

@@ -219,8 +219,11 @@ func (c *Client) ConfirmEmail(addr string) string {
 		c.Do("GET", "/api/mail", nil).JSON(c.T, &box)
 		for _, m := range box.Messages {
 			if link := confirmLink.FindString(m.Text); m.To == addr && link != "" {
-				if res := c.Do("GET", link, nil); res.Status != http.StatusOK {
-					c.T.Fatalf("following %s: %d %s", link, res.Status, res.Body)
+				if res := c.Do("GET", link, nil); res.Status != http.StatusOK || !strings.Contains(string(res.Body), `method="post"`) {
+					c.T.Fatalf("following %s: %d %s, want the page that asks", link, res.Status, res.Body)
+				}
+				if res := c.Do("POST", link, nil); res.Status != http.StatusOK {
+					c.T.Fatalf("confirming at %s: %d %s", link, res.Status, res.Body)
 				}
 				return link
 			}
