@@ -35,23 +35,6 @@ func load(t *testing.T) *yaml.Node {
 	return doc.Content[0]
 }
 
-// get walks mapping keys.
-func get(n *yaml.Node, path ...string) *yaml.Node {
-	for _, key := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next = n.Content[i+1]
-			}
-		}
-		n = next
-	}
-	return n
-}
-
 func keys(n *yaml.Node) []string {
 	var out []string
 	for i := 0; n != nil && i+1 < len(n.Content); i += 2 {
@@ -72,7 +55,7 @@ func walk(n *yaml.Node, fn func(*yaml.Node)) {
 // them).
 func TestTemplateParses(t *testing.T) {
 	root := load(t)
-	props := get(root, "Resources", "HttpApi", "Properties")
+	props := Get(root, "Resources", "HttpApi", "Properties")
 	for i := 0; props != nil && i+1 < len(props.Content); i += 2 {
 		if props.Content[i].Value == "AccessLogSettings" {
 			props.Content = append(props.Content[:i], props.Content[i+2:]...)
@@ -91,9 +74,9 @@ func TestTemplateParses(t *testing.T) {
 // sam local start-api reads the template with SAM's own reader only when
 // the first API resource is a SAM one; the api function's event names it.
 func TestSAMLocalFindsTheHTTPAPI(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	for i := 0; i+1 < len(res.Content); i += 2 {
-		typ := get(res.Content[i+1], "Type").Value
+		typ := Get(res.Content[i+1], "Type").Value
 		if strings.Contains(typ, "::Api") || strings.HasSuffix(typ, "HttpApi") {
 			if typ != "AWS::Serverless::HttpApi" {
 				t.Errorf("the first API resource is %s %s, want the AWS::Serverless::HttpApi", res.Content[i].Value, typ)
@@ -101,17 +84,17 @@ func TestSAMLocalFindsTheHTTPAPI(t *testing.T) {
 			break
 		}
 	}
-	ev := get(res, "ApiFunction", "Properties", "Events", "Http")
-	if get(ev, "Type").Value != "HttpApi" || get(ev, "Properties", "ApiId").Value != "HttpApi" {
+	ev := Get(res, "ApiFunction", "Properties", "Events", "Http")
+	if Get(ev, "Type").Value != "HttpApi" || Get(ev, "Properties", "ApiId").Value != "HttpApi" {
 		t.Errorf("the api function's Http event does not name the HttpApi")
 	}
 	for i := 0; i+1 < len(res.Content); i += 2 {
 		r := res.Content[i+1]
-		if get(r, "Type").Value == "AWS::ApiGatewayV2::Route" && get(r, "Properties", "RouteKey").Value == "$default" {
+		if Get(r, "Type").Value == "AWS::ApiGatewayV2::Route" && Get(r, "Properties", "RouteKey").Value == "$default" {
 			t.Errorf("%s: a WebSocket $default route invokes Lambda for any message", res.Content[i].Value)
 		}
 	}
-	if get(res, "WebSocketStage", "Properties", "AutoDeploy").Value != "true" {
+	if Get(res, "WebSocketStage", "Properties", "AutoDeploy").Value != "true" {
 		t.Errorf("the WebSocket stage does not deploy route changes")
 	}
 }
@@ -119,10 +102,10 @@ func TestSAMLocalFindsTheHTTPAPI(t *testing.T) {
 func TestEveryReferenceResolves(t *testing.T) {
 	root := load(t)
 	names := map[string]bool{}
-	for _, k := range append(keys(get(root, "Resources")), keys(get(root, "Parameters"))...) {
+	for _, k := range append(keys(Get(root, "Resources")), keys(Get(root, "Parameters"))...) {
 		names[k] = true
 	}
-	resources := keys(get(root, "Resources"))
+	resources := keys(Get(root, "Resources"))
 	ok := func(name string) bool {
 		return names[name] || strings.HasPrefix(name, "AWS::")
 	}
@@ -154,44 +137,44 @@ func TestFunctionsBuildAndRunAsDeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := get(root, "Globals", "Function", "Runtime"); v == nil || v.Value != "provided.al2023" {
+	if v := Get(root, "Globals", "Function", "Runtime"); v == nil || v.Value != "provided.al2023" {
 		t.Errorf("runtime: want provided.al2023")
 	}
-	if v := get(root, "Globals", "Function", "Architectures"); v == nil || len(v.Content) != 1 || v.Content[0].Value != "arm64" {
+	if v := Get(root, "Globals", "Function", "Architectures"); v == nil || len(v.Content) != 1 || v.Content[0].Value != "arm64" {
 		t.Errorf("architectures: want [arm64]")
 	}
 	// Nothing is instrumented, so active tracing would bill X-Ray for
 	// segments that show only the invocation.
-	if v := get(root, "Globals", "Function", "Tracing"); v != nil && v.Value == "Active" {
+	if v := Get(root, "Globals", "Function", "Tracing"); v != nil && v.Value == "Active" {
 		t.Errorf("tracing is on with nothing instrumented")
 	}
 	var functions int
-	res := get(root, "Resources")
+	res := Get(root, "Resources")
 	for _, id := range keys(res) {
-		r := get(res, id)
-		if get(r, "Type").Value != "AWS::Serverless::Function" {
+		r := Get(res, id)
+		if Get(r, "Type").Value != "AWS::Serverless::Function" {
 			continue
 		}
 		functions++
-		if m := get(r, "Metadata", "BuildMethod"); m == nil || m.Value != "makefile" {
+		if m := Get(r, "Metadata", "BuildMethod"); m == nil || m.Value != "makefile" {
 			t.Errorf("%s: BuildMethod is not makefile", id)
 		}
 		if !strings.Contains(string(makefile), "\nbuild-"+id+":") {
 			t.Errorf("%s: the Makefile has no build-%s target", id, id)
 		}
 		for _, prop := range []string{"MemorySize", "Timeout"} {
-			if get(r, "Properties", prop) == nil {
+			if Get(r, "Properties", prop) == nil {
 				t.Errorf("%s: no explicit %s", id, prop)
 			}
 		}
-		events := get(r, "Properties", "Events")
+		events := Get(r, "Properties", "Events")
 		for _, name := range keys(events) {
-			ev := get(events, name)
-			typ := get(ev, "Type").Value
+			ev := Get(events, name)
+			typ := Get(ev, "Type").Value
 			if typ != "SQS" && typ != "DynamoDB" {
 				continue
 			}
-			frt := get(ev, "Properties", "FunctionResponseTypes")
+			frt := Get(ev, "Properties", "FunctionResponseTypes")
 			if frt == nil || len(frt.Content) != 1 || frt.Content[0].Value != "ReportBatchItemFailures" {
 				t.Errorf("%s.%s: want FunctionResponseTypes [ReportBatchItemFailures]", id, name)
 			}
@@ -203,32 +186,32 @@ func TestFunctionsBuildAndRunAsDeclared(t *testing.T) {
 	if functions != 3 {
 		t.Errorf("%d functions, want 3", functions)
 	}
-	render := get(res, "RenderFunction", "Properties", "Timeout")
-	vis := get(res, "JobQueue", "Properties", "VisibilityTimeout")
+	render := Get(res, "RenderFunction", "Properties", "Timeout")
+	vis := Get(res, "JobQueue", "Properties", "VisibilityTimeout")
 	rt, _ := strconv.Atoi(render.Value)
 	vt, _ := strconv.Atoi(vis.Value)
 	if vt < 6*rt {
 		t.Errorf("queue visibility timeout %d < 6 × render timeout %d", vt, rt)
 	}
-	if get(res, "JobQueue", "Properties", "RedrivePolicy", "maxReceiveCount") == nil {
+	if Get(res, "JobQueue", "Properties", "RedrivePolicy", "maxReceiveCount") == nil {
 		t.Errorf("the job queue has no redrive policy")
 	}
 }
 
 func checkStreamEvent(t *testing.T, name string, ev *yaml.Node) {
-	if get(ev, "Properties", "DestinationConfig", "OnFailure", "Destination") == nil {
+	if Get(ev, "Properties", "DestinationConfig", "OnFailure", "Destination") == nil {
 		t.Errorf("%s: no on-failure destination", name)
 	}
-	if b := get(ev, "Properties", "BisectBatchOnFunctionError"); b == nil || b.Value != "true" {
+	if b := Get(ev, "Properties", "BisectBatchOnFunctionError"); b == nil || b.Value != "true" {
 		t.Errorf("%s: a failing batch is not bisected, so one bad record holds back its neighbours", name)
 	}
-	filters := get(ev, "Properties", "FilterCriteria", "Filters")
+	filters := Get(ev, "Properties", "FilterCriteria", "Filters")
 	if filters == nil {
 		t.Fatalf("%s: no filter criteria", name)
 	}
 	var patterns []map[string]any
 	for _, f := range filters.Content {
-		p := get(f, "Pattern").Value
+		p := Get(f, "Pattern").Value
 		var v map[string]any
 		if err := json.Unmarshal([]byte(p), &v); err != nil {
 			t.Errorf("%s: pattern %s is not a JSON object: %v", name, p, err)
@@ -304,21 +287,21 @@ func matches(pattern, doc map[string]any) bool {
 // checked to be narrow.
 func TestNoPolicyGrantsEverything(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
+	res := Get(root, "Resources")
 	for _, id := range keys(res) {
-		if get(res, id, "Type").Value != "AWS::KMS::Key" {
+		if Get(res, id, "Type").Value != "AWS::KMS::Key" {
 			continue
 		}
-		for _, st := range get(res, id, "Properties", "KeyPolicy", "Statement").Content {
-			if get(st, "Principal", "Service") != nil && get(st, "Action").Kind != yaml.SequenceNode {
+		for _, st := range Get(res, id, "Properties", "KeyPolicy", "Statement").Content {
+			if Get(st, "Principal", "Service") != nil && Get(st, "Action").Kind != yaml.SequenceNode {
 				t.Errorf("%s: a service may do more than use the key", id)
 			}
 		}
-		get(res, id, "Properties").Content = nil // its statements are not IAM policies
+		Get(res, id, "Properties").Content = nil // its statements are not IAM policies
 	}
 	walk(root, func(n *yaml.Node) {
 		for _, key := range []string{"Resource", "Action"} {
-			v := get(n, key)
+			v := Get(n, key)
 			if v == nil {
 				continue
 			}
@@ -326,7 +309,7 @@ func TestNoPolicyGrantsEverything(t *testing.T) {
 			if v.Kind == yaml.SequenceNode {
 				values = v.Content
 			}
-			effect := get(n, "Effect")
+			effect := Get(n, "Effect")
 			for _, x := range values {
 				if (x.Value == "*" || (key == "Action" && strings.HasSuffix(x.Value, ":*"))) && (effect == nil || effect.Value == "Allow") {
 					t.Errorf("line %d: %s %q in an Allow", x.Line, key, x.Value)
@@ -338,43 +321,43 @@ func TestNoPolicyGrantsEverything(t *testing.T) {
 
 func TestDataIsProtected(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
+	res := Get(root, "Resources")
 	for _, table := range []string{"ConfigurationsTable", "ResultsTable", "ConnectionsTable"} {
-		p := get(res, table, "Properties")
-		if v := get(p, "BillingMode"); v == nil || v.Value != "PAY_PER_REQUEST" {
+		p := Get(res, table, "Properties")
+		if v := Get(p, "BillingMode"); v == nil || v.Value != "PAY_PER_REQUEST" {
 			t.Errorf("%s: not on demand", table)
 		}
-		if v := get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"); v == nil || v.Value != "true" {
+		if v := Get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"); v == nil || v.Value != "true" {
 			t.Errorf("%s: no point-in-time recovery", table)
 		}
 	}
-	if v := get(res, "ConfigurationsTable", "Properties", "StreamSpecification", "StreamViewType"); v == nil || v.Value != "NEW_AND_OLD_IMAGES" {
+	if v := Get(res, "ConfigurationsTable", "Properties", "StreamSpecification", "StreamViewType"); v == nil || v.Value != "NEW_AND_OLD_IMAGES" {
 		t.Errorf("configurations stream: want NEW_AND_OLD_IMAGES")
 	}
 	for _, table := range []string{"ResultsTable", "ConnectionsTable"} {
-		if v := get(res, table, "Properties", "TimeToLiveSpecification", "AttributeName"); v == nil || v.Value != "expiresAt" {
+		if v := Get(res, table, "Properties", "TimeToLiveSpecification", "AttributeName"); v == nil || v.Value != "expiresAt" {
 			t.Errorf("%s: no TTL on expiresAt", table)
 		}
 	}
-	bucket := get(res, "ImageBucket", "Properties")
-	if get(bucket, "BucketEncryption") == nil || get(bucket, "PublicAccessBlockConfiguration", "RestrictPublicBuckets") == nil {
+	bucket := Get(res, "ImageBucket", "Properties")
+	if Get(bucket, "BucketEncryption") == nil || Get(bucket, "PublicAccessBlockConfiguration", "RestrictPublicBuckets") == nil {
 		t.Errorf("image bucket: want encryption and every public access blocked")
 	}
-	if get(bucket, "LifecycleConfiguration") == nil {
+	if Get(bucket, "LifecycleConfiguration") == nil {
 		t.Errorf("image bucket: no lifecycle")
 	}
 	for _, lg := range []string{"ApiLogs", "RenderLogs", "NotifyLogs", "HttpApiAccessLogs", "WebSocketAccessLogGroup"} {
-		if get(res, lg, "Properties", "RetentionInDays") == nil {
+		if Get(res, lg, "Properties", "RetentionInDays") == nil {
 			t.Errorf("%s: no retention", lg)
 		}
 	}
 	// goformation does not know the SAM HttpApi's AccessLogSettings, so
 	// they are read here (TestTemplateParses drops them).
-	if get(res, "HttpApi", "Properties", "AccessLogSettings", "Format") == nil {
+	if Get(res, "HttpApi", "Properties", "AccessLogSettings", "Format") == nil {
 		t.Errorf("HttpApi: no access logs")
 	}
 	// The WebSocket stage's, where switched on (TestDeploysOnAFreshAccount).
-	if ws := get(res, "WebSocketStage", "Properties", "AccessLogSettings"); ws == nil || len(ws.Content) < 2 || get(ws.Content[1], "Format") == nil {
+	if ws := Get(res, "WebSocketStage", "Properties", "AccessLogSettings"); ws == nil || len(ws.Content) < 2 || Get(ws.Content[1], "Format") == nil {
 		t.Errorf("WebSocketStage: no access logs to switch on")
 	}
 }
@@ -384,19 +367,19 @@ func TestDataIsProtected(t *testing.T) {
 // about a hundred bytes an item and not the records; and the API function
 // may query it.
 func TestQuotaCountsReadAKeysOnlyIndex(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	var found bool
-	for _, gsi := range get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
-		if v := get(gsi, "IndexName"); v == nil || v.Value != dynamo.OwnerStatusIndex {
+	for _, gsi := range Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
+		if v := Get(gsi, "IndexName"); v == nil || v.Value != dynamo.OwnerStatusIndex {
 			continue
 		}
 		found = true
-		if v := get(gsi, "Projection", "ProjectionType"); v == nil || v.Value != "KEYS_ONLY" {
+		if v := Get(gsi, "Projection", "ProjectionType"); v == nil || v.Value != "KEYS_ONLY" {
 			t.Errorf("%s: want a KEYS_ONLY projection", dynamo.OwnerStatusIndex)
 		}
 		var keys []string
-		for _, k := range get(gsi, "KeySchema").Content {
-			keys = append(keys, get(k, "AttributeName").Value+" "+get(k, "KeyType").Value)
+		for _, k := range Get(gsi, "KeySchema").Content {
+			keys = append(keys, Get(k, "AttributeName").Value+" "+Get(k, "KeyType").Value)
 		}
 		if want := []string{"owner HASH", "status RANGE"}; !slices.Equal(keys, want) {
 			t.Errorf("%s keys %v, want %v", dynamo.OwnerStatusIndex, keys, want)
@@ -406,7 +389,7 @@ func TestQuotaCountsReadAKeysOnlyIndex(t *testing.T) {
 		t.Fatalf("ConfigurationsTable has no index %s", dynamo.OwnerStatusIndex)
 	}
 	var allowed bool
-	walk(get(res, "ApiFunction", "Properties", "Policies"), func(n *yaml.Node) {
+	walk(Get(res, "ApiFunction", "Properties", "Policies"), func(n *yaml.Node) {
 		allowed = allowed || strings.HasSuffix(n.Value, "/index/"+dynamo.OwnerStatusIndex)
 	})
 	if !allowed {
@@ -428,26 +411,26 @@ func metricExists(namespace, name string) bool { return slices.Contains(cloudWat
 
 func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
+	res := Get(root, "Resources")
 	alarms := 0
 	for _, id := range keys(res) {
-		r := get(res, id)
-		if get(r, "Type").Value != "AWS::CloudWatch::Alarm" {
+		r := Get(res, id)
+		if Get(r, "Type").Value != "AWS::CloudWatch::Alarm" {
 			continue
 		}
 		alarms++
-		p := get(r, "Properties")
+		p := Get(r, "Properties")
 		var pairs [][2]string
 		dims := map[[2]string]bool{} // metrics named with their dimensions
-		if ns := get(p, "Namespace"); ns != nil {
-			pair := [2]string{ns.Value, get(p, "MetricName").Value}
-			pairs, dims[pair] = append(pairs, pair), get(p, "Dimensions") != nil
+		if ns := Get(p, "Namespace"); ns != nil {
+			pair := [2]string{ns.Value, Get(p, "MetricName").Value}
+			pairs, dims[pair] = append(pairs, pair), Get(p, "Dimensions") != nil
 		}
-		if ms := get(p, "Metrics"); ms != nil {
+		if ms := Get(p, "Metrics"); ms != nil {
 			for _, m := range ms.Content {
-				if metric := get(m, "MetricStat", "Metric"); metric != nil {
-					pair := [2]string{get(metric, "Namespace").Value, get(metric, "MetricName").Value}
-					pairs, dims[pair] = append(pairs, pair), get(metric, "Dimensions") != nil
+				if metric := Get(m, "MetricStat", "Metric"); metric != nil {
+					pair := [2]string{Get(metric, "Namespace").Value, Get(metric, "MetricName").Value}
+					pairs, dims[pair] = append(pairs, pair), Get(metric, "Dimensions") != nil
 				}
 			}
 		}
@@ -462,18 +445,18 @@ func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 				t.Errorf("%s: EMF metrics carry a Function dimension; the alarm must name it", id)
 			}
 		}
-		if a := get(p, "AlarmActions"); a == nil || len(a.Content) == 0 || a.Content[0].Value != "AlarmTopic" {
+		if a := Get(p, "AlarmActions"); a == nil || len(a.Content) == 0 || a.Content[0].Value != "AlarmTopic" {
 			t.Errorf("%s does not notify the alarm topic", id)
 		}
 	}
 	if alarms < 5 {
 		t.Errorf("%d alarms, want at least DLQ depth, render errors, oldest job, iterator age and API 5xx", alarms)
 	}
-	if get(res, "AlarmTopic", "Properties", "Subscription") == nil {
+	if Get(res, "AlarmTopic", "Properties", "Subscription") == nil {
 		t.Errorf("the alarm topic has no e-mail subscriber")
 	}
 	for _, want := range []string{"StreamFailureAlarm", "NotifyFunctionErrorsAlarm", "BounceRateAlarm", "ComplaintRateAlarm"} {
-		if get(res, want) == nil {
+		if Get(res, want) == nil {
 			t.Errorf("no %s", want)
 		}
 	}
@@ -482,21 +465,21 @@ func TestAlarmsWatchMetricsThatExist(t *testing.T) {
 // An error alarm watches a rate over more than one data point: one failed
 // delivery among thousands is no page at night.
 func TestErrorAlarmsWatchRates(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	for _, id := range keys(res) {
-		p := get(res, id, "Properties")
-		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || !strings.Contains(id, "Errors") {
+		p := Get(res, id, "Properties")
+		if Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || !strings.Contains(id, "Errors") {
 			continue
 		}
 		rate := false
-		if ms := get(p, "Metrics"); ms != nil {
+		if ms := Get(p, "Metrics"); ms != nil {
 			for _, m := range ms.Content {
-				if e := get(m, "Expression"); e != nil && strings.Contains(e.Value, "/") {
+				if e := Get(m, "Expression"); e != nil && strings.Contains(e.Value, "/") {
 					rate = true
 				}
 			}
 		}
-		if n := get(p, "DatapointsToAlarm"); !rate || n == nil || n.Value == "1" {
+		if n := Get(p, "DatapointsToAlarm"); !rate || n == nil || n.Value == "1" {
 			t.Errorf("%s: want a rate over 2 or more data points", id)
 		}
 	}
@@ -508,22 +491,22 @@ func TestErrorAlarmsWatchRates(t *testing.T) {
 // or counts attempts (Invocations, Count); a rate over requests has a
 // minimum of requests, so one 5xx at night is not 100%.
 func TestRatesDivideByEveryAttempt(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	attempts := []string{"Invocations", "Count"}
 	rate := regexp.MustCompile(`100 \* (\w+) / (.+?), 0\)$`)
 	for _, id := range keys(res) {
-		ms := get(res, id, "Properties", "Metrics")
-		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || ms == nil {
+		ms := Get(res, id, "Properties", "Metrics")
+		if Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || ms == nil {
 			continue
 		}
 		metric := map[string]string{}
 		for _, m := range ms.Content {
-			if n := get(m, "MetricStat", "Metric", "MetricName"); n != nil {
-				metric[get(m, "Id").Value] = n.Value
+			if n := Get(m, "MetricStat", "Metric", "MetricName"); n != nil {
+				metric[Get(m, "Id").Value] = n.Value
 			}
 		}
 		for _, m := range ms.Content {
-			e := get(m, "Expression")
+			e := Get(m, "Expression")
 			if e == nil || !strings.Contains(e.Value, "/") {
 				continue
 			}
@@ -546,11 +529,11 @@ func TestRatesDivideByEveryAttempt(t *testing.T) {
 		}
 	}
 	// Throttles are watched on every function.
-	th := get(res, "ThrottlesAlarm", "Properties", "Metrics")
+	th := Get(res, "ThrottlesAlarm", "Properties", "Metrics")
 	seen := map[string]bool{}
 	for _, m := range th.Content {
-		if n := get(m, "MetricStat", "Metric", "MetricName"); n != nil && n.Value == "Throttles" {
-			seen[get(m, "MetricStat", "Metric", "Dimensions").Content[0].Content[3].Value] = true
+		if n := Get(m, "MetricStat", "Metric", "MetricName"); n != nil && n.Value == "Throttles" {
+			seen[Get(m, "MetricStat", "Metric", "Dimensions").Content[0].Content[3].Value] = true
 		}
 	}
 	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
@@ -565,21 +548,21 @@ func TestRatesDivideByEveryAttempt(t *testing.T) {
 // the bounce events' on-failure destination; and no two share a queue, so
 // an alarm says which failed.
 func TestEveryFailureQueueHasItsAlarm(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	watched := map[string]string{}
 	for _, id := range keys(res) {
-		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || get(res, id, "Properties", "MetricName") == nil ||
-			get(res, id, "Properties", "MetricName").Value != "ApproximateNumberOfMessagesVisible" {
+		if Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || Get(res, id, "Properties", "MetricName") == nil ||
+			Get(res, id, "Properties", "MetricName").Value != "ApproximateNumberOfMessagesVisible" {
 			continue
 		}
-		q := get(res, id, "Properties", "Dimensions").Content[0].Content[3].Value // !GetAtt Queue.QueueName
+		q := Get(res, id, "Properties", "Dimensions").Content[0].Content[3].Value // !GetAtt Queue.QueueName
 		watched[strings.TrimSuffix(q, ".QueueName")] = id
 	}
 	targets := map[string]string{
-		"JobQueue's dead letters":       get(res, "JobQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
-		"MailRetryQueue's dead letters": get(res, "MailRetryQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
-		"the stream's failures":         get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "DestinationConfig", "OnFailure", "Destination").Value,
-		"SNS's failed invocations":      get(res, "NotifyFunction", "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination").Value,
+		"JobQueue's dead letters":       Get(res, "JobQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
+		"MailRetryQueue's dead letters": Get(res, "MailRetryQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn").Value,
+		"the stream's failures":         Get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "DestinationConfig", "OnFailure", "Destination").Value,
+		"SNS's failed invocations":      Get(res, "NotifyFunction", "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination").Value,
 	}
 	used := map[string]string{}
 	for what, arn := range targets {
@@ -597,13 +580,13 @@ func TestEveryFailureQueueHasItsAlarm(t *testing.T) {
 // CloudWatch can publish to the alarm topic only if its key lets it:
 // alias/aws/sns does not.
 func TestAlarmsCanReachTheTopic(t *testing.T) {
-	res := get(load(t), "Resources")
+	res := Get(load(t), "Resources")
 	for _, topic := range []string{"AlarmTopic", "MailEventsTopic"} {
-		k := get(res, topic, "Properties", "KmsMasterKeyId")
+		k := Get(res, topic, "Properties", "KmsMasterKeyId")
 		if k == nil || strings.HasPrefix(k.Value, "alias/aws/") || k.Tag != "!Ref" {
 			t.Fatalf("%s is encrypted with %v, not the template's own key", topic, k)
 		}
-		policy, _ := yaml.Marshal(get(res, k.Value, "Properties", "KeyPolicy"))
+		policy, _ := yaml.Marshal(Get(res, k.Value, "Properties", "KeyPolicy"))
 		for _, service := range []string{"cloudwatch.amazonaws.com", "ses.amazonaws.com"} {
 			if !strings.Contains(string(policy), service) {
 				t.Errorf("%s's key policy does not let %s use it", topic, service)
@@ -615,18 +598,18 @@ func TestAlarmsCanReachTheTopic(t *testing.T) {
 // The stream source starts where the stream does, and the SES grant names
 // the identity, address or domain.
 func TestStreamStartsAtTheHorizonAndSESGrantsTheIdentity(t *testing.T) {
-	res := get(load(t), "Resources")
-	if p := get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "StartingPosition"); p == nil || p.Value != "TRIM_HORIZON" {
+	res := Get(load(t), "Resources")
+	if p := Get(res, "NotifyFunction", "Properties", "Events", "Changes", "Properties", "StartingPosition"); p == nil || p.Value != "TRIM_HORIZON" {
 		t.Errorf("the stream starts at %v: records before the mapping would be lost", p)
 	}
-	policy, _ := yaml.Marshal(get(res, "NotifyFunction", "Properties", "Policies"))
+	policy, _ := yaml.Marshal(Get(res, "NotifyFunction", "Properties", "Policies"))
 	if !strings.Contains(string(policy), "identity/${Domain}") || !strings.Contains(string(policy), "identity/${SenderEmail}") {
 		t.Errorf("ses:SendEmail is not granted on both the address and its domain")
 	}
 }
 
 func TestDashboardGraphsMetricsThatExist(t *testing.T) {
-	body := get(load(t), "Resources", "Dashboard", "Properties", "DashboardBody").Value
+	body := Get(load(t), "Resources", "Dashboard", "Properties", "DashboardBody").Value
 	body = regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body, "x") // !Sub placeholders
 	var dash struct {
 		Widgets []struct {
@@ -661,26 +644,26 @@ func TestDashboardGraphsMetricsThatExist(t *testing.T) {
 // concurrency.
 func TestCostIsBounded(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
-	params := get(root, "Parameters")
+	res := Get(root, "Resources")
+	params := Get(root, "Parameters")
 	refParam := func(n *yaml.Node, what string) {
 		t.Helper()
-		if n == nil || n.Tag != "!Ref" || get(params, n.Value) == nil {
+		if n == nil || n.Tag != "!Ref" || Get(params, n.Value) == nil {
 			t.Errorf("%s is not set from a template parameter", what)
 			return
 		}
-		if get(params, n.Value, "Default") == nil {
+		if Get(params, n.Value, "Default") == nil {
 			t.Errorf("%s: parameter %s has no default", what, n.Value)
 		}
 	}
 	for _, stage := range []string{"HttpApi", "WebSocketStage"} {
 		for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-			refParam(get(res, stage, "Properties", "DefaultRouteSettings", k), stage+" "+k)
+			refParam(Get(res, stage, "Properties", "DefaultRouteSettings", k), stage+" "+k)
 		}
 	}
-	refParam(get(res, "RenderFunction", "Properties", "Events", "Jobs", "Properties", "ScalingConfig", "MaximumConcurrency"),
+	refParam(Get(res, "RenderFunction", "Properties", "Events", "Jobs", "Properties", "ScalingConfig", "MaximumConcurrency"),
 		"the job queue's maximum concurrency")
-	if n := get(res, "NotifyFunction", "Properties", "Events", "MailRetries", "Properties", "ScalingConfig", "MaximumConcurrency"); n == nil || n.Value != "2" {
+	if n := Get(res, "NotifyFunction", "Properties", "Events", "MailRetries", "Properties", "ScalingConfig", "MaximumConcurrency"); n == nil || n.Value != "2" {
 		t.Errorf("the mail retries' event source: maximum concurrency %v, want 2 (the stream keeps the rest)", n)
 	}
 }
@@ -692,7 +675,7 @@ func condition(t *testing.T, root *yaml.Node, n *yaml.Node) bool {
 	t.Helper()
 	value := func(n *yaml.Node) string {
 		if n.Tag == "!Ref" {
-			d := get(root, "Parameters", n.Value, "Default")
+			d := Get(root, "Parameters", n.Value, "Default")
 			if d == nil {
 				t.Fatalf("condition on %s, a parameter with no default", n.Value)
 			}
@@ -713,7 +696,7 @@ func condition(t *testing.T, root *yaml.Node, n *yaml.Node) bool {
 		}
 		return map[string]bool{"!And": all, "!Or": any}[n.Tag]
 	case "!Condition":
-		return condition(t, root, get(root, "Conditions", n.Value))
+		return condition(t, root, Get(root, "Conditions", n.Value))
 	}
 	t.Fatalf("condition %s %v: not understood", n.Tag, n.Value)
 	return false
@@ -723,7 +706,7 @@ func condition(t *testing.T, root *yaml.Node, n *yaml.Node) bool {
 // defaults: nil for absent or !Ref AWS::NoValue, else the node.
 func option(t *testing.T, root, n *yaml.Node) *yaml.Node {
 	if n != nil && n.Tag == "!If" {
-		if condition(t, root, get(root, "Conditions", n.Content[0].Value)) {
+		if condition(t, root, Get(root, "Conditions", n.Content[0].Value)) {
 			n = n.Content[1]
 		} else {
 			n = n.Content[2]
@@ -742,15 +725,15 @@ func option(t *testing.T, root, n *yaml.Node) *yaml.Node {
 // parameter whose condition is what switches it.
 func TestDeploysOnAFreshAccount(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
+	res := Get(root, "Resources")
 	for _, id := range keys(res) {
-		typ := get(res, id, "Type").Value
-		p := get(res, id, "Properties")
+		typ := Get(res, id, "Type").Value
+		p := Get(res, id, "Properties")
 		switch typ {
 		case "AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Stage":
-			logs := get(p, "AccessLogSettings")
+			logs := Get(p, "AccessLogSettings")
 			if typ == "AWS::ApiGateway::Stage" {
-				logs = get(p, "MethodSettings")
+				logs = Get(p, "MethodSettings")
 			}
 			if option(t, root, logs) != nil {
 				t.Errorf("%s logs access by default: a new account has no API Gateway CloudWatch role, and the deploy fails", id)
@@ -759,17 +742,17 @@ func TestDeploysOnAFreshAccount(t *testing.T) {
 				t.Errorf("%s: access logs cannot be switched on", id)
 			}
 		case "AWS::Serverless::Function", "AWS::Lambda::Function":
-			r := get(p, "ReservedConcurrentExecutions")
+			r := Get(p, "ReservedConcurrentExecutions")
 			if option(t, root, r) != nil {
 				t.Errorf("%s reserves concurrency by default: a new account's quota of 10 fails the deploy", id)
 			}
-			if r == nil || r.Tag != "!If" || get(root, "Parameters", r.Content[1].Value) == nil {
+			if r == nil || r.Tag != "!If" || Get(root, "Parameters", r.Content[1].Value) == nil {
 				t.Errorf("%s: no parameter to reserve concurrency with", id)
 			}
 		}
 	}
 	// The log group of a stage's logs exists only with them.
-	if c := get(res, "WebSocketAccessLogGroup", "Condition"); c == nil || c.Value != get(res, "WebSocketStage", "Properties", "AccessLogSettings").Content[0].Value {
+	if c := Get(res, "WebSocketAccessLogGroup", "Condition"); c == nil || c.Value != Get(res, "WebSocketStage", "Properties", "AccessLogSettings").Content[0].Value {
 		t.Errorf("WebSocketAccessLogGroup: made whether or not the stage logs")
 	}
 }
@@ -780,21 +763,21 @@ func TestDeploysOnAFreshAccount(t *testing.T) {
 // are aborted.
 func TestCountsAndTilesExpireOnTheirOwn(t *testing.T) {
 	root := load(t)
-	rules := get(root, "Resources", "ImageBucket", "Properties", "LifecycleConfiguration", "Rules")
+	rules := Get(root, "Resources", "ImageBucket", "Properties", "LifecycleConfiguration", "Rules")
 	byPrefix := map[string]*yaml.Node{}
 	abort := false
 	for _, r := range rules.Content {
 		prefix := ""
-		if p := get(r, "Prefix"); p != nil {
+		if p := Get(r, "Prefix"); p != nil {
 			prefix = p.Value
 		}
 		byPrefix[prefix] = r
-		abort = abort || get(r, "AbortIncompleteMultipartUpload", "DaysAfterInitiation") != nil && prefix == ""
+		abort = abort || Get(r, "AbortIncompleteMultipartUpload", "DaysAfterInitiation") != nil && prefix == ""
 	}
 	if !abort {
 		t.Errorf("no rule aborts incomplete multipart uploads over the whole bucket")
 	}
-	if r := byPrefix[""]; r == nil || get(r, "ExpirationInDays").Value != "ImageRetentionDays" {
+	if r := byPrefix[""]; r == nil || Get(r, "ExpirationInDays").Value != "ImageRetentionDays" {
 		t.Errorf("images: want expiry after ImageRetentionDays")
 	}
 	for _, prefix := range longrun.KeyPrefixes {
@@ -803,9 +786,9 @@ func TestCountsAndTilesExpireOnTheirOwn(t *testing.T) {
 			t.Errorf("no lifecycle rule for %s (longrun.KeyPrefixes)", prefix)
 			continue
 		}
-		days := get(r, "ExpirationInDays")
-		d := get(root, "Parameters", days.Value, "Default")
-		img := get(root, "Parameters", "ImageRetentionDays", "Default")
+		days := Get(r, "ExpirationInDays")
+		d := Get(root, "Parameters", days.Value, "Default")
+		img := Get(root, "Parameters", "ImageRetentionDays", "Default")
 		if d == nil || img == nil || atoi(d.Value) >= atoi(img.Value) {
 			t.Errorf("%s expire after %v days by default, want fewer than images", prefix, d)
 		}
@@ -825,23 +808,23 @@ func atoi(s string) int {
 // Secrets Manager, and the api function may read that secret.
 func TestTheSessionKeyStaysSecret(t *testing.T) {
 	root := load(t)
-	res := get(root, "Resources")
-	if get(root, "Parameters", "SessionKey") != nil {
+	res := Get(root, "Resources")
+	if Get(root, "Parameters", "SessionKey") != nil {
 		t.Errorf("the session key is a deploy parameter")
 	}
-	env := get(res, "ApiFunction", "Properties", "Environment", "Variables")
-	for _, vars := range []*yaml.Node{env, get(root, "Globals", "Function", "Environment", "Variables")} {
-		if k := get(vars, "SESSION_KEY"); k != nil && k.Value != "" {
+	env := Get(res, "ApiFunction", "Properties", "Environment", "Variables")
+	for _, vars := range []*yaml.Node{env, Get(root, "Globals", "Function", "Environment", "Variables")} {
+		if k := Get(vars, "SESSION_KEY"); k != nil && k.Value != "" {
 			t.Errorf("a session key is in the functions' environment")
 		}
 	}
-	if v := get(env, "SESSION_KEY_SECRET"); v == nil || v.Value != "SessionKeySecret" {
+	if v := Get(env, "SESSION_KEY_SECRET"); v == nil || v.Value != "SessionKeySecret" {
 		t.Errorf("the api function is not told which secret holds the key")
 	}
-	if get(res, "SessionKeySecret", "Properties", "GenerateSecretString") == nil {
+	if Get(res, "SessionKeySecret", "Properties", "GenerateSecretString") == nil {
 		t.Errorf("the stack does not make the key")
 	}
-	policy, _ := yaml.Marshal(get(res, "ApiFunction", "Properties", "Policies"))
+	policy, _ := yaml.Marshal(Get(res, "ApiFunction", "Properties", "Policies"))
 	if !strings.Contains(string(policy), "secretsmanager:GetSecretValue") {
 		t.Errorf("the api function may not read the key")
 	}
@@ -860,13 +843,13 @@ func TestEnvVarsCoverEveryFunction(t *testing.T) {
 	if err := json.Unmarshal(b, &vars); err != nil {
 		t.Fatal(err)
 	}
-	globals := keys(get(root, "Globals", "Function", "Environment", "Variables"))
-	res := get(root, "Resources")
+	globals := keys(Get(root, "Globals", "Function", "Environment", "Variables"))
+	res := Get(root, "Resources")
 	for _, fn := range []string{"ApiFunction", "RenderFunction", "NotifyFunction"} {
 		if vars[fn] == nil {
 			t.Errorf("no variables for %s", fn)
 		}
-		for _, name := range append(keys(get(res, fn, "Properties", "Environment", "Variables")), globals...) {
+		for _, name := range append(keys(Get(res, fn, "Properties", "Environment", "Variables")), globals...) {
 			_, own := vars[fn][name]
 			_, shared := vars["Parameters"][name]
 			if !own && !shared {

@@ -161,25 +161,20 @@ func storeTilesFinishingAtOnceCompleteOnce(t *testing.T, s Store) {
 	}
 }
 
-func tilesCompleteOnce(t *testing.T, s Store, total int) {
-	ctx := context.Background()
-	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
-	s.CreateConfiguration(ctx, c)
-	svc := &longrun.Service{Store: s, Tiles: s}
-	job := c.Job()
-	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
-		t.Fatal(err)
-	}
-	started, _ := s.Configuration(ctx, c.ID)
+// FinishTilesAtOnce finishes the job's tiles 0 to total−1 on that many
+// workers at once, tile i with what result(i) found, and returns how many
+// of them found the render complete (one, for the assembly to be sent once).
+func FinishTilesAtOnce(t *testing.T, svc *longrun.Service, job longrun.Job, total, workers int, result func(i int) longrun.TileResult) int {
+	t.Helper()
 	var completes atomic.Int32
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for range 16 { // sixteen workers at once
+	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				tj := job
 				tj.Kind, tj.Tile = longrun.JobTile, i
-				complete, err := svc.FinishTile(ctx, tj, longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1})
+				complete, err := svc.FinishTile(context.Background(), tj, result(i))
 				if err != nil {
 					t.Error(err)
 				}
@@ -194,8 +189,24 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	}
 	close(next)
 	wg.Wait()
+	return int(completes.Load())
+}
+
+func tilesCompleteOnce(t *testing.T, s Store, total int) {
+	ctx := context.Background()
+	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
+	s.CreateConfiguration(ctx, c)
+	svc := &longrun.Service{Store: s, Tiles: s}
+	job := c.Job()
+	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
+		t.Fatal(err)
+	}
+	started, _ := s.Configuration(ctx, c.ID)
+	n := FinishTilesAtOnce(t, svc, job, total, 16, func(i int) longrun.TileResult {
+		return longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1}
+	})
 	got, _ := s.Configuration(ctx, c.ID)
-	if n := completes.Load(); n != 1 {
+	if n != 1 {
 		t.Errorf("%d tiles found the render complete, want 1", n)
 	}
 	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != int64(10*total) || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {

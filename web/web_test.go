@@ -43,7 +43,7 @@ func (q *queue) SendJob(ctx context.Context, j longrun.Job) error {
 	return q.db.SendJob(ctx, j)
 }
 
-func newServer(t *testing.T) (*httptest.Server, *sqlite.DB, *queue, *web.Sessions) {
+func newServer(t *testing.T, edit ...func(*longrun.Service)) (*httptest.Server, *sqlite.DB, *queue, *web.Sessions) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), dir+"/db")
@@ -54,7 +54,11 @@ func newServer(t *testing.T) (*httptest.Server, *sqlite.DB, *queue, *web.Session
 	images, _ := files.Open(dir + "/images")
 	q := &queue{db: db}
 	sessions := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
-	srv := httptest.NewServer(web.NewServer(web.Deps{Service: &longrun.Service{Store: db, Results: db, Queue: q}, Images: images, Sessions: sessions}))
+	svc := &longrun.Service{Store: db, Results: db, Queue: q}
+	for _, e := range edit {
+		e(svc)
+	}
+	srv := httptest.NewServer(web.NewServer(web.Deps{Service: svc, Images: images, Sessions: sessions}))
 	t.Cleanup(srv.Close)
 	return srv, db, q, sessions
 }
@@ -145,17 +149,9 @@ func TestALegacyCookieIsStillASession(t *testing.T) {
 // make no free owners; the page, its assets, health, meta and the e-mail
 // links mint none.
 func TestEveryNewOwnerCountsAgainstTheAddress(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), dir+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	images, _ := files.Open(dir + "/images")
-	srv := httptest.NewServer(web.NewServer(web.Deps{Service: &longrun.Service{Store: db, Results: db, Queue: &queue{db: db},
-		Limiter: &memlimit.Limiter{}, Quotas: longrun.Quotas{AddressSessions: 5}},
-		Images: images, Sessions: &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}}))
-	t.Cleanup(srv.Close)
+	srv, _, _, _ := newServer(t, func(s *longrun.Service) {
+		s.Limiter, s.Quotas = &memlimit.Limiter{}, longrun.Quotas{AddressSessions: 5}
+	})
 	get := func(path string) *http.Response {
 		res, err := http.Get(srv.URL + path)
 		if err != nil {

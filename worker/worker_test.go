@@ -71,6 +71,22 @@ func (f *fixture) configuration(t *testing.T, re float64) (*longrun.Configuratio
 	return c, longrun.Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash}
 }
 
+// take receives every queued job, decoded, and deletes it from the queue.
+func (f *fixture) take(t *testing.T) []longrun.Job {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := f.db.Receive(ctx, 100, time.Minute, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]longrun.Job, len(msgs))
+	for i, m := range msgs {
+		json.Unmarshal([]byte(m.Body), &jobs[i])
+		f.db.DeleteJob(ctx, m.ID)
+	}
+	return jobs
+}
+
 func (f *fixture) get(t *testing.T, id string) *longrun.Configuration {
 	t.Helper()
 	c, err := f.db.Configuration(context.Background(), id)
@@ -241,16 +257,9 @@ func TestTilesAssembleOnce(t *testing.T) {
 	if err := f.w.Process(ctx, job, 1); err != nil {
 		t.Fatal(err)
 	}
-	msgs, _ := f.db.Receive(ctx, 100, time.Minute, 5)
-	if len(msgs) != 6 {
-		t.Fatalf("%d jobs after planning, want 6 tiles", len(msgs))
-	}
-	var tiles []longrun.Job
-	for _, m := range msgs {
-		var j longrun.Job
-		json.Unmarshal([]byte(m.Body), &j)
-		tiles = append(tiles, j)
-		f.db.DeleteJob(ctx, m.ID)
+	tiles := f.take(t)
+	if len(tiles) != 6 {
+		t.Fatalf("%d jobs after planning, want 6 tiles", len(tiles))
 	}
 	for i := len(tiles) - 1; i >= 0; i-- { // backwards, and the first twice
 		if err := f.w.Process(ctx, tiles[i], 1); err != nil {
@@ -263,12 +272,11 @@ func TestTilesAssembleOnce(t *testing.T) {
 	if n := f.renders.Load(); n != 6 {
 		t.Errorf("%d tile renders, want 6", n)
 	}
-	msgs, _ = f.db.Receive(ctx, 100, time.Minute, 5)
-	if len(msgs) != 2 {
-		t.Fatalf("%d jobs after the tiles, want 2 assemblies (the set completed, then a tile again)", len(msgs))
+	assemblies := f.take(t)
+	if len(assemblies) != 2 {
+		t.Fatalf("%d jobs after the tiles, want 2 assemblies (the set completed, then a tile again)", len(assemblies))
 	}
-	var asm longrun.Job
-	json.Unmarshal([]byte(msgs[0].Body), &asm)
+	asm := assemblies[0]
 	if asm.Kind != longrun.JobAssemble {
 		t.Fatalf("job %+v, want an assembly", asm)
 	}
@@ -304,15 +312,7 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 	if err := f.w.Process(ctx, job, 1); err != nil {
 		t.Fatal(err)
 	}
-	msgs, _ := f.db.Receive(ctx, 100, time.Minute, 5)
-	var tiles []longrun.Job
-	for _, m := range msgs {
-		var j longrun.Job
-		json.Unmarshal([]byte(m.Body), &j)
-		tiles = append(tiles, j)
-		f.db.DeleteJob(ctx, m.ID)
-	}
-	for _, tj := range tiles {
+	for _, tj := range f.take(t) {
 		if err := f.w.Process(ctx, tj, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -341,11 +341,8 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 	os.Remove(filepath.Join(f.dir, "images", key(4)))
 
 	before := f.renders.Load()
-	msgs, _ = f.db.Receive(ctx, 100, time.Minute, 5)
 	var asm longrun.Job
-	for _, m := range msgs {
-		var j longrun.Job
-		json.Unmarshal([]byte(m.Body), &j)
+	for _, j := range f.take(t) {
 		if j.Kind == longrun.JobAssemble {
 			asm = j
 		}

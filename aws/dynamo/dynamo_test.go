@@ -3,7 +3,6 @@ package dynamo_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,30 +104,10 @@ func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
 	mu.Lock()
 	clear(ops)
 	mu.Unlock()
-	next := make(chan int)
-	var completes atomic.Int32
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			for i := range next {
-				j := c.Job()
-				j.Kind, j.Tile = longrun.JobTile, i
-				complete, err := svc.FinishTile(ctx, j, longrun.TileResult{Lo: 1, Hi: 2 + i, Iterations: 5})
-				if err != nil {
-					t.Error(err)
-				}
-				if complete {
-					completes.Add(1)
-				}
-			}
-		})
-	}
-	for i := range total {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if n := completes.Load(); n != 1 {
+	n := porttest.FinishTilesAtOnce(t, svc, c.Job(), total, 32, func(i int) longrun.TileResult {
+		return longrun.TileResult{Lo: 1, Hi: 2 + i, Iterations: 5}
+	})
+	if n != 1 {
 		t.Errorf("%d tiles found the poster complete, want exactly 1 (one assembly)", n)
 	}
 	t.Logf("DynamoDB calls for %d tiles on 32 workers: %v", total, ops)

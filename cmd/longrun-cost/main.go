@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/longrun/longrun/infra"
 )
 
 // Prices: AWS's public us-east-1 list prices as published in 2025 (Lambda
@@ -289,10 +291,10 @@ func readStack(path string) (stack, error) {
 		return stack{}, fmt.Errorf("%s: %w", path, err)
 	}
 	root := doc.Content[0]
-	res, params := get(root, "Resources"), get(root, "Parameters")
+	res, params := infra.Get(root, "Resources"), infra.Get(root, "Parameters")
 	number := func(n *yaml.Node, what string) (float64, error) {
 		if n != nil && n.Tag == "!Ref" {
-			n = get(params, n.Value, "Default")
+			n = infra.Get(params, n.Value, "Default")
 		}
 		if n == nil {
 			return 0, fmt.Errorf("%s: no %s", path, what)
@@ -304,18 +306,18 @@ func readStack(path string) (stack, error) {
 		fn string
 		gb *float64
 	}{{"RenderFunction", &st.renderGB}, {"ApiFunction", &st.apiGB}, {"NotifyFunction", &st.notifyGB}} {
-		mb, err := number(get(res, f.fn, "Properties", "MemorySize"), f.fn+" memory")
+		mb, err := number(infra.Get(res, f.fn, "Properties", "MemorySize"), f.fn+" memory")
 		if err != nil {
 			return st, err
 		}
 		*f.gb = mb / 1024
 	}
-	for _, r := range get(res, "ImageBucket", "Properties", "LifecycleConfiguration", "Rules").Content {
-		days, err := number(get(r, "ExpirationInDays"), "lifecycle expiry")
+	for _, r := range infra.Get(res, "ImageBucket", "Properties", "LifecycleConfiguration", "Rules").Content {
+		days, err := number(infra.Get(r, "ExpirationInDays"), "lifecycle expiry")
 		if err != nil {
 			return st, err
 		}
-		switch p := get(r, "Prefix"); {
+		switch p := infra.Get(r, "Prefix"); {
 		case p == nil:
 			st.imageDays = days
 		case p.Value == "counts/":
@@ -328,45 +330,28 @@ func readStack(path string) (stack, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
+		if infra.Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
 			continue
 		}
 		st.alarms++
-		ms := get(res, id, "Properties", "Metrics")
+		ms := infra.Get(res, id, "Properties", "Metrics")
 		if ms == nil {
 			st.alarmMetrics++
 			continue
 		}
 		for _, m := range ms.Content {
-			if get(m, "MetricStat") != nil {
+			if infra.Get(m, "MetricStat") != nil {
 				st.alarmMetrics++
 			}
 		}
 	}
-	for _, ix := range get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
-		if get(ix, "IndexName").Value == "byOwner" {
-			st.ownerIndexAll = get(ix, "Projection", "ProjectionType").Value == "ALL"
+	for _, ix := range infra.Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
+		if infra.Get(ix, "IndexName").Value == "byOwner" {
+			st.ownerIndexAll = infra.Get(ix, "Projection", "ProjectionType").Value == "ALL"
 		}
 	}
 	if st.imageDays == 0 || st.countsDays == 0 {
 		return st, fmt.Errorf("%s: the image bucket's lifecycle names no image or counts expiry", path)
 	}
 	return st, nil
-}
-
-// get walks mapping keys.
-func get(n *yaml.Node, path ...string) *yaml.Node {
-	for _, key := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next = n.Content[i+1]
-			}
-		}
-		n = next
-	}
-	return n
 }
