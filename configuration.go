@@ -53,8 +53,11 @@ type Stats struct {
 // Requeue, StartRender, ReportProgress, Finish, Fail, Cancel), which keep
 // status, progress, error, timestamps and Change together.
 type Configuration struct {
-	ID          string
-	Owner       string
+	ID    string
+	Owner string
+	// Client is the network the configuration was last written from,
+	// its render's fair-share group in the queue (see ClientKey).
+	Client      string
 	Name        string
 	Params      Params
 	ParamsHash  string
@@ -192,7 +195,7 @@ func (c *Configuration) Outdated() bool {
 
 // Job returns the render job of the current version.
 func (c *Configuration) Job() Job {
-	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner}
+	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner, Client: c.Client, Work: c.Params.Work()}
 }
 
 // ErrSuperseded means a write was meant for a version that is no longer
@@ -419,18 +422,34 @@ var KeyPrefixes = []string{CountsPrefix, TilesPrefix}
 // h (Params.CountsHash), kept so another colormap needs no render.
 func CountsKey(h string) string { return CountsPrefix + h + ".counts" }
 
-// A Job asks for the render of one configuration version. Queues share
-// out their jobs fairly between owners (round-robin, FIFO within one), so
-// one owner's backlog never holds back another's job.
+// A Job asks for the render of one configuration version, or of one part
+// of it. Queues share out their jobs fairly: between clients (the network
+// a write came from) first, then between the owners of a client, each by
+// the work it was served, then FIFO; so a quiet client's job goes next
+// however a flood is spread over owners, and however big its jobs are.
 type Job struct {
 	ID      string `json:"id"`
 	Version int64  `json:"version"`
 	Hash    string `json:"hash"`
 	Owner   string `json:"owner,omitempty"`
+	// Client is the network the configuration was last written from
+	// (see ClientKey); Work is the job's estimated iterations, what its
+	// client's and owner's shares are charged when it is handed out.
+	Client string `json:"client,omitempty"`
+	Work   int64  `json:"work,omitempty"`
 	// Kind is JobRender (empty), JobTile or JobAssemble; Tile is a tile
 	// job's tile.
 	Kind string `json:"kind,omitempty"`
 	Tile int    `json:"tile,omitempty"`
+}
+
+// Group is the job's fair-share group on a queue that knows one level of
+// groups (SQS fair queues): its client, or its owner when it has none.
+func (j Job) Group() string {
+	if j.Client != "" {
+		return j.Client
+	}
+	return j.Owner
 }
 
 // Job kinds: a configuration's render (which, for a big image, plans its
@@ -520,4 +539,11 @@ func (c *Configuration) TallyTiles(version int64, tally *TileTally) error {
 	t.Lo, t.Hi, t.Iterations, t.RenderMs = tally.Lo, tally.Hi, tally.Iterations, tally.RenderMs
 	c.Progress, c.Change = float64(t.Count)/float64(t.Total), ChangeProgress
 	return nil
+}
+
+// NewlyQueued reports whether a write that took a configuration from was
+// to c left it newly queued: a render to send.
+func NewlyQueued(was, c *Configuration) bool {
+	return c.Status == StatusQueued &&
+		(was.Status != StatusQueued || was.Version != c.Version || !was.QueuedAt.Equal(c.QueuedAt))
 }

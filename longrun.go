@@ -200,6 +200,11 @@ func (p Params) check(prefix string, b Bounds) FieldErrors {
 	return fe
 }
 
+// Work is the most iterations the parameters may cost: width × height ×
+// depth, the estimate the quotas, the part sizes and the queue's fair
+// shares are measured in.
+func (p Params) Work() int64 { return int64(p.Width) * int64(p.Height) * int64(p.Depth) }
+
 // checkWork checks the size and depth, and the work they make together.
 func (p Params) checkWork(prefix string, b Bounds, fe *FieldErrors) {
 	sizeOK := true

@@ -3,6 +3,7 @@ package longrun
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -28,6 +29,12 @@ type Quotas struct {
 	// receive, and an owner's configurations may send, a day; default 20
 	// and 100.
 	MailPerAddress, MailPerOwner int
+	// ClientV4Bits and ClientV6Bits are the prefix lengths of the network
+	// a client is known by, for the per-address limits and the queue's fair
+	// shares; default 24 and 64 (one home or office, one IPv6 subnet: a
+	// host picks any of its 2⁶⁴ addresses). 32 and 128 key every address
+	// apart.
+	ClientV4Bits, ClientV6Bits int
 }
 
 func (q Quotas) or(v, def int) int {
@@ -42,7 +49,28 @@ func (q Quotas) Limits() Quotas {
 	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000),
 		OwnerWrites: q.or(q.OwnerWrites, 60), AddressWrites: q.or(q.AddressWrites, 120),
 		AddressSessions: q.or(q.AddressSessions, 60), MailPerAddress: q.or(q.MailPerAddress, 20),
-		MailPerOwner: q.or(q.MailPerOwner, 100)}
+		MailPerOwner: q.or(q.MailPerOwner, 100), ClientV4Bits: q.or(q.ClientV4Bits, 24), ClientV6Bits: q.or(q.ClientV6Bits, 64)}
+}
+
+// ClientKey is the client an address belongs to: its network, with the
+// prefix lengths of q ("203.0.113.0/24", "2001:db8:1:2::/64"). What is not
+// an IP address is its own client.
+func (q Quotas) ClientKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	l := q.Limits()
+	bits := l.ClientV6Bits
+	if ip.Is4() {
+		bits = l.ClientV4Bits
+	}
+	p, err := ip.Prefix(min(bits, ip.BitLen()))
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 // A Limiter counts events per key in fixed windows.
@@ -53,7 +81,9 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (time.Duration, error)
 }
 
-// A Caller is who asks: an owner, from a client address.
+// A Caller is who asks: an owner, from a client: the network of its
+// address (Quotas.ClientKey), which the per-address limits count and the
+// queue shares by.
 type Caller struct {
 	Owner, Addr string
 }
@@ -111,20 +141,37 @@ func (s *Service) AllowSession(ctx context.Context, addr string) error {
 	return nil
 }
 
-// allowActive refuses a render that would put more than MaxActive of the
-// owner's configurations in the queue at once, and a create beyond
-// MaxStored.
-func (s *Service) allowActive(ctx context.Context, owner string, creating bool) error {
+// An Admission is what a write that may queue a render must stay within:
+// the owner's stored and active counts after the write, checked by the
+// store atomically with it. A zero limit is none. Enqueue asks an Outbox
+// store to queue the job of a configuration the write leaves newly queued,
+// in the same transaction.
+type Admission struct {
+	MaxStored, MaxActive int
+	Enqueue              bool
+}
+
+// admission returns the quotas' admission for an owner's write.
+func (s *Service) admission() Admission {
 	q := s.Quotas.Limits()
-	stored, active, err := s.Store.CountConfigurations(ctx, owner)
-	if err != nil {
-		return err
+	return Admission{MaxStored: q.MaxStored, MaxActive: q.MaxActive, Enqueue: s.outbox()}
+}
+
+// outbox reports whether the store queues the jobs of admitted writes.
+func (s *Service) outbox() bool {
+	o, ok := s.Store.(Outbox)
+	return ok && o.SendsJobsFor(s.Queue)
+}
+
+// Check returns the error of a write that would leave an owner with stored
+// configurations, active of them queued or rendering; the store calls it
+// with its counts after the write, inside the write's transaction.
+func (a Admission) Check(stored, active int) error {
+	if a.MaxStored > 0 && stored > a.MaxStored {
+		return overLimit(time.Minute, "you may keep at most %d configurations; delete some first", a.MaxStored)
 	}
-	if creating && stored >= q.MaxStored {
-		return overLimit(time.Minute, "you may keep at most %d configurations; delete some first", q.MaxStored)
-	}
-	if active >= q.MaxActive {
-		return overLimit(30*time.Second, "at most %d of your configurations may be queued or rendering at once; wait for some to finish", q.MaxActive)
+	if a.MaxActive > 0 && active > a.MaxActive {
+		return overLimit(30*time.Second, "at most %d of your configurations may be queued or rendering at once; wait for some to finish", a.MaxActive)
 	}
 	return nil
 }

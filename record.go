@@ -12,6 +12,7 @@ import (
 type record struct {
 	ID           string    `json:"id"`
 	Owner        string    `json:"owner"`
+	Client       string    `json:"client,omitempty"`
 	Name         string    `json:"name"`
 	Params       Params    `json:"params"`
 	ParamsHash   string    `json:"paramsHash"`

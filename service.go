@@ -13,11 +13,22 @@ import (
 // A Store keeps configurations. UpdateConfiguration applies fn to the
 // stored configuration and writes the result unless fn returns an error
 // (returned as is); the write is atomic with the read fn saw.
+//
+// The writes that may queue a render are admitted: CreateConfiguration,
+// and AdmitUpdate for an edit or a retry, check the owner's counts against
+// the Admission and change them in the same atomic step as the write, so
+// that concurrent writes of one owner never pass a quota between them.
+// The active count is released by every write that ends a render
+// (finished, failed, cancelled) and by a delete.
 type Store interface {
-	CreateConfiguration(ctx context.Context, c *Configuration) error
+	CreateConfiguration(ctx context.Context, c *Configuration, a Admission) error
 	Configuration(ctx context.Context, id string) (*Configuration, error)
 	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*Configuration, string, error)
 	UpdateConfiguration(ctx context.Context, id string, fn func(*Configuration) error) (*Configuration, error)
+	// AdmitUpdate is UpdateConfiguration for a write that may make an
+	// inactive configuration active again: then its owner's active count
+	// must stay within a.MaxActive.
+	AdmitUpdate(ctx context.Context, id string, a Admission, fn func(*Configuration) error) (*Configuration, error)
 	DeleteConfiguration(ctx context.Context, id string) error
 	// CountConfigurations counts an owner's configurations: all, and those
 	// queued or rendering.
@@ -64,6 +75,16 @@ type Images interface {
 // A Queue takes render jobs.
 type Queue interface {
 	SendJob(ctx context.Context, job Job) error
+}
+
+// An Outbox is a Store that queues the job of every configuration its
+// admitted writes leave newly queued, in the write's own transaction:
+// creating a configuration and enqueueing its render are one durable step,
+// and no crash between them leaves it queued with no job. The Service
+// sends those jobs itself unless its Store is an Outbox for its Queue; then
+// its admissions ask for them (Admission.Enqueue).
+type Outbox interface {
+	SendsJobsFor(q Queue) bool
 }
 
 // A Service holds longrun's use cases: what an owner does to their
@@ -223,11 +244,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, in *Input) (*Config
 	if err := s.allowWrite(ctx, caller); err != nil {
 		return nil, err
 	}
-	if err := s.allowActive(ctx, caller.Owner, true); err != nil {
-		return nil, err
-	}
 	c := NewConfiguration(caller.Owner, d, r, s.now())
-	if err := s.Store.CreateConfiguration(ctx, c); err != nil {
+	c.Client = caller.Addr
+	if err := s.Store.CreateConfiguration(ctx, c, s.admission()); err != nil {
 		return nil, err
 	}
 	return c, s.enqueue(ctx, c)
@@ -236,8 +255,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, in *Input) (*Config
 // Edit replaces owner's configuration id with the input, if ifMatch names
 // its current ETag; new parameters queue a new version.
 func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, in *Input) (*Configuration, error) {
-	old, err := s.Get(ctx, caller.Owner, id)
-	if err != nil {
+	if _, err := s.Get(ctx, caller.Owner, id); err != nil {
 		return nil, err
 	}
 	if ifMatch == "" {
@@ -250,17 +268,15 @@ func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, i
 	if err := s.allowWrite(ctx, caller); err != nil {
 		return nil, err
 	}
-	if d.Params.Hash() != old.ParamsHash && r == nil && !old.Status.Active() {
-		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
-			return nil, err
-		}
-	}
 	changed := false
-	c, err := s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error {
+	c, err := s.Store.AdmitUpdate(ctx, id, s.admission(), func(c *Configuration) error {
 		if !c.MatchesETag(ifMatch) {
 			return Errorf(EPRECONDITION, "the configuration changed since you loaded it (ETag %s); reload and edit again", c.ETag())
 		}
 		changed = c.Edit(d, r, s.now())
+		if changed && caller.Addr != "" {
+			c.Client = caller.Addr
+		}
 		return nil
 	})
 	if err != nil || !changed {
@@ -292,11 +308,6 @@ func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Conf
 	if err := s.allowWrite(ctx, caller); err != nil {
 		return nil, err
 	}
-	if !c.Status.Active() {
-		if err := s.allowActive(ctx, caller.Owner, false); err != nil {
-			return nil, err
-		}
-	}
 	if c.Status == StatusDone {
 		return s.healIfLost(ctx, c)
 	}
@@ -304,7 +315,12 @@ func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Conf
 	if err != nil {
 		return nil, err
 	}
-	c, err = s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.Requeue(r, s.now()) })
+	c, err = s.Store.AdmitUpdate(ctx, id, s.admission(), func(c *Configuration) error {
+		if caller.Addr != "" {
+			c.Client = caller.Addr
+		}
+		return c.Requeue(r, s.now())
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +361,7 @@ func (s *Service) heal(ctx context.Context, c *Configuration) (*Configuration, e
 		}
 	}
 	id := c.ID
-	c, err := s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error {
+	c, err := s.Store.AdmitUpdate(ctx, id, Admission{Enqueue: s.outbox()}, func(c *Configuration) error {
 		if c.Status != StatusDone { // already on its way
 			return errUnchanged
 		}
@@ -422,6 +438,10 @@ func (s *Service) enqueue(ctx context.Context, c *Configuration) error {
 		return nil
 	case StatusQueued:
 	default:
+		return nil
+	}
+	if s.outbox() {
+		s.metrics().Add(MetricJobsEnqueued, 1)
 		return nil
 	}
 	if err := s.Queue.SendJob(ctx, c.Job()); err != nil {

@@ -71,6 +71,14 @@ func TestKilledDuringCreatesLosesNothingAccepted(t *testing.T) {
 	for _, id := range ids {
 		c.Await(id, 60*time.Second, "done after restart", testutil.Done)
 	}
+	// A create the kill cut off after its write, its 201 never sent, is
+	// rendered too: none is left queued without its job.
+	var page struct{ Configurations []web.View }
+	c.Do("GET", "/api/configurations?limit=100", nil).JSON(t, &page)
+	for _, v := range page.Configurations {
+		c.Await(v.ID, 60*time.Second, "done after restart, answered or not", testutil.Done)
+	}
+	t.Logf("%d stored, %d of them answered 201", len(page.Configurations), len(ids))
 	// Wait until the feed has caught up: every accepted version mailed or
 	// (if the kill fell between the record and the send) lost, never twice.
 	deadline := time.Now().Add(20 * time.Second)

@@ -2,9 +2,11 @@ package local_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,49 @@ func TestAFloodStopsAtTheActiveQuota(t *testing.T) {
 	}
 	b := testutil.NewClient(t, url)
 	b.Create(map[string]any{"name": "quiet", "params": small(0.7, 0.1)}) // another owner is not affected
+}
+
+// Fifty creates of one owner at once are admitted up to the active quota
+// and no further: the count and the insert are one transaction.
+func TestConcurrentCreatesNeverPassTheActiveQuota(t *testing.T) {
+	r := newRenderer()
+	release := r.holdRender(0.5)
+	defer release()
+	_, url := start(t, r, func(c *local.Config) {
+		c.Quotas.MaxActive = 20
+		c.Quotas.OwnerWrites, c.Quotas.AddressWrites = 1000, 1000
+	})
+	a := testutil.NewClient(t, url)
+	a.Session()
+	for round := range 3 {
+		statuses := make([]int, 50)
+		var wg sync.WaitGroup
+		for i := range statuses {
+			wg.Go(func() {
+				res, err := a.Try("POST", "/api/configurations", map[string]any{"params": small(0.5, 0.1+0.0001*float64(round*50+i))})
+				if err == nil {
+					statuses[i] = res.Status
+				}
+			})
+		}
+		wg.Wait()
+		counts := map[int]int{}
+		for _, s := range statuses {
+			counts[s]++
+		}
+		want := map[int]int{http.StatusCreated: 20, http.StatusTooManyRequests: 30}
+		if round > 0 {
+			want = map[int]int{http.StatusTooManyRequests: 50}
+		}
+		if !maps.Equal(counts, want) {
+			t.Fatalf("round %d of 50 concurrent creates: statuses %v, want %v", round, counts, want)
+		}
+	}
+	var page struct{ Configurations []any }
+	a.Do("GET", "/api/configurations?limit=100", nil).JSON(t, &page)
+	if len(page.Configurations) != 20 {
+		t.Errorf("%d configurations stored, want the 20 admitted", len(page.Configurations))
+	}
 }
 
 func TestStoredConfigurationsAreCapped(t *testing.T) {

@@ -51,6 +51,9 @@ func TestJobQueue(t *testing.T, newQueue func(t *testing.T) (JobQueue, func(time
 		{"owners take turns, each first in first out", queueOwnersTakeTurnsEachFirstInFirstOut},
 		{"an owner with a job in flight waits for one without", queueAnOwnerWithAJobInFlightWaitsForOneWithout},
 		{"jobs in flight at start-up are released", queueJobsInFlightAtStartUpAreReleased},
+		{"a newcomer goes next however a flood is spread over owners", queueANewcomerGoesNextHoweverAFloodIsSpread},
+		{"clients share by the work they were served", queueClientsShareByWork},
+		{"a client back from idle neither banks credit nor carries debt", queueAnIdleClientRestartsEven},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			q, advance := newQueue(t)
@@ -131,6 +134,71 @@ func owned(t *testing.T, q JobQueue, owner string, n int) {
 		if err := q.SendJob(context.Background(), longrun.Job{ID: longrun.NewID(), Version: int64(i), Hash: "h", Owner: owner}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// sendWork sends a job of client and owner, numbered by version, of work.
+func sendWork(t *testing.T, q JobQueue, client, owner string, version, work int64) {
+	t.Helper()
+	err := q.SendJob(context.Background(), longrun.Job{ID: longrun.NewID(), Version: version, Hash: "h", Owner: owner, Client: client, Work: work})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// queueANewcomerGoesNextHoweverAFloodIsSpread: one client floods with a
+// big job from each of 200 owners (round-robin over owners never served
+// would put a newcomer behind all of them); with one of the flood's jobs
+// in flight, a new client's small job is the next handed out, and so is a
+// second new client's after it.
+func queueANewcomerGoesNextHoweverAFloodIsSpread(t *testing.T, q JobQueue, _ func(time.Duration)) {
+	for i := range 200 {
+		sendWork(t, q, "flood", fmt.Sprint("f", i), 1, 1e9)
+	}
+	if first := receiveOne(t, q); len(first) != 1 { // in flight
+		t.Fatal("nothing to receive")
+	}
+	sendWork(t, q, "quiet", "q", 1, 64*64*256)
+	sendWork(t, q, "other", "r", 1, 64*64*256)
+	got := strings.Join(order(t, q, 3), " ")
+	if !strings.HasPrefix(got, "q1 r1") && !strings.HasPrefix(got, "r1 q1") {
+		t.Errorf("after the flood's first job: %s; want the two newcomers' jobs next", got)
+	}
+}
+
+// queueClientsShareByWork: client a's jobs are ten times client b's; b is
+// handed ten jobs for each of a's, and within b its two owners alternate.
+func queueClientsShareByWork(t *testing.T, q JobQueue, _ func(time.Duration)) {
+	for i := range 4 {
+		sendWork(t, q, "a", "a", int64(i+1), 10)
+	}
+	for i := range 12 {
+		sendWork(t, q, "b", []string{"b", "c"}[i%2], int64(i/2+1), 1)
+	}
+	got := strings.Join(order(t, q, 14), " ")
+	if want := "a1 b1 c1 b2 c2 b3 c3 b4 c4 b5 c5 a2 b6 c6"; got != want {
+		t.Errorf("order %s, want %s", got, want)
+	}
+}
+
+// queueAnIdleClientRestartsEven: client a was served much, then left;
+// while b is busy it comes back: it takes turns with b at once, not
+// after b has caught up (debt), nor ahead of b for long (credit).
+func queueAnIdleClientRestartsEven(t *testing.T, q JobQueue, _ func(time.Duration)) {
+	for i := range 5 {
+		sendWork(t, q, "a", "a", int64(i+1), 100)
+	}
+	order(t, q, 5) // a served 500, idle now
+	for i := range 4 {
+		sendWork(t, q, "b", "b", int64(i+1), 100)
+	}
+	order(t, q, 1) // b1 in service: b's share 100 ahead of its restart
+	for i := range 3 {
+		sendWork(t, q, "a", "a", int64(i+6), 100)
+	}
+	got := strings.Join(order(t, q, 5), " ")
+	if want := "b2 a6 b3 a7 b4"; got != want {
+		t.Errorf("order %s, want %s", got, want)
 	}
 }
 
@@ -260,7 +328,7 @@ func writeThree(t *testing.T, l ChangeLog) []pump.Change {
 	t.Helper()
 	ctx := context.Background()
 	c := newConfiguration("o", time.Now().UTC(), 0.2)
-	if err := l.CreateConfiguration(ctx, c); err != nil {
+	if err := l.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	select {

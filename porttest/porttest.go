@@ -18,12 +18,7 @@ import (
 
 // Store is every method the core asks of a configuration and result store.
 type Store interface {
-	CreateConfiguration(ctx context.Context, c *longrun.Configuration) error
-	Configuration(ctx context.Context, id string) (*longrun.Configuration, error)
-	Configurations(ctx context.Context, owner, cursor string, limit int) ([]*longrun.Configuration, string, error)
-	UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error)
-	DeleteConfiguration(ctx context.Context, id string) error
-	CountConfigurations(ctx context.Context, owner string) (stored, active int, err error)
+	longrun.Store
 	Result(ctx context.Context, hash string) (*longrun.Result, error)
 	DeleteResult(ctx context.Context, hash string) error
 	PutResult(ctx context.Context, r *longrun.Result) error
@@ -57,6 +52,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"a lease excludes others until it expires or is released", storeALeaseExcludesOthersUntilItExpiresOrIsReleased},
 		{"sent marks are set once", storeSentMarksAreSetOnce},
 		{"an owner's configurations are counted, all and active", storeCountsStoredAndActive},
+		{"concurrent creates never pass the owner's quotas", storeConcurrentCreatesNeverPassTheQuotas},
+		{"finishing, cancelling and deleting release the quotas", storeEndingReleasesTheQuotas},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, newStore(t)) })
 	}
@@ -75,7 +72,7 @@ func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 		p.Depth = depth
 		c.Edit(longrun.Draft{Name: c.Name, Params: p, NotifyEmail: c.NotifyEmail}, nil, now)
 	}
-	if err := s.CreateConfiguration(ctx, c); err != nil {
+	if err := s.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Configuration(ctx, c.ID)
@@ -112,7 +109,7 @@ func storeAMissingConfigurationIsENOTFOUND(t *testing.T, s Store) {
 func storeAnUpdateThatReturnsAnErrorWritesNothing(t *testing.T, s Store) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.2)
-	s.CreateConfiguration(ctx, c)
+	s.CreateConfiguration(ctx, c, longrun.Admission{})
 	stop := errors.New("stop")
 	_, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
 		c.Name = "changed"
@@ -130,7 +127,7 @@ func storeAnUpdateThatReturnsAnErrorWritesNothing(t *testing.T, s Store) {
 func storeConcurrentUpdatesAreNeverLost(t *testing.T, s Store) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.3)
-	s.CreateConfiguration(ctx, c)
+	s.CreateConfiguration(ctx, c, longrun.Admission{})
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -195,7 +192,7 @@ func FinishTilesAtOnce(t *testing.T, svc *longrun.Service, job longrun.Job, tota
 func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
-	s.CreateConfiguration(ctx, c)
+	s.CreateConfiguration(ctx, c, longrun.Admission{})
 	svc := &longrun.Service{Store: s, Tiles: s}
 	job := c.Job()
 	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
@@ -239,10 +236,10 @@ func storeListsArePerOwnerNewestFirstPaginated(t *testing.T, s Store) {
 	var want []string
 	for i := range 7 {
 		c := newConfiguration(owner, base.Add(time.Duration(i)*time.Millisecond), float64(i)/10)
-		s.CreateConfiguration(ctx, c)
+		s.CreateConfiguration(ctx, c, longrun.Admission{})
 		want = append([]string{c.ID}, want...)
 	}
-	s.CreateConfiguration(ctx, newConfiguration(other, base, 0.9))
+	s.CreateConfiguration(ctx, newConfiguration(other, base, 0.9), longrun.Admission{})
 	var got []string
 	cursor := ""
 	for range 10 {
@@ -267,7 +264,7 @@ func storeListsArePerOwnerNewestFirstPaginated(t *testing.T, s Store) {
 func storeDeleteRemoves(t *testing.T, s Store) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.4)
-	s.CreateConfiguration(ctx, c)
+	s.CreateConfiguration(ctx, c, longrun.Admission{})
 	if err := s.DeleteConfiguration(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -463,11 +460,109 @@ func storeCountsStoredAndActive(t *testing.T, s Store) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.CreateConfiguration(ctx, c); err != nil {
+		if err := s.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.CreateConfiguration(ctx, newConfiguration(longrun.NewID(), now, 0.5)) // someone else's
+	s.CreateConfiguration(ctx, newConfiguration(longrun.NewID(), now, 0.5), longrun.Admission{}) // someone else's
+	if stored, active, err := s.CountConfigurations(ctx, owner); stored != 3 || active != 2 || err != nil {
+		t.Errorf("counted %d stored, %d active, %v; want 3 and 2", stored, active, err)
+	}
+}
+
+// storeConcurrentCreatesNeverPassTheQuotas creates 40 configurations of
+// one owner at once, within 7 active and 12 stored: exactly 7 are admitted
+// (each refused one with ETOOMANY), then with the active ones finished up to
+// 12 stored.
+func storeConcurrentCreatesNeverPassTheQuotas(t *testing.T, s Store) {
+	ctx := context.Background()
+	owner, now := longrun.NewID(), time.Now().UTC()
+	a := longrun.Admission{MaxStored: 12, MaxActive: 7}
+	create := func(n int) (ok []*longrun.Configuration) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				c := newConfiguration(owner, now, 0.001*float64(i))
+				err := s.CreateConfiguration(ctx, c, a)
+				mu.Lock()
+				defer mu.Unlock()
+				switch longrun.ErrorCode(err) {
+				case "":
+					ok = append(ok, c)
+				case longrun.ETOOMANY:
+				default:
+					t.Errorf("create: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		return ok
+	}
+	first := create(40)
+	if len(first) != 7 {
+		t.Fatalf("%d of 40 concurrent creates admitted; want the active limit, 7", len(first))
+	}
+	for _, c := range first {
+		if _, err := s.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
+			return c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if second := create(40); len(second) != 5 {
+		t.Errorf("%d of 40 more admitted with 7 stored; want 5, to the stored limit of 12", len(second))
+	}
+	if stored, active, err := s.CountConfigurations(ctx, owner); stored != 12 || active != 5 || err != nil {
+		t.Errorf("counted %d stored, %d active, %v; want 12 and 5", stored, active, err)
+	}
+}
+
+// storeEndingReleasesTheQuotas fills an owner's active quota of 2, then
+// frees one place each by cancelling, by a failure and by a delete: each
+// time one more render is admitted, by a create or by AdmitUpdate, and a
+// further one is refused.
+func storeEndingReleasesTheQuotas(t *testing.T, s Store) {
+	ctx := context.Background()
+	owner, now := longrun.NewID(), time.Now().UTC()
+	a := longrun.Admission{MaxStored: 100, MaxActive: 2}
+	mk := func(re float64) (*longrun.Configuration, error) {
+		c := newConfiguration(owner, now, re)
+		return c, s.CreateConfiguration(ctx, c, a)
+	}
+	x, _ := mk(0.1)
+	y, _ := mk(0.2)
+	if _, err := mk(0.3); longrun.ErrorCode(err) != longrun.ETOOMANY {
+		t.Fatalf("a third active create: %v; want ETOOMANY", err)
+	}
+	if _, err := s.UpdateConfiguration(ctx, x.ID, func(c *longrun.Configuration) error { return c.Cancel(now) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mk(0.4); err != nil {
+		t.Fatalf("a create after a cancel: %v", err)
+	}
+	// Requeueing the cancelled one is a render too: refused while full.
+	requeue := func(c *longrun.Configuration) error { return c.Requeue(nil, now) }
+	if _, err := s.AdmitUpdate(ctx, x.ID, a, requeue); longrun.ErrorCode(err) != longrun.ETOOMANY {
+		t.Fatalf("requeueing past the active limit: %v; want ETOOMANY", err)
+	}
+	if _, err := s.UpdateConfiguration(ctx, y.ID, func(c *longrun.Configuration) error {
+		return c.Fail(c.Version, "broken", now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AdmitUpdate(ctx, x.ID, a, requeue); err != nil {
+		t.Fatalf("requeueing after a failure: %v", err)
+	}
+	if err := s.DeleteConfiguration(ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mk(0.5); err != nil {
+		t.Fatalf("a create after a delete: %v", err)
+	}
+	if _, err := mk(0.6); longrun.ErrorCode(err) != longrun.ETOOMANY {
+		t.Errorf("a create past the limit again: %v; want ETOOMANY", err)
+	}
 	if stored, active, err := s.CountConfigurations(ctx, owner); stored != 3 || active != 2 || err != nil {
 		t.Errorf("counted %d stored, %d active, %v; want 3 and 2", stored, active, err)
 	}

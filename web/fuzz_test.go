@@ -21,7 +21,7 @@ type memStore struct {
 	writes  int
 }
 
-func (m *memStore) CreateConfiguration(_ context.Context, c *longrun.Configuration) error {
+func (m *memStore) CreateConfiguration(_ context.Context, c *longrun.Configuration, _ longrun.Admission) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cp := *c
@@ -59,6 +59,10 @@ func (m *memStore) UpdateConfiguration(_ context.Context, id string, fn func(*lo
 	m.configs[id] = &cp
 	m.writes++
 	return &cp, nil
+}
+
+func (m *memStore) AdmitUpdate(ctx context.Context, id string, _ longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	return m.UpdateConfiguration(ctx, id, fn)
 }
 
 func (m *memStore) DeleteConfiguration(_ context.Context, id string) error {

@@ -132,7 +132,7 @@ func (s *server) withSession(next http.Handler) http.Handler {
 			// too: otherwise a cookie fetched by a GET would make owners
 			// for free, each with its own quotas.
 			if fresh {
-				if err := s.Service.AllowSession(r.Context(), s.addr(r)); err != nil {
+				if err := s.Service.AllowSession(r.Context(), s.client(r)); err != nil {
 					sw.Header().Del("Set-Cookie")
 					s.fail(sw, r, err)
 					return
@@ -189,9 +189,17 @@ func (s *server) addr(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// client is the network the request comes from (Quotas.ClientKey).
+func (s *server) client(r *http.Request) string {
+	if s.Service == nil {
+		return s.addr(r)
+	}
+	return s.Service.Quotas.ClientKey(s.addr(r))
+}
+
 // caller is who makes the request.
 func (s *server) caller(r *http.Request) longrun.Caller {
-	return longrun.Caller{Owner: Owner(r.Context()), Addr: s.addr(r)}
+	return longrun.Caller{Owner: Owner(r.Context()), Addr: s.client(r)}
 }
 
 // Encode writes v as JSON with the status.

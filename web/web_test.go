@@ -189,7 +189,7 @@ func TestATossedCookieDoesNotDisplaceTheSignedOne(t *testing.T) {
 	owner := longrun.NewID()
 	mine := longrun.NewConfiguration(owner, longrun.Draft{Name: "mine", Params: longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1,
 		Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now())
-	if err := db.CreateConfiguration(context.Background(), mine); err != nil {
+	if err := db.CreateConfiguration(context.Background(), mine, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, header := range []string{

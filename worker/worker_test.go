@@ -65,7 +65,7 @@ func (f *fixture) configuration(t *testing.T, re float64) (*longrun.Configuratio
 	t.Helper()
 	p := longrun.Params{C: longrun.Complex{Re: re, Im: 0.5}, Zoom: 1, Width: 24, Height: 16, Depth: 40, Colormap: "magma"}
 	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "t", Params: p}, nil, time.Now())
-	if err := f.db.CreateConfiguration(context.Background(), c); err != nil {
+	if err := f.db.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	return c, longrun.Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash}

@@ -64,7 +64,7 @@ func queued(t *testing.T, st *dynamo.Store, re float64) (*longrun.Configuration,
 	t.Helper()
 	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "f",
 		Params: longrun.Params{C: longrun.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}}, nil, time.Now().UTC())
-	if err := st.CreateConfiguration(context.Background(), c); err != nil {
+	if err := st.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(longrun.Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash})

@@ -97,23 +97,29 @@ func configurationFrom(item map[string]types.AttributeValue) (*longrun.Configura
 	return longrun.UnmarshalRecord(b)
 }
 
-// CreateConfiguration stores a new configuration.
-func (st *Store) CreateConfiguration(ctx context.Context, c *longrun.Configuration) error {
+// CreateConfiguration stores a new configuration and counts it to its
+// owner, in one transaction whose condition is a's limits.
+func (st *Store) CreateConfiguration(ctx context.Context, c *longrun.Configuration, a longrun.Admission) error {
 	c.Seq = 1
 	item, err := configurationItem(c)
 	if err != nil {
 		return err
 	}
-	_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &st.ConfigTable, Item: item, ConditionExpression: aws.String("attribute_not_exists(id)"),
-	})
-	if conditionFailed(err) {
+	put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(id)")}}
+	for range 3 {
+		err = st.countedWrite(ctx, c.Owner, put, st.countUpdate(c.Owner, 1, activeness(c), a), 1, activeness(c), a)
+		if !errors.Is(err, errCounted) {
+			break
+		}
+	}
+	if errors.Is(err, errWritten) {
 		return longrun.Errorf(longrun.ECONFLICT, "configuration %s exists", c.ID)
 	}
-	if err != nil {
-		return unavailable(err)
+	if errors.Is(err, errCounted) {
+		return longrun.Errorf(longrun.ECONFLICT, "your configurations are changing too fast; retry")
 	}
-	return nil
+	return err
 }
 
 // Configuration returns the configuration with the id.
@@ -178,13 +184,27 @@ func (st *Store) Configurations(ctx context.Context, owner, after string, limit 
 }
 
 // UpdateConfiguration reads the configuration, applies fn and writes it back
-// on condition that nobody wrote in between, retrying if somebody did.
+// on condition that nobody wrote in between, retrying if somebody did. A
+// write that starts or ends a render changes the owner's active count in
+// the same transaction.
 func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	return st.update(ctx, id, longrun.Admission{}, fn)
+}
+
+// AdmitUpdate is UpdateConfiguration within a's active limit: a write
+// that makes the configuration active is refused when the owner's active
+// count is at it.
+func (st *Store) AdmitUpdate(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	return st.update(ctx, id, longrun.Admission{MaxActive: a.MaxActive}, fn)
+}
+
+func (st *Store) update(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := st.Configuration(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		was := activeness(c)
 		if err := fn(c); err != nil {
 			return nil, err
 		}
@@ -194,16 +214,26 @@ func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*lo
 		if err != nil {
 			return nil, err
 		}
-		_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: &st.ConfigTable, Item: item,
-			ConditionExpression:       aws.String("seq = :seq"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": n(seq)},
-		})
-		if err == nil {
-			return c, nil
-		}
-		if !conditionFailed(err) {
-			return nil, unavailable(err)
+		cond, vals := aws.String("seq = :seq"), map[string]types.AttributeValue{":seq": n(seq)}
+		if da := activeness(c) - was; da != 0 {
+			put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
+				ConditionExpression: cond, ExpressionAttributeValues: vals}}
+			err = st.countedWrite(ctx, c.Owner, put, st.countUpdate(c.Owner, 0, da, a), 0, da, a)
+			switch {
+			case err == nil:
+				return c, nil
+			case !errors.Is(err, errWritten) && !errors.Is(err, errCounted):
+				return nil, err
+			}
+		} else {
+			_, err = st.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.ConfigTable, Item: item,
+				ConditionExpression: cond, ExpressionAttributeValues: vals})
+			if err == nil {
+				return c, nil
+			}
+			if !conditionFailed(err) {
+				return nil, unavailable(err)
+			}
 		}
 		if attempt == 50 {
 			return nil, longrun.Errorf(longrun.ECONFLICT, "configuration %s is changing too fast; retry", id)
@@ -218,19 +248,23 @@ func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*lo
 	}
 }
 
-// DeleteConfiguration deletes the configuration.
+// DeleteConfiguration deletes the configuration and uncounts it from its
+// owner, in one transaction.
 func (st *Store) DeleteConfiguration(ctx context.Context, id string) error {
-	_, err := st.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &st.ConfigTable, Key: map[string]types.AttributeValue{"id": s(id)},
-		ConditionExpression: aws.String("attribute_exists(id)"),
-	})
-	if conditionFailed(err) {
-		return notFound()
+	for range 50 {
+		c, err := st.Configuration(ctx, id)
+		if err != nil {
+			return err
+		}
+		del := types.TransactWriteItem{Delete: &types.Delete{TableName: &st.ConfigTable,
+			Key: map[string]types.AttributeValue{"id": s(id)}, ConditionExpression: aws.String("seq = :seq"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": n(c.Seq)}}}
+		err = st.countedWrite(ctx, c.Owner, del, st.countUpdate(c.Owner, -1, -activeness(c), longrun.Admission{}), -1, -activeness(c), longrun.Admission{})
+		if !errors.Is(err, errWritten) && !errors.Is(err, errCounted) {
+			return err
+		}
 	}
-	if err != nil {
-		return unavailable(err)
-	}
-	return nil
+	return longrun.Errorf(longrun.ECONFLICT, "configuration %s is changing too fast; retry", id)
 }
 
 // Results, leases and sent marks share one table, by key prefix.

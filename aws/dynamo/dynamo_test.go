@@ -93,7 +93,7 @@ func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
 	}
 	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "poster", Params: longrun.Params{C: longrun.Complex{Re: -0.7, Im: 0.27},
 		Zoom: 1, Width: 16384, Height: 16384, Depth: 100, Colormap: "magma"}}, nil, time.Now())
-	if err := st.CreateConfiguration(ctx, c); err != nil {
+	if err := st.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	svc := &longrun.Service{Store: st, Tiles: st}

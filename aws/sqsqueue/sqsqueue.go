@@ -58,19 +58,21 @@ func (q *Queue) send(ctx context.Context, v any, group string, delay time.Durati
 	return nil
 }
 
-// SendJob enqueues a render job, in its owner's message group.
+// SendJob enqueues a render job, in its client's message group (its
+// owner's, if it has none): SQS's fair queues share between groups as the
+// embedded queue shares between clients.
 func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 	return q.SendJobAfter(ctx, job, 0)
 }
 
-// SendJobAfter enqueues a render job, in its owner's message group, to be
+// SendJobAfter enqueues a render job, in its client's message group, to be
 // delivered after delay.
 func (q *Queue) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
-	return q.send(ctx, job, job.Owner, delay)
+	return q.send(ctx, job, job.Group(), delay)
 }
 
 // SendJobs enqueues jobs in batches of 10 (SendMessageBatch), each in its
-// owner's message group.
+// client's message group.
 func (q *Queue) SendJobs(ctx context.Context, jobs []longrun.Job) error {
 	for len(jobs) > 0 {
 		batch := jobs[:min(len(jobs), 10)]
@@ -82,8 +84,8 @@ func (q *Queue) SendJobs(ctx context.Context, jobs []longrun.Job) error {
 				return err
 			}
 			e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
-			if job.Owner != "" {
-				e.MessageGroupId = aws.String(job.Owner)
+			if g := job.Group(); g != "" {
+				e.MessageGroupId = aws.String(g)
 			}
 			in.Entries = append(in.Entries, e)
 		}

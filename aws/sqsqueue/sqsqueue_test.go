@@ -2,6 +2,7 @@ package sqsqueue_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -128,10 +129,11 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	return r.next.Do(req)
 }
 
-// Every job is sent in its owner's message group, which makes the standard
-// queue an SQS fair queue. fauxqs accepts the group on a standard queue but
-// does not keep it, so the request itself is checked.
-func TestJobsAreSentInTheirOwnersMessageGroup(t *testing.T) {
+// Every job is sent in its client's message group (its owner's if it has
+// no client), which makes the standard queue an SQS fair queue shared by
+// clients. fauxqs accepts the group on a standard queue but does not keep
+// it, so the requests themselves are checked.
+func TestJobsAreSentInTheirClientsMessageGroup(t *testing.T) {
 	awstest.SQS(t)
 	ctx := context.Background()
 	cfg := awstest.Config(t)
@@ -142,16 +144,20 @@ func TestJobsAreSentInTheirOwnersMessageGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h", Owner: longrun.NewID()}
-	if err := (&sqsqueue.Queue{Client: client, URL: *q.QueueUrl}).SendJob(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	var send struct{ MessageGroupId string }
-	json.Unmarshal([]byte(rec.bodies[len(rec.bodies)-1]), &send)
-	if send.MessageGroupId != job.Owner {
-		t.Errorf("SendMessage %s: message group %q, want the owner", rec.bodies[len(rec.bodies)-1], send.MessageGroupId)
+	for _, job := range []longrun.Job{
+		{ID: longrun.NewID(), Version: 1, Hash: "h", Owner: longrun.NewID(), Client: "203.0.113.0/24"},
+		{ID: longrun.NewID(), Version: 1, Hash: "h", Owner: longrun.NewID()},
+	} {
+		if err := (&sqsqueue.Queue{Client: client, URL: *q.QueueUrl}).SendJob(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		var send struct{ MessageGroupId string }
+		json.Unmarshal([]byte(rec.bodies[len(rec.bodies)-1]), &send)
+		if want := cmp.Or(job.Client, job.Owner); send.MessageGroupId != want {
+			t.Errorf("SendMessage %s: message group %q, want %q", rec.bodies[len(rec.bodies)-1], send.MessageGroupId, want)
+		}
+		rec.mu.Unlock()
 	}
 }
 

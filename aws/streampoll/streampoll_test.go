@@ -50,7 +50,7 @@ func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
 	now := time.Now().UTC()
 	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	c := longrun.NewConfiguration(longrun.NewID(), d, nil, now)
-	st.CreateConfiguration(ctx, c)
+	st.CreateConfiguration(ctx, c, longrun.Admission{})
 	d.Name = "renamed"
 	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { c.Edit(d, nil, now); return nil })
 	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { return c.StartRender(c.Version, now) })
@@ -148,7 +148,7 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 		t.Fatal("the poller never read the empty stream")
 	}
 	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
-	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now())); err != nil {
+	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now()), longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -171,7 +171,7 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
 	cfg, st, ctx := newStore(t)
 	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
-	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now())); err != nil {
+	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now()), longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
 	var failures atomic.Int64

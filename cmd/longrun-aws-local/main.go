@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The configuration infra/events/render-sqs.json names, for sam local
 	// invoke: queued, never enqueued, so the invoke is what renders it.
 	if _, err := store.Configuration(ctx, infra.SampleID); longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		if err := store.CreateConfiguration(ctx, infra.Sample(time.Now().UTC())); err != nil {
+		if err := store.CreateConfiguration(ctx, infra.Sample(time.Now().UTC()), longrun.Admission{}); err != nil {
 			return fmt.Errorf("create the sample configuration: %w", err)
 		}
 	}

@@ -26,28 +26,43 @@ func (db *DB) SendJob(ctx context.Context, job longrun.Job) error {
 
 // SendJobAfter enqueues a render job, to be delivered after delay.
 func (db *DB) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
-	body, err := json.Marshal(job)
-	if err != nil {
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertJob(tx, job, delay) }); err != nil {
 		return err
-	}
-	now := db.now()
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now+int64(delay), now, job.Owner); err != nil {
-		return unavailable(err)
 	}
 	signal(db.jobs)
 	return nil
 }
 
+// insertJob queues job in tx, to be delivered after delay. Its client's
+// and owner's shares, if they had no jobs, restart at the least served of
+// their busy peers (migration 0008).
+func (db *DB) insertJob(tx *sql.Tx, job longrun.Job, delay time.Duration) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	client, owner := job.Group(), job.Owner
+	if _, err := tx.Exec(`INSERT INTO job_shares (key, served) VALUES ('c ' || ?1,
+			coalesce((SELECT min(served) FROM job_shares WHERE key IN (SELECT DISTINCT 'c ' || client FROM jobs)), 0))
+		ON CONFLICT (key) DO UPDATE SET served = excluded.served WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE client = ?1)`, client); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO job_shares (key, served) VALUES ('o ' || ?1 || ' ' || ?2,
+			coalesce((SELECT min(served) FROM job_shares WHERE key IN (SELECT DISTINCT 'o ' || client || ' ' || grp FROM jobs WHERE client = ?1)), 0))
+		ON CONFLICT (key) DO UPDATE SET served = excluded.served WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE client = ?1 AND grp = ?2)`, client, owner); err != nil {
+		return err
+	}
+	now := db.now()
+	_, err = tx.Exec(`INSERT INTO jobs (body, visible_at, sent_at, grp, client, work) VALUES (?, ?, ?, ?, ?, ?)`,
+		body, now+int64(delay), now, owner, client, max(job.Work, 1))
+	return err
+}
+
 // SendJobs enqueues jobs in one transaction.
 func (db *DB) SendJobs(ctx context.Context, jobs []longrun.Job) error {
-	now := db.now()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, job := range jobs {
-			body, err := json.Marshal(job)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner); err != nil {
+			if err := db.insertJob(tx, job, 0); err != nil {
 				return err
 			}
 		}
@@ -64,10 +79,10 @@ func (db *DB) SendJobs(ctx context.Context, jobs []longrun.Job) error {
 func (db *DB) JobsReady() <-chan struct{} { return db.jobs }
 
 // Receive delivers up to max visible jobs and hides them for visibility:
-// each from the owner with the fewest jobs in flight, then the owner served
-// longest ago, the oldest of that owner's jobs. A job already received
-// maxReceives times is moved to the dead-letter table instead, as SQS's
-// redrive policy does.
+// each from the client served least work, then that client's owner served
+// least, the oldest of that owner's jobs; the job's work is charged to
+// both shares. A job already received maxReceives times is moved to the
+// dead-letter table instead, as SQS's redrive policy does.
 func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, maxReceives int) ([]pump.Message, error) {
 	var out []pump.Message
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -94,23 +109,34 @@ func (db *DB) Receive(ctx context.Context, max int, visibility time.Duration, ma
 // receiveOne delivers the next job in fair order, if one is visible.
 func receiveOne(tx *sql.Tx, now, hidden int64) (pump.Message, bool, error) {
 	var m pump.Message
-	var sent int64
-	err := tx.QueryRow(`WITH heads AS (SELECT grp, min(id) AS id FROM jobs WHERE visible_at <= ?1 GROUP BY grp)
-		UPDATE jobs SET visible_at = ?2, receives = receives + 1 WHERE id = (
-			SELECT h.id FROM heads h LEFT JOIN job_groups g ON g.grp = h.grp
-			ORDER BY (SELECT count(*) FROM jobs f WHERE f.grp = h.grp AND f.visible_at > ?1 AND f.receives > 0),
-				coalesce(g.served, 0), h.id
-			LIMIT 1)
-		RETURNING id, body, receives, sent_at, grp`, now, hidden).Scan(&m.ID, &m.Body, &m.Receives, &sent, new(string))
+	var client, owner string
+	// Ties go to the share with fewer jobs in flight, then to the oldest job.
+	err := tx.QueryRow(`SELECT j.client FROM jobs j LEFT JOIN job_shares s ON s.key = 'c ' || j.client
+		WHERE j.visible_at <= ?1 GROUP BY j.client ORDER BY coalesce(min(s.served), 0),
+			(SELECT count(*) FROM jobs f WHERE f.client = j.client AND f.visible_at > ?1 AND f.receives > 0), min(j.id)
+		LIMIT 1`, now).Scan(&client)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, false, nil
 	}
 	if err != nil {
 		return m, false, err
 	}
+	if err := tx.QueryRow(`SELECT j.grp FROM jobs j LEFT JOIN job_shares s ON s.key = 'o ' || j.client || ' ' || j.grp
+		WHERE j.visible_at <= ?1 AND j.client = ?2 GROUP BY j.grp ORDER BY coalesce(min(s.served), 0),
+			(SELECT count(*) FROM jobs f WHERE f.client = ?2 AND f.grp = j.grp AND f.visible_at > ?1 AND f.receives > 0), min(j.id)
+		LIMIT 1`,
+		now, client).Scan(&owner); err != nil {
+		return m, false, err
+	}
+	var sent, work int64
+	if err := tx.QueryRow(`UPDATE jobs SET visible_at = ?, receives = receives + 1
+		WHERE id = (SELECT min(id) FROM jobs WHERE visible_at <= ? AND client = ? AND grp = ?)
+		RETURNING id, body, receives, sent_at, work`, hidden, now, client, owner).Scan(&m.ID, &m.Body, &m.Receives, &sent, &work); err != nil {
+		return m, false, err
+	}
 	m.SentAt = time.Unix(0, sent).UTC()
-	_, err = tx.Exec(`INSERT INTO job_groups (grp, served) SELECT grp, (SELECT coalesce(max(served), 0) + 1 FROM job_groups)
-		FROM jobs WHERE id = ? ON CONFLICT (grp) DO UPDATE SET served = excluded.served`, m.ID)
+	_, err = tx.Exec(`INSERT INTO job_shares (key, served) VALUES ('c ' || ?1, ?3), ('o ' || ?1 || ' ' || ?2, ?3)
+		ON CONFLICT (key) DO UPDATE SET served = served + excluded.served`, client, owner, work)
 	return m, true, err
 }
 
@@ -187,11 +213,11 @@ func (db *DB) Redrive(ctx context.Context, id int64) (longrun.Job, error) {
 			}
 			return err
 		}
-		now := db.now()
 		var job longrun.Job
-		json.Unmarshal([]byte(body), &job)
-		_, err := tx.Exec(`INSERT INTO jobs (body, visible_at, sent_at, grp) VALUES (?, ?, ?, ?)`, body, now, now, job.Owner)
-		return err
+		if err := json.Unmarshal([]byte(body), &job); err != nil {
+			return err
+		}
+		return db.insertJob(tx, job, 0)
 	})
 	var job longrun.Job
 	if err == nil {

@@ -166,13 +166,17 @@ func (db *DB) logChange(tx *sql.Tx, id string, old, cur []byte) error {
 	return err
 }
 
-// CreateConfiguration stores a new configuration.
-func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration) error {
+// CreateConfiguration stores a new configuration, if its owner's counts
+// with it stay within a, counted in the same transaction (the writer is
+// one connection, so concurrent creates are serialised), and queues its
+// job in that transaction too when it is queued and a asks (Enqueue).
+func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration, a longrun.Admission) error {
 	c.Seq = 1
 	body, err := c.MarshalRecord()
 	if err != nil {
 		return err
 	}
+	queued := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body, status) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body, string(c.Status)); err != nil {
@@ -181,13 +185,36 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration)
 			}
 			return err
 		}
+		if a.MaxStored > 0 || a.MaxActive > 0 {
+			var stored, active int
+			if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
+				return err
+			}
+			if err := a.Check(stored, active); err != nil {
+				return err
+			}
+		}
+		if a.Enqueue && c.Status == longrun.StatusQueued {
+			if err := db.insertJob(tx, c.Job(), 0); err != nil {
+				return err
+			}
+			queued = true
+		}
 		return db.logChange(tx, c.ID, nil, body)
 	})
 	if err == nil {
 		signal(db.changes)
+		if queued {
+			signal(db.jobs)
+		}
 	}
 	return err
 }
+
+// SendsJobsFor reports that the database queues the jobs of its admitted
+// writes itself when it is the service's queue: the configuration and its
+// job are written in one transaction.
+func (db *DB) SendsJobsFor(q longrun.Queue) bool { return q == longrun.Queue(db) }
 
 func scanConfiguration(row interface{ Scan(...any) error }) (*longrun.Configuration, error) {
 	var body []byte
@@ -251,7 +278,21 @@ func (db *DB) Configurations(ctx context.Context, owner, cursor string, limit in
 // UpdateConfiguration applies fn to the configuration and stores it, in one
 // transaction, unless fn returns an error (returned as is).
 func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	return db.update(ctx, id, nil, fn)
+}
+
+// AdmitUpdate is UpdateConfiguration for a write that may queue a render
+// again: one that makes the configuration active counts its owner's active
+// configurations in the same transaction and is refused past a.MaxActive;
+// one that leaves it newly queued queues its job in the transaction too,
+// if a asks (Enqueue).
+func (db *DB) AdmitUpdate(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	return db.update(ctx, id, &a, fn)
+}
+
+func (db *DB) update(ctx context.Context, id string, a *longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
 	var c *longrun.Configuration
+	queued := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var old []byte
 		err := tx.QueryRow(`SELECT body FROM configurations WHERE id = ?`, id).Scan(&old)
@@ -264,6 +305,7 @@ func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longr
 		if c, err = longrun.UnmarshalRecord(old); err != nil {
 			return err
 		}
+		was := *c
 		if err := fn(c); err != nil {
 			return err
 		}
@@ -275,12 +317,30 @@ func (db *DB) UpdateConfiguration(ctx context.Context, id string, fn func(*longr
 		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ?, status = ? WHERE id = ?`, c.Seq, cur, string(c.Status), id); err != nil {
 			return err
 		}
+		if a != nil && c.Status.Active() && !was.Status.Active() && a.MaxActive > 0 {
+			var stored, active int
+			if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
+				return err
+			}
+			if err := (longrun.Admission{MaxActive: a.MaxActive}).Check(0, active); err != nil {
+				return err
+			}
+		}
+		if a != nil && a.Enqueue && longrun.NewlyQueued(&was, c) {
+			if err := db.insertJob(tx, c.Job(), 0); err != nil {
+				return err
+			}
+			queued = true
+		}
 		return db.logChange(tx, id, old, cur)
 	})
 	if err != nil {
 		return nil, err
 	}
 	signal(db.changes)
+	if queued {
+		signal(db.jobs)
+	}
 	return c, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,4 +135,81 @@ func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
 
 func TestAddressesConformance(t *testing.T) {
 	porttest.TestAddresses(t, func(t *testing.T) longrun.Addresses { return open(t) })
+}
+
+// A configuration and its job are one transaction: what the service
+// created is queued on disk when the store returns, before any later step
+// (a process killed right after the write leaves nothing queued without
+// its job), and each newly queued version has exactly one job.
+func TestACreatedConfigurationIsQueuedInTheSameTransaction(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/db"
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each write's context ends as the write returns: the process is gone
+	// before any step after it.
+	svc := &longrun.Service{Store: diesAfterWrites{db}, Results: db, Queue: db}
+	caller := longrun.Caller{Owner: "o"}
+	in := func(name string, re float64) *longrun.Input {
+		return &longrun.Input{Name: &name, Params: &longrun.ParamsInput{C: &longrun.Complex{Re: re, Im: 0.3}}}
+	}
+	c, err := svc.Create(dying(ctx), caller, in("first", 0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = svc.Edit(dying(ctx), caller, c.ID, c.ETag(), in("renamed", 0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = svc.Edit(dying(ctx), caller, c.ID, c.ETag(), in("renamed", 0.2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // as if killed: nothing after the writes ran
+
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	msgs, err := db.Receive(ctx, 10, time.Minute, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []int64
+	for _, m := range msgs {
+		var j longrun.Job
+		json.Unmarshal([]byte(m.Body), &j)
+		if j.ID != c.ID {
+			t.Errorf("a job of %s, want only %s's", j.ID, c.ID)
+		}
+		versions = append(versions, j.Version)
+	}
+	if !slices.Equal(versions, []int64{1, 2}) {
+		t.Errorf("jobs of versions %v queued, want [1 2]: one per new version, none for the rename", versions)
+	}
+}
+
+type cancelKey struct{}
+
+// dying returns a context that diesAfterWrites ends after its write.
+func dying(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	return context.WithValue(ctx, cancelKey{}, cancel)
+}
+
+// diesAfterWrites is the database whose admitted writes end their context
+// once committed.
+type diesAfterWrites struct{ *sqlite.DB }
+
+func (d diesAfterWrites) CreateConfiguration(ctx context.Context, c *longrun.Configuration, a longrun.Admission) error {
+	defer ctx.Value(cancelKey{}).(context.CancelFunc)()
+	return d.DB.CreateConfiguration(ctx, c, a)
+}
+
+func (d diesAfterWrites) AdmitUpdate(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
+	defer ctx.Value(cancelKey{}).(context.CancelFunc)()
+	return d.DB.AdmitUpdate(ctx, id, a, fn)
 }
