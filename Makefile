@@ -86,6 +86,7 @@ bench:
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
 	$(GO) test -run '^$$' -bench Drain -benchtime 1x ./local
 	$(GO) test -run '^$$' -bench Fairness -benchtime 1x ./local
+	$(GO) test -run '^$$' -bench Floods -benchtime 1x ./local
 	$(GO) test -run '^$$' -bench Tiles -benchtime 3x ./local
 	@# A poster killed with SIGKILL mid-render: the restart renders only the missing tiles.
 	$(GO) test -count=1 -run '^TestKilledMidTiledRenderRendersOnlyTheMissingTiles$$' -v ./e2e

@@ -87,7 +87,10 @@ var notExercised = map[string]map[string][]grant{
 		"SQS:SendMessageBatch":       {{"sqs:SendMessage", "JobQueue"}}, // a poster's tile jobs
 		"SQS:SendMessage":            {{"sqs:SendMessage", "JobQueue"}}, // a job back while another renders its parameters; an assembly
 		"DynamoDB:DeleteItem":        {{"dynamodb:DeleteItem", "ResultsTable"}},
-		"DynamoDB:UpdateItem":        {{"dynamodb:UpdateItem", "ResultsTable"}}, // a tile marked in its version's ledger
+		// An owner's counter made from the index, for an owner from before
+		// counters were kept.
+		"DynamoDB:Query":      {{"dynamodb:Query", "ConfigurationsTable/index/byOwnerStatus"}},
+		"DynamoDB:UpdateItem": {{"dynamodb:UpdateItem", "ResultsTable"}}, // a tile marked in its version's ledger
 	},
 	"notify": {
 		"SQS:SendMessage":     {{"sqs:SendMessage", "MailRetryQueue"}},                                                // a failed e-mail, to be tried again

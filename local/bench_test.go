@@ -257,3 +257,86 @@ func BenchmarkTiles(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFloods: a quiet client (another network) asks for a 64×64
+// render behind each shape of flood from one address: one owner with 20
+// of the deepest 512² views, 40 owners with one each, 200 owners with one
+// each, one poster at the work limit (16384², depth 7,450: 2·10¹² iterations).
+// Each deep view is cut into parts of at most worker.DefaultPartWork; the
+// quiet job must be done within one part (the flood's mean, from its tile
+// ledger) plus 1 s. It reports the wait and the part.
+func BenchmarkFloods(b *testing.B) {
+	deep := func(i int) map[string]any {
+		return testutil.Params(-0.8+0.0001*float64(i), 0.156, "width", 512, "height", 512, "depth", 100_000)
+	}
+	poster := testutil.Params(-0.8, 0.156, "width", 16384, "height", 16384, "depth", 7450)
+	for _, shape := range []struct {
+		name         string
+		owners, each int
+		params       func(i int) map[string]any
+	}{
+		{"one-owner", 1, 20, deep},
+		{"40-owners", 40, 1, deep},
+		{"200-owners", 200, 1, deep},
+		{"poster", 1, 1, func(int) map[string]any { return poster }},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			for b.Loop() {
+				sys, url := startBench(b)
+				var flood []web.View
+				for o := range shape.owners {
+					a := testutil.NewClient(b, url)
+					for j := range shape.each {
+						flood = append(flood, a.Create(map[string]any{"name": "flood", "params": shape.params(o*shape.each + j)}))
+					}
+				}
+				// The flood is under way: a part of it has been rendered.
+				ctx := context.Background()
+				deadline := time.Now().Add(2 * time.Minute)
+				for partMs(ctx, b, sys, flood) == 0 {
+					if time.Now().After(deadline) {
+						b.Fatal("no part of the flood rendered in 2 min")
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				quiet := testutil.NewClientFrom(b, url, "127.0.1.1")
+				start := time.Now()
+				v := quiet.Create(map[string]any{"name": "quiet", "params": testutil.Params(-0.4, 0.6, "width", 64, "height", 64)})
+				quiet.Await(v.ID, 2*time.Minute, "done", testutil.Done)
+				wait := time.Since(start)
+				part := time.Duration(partMs(ctx, b, sys, flood) * float64(time.Millisecond))
+				q, _ := sys.DB.QueueStats(ctx)
+				b.ReportMetric(wait.Seconds(), "quiet-wait-s")
+				b.ReportMetric(part.Seconds(), "part-s")
+				fmt.Printf("floods: %-10s the quiet client's 64×64 waited %v behind %d jobs queued; one part of the flood takes %v\n",
+					shape.name, wait.Round(time.Millisecond), q.Visible, part.Round(time.Millisecond))
+				if wait > part+time.Second {
+					b.Errorf("%s: the quiet client waited %v, more than one part (%v) plus 1 s", shape.name, wait.Round(time.Millisecond), part)
+				}
+			}
+		})
+	}
+}
+
+// partMs is the mean render time of the parts of flood done so far, in
+// milliseconds; 0 before any.
+func partMs(ctx context.Context, b *testing.B, sys *local.System, flood []web.View) float64 {
+	var ms float64
+	var n int
+	for _, v := range flood {
+		c, err := sys.DB.Configuration(ctx, v.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := sys.DB.TileTally(ctx, c.ID, c.Version)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms += float64(t.RenderMs)
+		n += len(t.Tiles)
+	}
+	if n == 0 {
+		return 0
+	}
+	return ms / float64(n)
+}

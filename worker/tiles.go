@@ -26,21 +26,41 @@ type ImageWriter interface {
 	WriteImage(ctx context.Context, key string, write func(io.Writer) error) error
 }
 
-func (w *Worker) tileSize() int { return cmp.Or(w.TileSize, 512) }
+// DefaultPartWork is the most work (iterations, width × height × depth)
+// one part of a render may have by default: about half a second of one
+// core at the worst case, every pixel reaching the depth.
+const DefaultPartWork = 1_000_000_000
+
+// minTile is the smallest side of a tile cut by work.
+const minTile = 16
+
+func (w *Worker) partWork() int64 { return cmp.Or(w.PartWork, DefaultPartWork) }
+
+// tileSize is the side of p's tiles: TileSize, or less for a deep view,
+// so that no tile's work is over PartWork.
+func (w *Worker) tileSize(p longrun.Params) int {
+	size := cmp.Or(w.TileSize, 512)
+	for size > minTile && int64(size)*int64(size)*int64(p.Depth) > w.partWork() {
+		size = max(size-size/8, minTile)
+	}
+	return size
+}
 
 // tiled reports whether p's image is rendered as tiles: a big image, or
-// one that may cost more than TileWork iterations (a few seconds).
+// one whose work is over PartWork, so that no part holds a worker for more
+// than about a second while others wait.
 func (w *Worker) tiled(p longrun.Params) bool {
 	pixels := p.Width * p.Height
-	return w.Requeue != nil && pixels > w.tileSize()*w.tileSize() &&
-		(pixels > cmp.Or(w.TileAbove, 4<<20) || int64(pixels)*int64(p.Depth) > cmp.Or(w.TileWork, 10_000_000_000))
+	size := w.tileSize(p)
+	return w.Requeue != nil && pixels > size*size &&
+		(pixels > cmp.Or(w.TileAbove, 4<<20) || p.Work() > w.partWork())
 }
 
 // planTiles begins a tiled render: the version is marked rendering with
 // its tiles to do, and a job sent for each. A planner delivered again sends
 // them again; a tile finishes once however often it is rendered.
 func (w *Worker) planTiles(ctx context.Context, c *longrun.Configuration, job longrun.Job, log *slog.Logger) error {
-	size := w.tileSize()
+	size := w.tileSize(c.Params)
 	tiles := c.Params.Julia().Tiles(size, size)
 	if err := w.Service.StartTiles(ctx, job, len(tiles), size); err != nil {
 		return err
@@ -49,6 +69,7 @@ func (w *Worker) planTiles(ctx context.Context, c *longrun.Configuration, job lo
 	for i, t := range tiles {
 		jobs[i] = job
 		jobs[i].Kind, jobs[i].Tile = longrun.JobTile, t.Index
+		jobs[i].Work = int64(t.Rect.Dx()) * int64(t.Rect.Dy()) * int64(c.Params.Depth)
 	}
 	if bs, ok := w.Requeue.(BatchSender); ok {
 		if err := bs.SendJobs(ctx, jobs); err != nil {
@@ -109,6 +130,7 @@ func (w *Worker) tile(ctx context.Context, job longrun.Job, log *slog.Logger) er
 	if complete {
 		aj := job
 		aj.Kind, aj.Tile = longrun.JobAssemble, 0
+		aj.Work = int64(c.Params.Width) * int64(c.Params.Height) // one pass of colouring
 		if err := w.Requeue.SendJobAfter(ctx, aj, 0); err != nil {
 			return fmt.Errorf("send assembly job: %w", err)
 		}

@@ -85,10 +85,12 @@ type Worker struct {
 	TileAbove int
 	// TileSize is a tile's side, in pixels; 0 means 512.
 	TileSize int
-	// TileWork also tiles an image smaller than TileAbove whose work
-	// (pixels × depth, the most iterations it may cost) is over it; 0
-	// means 10¹⁰, a few seconds of a render on two cores.
-	TileWork int64
+	// PartWork also tiles an image smaller than TileAbove whose work
+	// (pixels × depth, the most iterations it may cost) is over it, in
+	// tiles small enough that each is at most PartWork: the queue shares
+	// workers part by part, so a part is how long a quiet client's job may
+	// wait for a worker. 0 means DefaultPartWork.
+	PartWork int64
 	// Compute computes the escape counts of a view's pixels in a rectangle
 	// (the whole image, or a tile); nil means julia.ComputeRect. Tests
 	// replace it.

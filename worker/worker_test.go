@@ -418,3 +418,45 @@ func TestTilesStopWhenCancelledOrEdited(t *testing.T) {
 		}
 	}
 }
+
+// A job is split by its work, not only its pixels: the biggest view that
+// is not big in pixels, 512² at the deepest depth (2.6·10¹⁰ iterations,
+// minutes of one core), becomes parts of at most PartWork each, so no
+// part holds a worker for long while other clients' jobs wait; a shallow
+// one of the same size stays one job.
+func TestADeepJobIsSplitIntoPartsByWork(t *testing.T) {
+	for _, tc := range []struct {
+		depth int
+		parts bool
+	}{{100_000, true}, {256, false}} {
+		f := newFixture(t)
+		p := longrun.Params{C: longrun.Complex{Re: -0.4, Im: 0.6}, Zoom: 1, Width: 512, Height: 512, Depth: tc.depth, Colormap: "magma"}
+		c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "deep", Params: p}, nil, time.Now())
+		if err := f.db.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
+			t.Fatal(err)
+		}
+		planned := false
+		f.w.Compute = func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error) {
+			planned = true // rendered whole, not planned
+			return nil, julia.Stats{}, errors.New("stop here")
+		}
+		f.w.Process(context.Background(), c.Job(), 1)
+		parts := f.take(t)
+		if !tc.parts {
+			if !planned || len(parts) != 0 {
+				t.Errorf("depth %d: %d parts, want one job rendered whole", tc.depth, len(parts))
+			}
+			continue
+		}
+		var work int64
+		for _, j := range parts {
+			if j.Kind != longrun.JobTile || j.Work > worker.DefaultPartWork {
+				t.Fatalf("depth %d: part %+v, want tiles of at most %d iterations", tc.depth, j, worker.DefaultPartWork)
+			}
+			work += j.Work
+		}
+		if work != p.Work() || len(parts) < 26 {
+			t.Errorf("depth %d: %d parts of %d iterations in all, want the job's %d in 26 or more", tc.depth, len(parts), work, p.Work())
+		}
+	}
+}

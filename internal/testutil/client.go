@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
@@ -31,6 +32,16 @@ type Client struct {
 func NewClient(t testing.TB, base string) *Client {
 	jar, _ := cookiejar.New(nil)
 	return &Client{T: t, Base: strings.TrimSuffix(base, "/"), HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// NewClientFrom returns a client whose connections come from the local
+// address ip (any of 127.0.0.0/8 on a loopback server): another client
+// network to the server's per-address limits and fair shares.
+func NewClientFrom(t testing.TB, base, ip string) *Client {
+	c := NewClient(t, base)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	c.HTTP.Transport = &http.Transport{DialContext: d.DialContext}
+	return c
 }
 
 // A Response is a status, headers and the raw body.
