@@ -262,14 +262,17 @@ func BenchmarkTiles(b *testing.B) {
 // render behind each shape of flood from one address: one owner with 20
 // of the deepest 512² views, 40 owners with one each, 200 owners with one
 // each, one poster at the work limit (16384², depth 7,450: 2·10¹² iterations).
-// Each deep view is cut into parts of at most worker.DefaultPartWork; the
+// Every pixel of each runs to the depth. Each is cut into parts of at most
+// worker.DefaultPartWork; the
 // quiet job must be done within one part (the flood's mean, from its tile
 // ledger) plus 1 s. It reports the wait and the part.
 func BenchmarkFloods(b *testing.B) {
+	// Views inside the filled Julia set of c ≈ 0: every pixel runs to the
+	// depth, the most a view of its size may cost.
 	deep := func(i int) map[string]any {
-		return testutil.Params(-0.8+0.0001*float64(i), 0.156, "width", 512, "height", 512, "depth", 100_000)
+		return testutil.Params(0.0001*float64(i), 0, "zoom", 4, "width", 512, "height", 512, "depth", 100_000)
 	}
-	poster := testutil.Params(-0.8, 0.156, "width", 16384, "height", 16384, "depth", 7450)
+	poster := testutil.Params(0, 0, "zoom", 4, "width", 16384, "height", 16384, "depth", 7450)
 	for _, shape := range []struct {
 		name         string
 		owners, each int
