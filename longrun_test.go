@@ -431,3 +431,27 @@ func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 		t.Errorf("a new version kept the old one's tiling %+v", c.Tiling)
 	}
 }
+
+// A client is known by its network: every address of one IPv6 /64 (a host
+// picks among 2⁶⁴) or one IPv4 /24 is one client, to the per-address
+// limits and the queue's shares; the lengths are settings.
+func TestAClientIsKnownByItsNetwork(t *testing.T) {
+	var q longrun.Quotas
+	for _, c := range []struct{ addr, want string }{
+		{"203.0.113.7", "203.0.113.0/24"},
+		{"203.0.113.250", "203.0.113.0/24"},
+		{"::ffff:203.0.113.7", "203.0.113.0/24"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := q.ClientKey(c.addr); got != c.want {
+			t.Errorf("ClientKey(%q) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+	every := longrun.Quotas{ClientV4Bits: 32, ClientV6Bits: 128}
+	if a, b := every.ClientKey("203.0.113.7"), every.ClientKey("203.0.113.8"); a == b {
+		t.Errorf("with /32, two addresses are one client %q", a)
+	}
+}

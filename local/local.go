@@ -63,6 +63,9 @@ type Config struct {
 	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
+	// CacheBytes bounds the counts and tiles kept, a cache evicted least
+	// recently used first; 0 means files.DefaultCacheBytes.
+	CacheBytes int64
 	// MinFreeBytes is the free space on the data folder's disk under which
 	// health says degraded; default 256 MiB.
 	MinFreeBytes int64
@@ -150,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err != nil {
 		return fail(err)
 	}
+	images.CacheBytes = cfg.CacheBytes
 	box, err := mailbox.Open(filepath.Join(cfg.DataDir, "mail"))
 	if err != nil {
 		return fail(err)

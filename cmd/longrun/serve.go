@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/local/files"
 )
 
 // runServe runs the local system until ctx ends.
@@ -26,6 +27,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Int64Var(&cfg.Bounds.MaxWork, "max-work", longrun.MaxWork, "most work (width × height × depth, iterations at most) of a configuration")
 	fs.IntVar(&cfg.TileAbove, "tile-above", 4<<20, "pixels above which a render is split into tiles, each a job of its own")
 	fs.IntVar(&cfg.TileSize, "tile-size", 512, "a tile's side, in pixels")
+	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", files.DefaultCacheBytes, "bytes of kept counts and tiles (a cache: the least recently used go first)")
+	fs.IntVar(&cfg.Quotas.ClientV4Bits, "client-v4-bits", 24, "prefix length of the IPv4 network a client is known by (32: every address)")
+	fs.IntVar(&cfg.Quotas.ClientV6Bits, "client-v6-bits", 64, "prefix length of the IPv6 network a client is known by (128: every address)")
 	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
 	fs.StringVar(&logLevel, "log", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&cfg.Quotas.MaxActive, "max-active", 20, "an owner's configurations queued or rendering at once")
@@ -53,6 +57,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}
+	}
+	if cfg.CacheBytes < 1<<20 {
+		return usagef("serve: flag --cache-bytes must be at least 1048576 (1 MiB)")
+	}
+	if b := cfg.Quotas.ClientV4Bits; b < 8 || b > 32 {
+		return usagef("serve: flag --client-v4-bits must be between 8 and 32")
+	}
+	if b := cfg.Quotas.ClientV6Bits; b < 16 || b > 128 {
+		return usagef("serve: flag --client-v6-bits must be between 16 and 128")
 	}
 	if err := cfg.Bounds.Check(); err != nil {
 		return usagef("serve: flags --max-size, --max-depth, --max-work: %v", err)

@@ -1,8 +1,12 @@
 // Package files keeps images in a folder, one file per key, written
-// atomically so a reader never sees half an image.
+// atomically so a reader never sees half an image. The kept counts and
+// tiles (longrun.KeyPrefixes) are a cache bounded in bytes: past the bound
+// the least recently used are deleted, which costs only their render
+// again.
 package files
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
@@ -19,7 +26,19 @@ import (
 )
 
 // A Dir is a folder of images.
-type Dir struct{ path string }
+type Dir struct {
+	path string
+	// CacheBytes bounds the counts and tiles kept; 0 means DefaultCacheBytes.
+	CacheBytes int64
+	// Now is the clock that marks a cache file used; nil means time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	cached int64 // bytes of counts and tiles, as last counted and written
+}
+
+// DefaultCacheBytes is the default bound of the counts and tiles kept.
+const DefaultCacheBytes = 4 << 30
 
 // Dir implements these ports.
 var (
@@ -28,12 +47,111 @@ var (
 	_ longrun.Images = (*Dir)(nil)
 )
 
-// Open returns the image folder at path, creating it.
+// Open returns the image folder at path, creating it, and counts the
+// bytes of its cache.
 func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
 	}
-	return &Dir{path}, nil
+	d := &Dir{path: path}
+	files, err := d.cacheFiles()
+	for _, f := range files {
+		d.cached += f.size
+	}
+	return d, err
+}
+
+type cacheFile struct {
+	name string
+	size int64
+	used time.Time
+}
+
+// cacheFiles lists the counts and tiles kept.
+func (d *Dir) cacheFiles() ([]cacheFile, error) {
+	var out []cacheFile
+	for _, p := range longrun.KeyPrefixes {
+		dir := filepath.Join(d.path, strings.TrimSuffix(p, "/"))
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			info, err := e.Info()
+			if err != nil || !info.Mode().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+				continue // gone meanwhile, or a temporary file being written
+			}
+			out = append(out, cacheFile{filepath.Join(dir, e.Name()), info.Size(), info.ModTime()})
+		}
+	}
+	return out, nil
+}
+
+func isCache(key string) bool {
+	for _, p := range longrun.KeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// used marks a cache file used now: its modification time is its place in
+// the least-recently-used order.
+func (d *Dir) used(name string) {
+	now := time.Now()
+	if d.Now != nil {
+		now = d.Now()
+	}
+	os.Chtimes(name, now, now)
+}
+
+// CachedBytes is the bytes of counts and tiles kept.
+func (d *Dir) CachedBytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cached
+}
+
+// wrote counts a cache file written and, past the bound, deletes the least
+// recently used (read or written) until the cache is at 90% of it.
+func (d *Dir) wrote(name string) error {
+	d.used(name)
+	info, err := os.Stat(name)
+	if err != nil {
+		return nil // replaced or evicted meanwhile
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cached += info.Size()
+	bound := cmp.Or(d.CacheBytes, DefaultCacheBytes)
+	if d.cached <= bound {
+		return nil
+	}
+	files, err := d.cacheFiles()
+	if err != nil {
+		return fmt.Errorf("list the cache: %w", err)
+	}
+	slices.SortFunc(files, func(a, b cacheFile) int { return a.used.Compare(b.used) })
+	d.cached = 0
+	for _, f := range files {
+		d.cached += f.size
+	}
+	for _, f := range files {
+		if d.cached <= bound*9/10 {
+			break
+		}
+		if f.name == name {
+			continue // the newest, being used
+		}
+		if err := os.Remove(f.name); err == nil || errors.Is(err, fs.ErrNotExist) {
+			d.cached -= f.size
+		}
+	}
+	return nil
 }
 
 // file is the path of key: a file in the folder, or, for a key with one
@@ -66,7 +184,10 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(name, 0o644, png)
+	if err := atomicfile.WriteBytes(name, 0o644, png); err != nil || !isCache(key) {
+		return err
+	}
+	return d.wrote(name)
 }
 
 // WriteImage stores under key what write writes, streamed to the file:
@@ -76,7 +197,10 @@ func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) 
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(name, 0o644, write)
+	if err := atomicfile.Write(name, 0o644, write); err != nil || !isCache(key) {
+		return err
+	}
+	return d.wrote(name)
 }
 
 // HasImage reports whether an image is stored under key.
@@ -104,6 +228,9 @@ func (d *Dir) OpenImage(ctx context.Context, key string) (io.ReadCloser, error) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
+	}
+	if isCache(key) {
+		d.used(name) // the last to be evicted
 	}
 	return f, nil
 }
