@@ -64,12 +64,18 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, configurations, resul
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String("connectionId"), AttributeType: str},
 			{AttributeName: aws.String("owner"), AttributeType: str},
+			{AttributeName: aws.String("client"), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("connectionId"), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName:  aws.String(OwnerIndex),
 			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("owner"), KeyType: types.KeyTypeHash}},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String("byClient"),
+			KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("client"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude,
+				NonKeyAttributes: []string{"expiresAt"}},
 		}},
 	}); err != nil {
 		return err

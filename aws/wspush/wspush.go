@@ -4,8 +4,10 @@
 package wspush
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -17,8 +19,12 @@ import (
 	"github.com/longrun/longrun/notify"
 )
 
-// OwnerIndex is the connections table's GSI on owner.
-const OwnerIndex = "byOwner"
+// OwnerIndex is the connections table's GSI on owner; ClientIndex, its
+// keys-only GSI on the client network a connection came from.
+const (
+	OwnerIndex  = "byOwner"
+	ClientIndex = "byClient"
+)
 
 // Poster posts to one connection; apigatewaymanagementapi.Client is one.
 type Poster interface {
@@ -33,8 +39,19 @@ type Connections struct {
 	// TTL is how long a connection record lives (API Gateway closes
 	// connections after 2 hours); 0 means 3 hours.
 	TTL time.Duration
-	Now func() time.Time
+	// MaxPerOwner and MaxPerClient cap the live connections of an owner and
+	// of a client network (however many owners it makes up); 0 means 8 and
+	// 32, as locally. They are counted from the indexes, which trail the
+	// writes by a moment: connections opened at the same instant may pass
+	// a cap by a few; API Gateway's account quota bounds them in all.
+	MaxPerOwner, MaxPerClient int
+	Now                       func() time.Time
 }
+
+// ErrTooMany is the error of a connection past a cap; its message names it.
+type ErrTooMany struct{ Message string }
+
+func (e *ErrTooMany) Error() string { return e.Message }
 
 // Connections implements this port.
 var _ notify.Pusher = (*Connections)(nil)
@@ -46,18 +63,64 @@ func (c *Connections) now() time.Time {
 	return c.Now()
 }
 
-// Connect records a connection of owner.
-func (c *Connections) Connect(ctx context.Context, id, owner string) error {
+// Connect records a connection of owner from client, unless the owner or
+// the client is at its cap (an *ErrTooMany).
+func (c *Connections) Connect(ctx context.Context, id, owner, client string) error {
 	ttl := c.TTL
 	if ttl == 0 {
 		ttl = 3 * time.Hour
 	}
-	_, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.Table, Item: map[string]types.AttributeValue{
+	if max := cmp.Or(c.MaxPerClient, 32); client != "" {
+		n, err := c.count(ctx, ClientIndex, "client", client)
+		if err != nil {
+			return err
+		}
+		if n >= max {
+			return &ErrTooMany{fmt.Sprintf("at most %d live connections from one address; close some pages", max)}
+		}
+	}
+	{
+		max := cmp.Or(c.MaxPerOwner, 8)
+		n, err := c.count(ctx, OwnerIndex, "owner", owner)
+		if err != nil {
+			return err
+		}
+		if n >= max {
+			return &ErrTooMany{fmt.Sprintf("at most %d open pages get live updates; close one", max)}
+		}
+	}
+	item := map[string]types.AttributeValue{
 		"connectionId": &types.AttributeValueMemberS{Value: id},
 		"owner":        &types.AttributeValueMemberS{Value: owner},
 		"expiresAt":    &types.AttributeValueMemberN{Value: strconv.FormatInt(c.now().Add(ttl).Unix(), 10)},
-	}})
+	}
+	if client != "" {
+		item["client"] = &types.AttributeValueMemberS{Value: client}
+	}
+	_, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.Table, Item: item})
 	return err
+}
+
+// count counts the live connections whose attribute name is value, from
+// the index on it.
+func (c *Connections) count(ctx context.Context, index, name, value string) (int, error) {
+	n := 0
+	p := dynamodb.NewQueryPaginator(c.DB, &dynamodb.QueryInput{
+		TableName: &c.Table, IndexName: aws.String(index), Select: types.SelectCount,
+		KeyConditionExpression:   aws.String("#k = :k"),
+		FilterExpression:         aws.String("expiresAt > :now"),
+		ExpressionAttributeNames: map[string]string{"#k": name},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: value},
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(c.now().Unix(), 10)}},
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n += int(out.Count)
+	}
+	return n, nil
 }
 
 // Disconnect forgets a connection.

@@ -2,8 +2,10 @@ package wspush_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -46,7 +48,7 @@ func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
 	c := &wspush.Connections{DB: db, Table: table, API: p}
 	ctx := context.Background()
 	for id, owner := range map[string]string{"a1": "alice", "a2": "alice", "a-gone": "alice", "b1": "bob"} {
-		if err := c.Connect(ctx, id, owner); err != nil {
+		if err := c.Connect(ctx, id, owner, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,7 +80,7 @@ func TestPusherConformance(t *testing.T) {
 		return c, func(owner string) func() [][]byte {
 			n++
 			id := fmt.Sprintf("conn-%d", n)
-			if err := c.Connect(context.Background(), id, owner); err != nil {
+			if err := c.Connect(context.Background(), id, owner, ""); err != nil {
 				t.Fatal(err)
 			}
 			return func() [][]byte {
@@ -101,4 +103,32 @@ func (r *recorder) PostToConnection(ctx context.Context, in *apigatewaymanagemen
 	defer r.mu.Unlock()
 	r.got[*in.ConnectionId] = append(r.got[*in.ConnectionId], in.Data)
 	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
+}
+
+// A connection past its owner's cap, or past its client network's
+// (however many owners the client makes up), is refused with a message
+// naming the cap; a connection of another client is not.
+func TestConnectionsAreCappedPerOwnerAndPerClient(t *testing.T) {
+	awstest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(awstest.Config(t))
+	table := awstest.Name("connections")
+	if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
+		t.Fatal(err)
+	}
+	c := &wspush.Connections{DB: db, Table: table, API: &poster{}, MaxPerOwner: 2, MaxPerClient: 3}
+	ctx := context.Background()
+	connect := func(id, owner, client string) error { return c.Connect(ctx, id, owner, client) }
+	var tooMany *wspush.ErrTooMany
+	connect("a1", "alice", "203.0.113.0/24")
+	connect("a2", "alice", "203.0.113.0/24")
+	if err := connect("a3", "alice", "198.51.100.0/24"); !errors.As(err, &tooMany) || !strings.Contains(err.Error(), "at most 2 open pages") {
+		t.Errorf("alice's third connection: %v, want refused by the owner's cap", err)
+	}
+	connect("b1", "bob", "203.0.113.0/24")
+	if err := connect("m1", "mallory", "203.0.113.0/24"); !errors.As(err, &tooMany) || !strings.Contains(err.Error(), "at most 3 live connections from one address") {
+		t.Errorf("a fourth connection of one client by a new owner: %v, want refused by the client's cap", err)
+	}
+	if err := connect("c1", "carol", "198.51.100.0/24"); err != nil {
+		t.Errorf("another client's connection: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,7 @@ type handler struct {
 	http     *httpadapter.HandlerAdapterV2
 	conns    *wspush.Connections
 	sessions *web.Sessions
+	quotas   longrun.Quotas
 }
 
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
@@ -61,7 +63,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),
 	})
-	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions,
+	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions, quotas: awsenv.Quotas(e),
 		conns: &wspush.Connections{DB: db, Table: e.Required("CONNECTION_TABLE")}}
 	if err := e.Err(); err != nil {
 		return nil, err
@@ -106,7 +108,12 @@ func (h *handler) websocket(ctx context.Context, ev events.APIGatewayWebsocketPr
 		if owner == "" {
 			return events.APIGatewayProxyResponse{StatusCode: 401, Body: "invalid or expired push token"}, nil
 		}
-		if err := h.conns.Connect(ctx, id, owner); err != nil {
+		client := h.quotas.ClientKey(ev.RequestContext.Identity.SourceIP)
+		err := h.conns.Connect(ctx, id, owner, client)
+		if tooMany := (*wspush.ErrTooMany)(nil); errors.As(err, &tooMany) {
+			return events.APIGatewayProxyResponse{StatusCode: 429, Body: tooMany.Message}, nil
+		}
+		if err != nil {
 			return events.APIGatewayProxyResponse{StatusCode: 500}, err
 		}
 	case "$disconnect":
