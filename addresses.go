@@ -10,12 +10,15 @@ import (
 // confirmation mail, that it wants mail from that owner.
 type Address struct {
 	Owner, Addr string
-	// Token is in the confirmation and unsubscribe links; it names this
-	// record alone.
-	Token       string
-	RequestedAt time.Time // when the confirmation mail was sent
-	Confirmed   bool
-	OptedOut    bool // unsubscribed: no more mail, no new confirmation
+	// Token is in the confirmation link and UnsubscribeToken in the
+	// unsubscribe links; each names this record alone and does only its
+	// own work. A record from before UnsubscribeToken has none: its Token
+	// unsubscribes too.
+	Token            string
+	UnsubscribeToken string
+	RequestedAt      time.Time // when the confirmation mail was sent
+	Confirmed        bool
+	OptedOut         bool // unsubscribed: no more mail, no new confirmation
 }
 
 // Address statuses, as views show them.
@@ -30,8 +33,8 @@ const (
 type Addresses interface {
 	// Address returns owner's record of addr; ENOTFOUND if none.
 	Address(ctx context.Context, owner, addr string) (Address, error)
-	// AddressByToken returns the record a link's token names; ENOTFOUND if
-	// none.
+	// AddressByToken returns the record a link's token (either) names;
+	// ENOTFOUND if none.
 	AddressByToken(ctx context.Context, token string) (Address, error)
 	// PutAddress stores a record; it reports false, storing nothing, when
 	// create is set and owner's record of the address exists.
@@ -66,18 +69,37 @@ func EmailStatus(ctx context.Context, as Addresses, owner, addr string) (string,
 }
 
 // ConfirmAddress follows a confirmation link: its address gets its
-// owner's notifications from now on.
+// owner's notifications from now on. An unsubscribe link's token does not
+// confirm, and an address that unsubscribed stays so: following its old
+// confirmation link again does not undo that.
 func (s *Service) ConfirmAddress(ctx context.Context, token string) (Address, error) {
-	return s.setAddress(ctx, token, func(a *Address) { a.Confirmed, a.OptedOut = true, false })
+	return s.setAddress(ctx, token, func(a *Address) error {
+		switch {
+		case token != a.Token:
+			return errInvalidLink
+		case a.OptedOut:
+			return Errorf(ECONFLICT, "%s unsubscribed: this link no longer confirms it", a.Addr)
+		}
+		a.Confirmed = true
+		return nil
+	})
 }
 
 // Unsubscribe follows an unsubscribe link: its address gets no more mail
-// from that owner.
+// from that owner. A confirmation link's token does not unsubscribe.
 func (s *Service) Unsubscribe(ctx context.Context, token string) (Address, error) {
-	return s.setAddress(ctx, token, func(a *Address) { a.Confirmed, a.OptedOut = false, true })
+	return s.setAddress(ctx, token, func(a *Address) error {
+		if token != a.UnsubscribeToken && (a.UnsubscribeToken != "" || token != a.Token) {
+			return errInvalidLink
+		}
+		a.Confirmed, a.OptedOut = false, true
+		return nil
+	})
 }
 
-func (s *Service) setAddress(ctx context.Context, token string, fn func(*Address)) (Address, error) {
+var errInvalidLink = Errorf(ENOTFOUND, "this link is not valid")
+
+func (s *Service) setAddress(ctx context.Context, token string, fn func(*Address) error) (Address, error) {
 	if s.Addresses == nil || !ValidID(token) {
 		return Address{}, Errorf(ENOTFOUND, "this link is not valid")
 	}
@@ -88,7 +110,9 @@ func (s *Service) setAddress(ctx context.Context, token string, fn func(*Address
 	if err != nil {
 		return Address{}, err
 	}
-	fn(&a)
+	if err := fn(&a); err != nil {
+		return Address{}, err
+	}
 	_, err = s.Addresses.PutAddress(ctx, a, false)
 	return a, err
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -1180,5 +1181,43 @@ func TestHealthSaysDegradedWithItsReason(t *testing.T) {
 			t.Fatal("health stayed degraded after the render ended")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The confirmation and unsubscribe links carry tokens of their own: the
+// unsubscribe link's cannot confirm, the confirmation link's cannot
+// unsubscribe, and once unsubscribed, following the old confirmation link
+// again changes nothing.
+func TestEachEmailLinkDoesOnlyItsOwnWork(t *testing.T) {
+	_, url := start(t, newRenderer())
+	c := testutil.NewClient(t, url)
+	confirm := c.ConfirmEmail("ada@example.com")
+	var box struct{ Messages []notify.Mail }
+	c.Do("GET", "/api/mail", nil).JSON(t, &box)
+	if len(box.Messages) != 1 || box.Messages[0].Unsubscribe == "" {
+		t.Fatalf("mailbox %+v, want the confirmation with its unsubscribe link", box.Messages)
+	}
+	u, _ := neturl.Parse(box.Messages[0].Unsubscribe)
+	unsubscribe := u.RequestURI()
+	confirmToken := strings.TrimPrefix(confirm, "/api/email/confirm?token=")
+	if strings.Contains(unsubscribe, confirmToken) {
+		t.Fatalf("the unsubscribe link %s carries the confirmation's token", unsubscribe)
+	}
+	swapped := strings.Replace(unsubscribe, "/unsubscribe?", "/confirm?", 1)
+	if res := c.Do("POST", swapped, nil); res.Status != http.StatusNotFound {
+		t.Errorf("confirming with the unsubscribe token: %d, want 404", res.Status)
+	}
+	if res := c.Do("POST", "/api/email/unsubscribe?token="+confirmToken, nil); res.Status != http.StatusNotFound {
+		t.Errorf("unsubscribing with the confirmation token: %d, want 404", res.Status)
+	}
+	if res := c.Do("POST", unsubscribe, nil); res.Status != http.StatusOK {
+		t.Fatalf("unsubscribing: %d %s", res.Status, res.Body)
+	}
+	if res := c.Do("POST", confirm, nil); res.Status != http.StatusConflict || !strings.Contains(string(res.Body), "unsubscribed") {
+		t.Errorf("the confirmation link after unsubscribing: %d %s, want 409 saying it is unsubscribed", res.Status, res.Body)
+	}
+	v := c.Create(map[string]any{"name": "after", "params": small(0.33, 0.1), "notifyEmail": "ada@example.com"})
+	if v.NotifyEmailStatus != longrun.EmailUnsubscribed {
+		t.Errorf("the address is %q after all that, want unsubscribed", v.NotifyEmailStatus)
 	}
 }

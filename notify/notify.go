@@ -217,14 +217,14 @@ func (n *Notifier) confirm(ctx context.Context, owner, addr string) error {
 	if s, err := n.Addresses.Suppressed(ctx, addr); err != nil || s {
 		return err
 	}
-	a := longrun.Address{Owner: owner, Addr: addr, Token: longrun.NewID(), RequestedAt: time.Now().UTC()}
+	a := longrun.Address{Owner: owner, Addr: addr, Token: longrun.NewID(), UnsubscribeToken: longrun.NewID(), RequestedAt: time.Now().UTC()}
 	created, err := n.Addresses.PutAddress(ctx, a, true)
 	if err != nil || !created {
 		return err // an address is asked once
 	}
 	base := strings.TrimSuffix(n.BaseURL, "/")
 	m := Mail{Owner: owner, To: addr, Subject: "Confirm e-mails from longrun",
-		Unsubscribe: base + "/api/email/unsubscribe?token=" + a.Token,
+		Unsubscribe: base + "/api/email/unsubscribe?token=" + a.UnsubscribeToken,
 		Text: "Someone, you we hope, asked longrun to e-mail this address when their Julia-set renders finish.\n\n" +
 			"To get those e-mails, confirm here:\n" + base + "/api/email/confirm?token=" + a.Token + "\n\n" +
 			"If it was not you, ignore this message: this address gets nothing more from longrun unless it is confirmed.\n"}
@@ -249,7 +249,7 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 		return err
 	}
 	m := message(c, n.BaseURL)
-	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + a.Token
+	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + cmp.Or(a.UnsubscribeToken, a.Token)
 	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
 	if c.MailRequests > 0 { // each request is sent once; a finish after requests still mails

@@ -584,7 +584,8 @@ func TestAddresses(t *testing.T, newAddresses func(t *testing.T) longrun.Address
 func addressRecords(t *testing.T, as longrun.Addresses) {
 	ctx := context.Background()
 	owner := longrun.NewID()
-	a := longrun.Address{Owner: owner, Addr: "Ada@Example.com", Token: longrun.NewID(), RequestedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	a := longrun.Address{Owner: owner, Addr: "Ada@Example.com", Token: longrun.NewID(), UnsubscribeToken: longrun.NewID(),
+		RequestedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	if _, err := as.Address(ctx, owner, "ada@example.com"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
 		t.Fatalf("before: %v, want ENOTFOUND", err)
 	}
@@ -597,7 +598,7 @@ func addressRecords(t *testing.T, as longrun.Addresses) {
 		t.Errorf("a second create: %v %v, want refused", ok, err)
 	}
 	got, err := as.Address(ctx, owner, "ADA@example.com")
-	if err != nil || got.Token != a.Token || got.Confirmed || !got.RequestedAt.Equal(a.RequestedAt) {
+	if err != nil || got.Token != a.Token || got.UnsubscribeToken != a.UnsubscribeToken || got.Confirmed || !got.RequestedAt.Equal(a.RequestedAt) {
 		t.Fatalf("by owner: %+v %v", got, err)
 	}
 	if _, err := as.Address(ctx, longrun.NewID(), "ada@example.com"); longrun.ErrorCode(err) != longrun.ENOTFOUND {
@@ -613,8 +614,10 @@ func addressByToken(t *testing.T, as longrun.Addresses, a longrun.Address) {
 	if _, err := as.PutAddress(ctx, a, false); err != nil {
 		t.Fatal(err)
 	}
-	if byToken, err := as.AddressByToken(ctx, a.Token); err != nil || !byToken.Confirmed || byToken.Owner != a.Owner {
-		t.Errorf("by token: %+v %v, want the confirmed record", byToken, err)
+	for _, token := range []string{a.Token, a.UnsubscribeToken} {
+		if byToken, err := as.AddressByToken(ctx, token); err != nil || !byToken.Confirmed || byToken.Owner != a.Owner {
+			t.Errorf("by token %s: %+v %v, want the confirmed record", token, byToken, err)
+		}
 	}
 	if _, err := as.AddressByToken(ctx, longrun.NewID()); longrun.ErrorCode(err) != longrun.ENOTFOUND {
 		t.Errorf("an unknown token: %v, want ENOTFOUND", err)

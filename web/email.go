@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 
@@ -31,6 +32,10 @@ func (s *server) emailPage(w http.ResponseWriter, r *http.Request, status int, d
 
 // linkFailed shows why a link from an e-mail did not work.
 func (s *server) linkFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if e := (*longrun.Error)(nil); errors.As(err, &e) && e.Code == longrun.ECONFLICT {
+		s.emailPage(w, r, http.StatusConflict, emailPageData{Title: "Nothing was changed", Text: e.Message})
+		return
+	}
 	if longrun.ErrorCode(err) != longrun.ENOTFOUND {
 		s.Logger.Error("e-mail link", "err", err, "requestId", RequestID(r.Context()))
 		s.emailPage(w, r, http.StatusServiceUnavailable, emailPageData{Title: "Try again later",

@@ -66,10 +66,15 @@ func (st *Store) PutAddress(ctx context.Context, a longrun.Address, create bool)
 	if create {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	}
-	_, err = st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Put: put},
 		{Put: &types.Put{TableName: &st.ResultTable, Item: map[string]types.AttributeValue{"pk": s("addrtoken#" + a.Token), "ref": s(pk)}}},
-	}})
+	}
+	if a.UnsubscribeToken != "" {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &st.ResultTable,
+			Item: map[string]types.AttributeValue{"pk": s("addrtoken#" + a.UnsubscribeToken), "ref": s(pk)}}})
+	}
+	_, err = st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var canceled *types.TransactionCanceledException
 	if create && errors.As(err, &canceled) {
 		return false, nil
