@@ -542,8 +542,8 @@ func (c *Configuration) TallyTiles(version int64, tally *TileTally) error {
 }
 
 // NewlyQueued reports whether a write that took a configuration from was
-// to c left it newly queued: a render to send.
+// (nil: a create) to c left it newly queued: a render to send.
 func NewlyQueued(was, c *Configuration) bool {
-	return c.Status == StatusQueued &&
-		(was.Status != StatusQueued || was.Version != c.Version || !was.QueuedAt.Equal(c.QueuedAt))
+	return c.Status == StatusQueued && (was == nil ||
+		was.Status != StatusQueued || was.Version != c.Version || !was.QueuedAt.Equal(c.QueuedAt))
 }

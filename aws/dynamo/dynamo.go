@@ -108,7 +108,7 @@ func (st *Store) CreateConfiguration(ctx context.Context, c *longrun.Configurati
 	put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(id)")}}
 	for range 3 {
-		err = st.countedWrite(ctx, c.Owner, put, st.countUpdate(c.Owner, 1, activeness(c), a), 1, activeness(c), a)
+		err = st.countedWrite(ctx, c.Owner, put, 1, activeness(c), a)
 		if !errors.Is(err, errCounted) {
 			break
 		}
@@ -218,7 +218,7 @@ func (st *Store) update(ctx context.Context, id string, a longrun.Admission, fn 
 		if da := activeness(c) - was; da != 0 {
 			put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
 				ConditionExpression: cond, ExpressionAttributeValues: vals}}
-			err = st.countedWrite(ctx, c.Owner, put, st.countUpdate(c.Owner, 0, da, a), 0, da, a)
+			err = st.countedWrite(ctx, c.Owner, put, 0, da, a)
 			switch {
 			case err == nil:
 				return c, nil
@@ -259,7 +259,7 @@ func (st *Store) DeleteConfiguration(ctx context.Context, id string) error {
 		del := types.TransactWriteItem{Delete: &types.Delete{TableName: &st.ConfigTable,
 			Key: map[string]types.AttributeValue{"id": s(id)}, ConditionExpression: aws.String("seq = :seq"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": n(c.Seq)}}}
-		err = st.countedWrite(ctx, c.Owner, del, st.countUpdate(c.Owner, -1, -activeness(c), longrun.Admission{}), -1, -activeness(c), longrun.Admission{})
+		err = st.countedWrite(ctx, c.Owner, del, -1, -activeness(c), longrun.Admission{})
 		if !errors.Is(err, errWritten) && !errors.Is(err, errCounted) {
 			return err
 		}

@@ -61,10 +61,11 @@ var errWritten = errors.New("configuration written in between")
 var errCounted = errors.New("owner's counts made")
 
 // countedWrite writes item (index 0, the configuration) and the owner's
-// count change (index 1) in one transaction. A failed counter condition is
+// count change by ds and da within a (index 1) in one transaction. A failed counter condition is
 // either a missing counter, made here (errCounted), or a quota passed
 // (the Admission's error).
-func (st *Store) countedWrite(ctx context.Context, owner string, write, count types.TransactWriteItem, ds, da int, a longrun.Admission) error {
+func (st *Store) countedWrite(ctx context.Context, owner string, write types.TransactWriteItem, ds, da int, a longrun.Admission) error {
+	count := st.countUpdate(owner, ds, da, a)
 	_, err := st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{write, count}})
 	var canceled *types.TransactionCanceledException
 	if !errors.As(err, &canceled) {

@@ -38,12 +38,7 @@ func (p *poster) PostToConnection(ctx context.Context, in *apigatewaymanagementa
 }
 
 func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
-	awstest.DynamoDB(t)
-	db := dynamodb.NewFromConfig(awstest.Config(t))
-	table := awstest.Name("connections")
-	if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
-		t.Fatal(err)
-	}
+	db, table := connectionsTable(t)
 	p := &poster{gone: map[string]bool{"a-gone": true}}
 	c := &wspush.Connections{DB: db, Table: table, API: p}
 	ctx := context.Background()
@@ -68,12 +63,7 @@ func TestPushReachesOnlyTheOwnerAndForgetsGoneConnections(t *testing.T) {
 
 func TestPusherConformance(t *testing.T) {
 	porttest.TestPusher(t, func(t *testing.T) (porttest.Pusher, func(string) func() [][]byte) {
-		awstest.DynamoDB(t)
-		db := dynamodb.NewFromConfig(awstest.Config(t))
-		table := awstest.Name("connections")
-		if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
-			t.Fatal(err)
-		}
+		db, table := connectionsTable(t)
 		p := &recorder{got: map[string][][]byte{}}
 		c := &wspush.Connections{DB: db, Table: table, API: p}
 		n := 0
@@ -109,12 +99,7 @@ func (r *recorder) PostToConnection(ctx context.Context, in *apigatewaymanagemen
 // (however many owners the client makes up), is refused with a message
 // naming the cap; a connection of another client is not.
 func TestConnectionsAreCappedPerOwnerAndPerClient(t *testing.T) {
-	awstest.DynamoDB(t)
-	db := dynamodb.NewFromConfig(awstest.Config(t))
-	table := awstest.Name("connections")
-	if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
-		t.Fatal(err)
-	}
+	db, table := connectionsTable(t)
 	c := &wspush.Connections{DB: db, Table: table, API: &poster{}, MaxPerOwner: 2, MaxPerClient: 3}
 	ctx := context.Background()
 	connect := func(id, owner, client string) error { return c.Connect(ctx, id, owner, client) }
@@ -131,4 +116,16 @@ func TestConnectionsAreCappedPerOwnerAndPerClient(t *testing.T) {
 	if err := connect("c1", "carol", "198.51.100.0/24"); err != nil {
 		t.Errorf("another client's connection: %v", err)
 	}
+}
+
+// connectionsTable makes an empty connections table on the local DynamoDB.
+func connectionsTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	awstest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(awstest.Config(t))
+	table := awstest.Name("connections")
+	if err := dynamo.CreateTables(context.Background(), db, awstest.Name("c"), awstest.Name("r"), table); err != nil {
+		t.Fatal(err)
+	}
+	return db, table
 }

@@ -185,20 +185,8 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration,
 			}
 			return err
 		}
-		if a.MaxStored > 0 || a.MaxActive > 0 {
-			var stored, active int
-			if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
-				return err
-			}
-			if err := a.Check(stored, active); err != nil {
-				return err
-			}
-		}
-		if a.Enqueue && c.Status == longrun.StatusQueued {
-			if err := db.insertJob(tx, c.Job(), 0); err != nil {
-				return err
-			}
-			queued = true
+		if queued, err = db.admit(tx, nil, c, a); err != nil {
+			return err
 		}
 		return db.logChange(tx, c.ID, nil, body)
 	})
@@ -209,6 +197,33 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration,
 		}
 	}
 	return err
+}
+
+// admit checks, in tx, the owner's counts after a write that took a
+// configuration from was (nil: a create) to c against a: the stored count
+// on a create, the active count when the write makes it active. It queues
+// c's job when a asks and the write leaves it newly queued, and reports
+// whether it did.
+func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admission) (bool, error) {
+	if was != nil {
+		a.MaxStored = 0 // an update keeps the stored count
+		if !c.Status.Active() || was.Status.Active() {
+			a.MaxActive = 0
+		}
+	}
+	if a.MaxStored > 0 || a.MaxActive > 0 {
+		var stored, active int
+		if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
+			return false, err
+		}
+		if err := a.Check(stored, active); err != nil {
+			return false, err
+		}
+	}
+	if !a.Enqueue || !longrun.NewlyQueued(was, c) {
+		return false, nil
+	}
+	return true, db.insertJob(tx, c.Job(), 0)
 }
 
 // SendsJobsFor reports that the database queues the jobs of its admitted
@@ -317,20 +332,10 @@ func (db *DB) update(ctx context.Context, id string, a *longrun.Admission, fn fu
 		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ?, status = ? WHERE id = ?`, c.Seq, cur, string(c.Status), id); err != nil {
 			return err
 		}
-		if a != nil && c.Status.Active() && !was.Status.Active() && a.MaxActive > 0 {
-			var stored, active int
-			if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
+		if a != nil {
+			if queued, err = db.admit(tx, &was, c, *a); err != nil {
 				return err
 			}
-			if err := (longrun.Admission{MaxActive: a.MaxActive}).Check(0, active); err != nil {
-				return err
-			}
-		}
-		if a != nil && a.Enqueue && longrun.NewlyQueued(&was, c) {
-			if err := db.insertJob(tx, c.Job(), 0); err != nil {
-				return err
-			}
-			queued = true
 		}
 		return db.logChange(tx, id, old, cur)
 	})
