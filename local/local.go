@@ -63,6 +63,13 @@ type Config struct {
 	RetryBase time.Duration
 	// RenderTimeout bounds one render; default 2 min.
 	RenderTimeout time.Duration
+	// MaxConns and MaxConnsPerClient bound the open connections, in all
+	// and of one client network (not applied behind a proxy, with
+	// TrustForwardedFor: every peer is the proxy there); past them a
+	// connection is closed at accept. Default: the open-file limit less
+	// 256 for the database, images and mail (at most 16,384; 4,096 where
+	// it is unknown), and 128.
+	MaxConns, MaxConnsPerClient int
 	// CacheBytes bounds the counts and tiles kept, a cache evicted least
 	// recently used first; 0 means files.DefaultCacheBytes.
 	CacheBytes int64
@@ -168,6 +175,11 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err != nil {
 		return fail(err)
 	}
+	limited := &limitListener{Listener: ln, MaxPerClient: cfg.MaxConnsPerClient, MaxTotal: cfg.MaxConns, Logger: log}
+	if !cfg.TrustForwardedFor {
+		limited.ClientKey = cfg.Quotas.ClientKey
+	}
+	ln = limited
 	url := "http://" + ln.Addr().String() + "/"
 	h := hub.New(log)
 	reg, rec := prom.New(), newRecent()
@@ -224,6 +236,15 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MinFreeBytes == 0 {
 		cfg.MinFreeBytes = 256 << 20
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 4096
+		if n := openFileLimit(); n > 0 {
+			cfg.MaxConns = min(max(n-256, 64), 16384)
+		}
+	}
+	if cfg.MaxConnsPerClient == 0 {
+		cfg.MaxConnsPerClient = 128
 	}
 	if cfg.Visibility == 0 {
 		cfg.Visibility = 3 * time.Minute

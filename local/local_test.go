@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"image"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
@@ -1219,5 +1221,49 @@ func TestEachEmailLinkDoesOnlyItsOwnWork(t *testing.T) {
 	v := c.Create(map[string]any{"name": "after", "params": small(0.33, 0.1), "notifyEmail": "ada@example.com"})
 	if v.NotifyEmailStatus != longrun.EmailUnsubscribed {
 		t.Errorf("the address is %q after all that, want unsubscribed", v.NotifyEmailStatus)
+	}
+}
+
+// Idle connections of one client, however many, cannot take the server's
+// descriptors from the others: past its share a connection is closed at
+// accept, another network's request is served, and a place comes back
+// when a connection closes.
+func TestAClientsIdleConnectionsAreCapped(t *testing.T) {
+	_, url := start(t, newRenderer(), func(c *local.Config) { c.MaxConnsPerClient = 5 })
+	host := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	var idle []net.Conn
+	for range 5 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	refused := func() bool { // the server closes a refused connection without a word
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			return true
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = bufio.NewReader(c).ReadString('\n')
+		return err != nil
+	}
+	if !refused() {
+		t.Errorf("a sixth connection of one client was served")
+	}
+	other := testutil.NewClientFrom(t, url, "127.0.1.1")
+	if res := other.Do("GET", "/api/health", nil); res.Status != http.StatusOK {
+		t.Errorf("another network's request: %d", res.Status)
+	}
+	idle[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for refused() {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection's place never came back")
+		}
+		time.Sleep(10 * time.Millisecond) // the server sees the close on its next read
 	}
 }

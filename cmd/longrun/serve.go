@@ -30,6 +30,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", files.DefaultCacheBytes, "bytes of kept counts and tiles (a cache: the least recently used go first)")
 	fs.IntVar(&cfg.Quotas.ClientV4Bits, "client-v4-bits", 24, "prefix length of the IPv4 network a client is known by (32: every address)")
 	fs.IntVar(&cfg.Quotas.ClientV6Bits, "client-v6-bits", 64, "prefix length of the IPv6 network a client is known by (128: every address)")
+	fs.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", 128, "open connections of one client network (not behind --trust-forwarded-for)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "open connections in all (default: the open-file limit less 256, at most 16384)")
 	fs.IntVar(&cfg.MaxReceives, "max-receives", 5, "deliveries of a failing job before it is dead-lettered")
 	fs.StringVar(&logLevel, "log", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&cfg.Quotas.MaxActive, "max-active", 20, "an owner's configurations queued or rendering at once")
@@ -53,10 +55,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
 		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
 		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
-		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": cfg.TileAbove, "tile-size": cfg.TileSize} {
+		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": cfg.TileAbove, "tile-size": cfg.TileSize,
+		"max-conns-per-client": cfg.MaxConnsPerClient} {
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
 		}
+	}
+	if cfg.MaxConns < 0 {
+		return usagef("serve: flag --max-conns must be 0 (the default) or more")
 	}
 	if cfg.CacheBytes < 1<<20 {
 		return usagef("serve: flag --cache-bytes must be at least 1048576 (1 MiB)")
