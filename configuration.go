@@ -437,6 +437,10 @@ type Job struct {
 	// client's and owner's shares are charged when it is handed out.
 	Client string `json:"client,omitempty"`
 	Work   int64  `json:"work,omitempty"`
+	// Recheck marks the outbox's copy of a job (see notify.Notifier's
+	// Outbox): it renders only a version still queued, one whose own job
+	// was never sent or is still waiting; otherwise it is dropped.
+	Recheck bool `json:"recheck,omitempty"`
 	// Kind is JobRender (empty), JobTile or JobAssemble; Tile is a tile
 	// job's tile.
 	Kind string `json:"kind,omitempty"`

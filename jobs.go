@@ -16,6 +16,7 @@ const (
 	SkipStopped      Skip = "stopped"      // the version was cancelled or failed for good
 	SkipDuplicate    Skip = "duplicate"    // the version is done already
 	SkipDeduplicated Skip = "deduplicated" // done now, from an existing result
+	SkipUnderWay     Skip = "underway"     // a recheck of a version its own job has in hand
 )
 
 // Prepare is a render job's first step: it loads the job's configuration
@@ -26,6 +27,8 @@ func (s *Service) Prepare(ctx context.Context, job Job) (*Configuration, Skip, e
 	switch {
 	case err != nil || skip != SkipNone:
 		return c, skip, err
+	case job.Recheck && c.Status != StatusQueued:
+		return c, SkipUnderWay, nil
 	case !Allowed("start", c.Status):
 		return c, SkipStopped, nil
 	}

@@ -127,6 +127,20 @@ type Notifier struct {
 	// Retry takes e-mails whose send failed; nil fails the feed record
 	// instead, which holds the feed until it is sent.
 	Retry RetryQueue
+	// Outbox, if set, is sent a copy of the job of every version the feed
+	// shows newly queued, marked Recheck and delayed by OutboxDelay (0: a
+	// minute): the change feed is the outbox of the write that queued it,
+	// so a version whose job was never sent (the API stopped between its
+	// write and its send) is rendered all the same. The copy of a version
+	// already under way or done is dropped at once by the worker. Locally
+	// the job is written in the configuration's transaction instead.
+	Outbox      JobQueue
+	OutboxDelay time.Duration
+}
+
+// A JobQueue takes a render job to deliver after a delay.
+type JobQueue interface {
+	SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error
 }
 
 func (n *Notifier) count(channel, outcome string) {
@@ -185,6 +199,13 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 
 // changed mails what a change calls for, then pushes the configuration.
 func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration) error {
+	if n.Outbox != nil && longrun.NewlyQueued(old, cur) {
+		job := cur.Job()
+		job.Recheck = true
+		if err := n.Outbox.SendJobAfter(ctx, job, cmp.Or(n.OutboxDelay, time.Minute)); err != nil {
+			return fmt.Errorf("send the outbox's copy of the job: %w", err)
+		}
+	}
 	// The e-mail goes first, so a page told "done" finds it in the mailbox.
 	if cur.NotifyEmail != "" && (old == nil || old.NotifyEmail != cur.NotifyEmail) {
 		if err := n.confirm(ctx, cur.Owner, cur.NotifyEmail); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,5 +314,50 @@ func TestARequestedResultIsMailedOncePerRequest(t *testing.T) {
 		if mail.To != "ada@example.com" || !strings.Contains(mail.Text, "http://x") {
 			t.Errorf("sent %+v, want the result's e-mail with its link", mail)
 		}
+	}
+}
+
+type outbox struct {
+	jobs   []longrun.Job
+	delays []time.Duration
+}
+
+func (o *outbox) SendJobAfter(_ context.Context, job longrun.Job, d time.Duration) error {
+	o.jobs, o.delays = append(o.jobs, job), append(o.delays, d)
+	return nil
+}
+
+// The change feed is the outbox of the writes that queue a render: each
+// version it shows newly queued (a create, an edit, a retry) is sent a
+// delayed copy of its job marked Recheck, so a version whose own job was
+// never sent is rendered all the same; progress, a finish and a rename
+// send nothing.
+func TestTheFeedIsTheOutboxOfQueuedVersions(t *testing.T) {
+	n, _, _ := newNotifier(t)
+	o := &outbox{}
+	n.Outbox = o
+	renamed := config(longrun.StatusQueued, 2)
+	renamed.Name = "renamed"
+	failed := config(longrun.StatusFailed, 2)
+	retried := config(longrun.StatusQueued, 2)
+	retried.QueuedAt = time.Now().Add(time.Minute)
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 1, nil, config(longrun.StatusQueued, 1)),                                // a create
+		record(t, 2, config(longrun.StatusQueued, 1), config(longrun.StatusRendering, 1)), // started
+		record(t, 3, config(longrun.StatusRendering, 1), config(longrun.StatusDone, 1)),   // done
+		record(t, 4, config(longrun.StatusDone, 1), config(longrun.StatusQueued, 2)),      // an edit
+		record(t, 5, config(longrun.StatusQueued, 2), renamed),                            // a rename
+		record(t, 6, failed, retried),                                                     // a retry
+	}}
+	if resp, err := n.HandleStream(context.Background(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatal(resp, err)
+	}
+	var got []string
+	for i, j := range o.jobs {
+		got = append(got, fmt.Sprintf("v%d recheck=%v after %v", j.Version, j.Recheck, o.delays[i]))
+	}
+	want := []string{"v1 recheck=true after 1m0s", "v2 recheck=true after 1m0s", "v2 recheck=true after 1m0s"}
+	if !slices.Equal(got, want) {
+		t.Errorf("outbox sent %v, want %v", got, want)
 	}
 }

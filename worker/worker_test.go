@@ -460,3 +460,33 @@ func TestADeepJobIsSplitIntoPartsByWork(t *testing.T) {
 		}
 	}
 }
+
+// The outbox's copy of a job (Recheck) renders a version still queued,
+// whose own job was lost, and is dropped, rendering nothing, for a version
+// its own job has in hand or has done.
+func TestARecheckRendersOnlyAVersionStillQueued(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	lost, job := f.configuration(t, -0.4)
+	job.Recheck = true
+	if err := f.w.Process(ctx, job, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(t, lost.ID); got.Status != longrun.StatusDone || f.renders.Load() != 1 {
+		t.Fatalf("a recheck of a queued version: %s after %d renders, want done", got.Status, f.renders.Load())
+	}
+	if err := f.w.Process(ctx, job, 1); err != nil { // again, once done
+		t.Fatal(err)
+	}
+	underWay, job := f.configuration(t, -0.41)
+	if err := f.w.Service.StartRender(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	job.Recheck = true
+	if err := f.w.Process(ctx, job, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(t, underWay.ID); got.Status != longrun.StatusRendering || f.renders.Load() != 1 {
+		t.Errorf("rechecks of a done and a rendering version: %s after %d renders, want only the first render", got.Status, f.renders.Load())
+	}
+}

@@ -3,6 +3,7 @@ package awsfaults_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -184,4 +185,57 @@ type pushFunc func(context.Context, string, []byte) error
 
 func (f pushFunc) Push(ctx context.Context, owner string, msg []byte) error {
 	return f(ctx, owner, msg)
+}
+
+// TestAWriteWhoseSendWasLostIsSentFromTheFeed: the API stores a
+// configuration and then cannot send its job (SQS down, as if the function
+// stopped between the two); the change feed, the outbox of that write,
+// sends a copy of the job, which the worker takes as a render still to do.
+func TestAWriteWhoseSendWasLostIsSentFromTheFeed(t *testing.T) {
+	st := store(t)
+	ctx := context.Background()
+	endpoint, down := flaky(t, awstest.SQS(t))
+	sqsClient := sqs.NewFromConfig(awstest.Config(t), func(o *sqs.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+	})
+	q, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("jobs"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := &sqsqueue.Queue{Client: sqsClient, URL: *q.QueueUrl}
+	svc := &longrun.Service{Store: st, Results: st, Queue: jobs}
+	down.Store(true)
+	name := "lost send"
+	c, err := svc.Create(ctx, longrun.Caller{Owner: longrun.NewID()}, &longrun.Input{Name: &name,
+		Params: &longrun.ParamsInput{C: &longrun.Complex{Re: -0.4, Im: 0.6}}})
+	if !errors.Is(err, longrun.ErrNotQueued) {
+		t.Fatalf("create with the queue down: %v, want ErrNotQueued", err)
+	}
+	down.Store(false)
+
+	stored, err := st.Configuration(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, _ := attr.StreamImage(stored) // what the table's stream carries for the write
+	n := &notify.Notifier{Sent: st, Outbox: jobs, OutboxDelay: time.Nanosecond,
+		Push: pushFunc(func(context.Context, string, []byte) error { return nil })}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{{EventName: "INSERT",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: image}}}}
+	if resp, err := n.HandleStream(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatal(resp, err)
+	}
+	out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("job queue: %v %v, want the outbox's copy of the job", out, err)
+	}
+	var job longrun.Job
+	json.Unmarshal([]byte(*out.Messages[0].Body), &job)
+	if job.ID != c.ID || job.Version != c.Version || !job.Recheck {
+		t.Fatalf("sent %+v, want a recheck of %s v%d", job, c.ID, c.Version)
+	}
+	if _, skip, err := svc.Prepare(ctx, job); err != nil || skip != longrun.SkipNone {
+		t.Errorf("the worker's first step for it: skip %q, %v; want a render to do", skip, err)
+	}
 }

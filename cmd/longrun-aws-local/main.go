@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
 		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url,
 		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store},
-		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *retries.QueueUrl}}
+		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *retries.QueueUrl}, Outbox: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}}
 
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)

@@ -63,13 +63,18 @@ const (
 	recordKB          = 2.0  // a configuration's record once it has history (up to 12 parameter sets)
 	configWrites      = 5    // create, start, progress, finish, the e-mail's request mark
 	statusWrites      = 3    // of them, those that change the status (queued, rendering, done)
-	resultWrites      = 5    // result, lease, its release, two rate-limit counters
-	configReads       = 8    // quota count, the worker's reads, each write's read
-	resultReads       = 4    // dedup lookup, lease, sent mark, address
-	pushesPerRender   = 4    // rendering, progress, done, and one connect
-	apiRoutes         = 21   // web/openapi.json's operations
-	statusesPerRoute  = 3    // the statuses a route is seen answering in a month
-	tileSide          = 512
+	// Of them, the create and the finish change the owner's active count:
+	// each is a TransactWriteItems of the record and the owner's counter,
+	// and a transaction bills twice the units of its items.
+	countedWrites    = 2
+	recheckMs        = 20 // the outbox's copy of the job, dropped once its version is under way
+	resultWrites     = 5  // result, lease, its release, two rate-limit counters
+	configReads      = 8  // quota count, the worker's reads, each write's read
+	resultReads      = 4  // dedup lookup, lease, sent mark, address
+	pushesPerRender  = 4  // rendering, progress, done, and one connect
+	apiRoutes        = 21 // web/openapi.json's operations
+	statusesPerRoute = 3  // the statuses a route is seen answering in a month
+	tileSide         = 512
 )
 
 // A job is one kind of render and what goes with it.
@@ -102,8 +107,8 @@ func cost(j job, st stack, slowdown, views float64) []line {
 		tiles = math.Ceil(float64(j.width)/tileSide) * math.Ceil(float64(j.height)/tileSide)
 	}
 	countsBytes := 4 * pixels // 32-bit escape counts, kept for other colormaps (or as tiles)
-	lambdaMs := j.renderMs*slowdown + sdkOverheadMs + tiles*tileOverheadMs
-	invocations := 1 + tiles
+	lambdaMs := j.renderMs*slowdown + sdkOverheadMs + tiles*tileOverheadMs + recheckMs
+	invocations := 2 + tiles // the job and the outbox's copy
 	if tiles > 0 {
 		invocations++ // the assembly
 	}
@@ -112,8 +117,8 @@ func cost(j job, st stack, slowdown, views float64) []line {
 		gsi = 2
 	}
 	unitsPerWrite := math.Ceil(recordKB)
-	dynamoWrites := configWrites*unitsPerWrite*gsi + statusWrites + resultWrites
-	dynamoReads := float64(configReads + resultReads)
+	dynamoWrites := configWrites*unitsPerWrite*gsi + statusWrites + resultWrites + countedWrites*(unitsPerWrite+2)
+	dynamoReads := float64(configReads + resultReads + 1) // the recheck reads the record
 	if tiles > 0 {
 		// Per tile: a read of the configuration, one ledger update (the
 		// item grows to about 4 KB: 2 units on average); a hundred
@@ -252,12 +257,13 @@ func run(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\n\nAssumptions: AWS us-east-1 list prices as published in %s, free tiers left out; render times measured here, ×%.1f for the render function "+
 		"(%.0f MB), plus %d ms of SDK calls a job and %d ms a tile; template.yaml's defaults: images kept %.0f days, counts and tiles %.0f days, "+
-		"the byOwner index projecting every attribute (%v: each configuration write twice); a record of %.0f KB written %d times a render (%d of them change its status), "+
-		"%d other writes and %d reads; PNGs of 104 KB (512²), 369 KB (1024²), 100 MB (the poster); each image downloaded %.0f× in full; %d push messages a render; "+
+		"the byOwner index projecting every attribute (%v: each configuration write twice); a record of %.0f KB written %d times a render (%d of them change its status, "+
+		"%d of them in a transaction with the owner's counter, at twice the units), %d other writes and %d reads; the outbox's copy of each job "+
+		"(an invocation of %d ms, a read, three SQS requests); PNGs of 104 KB (512²), 369 KB (1024²), 100 MB (the poster); each image downloaded %.0f× in full; %d push messages a render; "+
 		"%d bytes of logs a render; custom metrics: %d routes × %d statuses seen, and the core's others. "+
 		"Not counted: retries of failed jobs, the page's own assets (served by the api function: one invocation each, cached), CloudWatch Logs storage after ingestion.\n",
 		pricesAsOf, *slowdown, st.renderGB*1024, sdkOverheadMs, tileOverheadMs, st.imageDays, st.countsDays, st.ownerIndexAll, recordKB, configWrites, statusWrites,
-		resultWrites, configReads+resultReads, *views, pushesPerRender, logBytesPerRender, apiRoutes, statusesPerRoute)
+		countedWrites, resultWrites, configReads+resultReads+1, recheckMs, *views, pushesPerRender, logBytesPerRender, apiRoutes, statusesPerRoute)
 	return nil
 }
 

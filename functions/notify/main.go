@@ -82,9 +82,12 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		Addresses: store, Limiter: store, Quotas: awsenv.Quotas(e),
 		Failures: &longrun.Service{Store: store, Results: store},
 		Retry:    &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("MAIL_RETRY_QUEUE_URL")},
-		Logger:   awsenv.Logger(),
-		Metrics:  awsenv.Metrics("notify"),
-		BaseURL:  e.Required("BASE_URL"),
+		// The stream is the outbox of the API's writes: a version queued
+		// whose job the API never sent is sent again from here.
+		Outbox:  &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")},
+		Logger:  awsenv.Logger(),
+		Metrics: awsenv.Metrics("notify"),
+		BaseURL: e.Required("BASE_URL"),
 	}
 	return handler{n}, e.Err()
 }
