@@ -46,6 +46,8 @@ type Stats struct {
 	Iterations int64 `json:"iterations"`
 	Pixels     int   `json:"pixels"`
 	RenderMs   int64 `json:"renderMs"`
+	// Bytes is the image's size, what keeping it costs its owners.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // A Configuration is a user's named set of parameters and the state of its
@@ -120,6 +122,7 @@ type Earlier struct {
 	Params   Params    `json:"params"`
 	Hash     string    `json:"hash"`
 	Rendered bool      `json:"rendered,omitempty"`
+	Bytes    int64     `json:"bytes,omitempty"` // the rendered image's size
 	At       time.Time `json:"at"`
 }
 
@@ -146,6 +149,9 @@ func (c *Configuration) remember(next string, now time.Time) {
 	}
 	e := Earlier{Version: c.Version, Params: c.Params, Hash: c.ParamsHash, At: now,
 		Rendered: c.Status == StatusDone && c.RenderedHash == c.ParamsHash}
+	if e.Rendered && c.Stats != nil {
+		e.Bytes = c.Stats.Bytes
+	}
 	h := []Earlier{e}
 	for _, old := range c.History {
 		if old.Hash != e.Hash && old.Hash != next && len(h) < HistoryLength {
@@ -543,6 +549,22 @@ func (c *Configuration) TallyTiles(version int64, tally *TileTally) error {
 	t.Lo, t.Hi, t.Iterations, t.RenderMs = tally.Lo, tally.Hi, tally.Iterations, tally.RenderMs
 	c.Progress, c.Change = float64(t.Count)/float64(t.Total), ChangeProgress
 	return nil
+}
+
+// KeptBytes is what the configuration keeps: the bytes of its image, if
+// it is done, and of its earlier versions' images. An owner's byte quota
+// counts them.
+func (c *Configuration) KeptBytes() int64 {
+	var n int64
+	if c.Status == StatusDone && c.Stats != nil {
+		n += c.Stats.Bytes
+	}
+	for _, e := range c.History {
+		if e.Rendered {
+			n += e.Bytes
+		}
+	}
+	return n
 }
 
 // NewlyQueued reports whether a write that took a configuration from was

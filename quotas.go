@@ -16,6 +16,9 @@ type Quotas struct {
 	MaxActive int
 	// MaxStored is how many configurations an owner may keep; default 1,000.
 	MaxStored int
+	// MaxBytes is how many bytes of images an owner's configurations may
+	// keep (KeptBytes) before a new render is refused; default 2 GiB.
+	MaxBytes int64
 	// OwnerWrites is how many creates, edits and re-renders an owner may
 	// make a minute; default 60.
 	OwnerWrites int
@@ -46,7 +49,11 @@ func (q Quotas) or(v, def int) int {
 
 // Limits returns the quotas with their defaults filled in.
 func (q Quotas) Limits() Quotas {
-	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000),
+	maxBytes := q.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 2 << 30
+	}
+	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000), MaxBytes: maxBytes,
 		OwnerWrites: q.or(q.OwnerWrites, 60), AddressWrites: q.or(q.AddressWrites, 120),
 		AddressSessions: q.or(q.AddressSessions, 60), MailPerAddress: q.or(q.MailPerAddress, 20),
 		MailPerOwner: q.or(q.MailPerOwner, 100), ClientV4Bits: q.or(q.ClientV4Bits, 24), ClientV6Bits: q.or(q.ClientV6Bits, 64)}
@@ -148,13 +155,16 @@ func (s *Service) AllowSession(ctx context.Context, addr string) error {
 // in the same transaction.
 type Admission struct {
 	MaxStored, MaxActive int
-	Enqueue              bool
+	// MaxBytes refuses a write that starts a render while the owner's
+	// configurations keep that many bytes or more.
+	MaxBytes int64
+	Enqueue  bool
 }
 
 // admission returns the quotas' admission for an owner's write.
 func (s *Service) admission() Admission {
 	q := s.Quotas.Limits()
-	return Admission{MaxStored: q.MaxStored, MaxActive: q.MaxActive, Enqueue: s.outbox()}
+	return Admission{MaxStored: q.MaxStored, MaxActive: q.MaxActive, MaxBytes: q.MaxBytes, Enqueue: s.outbox()}
 }
 
 // outbox reports whether the store queues the jobs of admitted writes.
@@ -164,14 +174,30 @@ func (s *Service) outbox() bool {
 }
 
 // Check returns the error of a write that would leave an owner with stored
-// configurations, active of them queued or rendering; the store calls it
-// with its counts after the write, inside the write's transaction.
-func (a Admission) Check(stored, active int) error {
+// configurations, active of them queued or rendering, or that starts a
+// render while they keep bytes of images (before the write); the store
+// calls it inside the write's transaction (a zero count: not checked).
+func (a Admission) Check(stored, active int, bytes int64) error {
 	if a.MaxStored > 0 && stored > a.MaxStored {
 		return overLimit(time.Minute, "you may keep at most %d configurations; delete some first", a.MaxStored)
+	}
+	if a.MaxBytes > 0 && bytes >= a.MaxBytes {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("your configurations keep %s of images, your limit is %s: delete some before rendering more",
+			humanBytes(bytes), humanBytes(a.MaxBytes))}
 	}
 	if a.MaxActive > 0 && active > a.MaxActive {
 		return overLimit(30*time.Second, "at most %d of your configurations may be queued or rendering at once; wait for some to finish", a.MaxActive)
 	}
 	return nil
+}
+
+// humanBytes writes n in KB, MB or GB (powers of 1,000), as a user reads it.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%d KB", (n+999)/1000)
 }

@@ -131,3 +131,23 @@ func TestWritesAreRateLimitedPerOwnerAndAddress(t *testing.T) {
 		t.Errorf("cookie-less creates from one address: %v, want the first accepted and the last refused", statuses)
 	}
 }
+
+// An owner whose configurations keep their byte quota of images starts no
+// new render: 409 naming the bytes, nothing stored; a delete frees them.
+func TestTheBytesAnOwnerKeepsAreBounded(t *testing.T) {
+	_, url := start(t, newRenderer(), func(c *local.Config) { c.Quotas.MaxBytes = 1 })
+	c := testutil.NewClient(t, url)
+	first := c.Create(map[string]any{"name": "first", "params": small(0.21, 0.1)})
+	first = c.Await(first.ID, 10*time.Second, "done", testutil.Done)
+	if first.Stats == nil || first.Stats.Bytes == 0 {
+		t.Fatalf("a done configuration's stats %+v, want its image's bytes", first.Stats)
+	}
+	res := c.Do("POST", "/api/configurations", map[string]any{"name": "second", "params": small(0.22, 0.1)})
+	if res.Status != http.StatusConflict || !strings.Contains(res.Err(t).Error.Message, "of images, your limit is") {
+		t.Fatalf("a render over the byte quota: %d %s, want 409 naming it", res.Status, res.Body)
+	}
+	if res := c.Do("DELETE", "/api/configurations/"+first.ID, nil); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", res.Status, res.Body)
+	}
+	c.Create(map[string]any{"name": "after the delete", "params": small(0.22, 0.1)})
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,6 +55,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"an owner's configurations are counted, all and active", storeCountsStoredAndActive},
 		{"concurrent creates never pass the owner's quotas", storeConcurrentCreatesNeverPassTheQuotas},
 		{"finishing, cancelling and deleting release the quotas", storeEndingReleasesTheQuotas},
+		{"an owner who keeps the byte quota starts no render until some is deleted", storeBytesKeptBoundNewRenders},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, newStore(t)) })
 	}
@@ -565,6 +567,39 @@ func storeEndingReleasesTheQuotas(t *testing.T, s Store) {
 	}
 	if stored, active, err := s.CountConfigurations(ctx, owner); stored != 3 || active != 2 || err != nil {
 		t.Errorf("counted %d stored, %d active, %v; want 3 and 2", stored, active, err)
+	}
+}
+
+// storeBytesKeptBoundNewRenders: an owner's done configurations keep 600
+// and 600 bytes of images against a quota of 1,000; the first was created
+// under it, the second too (the quota is on what was kept before), then a
+// new render is refused with a message naming the bytes, until a delete
+// frees them.
+func storeBytesKeptBoundNewRenders(t *testing.T, s Store) {
+	ctx := context.Background()
+	owner, now := longrun.NewID(), time.Now().UTC()
+	a := longrun.Admission{MaxStored: 100, MaxActive: 100, MaxBytes: 1000}
+	done := func(re float64) (*longrun.Configuration, error) {
+		c := newConfiguration(owner, now, re)
+		c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash, Stats: longrun.Stats{Pixels: 64 * 64, Bytes: 600}}, now)
+		return c, s.CreateConfiguration(ctx, c, a)
+	}
+	if _, err := done(0.1); err != nil {
+		t.Fatal(err)
+	}
+	y, err := done(0.2)
+	if err != nil {
+		t.Fatalf("a second image while 600 bytes are kept: %v", err)
+	}
+	err = s.CreateConfiguration(ctx, newConfiguration(owner, now, 0.3), a)
+	if longrun.ErrorCode(err) != longrun.ECONFLICT || !strings.Contains(err.Error(), "1 KB") || !strings.Contains(err.Error(), "delete some") {
+		t.Fatalf("a render while 1,200 bytes are kept: %v; want ECONFLICT naming the limit", err)
+	}
+	if err := s.DeleteConfiguration(ctx, y.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConfiguration(ctx, newConfiguration(owner, now, 0.3), a); err != nil {
+		t.Errorf("a render after the delete: %v", err)
 	}
 }
 

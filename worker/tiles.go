@@ -200,11 +200,13 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 		})
 	}
 	key := longrun.ImageKey(job.Hash)
+	var size int64
+	counted := func(out io.Writer) error { return write(&countingWriter{out, &size}) }
 	if iw, ok := w.Images.(ImageWriter); ok {
-		err = iw.WriteImage(ctx, key, write)
+		err = iw.WriteImage(ctx, key, counted)
 	} else {
 		var buf bytes.Buffer
-		if err = write(&buf); err == nil {
+		if err = counted(&buf); err == nil {
 			err = w.Images.PutImage(ctx, key, buf.Bytes())
 		}
 	}
@@ -212,7 +214,7 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 		return fmt.Errorf("assemble: %w", err)
 	}
 	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: longrun.Stats{
-		Iterations: t.Iterations, Pixels: p.Width * p.Height, RenderMs: t.RenderMs}}
+		Iterations: t.Iterations, Pixels: p.Width * p.Height, RenderMs: t.RenderMs, Bytes: size}}
 	if err := w.Leases.PutResult(ctx, r); err != nil {
 		return fmt.Errorf("store result: %w", err)
 	}
@@ -224,4 +226,16 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 		return nil
 	}
 	return err
+}
+
+// A countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
 }

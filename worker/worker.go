@@ -409,7 +409,7 @@ func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted
 		return nil, fmt.Errorf("store image: %w", err)
 	}
 	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: longrun.Stats{
-		Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds()}}
+		Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds(), Bytes: int64(buf.Len())}}
 	if err := w.Leases.PutResult(ctx, r); err != nil {
 		return nil, fmt.Errorf("store result: %w", err)
 	}

@@ -108,7 +108,7 @@ func (st *Store) CreateConfiguration(ctx context.Context, c *longrun.Configurati
 	put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(id)")}}
 	for range 3 {
-		err = st.countedWrite(ctx, c.Owner, put, 1, activeness(c), a)
+		err = st.countedWrite(ctx, c.Owner, put, counts{1, activeness(c), c.KeptBytes()}, a)
 		if !errors.Is(err, errCounted) {
 			break
 		}
@@ -195,7 +195,7 @@ func (st *Store) UpdateConfiguration(ctx context.Context, id string, fn func(*lo
 // that makes the configuration active is refused when the owner's active
 // count is at it.
 func (st *Store) AdmitUpdate(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
-	return st.update(ctx, id, longrun.Admission{MaxActive: a.MaxActive}, fn)
+	return st.update(ctx, id, longrun.Admission{MaxActive: a.MaxActive, MaxBytes: a.MaxBytes}, fn)
 }
 
 func (st *Store) update(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
@@ -204,7 +204,7 @@ func (st *Store) update(ctx context.Context, id string, a longrun.Admission, fn 
 		if err != nil {
 			return nil, err
 		}
-		was := activeness(c)
+		was, wasBytes := activeness(c), c.KeptBytes()
 		if err := fn(c); err != nil {
 			return nil, err
 		}
@@ -215,10 +215,10 @@ func (st *Store) update(ctx context.Context, id string, a longrun.Admission, fn 
 			return nil, err
 		}
 		cond, vals := aws.String("seq = :seq"), map[string]types.AttributeValue{":seq": n(seq)}
-		if da := activeness(c) - was; da != 0 {
+		if d := (counts{0, activeness(c) - was, c.KeptBytes() - wasBytes}); d != (counts{}) {
 			put := types.TransactWriteItem{Put: &types.Put{TableName: &st.ConfigTable, Item: item,
 				ConditionExpression: cond, ExpressionAttributeValues: vals}}
-			err = st.countedWrite(ctx, c.Owner, put, 0, da, a)
+			err = st.countedWrite(ctx, c.Owner, put, d, a)
 			switch {
 			case err == nil:
 				return c, nil
@@ -259,7 +259,7 @@ func (st *Store) DeleteConfiguration(ctx context.Context, id string) error {
 		del := types.TransactWriteItem{Delete: &types.Delete{TableName: &st.ConfigTable,
 			Key: map[string]types.AttributeValue{"id": s(id)}, ConditionExpression: aws.String("seq = :seq"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": n(c.Seq)}}}
-		err = st.countedWrite(ctx, c.Owner, del, -1, -activeness(c), longrun.Admission{})
+		err = st.countedWrite(ctx, c.Owner, del, counts{-1, -activeness(c), -c.KeptBytes()}, longrun.Admission{})
 		if !errors.Is(err, errWritten) && !errors.Is(err, errCounted) {
 			return err
 		}

@@ -14,7 +14,8 @@ import (
 )
 
 // An owner's configurations are counted in an item of the results table,
-// "owner#<owner>" with numbers stored and active, changed in the same
+// "owner#<owner>" with numbers stored, active and bytes (what the owner's
+// configurations keep, Configuration.KeptBytes), changed in the same
 // TransactWriteItems as every write that changes them, with the quota as
 // the counter's condition: concurrent creates of one owner cannot pass it
 // between them, as counting and then writing would. The item is made on
@@ -32,10 +33,17 @@ func activeness(c *longrun.Configuration) int {
 	return 0
 }
 
-// countUpdate changes owner's counts by ds and da; growing past a's limits
-// fails its condition.
-func (st *Store) countUpdate(owner string, ds, da int, a longrun.Admission) types.TransactWriteItem {
-	vals := map[string]types.AttributeValue{":ds": n(int64(ds)), ":da": n(int64(da))}
+// A change of an owner's counts.
+type counts struct {
+	stored, active int
+	bytes          int64
+}
+
+// countUpdate changes owner's counts by d; growing past a's limits fails
+// its condition, as does a render started while the owner keeps MaxBytes.
+func (st *Store) countUpdate(owner string, d counts, a longrun.Admission) types.TransactWriteItem {
+	ds, da := d.stored, d.active
+	vals := map[string]types.AttributeValue{":ds": n(int64(ds)), ":da": n(int64(da)), ":db": n(d.bytes)}
 	cond := []string{"attribute_exists(pk)"}
 	if ds > 0 && a.MaxStored > 0 {
 		cond = append(cond, "#s < :ms")
@@ -45,10 +53,14 @@ func (st *Store) countUpdate(owner string, ds, da int, a longrun.Admission) type
 		cond = append(cond, "#a < :ma")
 		vals[":ma"] = n(int64(a.MaxActive))
 	}
+	if (ds > 0 || da > 0) && a.MaxBytes > 0 {
+		cond = append(cond, "(attribute_not_exists(#b) OR #b < :mb)")
+		vals[":mb"] = n(a.MaxBytes)
+	}
 	return types.TransactWriteItem{Update: &types.Update{TableName: &st.ResultTable, Key: ownerKey(owner),
-		UpdateExpression:          aws.String("ADD #s :ds, #a :da"),
+		UpdateExpression:          aws.String("ADD #s :ds, #a :da, #b :db"),
 		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
-		ExpressionAttributeNames:  map[string]string{"#s": "stored", "#a": "active"},
+		ExpressionAttributeNames:  map[string]string{"#s": "stored", "#a": "active", "#b": "bytes"},
 		ExpressionAttributeValues: vals}}
 }
 
@@ -61,11 +73,11 @@ var errWritten = errors.New("configuration written in between")
 var errCounted = errors.New("owner's counts made")
 
 // countedWrite writes item (index 0, the configuration) and the owner's
-// count change by ds and da within a (index 1) in one transaction. A failed counter condition is
+// count change d within a (index 1) in one transaction. A failed counter condition is
 // either a missing counter, made here (errCounted), or a quota passed
 // (the Admission's error).
-func (st *Store) countedWrite(ctx context.Context, owner string, write types.TransactWriteItem, ds, da int, a longrun.Admission) error {
-	count := st.countUpdate(owner, ds, da, a)
+func (st *Store) countedWrite(ctx context.Context, owner string, write types.TransactWriteItem, d counts, a longrun.Admission) error {
+	count := st.countUpdate(owner, d, a)
 	_, err := st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{write, count}})
 	var canceled *types.TransactionCanceledException
 	if !errors.As(err, &canceled) {
@@ -90,19 +102,22 @@ func (st *Store) countedWrite(ctx context.Context, owner string, write types.Tra
 	if out.Item == nil {
 		return st.makeCounter(ctx, owner)
 	}
-	num := func(name string) int {
+	num := func(name string) int64 {
 		v, _ := out.Item[name].(*types.AttributeValueMemberN)
 		if v == nil {
 			return 0
 		}
-		i, _ := strconv.Atoi(v.Value)
+		i, _ := strconv.ParseInt(v.Value, 10, 64)
 		return i
 	}
-	stored := 0
-	if ds > 0 {
-		stored = num("stored") + ds
+	stored, bytes := 0, int64(0)
+	if d.stored > 0 {
+		stored = int(num("stored")) + d.stored
 	}
-	if err := a.Check(stored, num("active")+da); err != nil {
+	if d.stored > 0 || d.active > 0 {
+		bytes = num("bytes")
+	}
+	if err := a.Check(stored, int(num("active"))+d.active, bytes); err != nil {
 		return err
 	}
 	return errCounted // the counts moved since: try again

@@ -178,8 +178,8 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration,
 	}
 	queued := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body, status) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body, string(c.Status)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO configurations (id, owner, created_at, seq, body, status, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Owner, c.CreatedAt.UnixNano(), c.Seq, body, string(c.Status), c.KeptBytes()); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return longrun.Errorf(longrun.ECONFLICT, "configuration %s exists", c.ID)
 			}
@@ -208,15 +208,20 @@ func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admissi
 	if was != nil {
 		a.MaxStored = 0 // an update keeps the stored count
 		if !c.Status.Active() || was.Status.Active() {
-			a.MaxActive = 0
+			a.MaxActive, a.MaxBytes = 0, 0 // and starts no render
 		}
 	}
-	if a.MaxStored > 0 || a.MaxActive > 0 {
+	if a.MaxStored > 0 || a.MaxActive > 0 || a.MaxBytes > 0 {
 		var stored, active int
-		if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active); err != nil {
+		var bytes int64
+		if err := tx.QueryRow(countConfigurations, c.Owner).Scan(&stored, &active, &bytes); err != nil {
 			return false, err
 		}
-		if err := a.Check(stored, active); err != nil {
+		bytes -= c.KeptBytes() // the quota is on what the owner kept before the write
+		if was != nil {
+			bytes += was.KeptBytes()
+		}
+		if err := a.Check(stored, active, bytes); err != nil {
 			return false, err
 		}
 	}
@@ -329,7 +334,8 @@ func (db *DB) update(ctx context.Context, id string, a *longrun.Admission, fn fu
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ?, status = ? WHERE id = ?`, c.Seq, cur, string(c.Status), id); err != nil {
+		if _, err := tx.Exec(`UPDATE configurations SET seq = ?, body = ?, status = ?, bytes = ? WHERE id = ?`,
+			c.Seq, cur, string(c.Status), c.KeptBytes(), id); err != nil {
 			return err
 		}
 		if a != nil {
@@ -353,14 +359,14 @@ func (db *DB) update(ctx context.Context, id string, a *longrun.Admission, fn fu
 // queued or rendering. It reads the (owner, status) index alone, not the
 // records (migration 0006; every write of a record writes its status).
 func (db *DB) CountConfigurations(ctx context.Context, owner string) (stored, active int, err error) {
-	err = db.r.QueryRowContext(ctx, countConfigurations, owner).Scan(&stored, &active)
+	err = db.r.QueryRowContext(ctx, countConfigurations, owner).Scan(&stored, &active, new(int64))
 	if err != nil {
 		return 0, 0, unavailable(err)
 	}
 	return stored, active, nil
 }
 
-const countConfigurations = `SELECT count(*), count(*) FILTER (WHERE status IN ('queued', 'rendering'))
+const countConfigurations = `SELECT count(*), count(*) FILTER (WHERE status IN ('queued', 'rendering')), coalesce(sum(bytes), 0)
 	FROM configurations WHERE owner = ?`
 
 // DeleteConfiguration deletes the configuration.

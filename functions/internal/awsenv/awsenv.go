@@ -138,14 +138,15 @@ func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte,
 	return key, previous, read, err
 }
 
-// Quotas reads MAX_ACTIVE, MAX_STORED, OWNER_WRITES, ADDRESS_WRITES,
-// ADDRESS_SESSIONS, MAIL_PER_ADDRESS and MAIL_PER_OWNER; each unset one
-// takes its default.
+// Quotas reads MAX_ACTIVE, MAX_STORED, MAX_OWNER_BYTES, OWNER_WRITES,
+// ADDRESS_WRITES, ADDRESS_SESSIONS, MAIL_PER_ADDRESS, MAIL_PER_OWNER,
+// CLIENT_V4_BITS and CLIENT_V6_BITS; each unset one takes its default.
 func Quotas(e *Env) longrun.Quotas {
 	return longrun.Quotas{MaxActive: e.Int("MAX_ACTIVE", 0), MaxStored: e.Int("MAX_STORED", 0),
 		OwnerWrites: e.Int("OWNER_WRITES", 0), AddressWrites: e.Int("ADDRESS_WRITES", 0),
 		AddressSessions: e.Int("ADDRESS_SESSIONS", 0), MailPerAddress: e.Int("MAIL_PER_ADDRESS", 0),
-		MailPerOwner: e.Int("MAIL_PER_OWNER", 0)}
+		MailPerOwner: e.Int("MAIL_PER_OWNER", 0), MaxBytes: int64(e.Int("MAX_OWNER_BYTES", 0)),
+		ClientV4Bits: e.Int("CLIENT_V4_BITS", 0), ClientV6Bits: e.Int("CLIENT_V6_BITS", 0)}
 }
 
 // Bounds reads MAX_SIZE, MAX_DEPTH and MAX_WORK, the limits of one
