@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -565,6 +566,21 @@ func (c *Configuration) KeptBytes() int64 {
 		}
 	}
 	return n
+}
+
+// KeptHashes are the results whose images the configuration keeps: its
+// own, if it is done, and its earlier versions' rendered ones.
+func (c *Configuration) KeptHashes() []string {
+	var hs []string
+	if c.Status == StatusDone && c.RenderedHash != "" {
+		hs = append(hs, c.RenderedHash)
+	}
+	for _, e := range c.History {
+		if e.Rendered && !slices.Contains(hs, e.Hash) {
+			hs = append(hs, e.Hash)
+		}
+	}
+	return hs
 }
 
 // NewlyQueued reports whether a write that took a configuration from was

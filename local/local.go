@@ -70,6 +70,10 @@ type Config struct {
 	// 256 for the database, images and mail (at most 16,384; 4,096 where
 	// it is unknown), and 128.
 	MaxConns, MaxConnsPerClient int
+	// ImageGrace is how long a result no configuration keeps (all that kept
+	// it deleted, or moved on) stays before its image is deleted; default
+	// 10 min, so a render just finished is pointed at before.
+	ImageGrace time.Duration
 	// CacheBytes bounds the counts and tiles kept, a cache evicted least
 	// recently used first; 0 means files.DefaultCacheBytes.
 	CacheBytes int64
@@ -124,6 +128,7 @@ type System struct {
 	srv         *http.Server
 	ln          net.Listener
 	logger      *slog.Logger
+	images      *files.Dir
 }
 
 // Start opens the data folder, recovers jobs a previous process left in
@@ -189,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Quotas: cfg.Quotas, Limiter: limiter, Bounds: cfg.Bounds}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
-		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db,
+		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db, images: images,
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout, Compute: cfg.Compute, TileAbove: cfg.TileAbove, TileSize: cfg.TileSize},
@@ -236,6 +241,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MinFreeBytes == 0 {
 		cfg.MinFreeBytes = 256 << 20
+	}
+	if cfg.ImageGrace == 0 {
+		cfg.ImageGrace = 10 * time.Minute
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 4096
@@ -322,6 +330,41 @@ func (s *System) health(ctx context.Context) map[string]any {
 
 // Run serves HTTP, renders and notifies until ctx ends, then shuts down:
 // in-flight renders stop and their jobs are picked up on the next start.
+// freeImages deletes, every period, the images of results no
+// configuration has kept for ImageGrace, and forgets those results: what
+// only a deleted configuration held is freed, and images are kept exactly
+// while something points at them.
+func (s *System) freeImages(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hashes, err := s.DB.UnkeptResults(ctx, time.Now().Add(-s.cfg.ImageGrace), 500)
+		if err != nil {
+			s.logger.Warn("images: could not list those no configuration keeps", "err", err)
+			continue
+		}
+		for _, h := range hashes {
+			// The result first: a create that finds it meanwhile renders again
+			// instead of pointing at an image about to go.
+			if err := s.DB.DeleteResult(ctx, h); err != nil {
+				s.logger.Warn("images: could not forget a result", "hash", h, "err", err)
+				continue
+			}
+			if err := s.images.DeleteImage(ctx, longrun.ImageKey(h)); err != nil {
+				s.logger.Warn("images: could not delete an image", "hash", h, "err", err)
+			}
+		}
+		if len(hashes) > 0 {
+			s.logger.Info("images: freed those no configuration keeps", "count", len(hashes))
+		}
+	}
+}
+
 func (s *System) Run(ctx context.Context) error {
 	defer s.DB.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -333,6 +376,7 @@ func (s *System) Run(ctx context.Context) error {
 	wg.Go(func() { s.feed.Run(ctx) })
 	wg.Go(func() { s.mailRetries.Run(ctx) })
 	wg.Go(func() { s.sample(ctx, 10*time.Second) })
+	wg.Go(func() { s.freeImages(ctx, min(time.Minute, s.cfg.ImageGrace/2)) })
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	var err error

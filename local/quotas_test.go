@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/web"
 )
 
 // An owner who floods the queue is stopped at the quota of active
@@ -150,4 +152,41 @@ func TestTheBytesAnOwnerKeepsAreBounded(t *testing.T) {
 		t.Fatalf("delete: %d %s", res.Status, res.Body)
 	}
 	c.Create(map[string]any{"name": "after the delete", "params": small(0.22, 0.1)})
+}
+
+// Deleting a configuration frees what only it held: once past the grace,
+// the image no configuration keeps is deleted and its result forgotten,
+// while an image another owner's configuration keeps stays.
+func TestDeletingFreesTheImagesOnlyItKept(t *testing.T) {
+	sys, url := start(t, newRenderer(), func(c *local.Config) { c.ImageGrace = 50 * time.Millisecond })
+	ctx := context.Background()
+	a, b := testutil.NewClient(t, url), testutil.NewClient(t, url)
+	shared := a.Await(a.Create(map[string]any{"name": "shared", "params": small(0.23, 0.1)}).ID, 10*time.Second, "done", testutil.Done)
+	b.Await(b.Create(map[string]any{"name": "shared too", "params": small(0.23, 0.1)}).ID, 10*time.Second, "done", testutil.Done)
+	own := a.Await(a.Create(map[string]any{"name": "own", "params": small(0.24, 0.1)}).ID, 10*time.Second, "done", testutil.Done)
+	for _, v := range []web.View{shared, own} {
+		if res := a.Do("DELETE", "/api/configurations/"+v.ID, nil); res.Status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", res.Status, res.Body)
+		}
+	}
+	kept := func(hash string) bool {
+		ok, err := sys.Service.Images.HasImage(ctx, longrun.ImageKey(hash))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for kept(own.ParamsHash) {
+		if time.Now().After(deadline) {
+			t.Fatal("the image only the deleted configuration kept is still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r, _ := sys.DB.Result(ctx, own.ParamsHash); r != nil {
+		t.Errorf("the freed image's result is still known: %+v", r)
+	}
+	if !kept(shared.ParamsHash) {
+		t.Errorf("the image another owner's configuration keeps was deleted")
+	}
 }

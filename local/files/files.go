@@ -216,6 +216,18 @@ func (d *Dir) HasImage(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
+// DeleteImage deletes the image under key; a missing one is no error.
+func (d *Dir) DeleteImage(ctx context.Context, key string) error {
+	name, err := d.file(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // OpenImage opens the image under key.
 func (d *Dir) OpenImage(ctx context.Context, key string) (io.ReadCloser, error) {
 	name, err := d.file(key)

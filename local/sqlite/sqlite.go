@@ -188,6 +188,9 @@ func (db *DB) CreateConfiguration(ctx context.Context, c *longrun.Configuration,
 		if queued, err = db.admit(tx, nil, c, a); err != nil {
 			return err
 		}
+		if err := setRefs(tx, c); err != nil {
+			return err
+		}
 		return db.logChange(tx, c.ID, nil, body)
 	})
 	if err == nil {
@@ -229,6 +232,39 @@ func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admissi
 		return false, nil
 	}
 	return true, db.insertJob(tx, c.Job(), 0)
+}
+
+// setRefs records, in tx, the images c keeps (migration 0011).
+func setRefs(tx *sql.Tx, c *longrun.Configuration) error {
+	if _, err := tx.Exec(`DELETE FROM image_refs WHERE id = ?`, c.ID); err != nil {
+		return err
+	}
+	for _, h := range c.KeptHashes() {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO image_refs (hash, id) VALUES (?, ?)`, h, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UnkeptResults returns up to limit results that no configuration keeps,
+// made before before: their images can go.
+func (db *DB) UnkeptResults(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hash FROM results r WHERE created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM image_refs f WHERE f.hash = r.hash) LIMIT ?`, before.UnixNano(), limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // SendsJobsFor reports that the database queues the jobs of its admitted
@@ -343,6 +379,11 @@ func (db *DB) update(ctx context.Context, id string, a *longrun.Admission, fn fu
 				return err
 			}
 		}
+		if !slices.Equal(was.KeptHashes(), c.KeptHashes()) {
+			if err := setRefs(tx, c); err != nil {
+				return err
+			}
+		}
 		return db.logChange(tx, id, old, cur)
 	})
 	if err != nil {
@@ -383,6 +424,9 @@ func (db *DB) DeleteConfiguration(ctx context.Context, id string) error {
 		if _, err := tx.Exec(`DELETE FROM tiles WHERE id = ?`, id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(`DELETE FROM image_refs WHERE id = ?`, id); err != nil {
+			return err
+		}
 		return db.logChange(tx, id, old, nil)
 	})
 	if err == nil {
@@ -413,7 +457,8 @@ func (db *DB) PutResult(ctx context.Context, r *longrun.Result) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO results (hash, body) VALUES (?, ?) ON CONFLICT DO NOTHING`, r.Hash, body)
+	_, err = db.w.ExecContext(ctx, `INSERT INTO results (hash, body, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.Hash, body, db.now())
 	return err
 }
 
