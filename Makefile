@@ -62,10 +62,12 @@ test: deps
 		rm -rf $$tmp && echo "julia/kernel_amd64.s is its generator's output"
 	@# The kernels' fallback: a build without assembly (purego) renders the same.
 	$(GO) test -count=1 -tags purego -run 'Exact|Standard|Golden' ./julia
-	@# The arm64 (NEON) kernel, under qemu-user: what Lambda runs on Graviton.
+	@# The arm64 (NEON) kernel, and the classifier's training bit for bit,
+	@# under qemu-user: what Lambda runs on Graviton.
 	@if command -v qemu-aarch64 >/dev/null; then \
-		echo "julia on arm64, under qemu-aarch64"; \
+		echo "julia and classifier on arm64, under qemu-aarch64"; \
 		GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./julia || exit 1; \
+		GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 -run 'Reproducible|Resume|Math|Gradients' ./kinds/classifier || exit 1; \
 	elif [ -n "$$CI" ]; then \
 		echo "qemu-aarch64 is missing: .ci/run installs qemu-user"; exit 1; \
 	else \

@@ -1,8 +1,8 @@
 package longrun
 
 import (
+	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -42,13 +42,67 @@ func (s Status) Finished() bool {
 // count as active.
 func (s Status) Active() bool { return s == StatusQueued || s == StatusRendering }
 
-// Stats describe a render.
+// Stats describe a computation's result.
 type Stats struct {
+	// Iterations is the work done, in the kind's unit (a Julia set's
+	// iterations, a training's examples seen); Pixels the image's.
 	Iterations int64 `json:"iterations"`
 	Pixels     int   `json:"pixels"`
 	RenderMs   int64 `json:"renderMs"`
-	// Bytes is the image's size, what keeping it costs its owners.
+	// Bytes is the result's size, image and artifacts, what keeping it
+	// costs its owners.
 	Bytes int64 `json:"bytes,omitempty"`
+	// Artifacts name the result's files beside its image (ArtifactKey).
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Extra are the kind's own figures (a training's epochs,
+	// epochsTrained, accuracy, loss), beside the others in JSON.
+	Extra map[string]float64 `json:"-"`
+}
+
+// statsJSON is Stats without its JSON methods.
+type statsJSON Stats
+
+// MarshalJSON writes Extra's figures beside the others.
+func (s Stats) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(statsJSON(s))
+	if err != nil || len(s.Extra) == 0 {
+		return b, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range s.Extra {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the figures it does not know into Extra.
+func (s *Stats) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*statsJSON)(s)); err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k, v := range m {
+		switch k {
+		case "iterations", "pixels", "renderMs", "bytes", "artifacts":
+			continue
+		}
+		var f float64
+		if json.Unmarshal(v, &f) == nil {
+			if s.Extra == nil {
+				s.Extra = map[string]float64{}
+			}
+			s.Extra[k] = f
+		}
+	}
+	return nil
 }
 
 // A Configuration is a user's named set of parameters and the state of its
@@ -60,10 +114,16 @@ type Configuration struct {
 	Owner string
 	// Client is the network the configuration was last written from,
 	// its render's fair-share group in the queue (see ClientKey).
-	Client      string
-	Name        string
-	Params      Params
+	Client string
+	Name   string
+	// Kind names the computation (see Kind); "" is DefaultKind, as
+	// records kept before kinds existed have it.
+	Kind string
+	// Params is the current version's spec, as its kind normalized it
+	// (Spec.JSON); ParamsHash its content hash, Work its estimated cost.
+	Params      json.RawMessage
 	ParamsHash  string
+	Work        int64
 	NotifyEmail string
 
 	// Version counts parameter changes; jobs carry it, and a worker's writes
@@ -81,7 +141,11 @@ type Configuration struct {
 
 	Status   Status
 	Progress float64 // 0–1 while rendering
-	Error    string  // why the latest version failed
+	// Live is what the kind reports of a computation under way, beside
+	// its progress (a training's loss and accuracy by epoch); nil when
+	// it reports nothing. A new version starts without.
+	Live  json.RawMessage
+	Error string // why the latest version failed
 	// NotifyError says why the e-mail of the latest version could not be
 	// sent, when retrying cannot help.
 	NotifyError string
@@ -119,12 +183,12 @@ const HistoryLength = 12
 // Earlier is a configuration's earlier version: its parameters, and
 // whether its image was rendered when it was left.
 type Earlier struct {
-	Version  int64     `json:"version"`
-	Params   Params    `json:"params"`
-	Hash     string    `json:"hash"`
-	Rendered bool      `json:"rendered,omitempty"`
-	Bytes    int64     `json:"bytes,omitempty"` // the rendered image's size
-	At       time.Time `json:"at"`
+	Version  int64           `json:"version"`
+	Params   json.RawMessage `json:"params"`
+	Hash     string          `json:"hash"`
+	Rendered bool            `json:"rendered,omitempty"`
+	Bytes    int64           `json:"bytes,omitempty"` // the rendered image's size
+	At       time.Time       `json:"at"`
 }
 
 // EarlierImage returns the history entry whose rendered image has a hash
@@ -165,15 +229,16 @@ func (c *Configuration) remember(next string, now time.Time) {
 // A Draft is a validated create or edit: what the owner sets.
 type Draft struct {
 	Name        string
-	Params      Params
+	Kind        string
+	Spec        Spec
 	NotifyEmail string
 }
 
 // NewConfiguration returns owner's new configuration of the draft: queued,
 // or done at once when result (non-nil) already holds its image.
 func NewConfiguration(owner string, d Draft, result *Result, now time.Time) *Configuration {
-	c := &Configuration{ID: NewID(), Owner: owner, Name: d.Name, NotifyEmail: d.NotifyEmail, Rev: 1, CreatedAt: now}
-	c.setParams(d.Params, result, now)
+	c := &Configuration{ID: NewID(), Owner: owner, Name: d.Name, Kind: d.Kind, NotifyEmail: d.NotifyEmail, Rev: 1, CreatedAt: now}
+	c.setParams(d.Spec, result, now)
 	return c
 }
 
@@ -202,7 +267,7 @@ func (c *Configuration) Outdated() bool {
 
 // Job returns the render job of the current version.
 func (c *Configuration) Job() Job {
-	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner, Client: c.Client, Work: c.Params.Work()}
+	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner, Client: c.Client, Work: c.Work}
 }
 
 // ErrSuperseded means a write was meant for a version that is no longer
@@ -274,18 +339,18 @@ func (c *Configuration) Edit(d Draft, result *Result, now time.Time) bool {
 	c.Name, c.NotifyEmail = d.Name, d.NotifyEmail
 	c.Rev++
 	c.Change, c.UpdatedAt = ChangeEdit, now
-	return c.setParams(d.Params, result, now)
+	return c.setParams(d.Spec, result, now)
 }
 
 // setParams applies new parameters: a change bumps Version and queues a
 // render (done at once if result holds its image).
-func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool {
-	hash := p.Hash()
+func (c *Configuration) setParams(spec Spec, result *Result, now time.Time) bool {
+	hash := spec.Hash()
 	if hash == c.ParamsHash && c.Version > 0 {
 		return false
 	}
 	c.remember(hash, now)
-	c.Params, c.ParamsHash = p, hash
+	c.Params, c.ParamsHash, c.Work = spec.JSON(), hash, spec.Work()
 	c.Version++
 	c.queue(result, now)
 	return true
@@ -293,7 +358,7 @@ func (c *Configuration) setParams(p Params, result *Result, now time.Time) bool 
 
 func (c *Configuration) queue(result *Result, now time.Time) {
 	c.QueuedAt, c.StartedAt, c.FinishedAt = now, time.Time{}, time.Time{}
-	c.Tiling = nil
+	c.Tiling, c.Live = nil, nil
 	if result != nil && result.Hash == c.ParamsHash {
 		c.finish(result, now)
 		return
@@ -322,13 +387,17 @@ func (c *Configuration) StartRender(version int64, now time.Time) error {
 	return nil
 }
 
-// ReportProgress records the fraction done of the version's render. It
-// returns ErrSuperseded or ErrStopped when the render should stop.
-func (c *Configuration) ReportProgress(version int64, done float64) error {
+// ReportProgress records the fraction done of the version's computation,
+// and what its kind shows of it meanwhile (nil: what it showed). It
+// returns ErrSuperseded or ErrStopped when the computation should stop.
+func (c *Configuration) ReportProgress(version int64, done float64, live json.RawMessage) error {
 	if err := c.check("progress", version); err != nil {
 		return err
 	}
 	c.Progress, c.Change = done, ChangeProgress
+	if live != nil {
+		c.Live = live
+	}
 	return nil
 }
 
@@ -410,12 +479,29 @@ type Result struct {
 	CreatedAt time.Time
 }
 
-// ImageKey is the image store's key for the image of params hash h.
+// KindName is the configuration's kind: DefaultKind when it names none.
+func (c *Configuration) KindName() string {
+	if c.Kind == "" {
+		return DefaultKind
+	}
+	return c.Kind
+}
+
+// ImageKey is the image store's key for the image of params hash h: every
+// kind's result has one (a Julia set, a classifier's decision boundary),
+// what lists and e-mails show.
 func ImageKey(h string) string { return h + ".png" }
 
-// Prefixes of the image store's keys that are not images: counts and
-// tiles are kept apart from images, so a store can keep them for less long
-// (template.yaml's lifecycle rules expire each prefix on its own).
+// ArtifactKey is the image store's key of a result's other artifact,
+// named name ("weights.json"): kept, shared and freed with its image.
+func ArtifactKey(h, name string) string { return h + "." + name }
+
+// Prefixes of the image store's keys that are not results: what a kind
+// keeps to compute less later (Julia's escape counts, a training's
+// checkpoints) under CountsPrefix, the outputs of a version's parts under
+// TilesPrefix. They are kept apart from results, so a store can keep them
+// for less long (template.yaml's lifecycle rules expire each prefix on its
+// own); they are a cache, and a kind computes again what is gone.
 const (
 	CountsPrefix = "counts/"
 	TilesPrefix  = "tiles/"
@@ -424,10 +510,6 @@ const (
 // KeyPrefixes are the prefixes a key of the image store may have; an
 // image's key has none.
 var KeyPrefixes = []string{CountsPrefix, TilesPrefix}
-
-// CountsKey is the image store's key for the escape counts of counts hash
-// h (Params.CountsHash), kept so another colormap needs no render.
-func CountsKey(h string) string { return CountsPrefix + h + ".counts" }
 
 // A Job asks for the render of one configuration version, or of one part
 // of it. Queues share out their jobs fairly: between clients (the network
@@ -498,13 +580,6 @@ type TileResult struct {
 	Lo, Hi     int
 	Iterations int64
 	RenderMs   int64
-}
-
-// TileKey is the image store's key of tile index (of side size) of the
-// counts of counts hash h: tiles are shared, like counts, by every
-// configuration of the same view.
-func TileKey(h string, size, index int) string {
-	return fmt.Sprintf("%s%s.t%d-%d.counts", TilesPrefix, h, size, index)
 }
 
 // StartTiles marks the version's tiled render begun, of total tiles of

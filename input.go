@@ -1,34 +1,44 @@
 package longrun
 
 import (
-	"fmt"
+	"encoding/json"
 	"strings"
 )
 
 // An Input is a create or an edit as a client sends it. An edit replaces
-// the configuration: an omitted field takes its default (Name: one made
-// from c; NotifyEmail: none; each parameter: its default, except C).
+// the configuration: an omitted field takes its default (Name: one the
+// kind makes from the parameters; NotifyEmail: none; each parameter: the
+// kind's default). Kind is DefaultKind when omitted; an edit keeps it.
 type Input struct {
-	Name        *string      `json:"name"`
-	Params      *ParamsInput `json:"params"`
-	NotifyEmail *string      `json:"notifyEmail"`
+	Name        *string         `json:"name"`
+	Kind        *string         `json:"kind"`
+	Params      json.RawMessage `json:"params"`
+	NotifyEmail *string         `json:"notifyEmail"`
 }
 
 // Draft returns the normalized input, or an EINVALID error listing every
-// rule it breaks, within the default bounds.
-func (in *Input) Draft() (Draft, error) { return in.DraftWithin(Bounds{}) }
-
-// DraftWithin is Draft within bounds b.
-func (in *Input) DraftWithin(b Bounds) (Draft, error) {
+// rule it breaks, with the kinds of ks.
+func (in *Input) Draft(ks Kinds) (Draft, error) {
 	var d Draft
 	var fe FieldErrors
-	p, perr := in.Params.NormalizeWithin("params.", b)
-	fe.errs = append(fe.errs, Fields(perr)...)
+	name := ""
+	if in.Kind != nil {
+		name = *in.Kind
+	}
+	k, kerr := ks.Kind(name)
+	fe.errs = append(fe.errs, Fields(kerr)...)
+	var spec Spec
+	if k != nil {
+		var perr error
+		spec, perr = k.Normalize(in.Params, "params.")
+		fe.errs = append(fe.errs, Fields(perr)...)
+		d.Kind = k.Name()
+	}
 	if in.Name != nil {
 		d.Name = strings.TrimSpace(*in.Name)
 		fe.errs = append(fe.errs, Fields(CheckName(d.Name))...)
-	} else if perr == nil {
-		d.Name = fmt.Sprintf("c = %g%+gi", p.C.Re, p.C.Im)
+	} else if spec != nil {
+		d.Name = spec.Name()
 	}
 	if in.NotifyEmail != nil {
 		d.NotifyEmail = strings.TrimSpace(*in.NotifyEmail)
@@ -37,6 +47,6 @@ func (in *Input) DraftWithin(b Bounds) (Draft, error) {
 	if err := fe.Err(); err != nil {
 		return Draft{}, err
 	}
-	d.Params = p
+	d.Spec = spec
 	return d, nil
 }

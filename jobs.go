@@ -2,6 +2,7 @@ package longrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -61,10 +62,11 @@ func (s *Service) StartRender(ctx context.Context, job Job) error {
 	return s.apply(ctx, job, func(c *Configuration) error { return c.StartRender(job.Version, s.now()) })
 }
 
-// ReportProgress records how far the job's render is. ErrSuperseded or
-// ErrStopped (or ENOTFOUND: deleted) mean the render should stop.
-func (s *Service) ReportProgress(ctx context.Context, job Job, done float64) error {
-	return s.apply(ctx, job, func(c *Configuration) error { return c.ReportProgress(job.Version, done) })
+// ReportProgress records how far the job's computation is, and what its
+// kind shows of it meanwhile (live; nil keeps what was). ErrSuperseded or
+// ErrStopped (or ENOTFOUND: deleted) mean the computation should stop.
+func (s *Service) ReportProgress(ctx context.Context, job Job, done float64, live json.RawMessage) error {
+	return s.apply(ctx, job, func(c *Configuration) error { return c.ReportProgress(job.Version, done, live) })
 }
 
 // FinishRender marks the job's version done with the result.

@@ -1,9 +1,9 @@
 package longrun_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,112 +11,19 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-func TestNormalizeFillsTheOriginalDefaults(t *testing.T) {
-	p, err := (&longrun.ParamsInput{C: &longrun.Complex{Re: -0.7, Im: 0.27015}}).Normalize("params.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := longrun.Params{C: longrun.Complex{Re: -0.7, Im: 0.27015}, Zoom: 1, Width: 512, Height: 512, Depth: 256, Colormap: "nipy_spectral"}
-	if p != want {
-		t.Errorf("got %+v, want %+v", p, want)
-	}
-}
-
-func TestHashIsOfTheNormalizedParameters(t *testing.T) {
-	base := longrun.ParamsInput{C: &longrun.Complex{Re: 0.285, Im: 0.01}}
-	same := []longrun.ParamsInput{
-		{C: &longrun.Complex{Re: 0.285, Im: 0.01}, Zoom: ptr(1.0), Width: ptr(512), Colormap: ptr("NIPY_Spectral")},
-		{C: &longrun.Complex{Re: 0.285, Im: 0.01}, Center: &longrun.Complex{Re: math.Copysign(0, -1), Im: 0}},
-	}
-	h := mustHash(t, base)
-	for i, in := range same {
-		if got := mustHash(t, in); got != h {
-			t.Errorf("variant %d hashes %s, want %s", i, got, h)
-		}
-	}
-	different := []longrun.ParamsInput{
-		{C: &longrun.Complex{Re: 0.285, Im: 0.0100000001}},
-		{C: &longrun.Complex{Re: 0.285, Im: 0.01}, Depth: ptr(257)},
-		{C: &longrun.Complex{Re: 0.285, Im: 0.01}, Colormap: ptr("magma")},
-		{C: &longrun.Complex{Re: 0.285, Im: 0.01}, Width: ptr(512), Height: ptr(511)},
-	}
-	for i, in := range different {
-		if got := mustHash(t, in); got == h {
-			t.Errorf("different variant %d hashes the same", i)
-		}
-	}
-	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
-		t.Errorf("hash %q is not 64 hex digits", h)
-	}
-}
-
-func mustHash(t *testing.T, in longrun.ParamsInput) string {
+// depthOf reads the depth of a Julia set's kept spec.
+func depthOf(t *testing.T, raw json.RawMessage) int {
 	t.Helper()
-	p, err := in.Normalize("params.")
-	if err != nil {
+	var p juliaset.Params
+	if err := json.Unmarshal(raw, &p); err != nil {
 		t.Fatal(err)
 	}
-	return p.Hash()
-}
-
-func TestValidationNamesEveryBrokenField(t *testing.T) {
-	in := longrun.ParamsInput{Width: ptr(8), Height: ptr(longrun.MaxSize + 1), Depth: ptr(0), Zoom: ptr(-1.0),
-		Center: &longrun.Complex{Re: 5}, Colormap: ptr("jet")}
-	_, err := in.Normalize("params.")
-	got := map[string]bool{}
-	for _, f := range longrun.Fields(err) {
-		got[f.Field] = f.Rule != ""
-	}
-	for _, field := range []string{"params.c", "params.width", "params.height", "params.depth", "params.zoom", "params.center", "params.colormap"} {
-		if !got[field] {
-			t.Errorf("no rule for %s in %v", field, err)
-		}
-	}
-	if longrun.ErrorCode(err) != longrun.EINVALID {
-		t.Errorf("code %q, want %q", longrun.ErrorCode(err), longrun.EINVALID)
-	}
-}
-
-func TestLimitsAreInclusive(t *testing.T) {
-	ok := []longrun.ParamsInput{
-		{Width: ptr(16), Height: ptr(16), Depth: ptr(1), Zoom: ptr(1e-6)},
-		{Width: ptr(16384), Height: ptr(16384), Depth: ptr(7450), Zoom: ptr(1e12)}, // 1,999,975,546,880 ≤ 2·10¹²
-		{Width: ptr(100), Height: ptr(100), Depth: ptr(100_000), Center: &longrun.Complex{Re: 4}},
-	}
-	for i, in := range ok {
-		in.C = &longrun.Complex{Re: 0, Im: 4}
-		if _, err := in.Normalize(""); err != nil {
-			t.Errorf("case %d: %v", i, err)
-		}
-	}
-	over := longrun.ParamsInput{C: &longrun.Complex{}, Width: ptr(16384), Height: ptr(16384), Depth: ptr(7451)}
-	if _, err := over.Normalize(""); err == nil {
-		t.Error("16384×16384×7451 > 2·10¹² accepted")
-	}
-	// A deployment's own bounds.
-	b := longrun.Bounds{MaxSize: 4096, MaxWork: 2_000_000_000}
-	small := longrun.ParamsInput{C: &longrun.Complex{}, Width: ptr(4096), Height: ptr(4096), Depth: ptr(119)}
-	if _, err := small.NormalizeWithin("", b); err != nil {
-		t.Errorf("4096×4096×119 within 4096 and 2·10⁹: %v", err)
-	}
-	for _, in := range []longrun.ParamsInput{
-		{C: &longrun.Complex{}, Width: ptr(4097), Height: ptr(16), Depth: ptr(1)},
-		{C: &longrun.Complex{}, Width: ptr(4096), Height: ptr(4096), Depth: ptr(120)},
-	} {
-		if _, err := in.NormalizeWithin("", b); err == nil {
-			t.Errorf("%d×%d×%d accepted within %+v", *in.Width, *in.Height, *in.Depth, b)
-		}
-	}
-	if err := (longrun.Bounds{MaxSize: 20000}).Check(); err == nil {
-		t.Error("a largest size of 20000 (over 16384) passed")
-	}
-	if got := b.Describe().Limits; got.MaxSize != 4096 || got.MaxWork != 2_000_000_000 || got.MaxDepth != longrun.MaxDepth {
-		t.Errorf("meta limits %+v, want the bounds with the default depth", got)
-	}
+	return p.Depth
 }
 
 func TestNameAndEmailRules(t *testing.T) {
@@ -142,12 +49,12 @@ func TestNameAndEmailRules(t *testing.T) {
 
 func TestEditBumpsTheVersionOnlyWhenParametersChange(t *testing.T) {
 	now := time.Now()
-	p := longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: 10, Colormap: "magma"}
-	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: p}, nil, now)
+	p := juliaset.Params{C: juliaset.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: 10, Colormap: "magma"}
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Spec: p}, nil, now)
 	if c.Version != 1 || c.Rev != 1 || c.Status != longrun.StatusQueued || c.Change != longrun.ChangeStatus {
 		t.Fatalf("new: version %d rev %d status %s change %s, want 1 1 queued status", c.Version, c.Rev, c.Status, c.Change)
 	}
-	if c.Edit(longrun.Draft{Name: "b", Params: p}, nil, now) || c.Version != 1 || c.Rev != 2 || c.Change != longrun.ChangeEdit {
+	if c.Edit(longrun.Draft{Name: "b", Spec: p}, nil, now) || c.Version != 1 || c.Rev != 2 || c.Change != longrun.ChangeEdit {
 		t.Errorf("rename: version %d rev %d change %s, want version 1, rev 2, an edit", c.Version, c.Rev, c.Change)
 	}
 	if err := c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now); err != nil || c.Status != longrun.StatusDone || c.Outdated() {
@@ -155,7 +62,7 @@ func TestEditBumpsTheVersionOnlyWhenParametersChange(t *testing.T) {
 	}
 	q := p
 	q.Depth = 11
-	if !c.Edit(longrun.Draft{Name: "b", Params: q}, nil, now) || c.Change != longrun.ChangeStatus {
+	if !c.Edit(longrun.Draft{Name: "b", Spec: q}, nil, now) || c.Change != longrun.ChangeStatus {
 		t.Errorf("new parameters: not reported changed, or change %s, want status", c.Change)
 	}
 	if c.Version != 2 || c.Status != longrun.StatusQueued || !c.Outdated() || c.RenderedHash != p.Hash() {
@@ -163,7 +70,7 @@ func TestEditBumpsTheVersionOnlyWhenParametersChange(t *testing.T) {
 	}
 	r := q
 	r.Depth = 12
-	c.Edit(longrun.Draft{Name: "b", Params: r}, &longrun.Result{Hash: r.Hash()}, now)
+	c.Edit(longrun.Draft{Name: "b", Spec: r}, &longrun.Result{Hash: r.Hash()}, now)
 	if c.Version != 3 || c.Status != longrun.StatusDone || c.Outdated() {
 		t.Errorf("edit to rendered params: version %d status %s outdated %v; want 3 done fresh", c.Version, c.Status, c.Outdated())
 	}
@@ -192,7 +99,7 @@ func TestTransitions(t *testing.T) {
 		"start": {func(c *longrun.Configuration) error { return c.StartRender(c.Version, now) },
 			outcome{longrun.StatusRendering, 0, longrun.ChangeStatus, false},
 			[]longrun.Status{longrun.StatusQueued, longrun.StatusRendering}},
-		"progress": {func(c *longrun.Configuration) error { return c.ReportProgress(c.Version, 0.5) },
+		"progress": {func(c *longrun.Configuration) error { return c.ReportProgress(c.Version, 0.5, nil) },
 			outcome{longrun.StatusRendering, 0.5, longrun.ChangeProgress, false},
 			[]longrun.Status{longrun.StatusRendering}},
 		"finish": {func(c *longrun.Configuration) error { return c.Finish(c.Version, result(c), now) },
@@ -207,13 +114,13 @@ func TestTransitions(t *testing.T) {
 	}
 	// in returns a configuration in status s, reached through transitions.
 	in := func(t *testing.T, s longrun.Status) *longrun.Configuration {
-		p := longrun.Params{C: longrun.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
-		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p}, nil, now.Add(-time.Hour))
+		p := juliaset.Params{C: juliaset.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
+		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Spec: p}, nil, now.Add(-time.Hour))
 		var err error
 		switch s {
 		case longrun.StatusRendering:
 			err = c.StartRender(c.Version, now)
-			c.ReportProgress(c.Version, 0.25)
+			c.ReportProgress(c.Version, 0.25, nil)
 		case longrun.StatusDone:
 			err = c.Finish(c.Version, result(c), now)
 		case longrun.StatusFailed:
@@ -268,7 +175,7 @@ func TestTransitions(t *testing.T) {
 	}
 	t.Run("a job's transitions refuse another version", func(t *testing.T) {
 		c := in(t, longrun.StatusQueued)
-		for _, err := range []error{c.StartRender(c.Version+1, now), c.ReportProgress(c.Version+1, 0.1),
+		for _, err := range []error{c.StartRender(c.Version+1, now), c.ReportProgress(c.Version+1, 0.1, nil),
 			c.Finish(c.Version+1, result(c), now), c.Fail(c.Version+1, "x", now)} {
 			if !errors.Is(err, longrun.ErrSuperseded) {
 				t.Errorf("got %v, want ErrSuperseded", err)
@@ -277,7 +184,7 @@ func TestTransitions(t *testing.T) {
 	})
 	t.Run("a render told to stop hears ErrStopped", func(t *testing.T) {
 		c := in(t, longrun.StatusCancelled)
-		if err := c.ReportProgress(c.Version, 0.5); !errors.Is(err, longrun.ErrStopped) {
+		if err := c.ReportProgress(c.Version, 0.5, nil); !errors.Is(err, longrun.ErrStopped) {
 			t.Errorf("progress after cancel: got %v, want ErrStopped", err)
 		}
 		if err := c.StartRender(c.Version, now); !errors.Is(err, longrun.ErrStopped) {
@@ -294,10 +201,10 @@ func TestTransitions(t *testing.T) {
 
 func TestRequestMail(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	p := longrun.Params{C: longrun.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
+	p := juliaset.Params{C: juliaset.Complex{Re: 0.2}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}
 	for _, from := range longrun.Statuses {
 		t.Run(string(from), func(t *testing.T) {
-			c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p, NotifyEmail: "a@example.com"}, nil, now.Add(-time.Hour))
+			c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Spec: p, NotifyEmail: "a@example.com"}, nil, now.Add(-time.Hour))
 			switch from {
 			case longrun.StatusRendering:
 				c.StartRender(c.Version, now)
@@ -329,7 +236,7 @@ func TestRequestMail(t *testing.T) {
 		})
 	}
 	t.Run("without an address", func(t *testing.T) {
-		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Params: p}, nil, now)
+		c := longrun.NewConfiguration("o", longrun.Draft{Name: "x", Spec: p}, nil, now)
 		c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash}, now)
 		if err := c.RequestMail(now); longrun.ErrorCode(err) != longrun.ECONFLICT || !strings.Contains(err.Error(), "no e-mail address") || c.MailRequests != 0 {
 			t.Errorf("got %v, %d requests; want a conflict naming the missing address", err, c.MailRequests)
@@ -342,25 +249,25 @@ func TestRequestMail(t *testing.T) {
 // set, the current parameters never among them, at most HistoryLength.
 func TestHistoryKeepsEarlierVersions(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	at := func(depth int) longrun.Params {
-		return longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: depth, Colormap: "magma"}
+	at := func(depth int) juliaset.Params {
+		return juliaset.Params{C: juliaset.Complex{Re: 0.1}, Zoom: 1, Width: 32, Height: 32, Depth: depth, Colormap: "magma"}
 	}
-	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: at(10)}, nil, now)
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Spec: at(10)}, nil, now)
 	if len(c.History) != 0 {
 		t.Fatalf("a new configuration has history %v", c.History)
 	}
 	if err := c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now); err != nil {
 		t.Fatal(err)
 	}
-	c.Edit(longrun.Draft{Name: "renamed", Params: at(10)}, nil, now)
+	c.Edit(longrun.Draft{Name: "renamed", Spec: at(10)}, nil, now)
 	if len(c.History) != 0 {
 		t.Errorf("a rename made history %v", c.History)
 	}
-	c.Edit(longrun.Draft{Name: "a", Params: at(11)}, nil, now) // v2, left queued
-	c.Edit(longrun.Draft{Name: "a", Params: at(12)}, nil, now) // v3
+	c.Edit(longrun.Draft{Name: "a", Spec: at(11)}, nil, now) // v2, left queued
+	c.Edit(longrun.Draft{Name: "a", Spec: at(12)}, nil, now) // v3
 	depths := func() (d []int) {
 		for _, e := range c.History {
-			d = append(d, e.Params.Depth)
+			d = append(d, depthOf(t, e.Params))
 		}
 		return d
 	}
@@ -377,15 +284,15 @@ func TestHistoryKeepsEarlierVersions(t *testing.T) {
 		t.Errorf("EarlierImage answered a 4-character prefix")
 	}
 	// Back to v1's parameters: they leave the history, v3's join it.
-	c.Edit(longrun.Draft{Name: "a", Params: at(10)}, &longrun.Result{Hash: at(10).Hash()}, now)
+	c.Edit(longrun.Draft{Name: "a", Spec: at(10)}, &longrun.Result{Hash: at(10).Hash()}, now)
 	if got := depths(); !slices.Equal(got, []int{12, 11}) || c.Status != longrun.StatusDone {
 		t.Errorf("after going back to depth 10: history %v status %s, want [12 11], done at once", got, c.Status)
 	}
 	for d := 20; d < 40; d++ {
-		c.Edit(longrun.Draft{Name: "a", Params: at(d)}, nil, now)
+		c.Edit(longrun.Draft{Name: "a", Spec: at(d)}, nil, now)
 	}
-	if len(c.History) != longrun.HistoryLength || c.History[0].Params.Depth != 38 {
-		t.Errorf("after 20 more versions: %d entries, latest depth %d; want %d, 38", len(c.History), c.History[0].Params.Depth, longrun.HistoryLength)
+	if len(c.History) != longrun.HistoryLength || depthOf(t, c.History[0].Params) != 38 {
+		t.Errorf("after 20 more versions: %d entries, latest depth %d; want %d, 38", len(c.History), depthOf(t, c.History[0].Params), longrun.HistoryLength)
 	}
 	b, err := c.MarshalRecord()
 	if err != nil {
@@ -403,8 +310,8 @@ func TestHistoryKeepsEarlierVersions(t *testing.T) {
 // tiling.
 func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	p := longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1, Width: 64, Height: 64, Depth: 10, Colormap: "magma"}
-	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Params: p}, nil, now)
+	p := juliaset.Params{C: juliaset.Complex{Re: 0.1}, Zoom: 1, Width: 64, Height: 64, Depth: 10, Colormap: "magma"}
+	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "a", Spec: p}, nil, now)
 	if err := c.StartTiles(1, 4, 32, now); err != nil || c.Status != longrun.StatusRendering {
 		t.Fatalf("start tiles: %v, %s", err, c.Status)
 	}
@@ -426,7 +333,7 @@ func TestTilingSurvivesARedeliveredPlanner(t *testing.T) {
 	}
 	q := p
 	q.Depth = 11
-	c.Edit(longrun.Draft{Name: "a", Params: q}, nil, now)
+	c.Edit(longrun.Draft{Name: "a", Spec: q}, nil, now)
 	if c.Tiling != nil {
 		t.Errorf("a new version kept the old one's tiling %+v", c.Tiling)
 	}

@@ -109,9 +109,9 @@ type Service struct {
 	// (nil: no rate limits, the quotas on stored and active still hold).
 	Quotas  Quotas
 	Limiter Limiter
-	// Bounds limit each configuration's size, depth and work; zero fields
-	// take the defaults.
-	Bounds Bounds
+	// Kinds are the computations configurations may ask for, each with
+	// the deployment's bounds.
+	Kinds Kinds
 	// Metrics counts enqueued and deduplicated jobs; nil records nothing.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now in UTC.
@@ -210,11 +210,11 @@ func (s *Service) List(ctx context.Context, owner, cursor string, limit int, f L
 
 // draft validates the input and finds the result its parameters have.
 func (s *Service) draft(ctx context.Context, in *Input) (Draft, *Result, error) {
-	d, err := in.DraftWithin(s.Bounds)
+	d, err := in.Draft(s.Kinds)
 	if err != nil {
 		return Draft{}, nil, err
 	}
-	r, err := s.result(ctx, d.Params.Hash())
+	r, err := s.result(ctx, d.Spec.Hash())
 	return d, r, err
 }
 
@@ -255,13 +255,22 @@ func (s *Service) Create(ctx context.Context, caller Caller, in *Input) (*Config
 // Edit replaces owner's configuration id with the input, if ifMatch names
 // its current ETag; new parameters queue a new version.
 func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, in *Input) (*Configuration, error) {
-	if _, err := s.Get(ctx, caller.Owner, id); err != nil {
+	was, err := s.Get(ctx, caller.Owner, id)
+	if err != nil {
 		return nil, err
 	}
 	if ifMatch == "" {
 		return nil, Errorf(EPRECONDITIONREQUIRED, "an edit needs If-Match with the configuration's ETag")
 	}
-	d, r, err := s.draft(ctx, in)
+	kind := was.KindName()
+	if in.Kind != nil && *in.Kind != kind && !(*in.Kind == "" && kind == DefaultKind) {
+		var fe FieldErrors
+		fe.Add("kind", "must stay "+kind+": a configuration keeps its kind (create a new one for another)")
+		return nil, fe.Err()
+	}
+	edit := *in
+	edit.Kind = &kind
+	d, r, err := s.draft(ctx, &edit)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/julia"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
@@ -144,7 +145,7 @@ func TestKilledMidTiledRenderRendersOnlyTheMissingTiles(t *testing.T) {
 		t.Errorf("after the restart %d tiles rendered; want the %d missing ones (give or take those in flight)", after, total-before)
 	}
 	// The image is the single pass's, byte for byte.
-	var p longrun.Params
+	var p juliaset.Params
 	b, _ := json.Marshal(done.Params)
 	json.Unmarshal(b, &p)
 	whole, _, err := julia.Compute(context.Background(), p.Julia(), julia.Options{})

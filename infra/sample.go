@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 )
 
 // The sample configuration make run-aws-local keeps, queued and never
@@ -17,8 +18,8 @@ const (
 
 // Sample returns the sample configuration, as made at now.
 func Sample(now time.Time) *longrun.Configuration {
-	c := longrun.NewConfiguration(SampleOwner, longrun.Draft{Name: "Spirals (the sam local sample)", Params: longrun.Params{
-		C: longrun.Complex{Re: -0.7, Im: 0.27015}, Zoom: 1, Width: 256, Height: 256, Depth: 256, Colormap: "nipy_spectral"}}, nil, now)
+	c := longrun.NewConfiguration(SampleOwner, longrun.Draft{Name: "Spirals (the sam local sample)", Kind: juliaset.Name, Spec: juliaset.Params{
+		C: juliaset.Complex{Re: -0.7, Im: 0.27015}, Zoom: 1, Width: 256, Height: 256, Depth: 256, Colormap: "nipy_spectral"}}, nil, now)
 	c.ID = SampleID
 	return c
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/longrun/longrun/aws/attr"
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/emf"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
 )
 
@@ -238,7 +239,7 @@ func checkStreamEvent(t *testing.T, name string, ev *yaml.Node) {
 // sampleRecords are stream records of every kind of write.
 func sampleRecords(t *testing.T) []events.DynamoDBEventRecord {
 	var out []events.DynamoDBEventRecord
-	c := longrun.NewConfiguration("o", longrun.Draft{Name: "n", Params: longrun.Params{Zoom: 1, Width: 16, Height: 16, Depth: 1, Colormap: "magma"}}, nil, time.Now())
+	c := longrun.NewConfiguration("o", longrun.Draft{Name: "n", Spec: juliaset.Params{Zoom: 1, Width: 16, Height: 16, Depth: 1, Colormap: "magma"}}, nil, time.Now())
 	old, err := attr.StreamImage(c)
 	if err != nil {
 		t.Fatal(err)
@@ -793,8 +794,8 @@ func TestCountsAndTilesExpireOnTheirOwn(t *testing.T) {
 			t.Errorf("%s expire after %v days by default, want fewer than images", prefix, d)
 		}
 	}
-	if !strings.HasPrefix(longrun.CountsKey("h"), longrun.CountsPrefix) || !strings.HasPrefix(longrun.TileKey("h", 512, 1), longrun.TilesPrefix) {
-		t.Errorf("counts and tile keys are not under their prefixes: %s %s", longrun.CountsKey("h"), longrun.TileKey("h", 512, 1))
+	if !strings.HasPrefix(juliaset.CountsKey("h"), longrun.CountsPrefix) || !strings.HasPrefix(juliaset.TileKey("h", 512, 1), longrun.TilesPrefix) {
+		t.Errorf("counts and tile keys are not under their prefixes: %s %s", juliaset.CountsKey("h"), juliaset.TileKey("h", 512, 1))
 	}
 }
 

@@ -183,7 +183,7 @@ func startBench(b *testing.B, edit ...func(*local.Config)) (*local.System, strin
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The benchmarks flood on purpose: lift the quotas.
-	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(),
+	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Kinds: kinds(),
 		Quotas: longrun.Quotas{MaxActive: 1 << 20, MaxStored: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}}
 	for _, e := range edit {
 		e(&cfg)
@@ -245,7 +245,7 @@ func BenchmarkTiles(b *testing.B) {
 		above int
 	}{{"one-job", 1 << 30}, {"tiles", 4 << 20}} {
 		b.Run(mode.name, func(b *testing.B) {
-			_, url := startBench(b, func(c *local.Config) { c.TileAbove, c.Jobs = mode.above, 2 })
+			_, url := startBench(b, func(c *local.Config) { juliaKind(c).TileAbove, c.Jobs = mode.above, 2 })
 			c := testutil.NewClient(b, url)
 			i := 0
 			for b.Loop() {

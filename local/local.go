@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"log/slog"
 	"math"
@@ -27,7 +26,6 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
-	"github.com/longrun/longrun/julia"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
@@ -85,9 +83,9 @@ type Config struct {
 	// Quotas bound each owner and client address (their zero values are
 	// the defaults).
 	Quotas longrun.Quotas
-	// Bounds limit one configuration's size, depth and work (zero fields:
-	// the defaults).
-	Bounds longrun.Bounds
+	// Kinds are the computations configurations may ask for, each with
+	// its bounds (the main's table); at least one.
+	Kinds longrun.Kinds
 	// TrustForwardedFor takes the client's address from X-Forwarded-For,
 	// for a server behind a proxy.
 	TrustForwardedFor bool
@@ -95,12 +93,7 @@ type Config struct {
 	// dead-letter retry need as a bearer token; empty means those routes
 	// answer 404.
 	OpsToken string
-	// Compute replaces the renderer's counts, for fault tests.
-	Compute func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error)
-	// TileAbove and TileSize split renders of images over TileAbove
-	// pixels into tiles of TileSize² (worker.Worker); 0 means 4 Mpx and 512.
-	TileAbove, TileSize int
-	Logger              *slog.Logger
+	Logger   *slog.Logger
 }
 
 // A System is the running local system.
@@ -139,6 +132,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.TrustForwardedFor {
 		log.Warn("--trust-forwarded-for: every per-address limit takes the client's address from X-Forwarded-For; " +
 			"without a proxy in front that sets it, each client names its own address and escapes those limits")
+	}
+	if len(cfg.Kinds) == 0 {
+		return nil, errors.New("local: no kinds of computation (Config.Kinds)")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
@@ -191,14 +187,14 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	metrics := tee{reg, rec}
 	limiter := &memlimit.Limiter{}
 	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Tiles: db, Addresses: db, Metrics: metrics,
-		Quotas: cfg.Quotas, Limiter: limiter, Bounds: cfg.Bounds}
+		Quotas: cfg.Quotas, Limiter: limiter, Kinds: cfg.Kinds}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
 		cfg: cfg, ln: ln, logger: log, metrics: metrics, recent: rec, queue: db, images: images,
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
-			Timeout: cfg.RenderTimeout, Compute: cfg.Compute, TileAbove: cfg.TileAbove, TileSize: cfg.TileSize},
-		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics,
+			Timeout: cfg.RenderTimeout},
+		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics, Kinds: cfg.Kinds,
 			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
 	}
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
@@ -351,12 +347,20 @@ func (s *System) freeImages(ctx context.Context, period time.Duration) {
 		for _, h := range hashes {
 			// The result first: a create that finds it meanwhile renders again
 			// instead of pointing at an image about to go.
+			keys := []string{longrun.ImageKey(h)}
+			if r, err := s.DB.Result(ctx, h); err == nil && r != nil {
+				for _, name := range r.Stats.Artifacts {
+					keys = append(keys, longrun.ArtifactKey(h, name))
+				}
+			}
 			if err := s.DB.DeleteResult(ctx, h); err != nil {
 				s.logger.Warn("images: could not forget a result", "hash", h, "err", err)
 				continue
 			}
-			if err := s.images.DeleteImage(ctx, longrun.ImageKey(h)); err != nil {
-				s.logger.Warn("images: could not delete an image", "hash", h, "err", err)
+			for _, key := range keys {
+				if err := s.images.DeleteImage(ctx, key); err != nil {
+					s.logger.Warn("images: could not delete an image or artifact", "key", key, "err", err)
+				}
 			}
 		}
 		if len(hashes) > 0 {

@@ -25,6 +25,8 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/julia"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
@@ -100,9 +102,10 @@ func (r *renderer) awaitStart(t *testing.T, key float64) {
 // start runs a local system on a free port with the renderer.
 func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.System, string) {
 	t.Helper()
-	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond, OpsToken: opsToken}
+	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MaxReceives: 3, RetryBase: 5 * time.Millisecond, OpsToken: opsToken,
+		Kinds: kinds()}
 	if r != nil {
-		cfg.Compute = r.render
+		juliaKind(&cfg).Compute = r.render
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -122,6 +125,16 @@ func start(t *testing.T, r *renderer, edit ...func(*local.Config)) (*local.Syste
 	})
 	return sys, sys.URL
 }
+
+// kinds is the table of kinds the systems tests start serve, as the
+// longrun command's.
+func kinds() longrun.Kinds {
+	return longrun.Kinds{juliaset.Name: &juliaset.Kind{}, classifier.Name: classifier.New()}
+}
+
+// juliaKind is the Julia-set kind of cfg, for tests to set its tiles, its
+// renderer and its bounds.
+func juliaKind(cfg *local.Config) *juliaset.Kind { return cfg.Kinds[juliaset.Name].(*juliaset.Kind) }
 
 // opsToken is the operator token of the systems tests start.
 const opsToken = "operator-token-for-tests"
@@ -164,9 +177,9 @@ func TestDefaultsAreFilledAndHashedAfterwards(t *testing.T) {
 	_, url := start(t, newRenderer())
 	c := testutil.NewClient(t, url)
 	v := c.Create(map[string]any{"params": map[string]any{"c": map[string]float64{"re": -0.8, "im": 0.156}}})
-	want := longrun.Params{C: longrun.Complex{Re: -0.8, Im: 0.156}, Zoom: 1, Width: 512, Height: 512, Depth: 256, Colormap: "nipy_spectral"}
-	if v.Params != want {
-		t.Errorf("params %+v, want the defaults %+v", v.Params, want)
+	want := juliaset.Params{C: juliaset.Complex{Re: -0.8, Im: 0.156}, Zoom: 1, Width: 512, Height: 512, Depth: 256, Colormap: "nipy_spectral"}
+	if got := testutil.Julia(t, v.Params); got != want {
+		t.Errorf("params %+v, want the defaults %+v", got, want)
 	}
 	if v.ParamsHash != want.Hash() {
 		t.Errorf("hash %s, want %s", v.ParamsHash, want.Hash())
@@ -511,7 +524,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 		{"null number", `{"params":{"c":{"re":null,"im":0.5}}}`, "params.c.re", 400},
 		{"null zoom", `{"params":{"c":{"re":0,"im":0},"zoom":null}}`, "params.zoom", 400},
 		{"null name", `{"name":null,"params":{"c":{"re":0,"im":0}}}`, "name", 400},
-		{"unknown nested", `{"params":{"c":{"re":0,"im":0},"speed":9}}`, "speed", 400},
+		{"unknown nested", `{"params":{"c":{"re":0,"im":0},"speed":9}}`, "params.speed", 400},
 		{"syntax", `{"params":`, "body", 400},
 		{"trailing", `{"params":{"c":{"re":0,"im":0}}} {}`, "body", 400},
 		{"array", `[1,2]`, "body", 400},
@@ -706,7 +719,7 @@ func TestADamagedSessionKeyStopsTheStart(t *testing.T) {
 	keyFile := filepath.Join(dir, "session.key")
 	for _, damaged := range []string{"", "0123abcd", strings.Repeat("zz", 32)} {
 		os.WriteFile(keyFile, []byte(damaged), 0o600)
-		_, err := local.Start(context.Background(), local.Config{Addr: "127.0.0.1:0", DataDir: dir})
+		_, err := local.Start(context.Background(), local.Config{Addr: "127.0.0.1:0", DataDir: dir, Kinds: kinds()})
 		if err == nil || !strings.Contains(err.Error(), "session.key is not a session key") {
 			t.Errorf("key file %q: got %v, want a clear error", damaged, err)
 		}
@@ -752,7 +765,7 @@ func TestConcurrentEditsOneWinsTheOther412(t *testing.T) {
 		}
 	}
 	final := tab1.Await(v.ID, 10*time.Second, "the final version done", testutil.Done)
-	want := final.Params
+	want := testutil.Julia(t, final.Params)
 	if final.RenderedHash != want.Hash() {
 		t.Errorf("final image of %s, want the final parameters' %s", final.RenderedHash, want.Hash())
 	}
@@ -930,7 +943,7 @@ func TestALostImageIsMadeAgain(t *testing.T) {
 	if res := c.Do("POST", "/api/configurations/"+v.ID+"/render", nil); res.Status != http.StatusConflict {
 		t.Errorf("re-render with the image there: %d, want 409", res.Status)
 	}
-	var p longrun.Params
+	var p juliaset.Params
 	if err := json.Unmarshal(mustJSON(t, v.Params), &p); err != nil {
 		t.Fatal(err)
 	}
@@ -940,7 +953,7 @@ func TestALostImageIsMadeAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		if counts {
-			if err := os.Remove(filepath.Join(sys.DataDir(), "images", longrun.CountsKey(p.CountsHash()))); err != nil {
+			if err := os.Remove(filepath.Join(sys.DataDir(), "images", juliaset.CountsKey(p.CountsHash()))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -1035,7 +1048,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // view assembles again from the kept tiles without rendering any.
 func TestABigRenderIsTiled(t *testing.T) {
 	r := newRenderer()
-	_, url := start(t, r, func(c *local.Config) { c.TileAbove, c.TileSize, c.Jobs = 1000, 16, 2 })
+	_, url := start(t, r, func(c *local.Config) { juliaKind(c).TileAbove, juliaKind(c).TileSize, c.Jobs = 1000, 16, 2 })
 	c := testutil.NewClient(t, url)
 	c.Session() // before subscribing
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -1057,7 +1070,7 @@ func TestABigRenderIsTiled(t *testing.T) {
 	if n := r.count(0.33); n != 15 {
 		t.Errorf("%d renders, want 15: one per tile", n)
 	}
-	var p longrun.Params
+	var p juliaset.Params
 	json.Unmarshal(mustJSON(t, v.Params), &p)
 	whole, _, err := julia.Compute(context.Background(), p.Julia(), julia.Options{})
 	if err != nil {
@@ -1157,7 +1170,7 @@ func TestHealthSaysDegradedWithItsReason(t *testing.T) {
 		<-release // deaf to its context
 		return julia.ComputeRect(context.Background(), p, r, julia.Options{Workers: 1})
 	}
-	_, url = start(t, nil, func(c *local.Config) { c.Compute, c.RenderTimeout = stuck, 200*time.Millisecond })
+	_, url = start(t, nil, func(c *local.Config) { juliaKind(c).Compute, c.RenderTimeout = stuck, 200*time.Millisecond })
 	if code, body := health(url); code != http.StatusOK {
 		t.Fatalf("health at start: %d %q", code, body)
 	}

@@ -134,6 +134,16 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("DELETE", conf(v.ID), nil)
 	c.Do("DELETE", conf(v.ID), nil)
 
+	// A classifier: its own parameters, a 400 naming a Julia field sent to
+	// it, its weights to download, an artifact it has not.
+	c.Do("POST", "/api/configurations", map[string]any{"kind": "classifier", "params": map[string]any{"depth": 5}})
+	c.Do("POST", "/api/configurations", map[string]any{"kind": "nope"})
+	cl := c.Create(map[string]any{"name": "cl", "kind": "classifier", "params": map[string]any{"epochs": 20, "dataset": map[string]any{"points": 60}}})
+	cl = c.Await(cl.ID, 20*time.Second, "trained", testutil.Done)
+	c.Do("GET", cl.Artifacts["weights.json"], nil)
+	c.Do("GET", conf(cl.ID)+"/artifacts/nope.json", nil)
+	c.Do("PUT", conf(cl.ID), map[string]any{"kind": "julia", "params": small(0.92, 0.1)}, "If-Match", cl.ETag)
+
 	held := c.Create(map[string]any{"name": "held", "params": small(0.94, 0.1)})
 	r.awaitStart(t, 0.94)
 	c.Do("POST", conf(held.ID)+"/render", nil) // rendering: a conflict

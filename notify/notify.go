@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,9 @@ type Notifier struct {
 	Logger *slog.Logger
 	// BaseURL is where the page is, for links in e-mails.
 	BaseURL string
+	// Kinds describe what configurations compute, for the e-mails' words;
+	// a kind not in it is named by its name only.
+	Kinds longrun.Kinds
 	// Metrics counts notifications by channel and outcome; nil records nothing.
 	Metrics longrun.Metrics
 	// Addresses holds which addresses confirmed they want mail; mail goes
@@ -269,7 +273,7 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 	if err != nil {
 		return err
 	}
-	m := message(c, n.BaseURL)
+	m := message(c, n.BaseURL, n.Kinds)
 	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + cmp.Or(a.UnsubscribeToken, a.Token)
 	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
@@ -394,22 +398,39 @@ func (n *Notifier) capped(ctx context.Context, m Mail) (string, error) {
 	return "", nil
 }
 
-func message(c *longrun.Configuration, base string) Mail {
+func message(c *longrun.Configuration, base string, kinds longrun.Kinds) Mail {
 	link := strings.TrimSuffix(base, "/") + "/#" + c.ID
 	m := Mail{Owner: c.Owner, ConfigurationID: c.ID, Version: c.Version, To: c.NotifyEmail}
-	p := c.Params
-	desc := fmt.Sprintf("c = %g%+gi, %d×%d, depth %d, zoom %g, %s", p.C.Re, p.C.Im, p.Width, p.Height, p.Depth, p.Zoom, p.Colormap)
+	what, desc := c.KindName(), ""
+	if k, ok := kinds[c.KindName()]; ok {
+		what = k.Describe().Title
+		if spec, err := k.Decode(c.Params); err == nil {
+			desc = ": " + spec.Summary()
+		}
+	}
 	if c.Status == longrun.StatusDone {
-		m.Subject = "Your Julia set is ready"
-		m.Text = fmt.Sprintf("Your Julia set %s (version %d: %s) has finished rendering.\n\nSee it at %s\n", c.Name, c.Version, desc, link)
+		m.Subject = fmt.Sprintf("Your %s is ready", what)
+		m.Text = fmt.Sprintf("Your %s %s (version %d%s) has finished.\n\nSee it at %s\n", what, c.Name, c.Version, desc, link)
 		if c.Stats != nil {
-			m.Text += fmt.Sprintf("\n%d iterations in %d ms.\n", c.Stats.Iterations, c.Stats.RenderMs)
+			m.Text += fmt.Sprintf("\n%s%d iterations in %d ms.\n", extra(c.Stats), c.Stats.Iterations, c.Stats.RenderMs)
 		}
 	} else {
-		m.Subject = "Your Julia set could not be rendered"
-		m.Text = fmt.Sprintf("Your Julia set %s (version %d: %s) could not be rendered:\n\n%s\n\nRetry it at %s\n", c.Name, c.Version, desc, c.Error, link)
+		m.Subject = fmt.Sprintf("Your %s could not be computed", what)
+		m.Text = fmt.Sprintf("Your %s %s (version %d%s) could not be computed:\n\n%s\n\nRetry it at %s\n", what, c.Name, c.Version, desc, c.Error, link)
 	}
 	return m
+}
+
+// extra lists a result's own figures, a line.
+func extra(st *longrun.Stats) string {
+	if len(st.Extra) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(st.Extra)) {
+		parts = append(parts, fmt.Sprintf("%s %g", k, st.Extra[k]))
+	}
+	return strings.Join(parts, ", ") + ".\n"
 }
 
 func (n *Notifier) push(ctx context.Context, owner string, m Message) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
@@ -91,7 +92,7 @@ func newNotifier(t *testing.T) (*notify.Notifier, *mailer, *pusher) {
 	c := config("", 0)
 	db.PutAddress(context.Background(), longrun.Address{Owner: c.Owner, Addr: c.NotifyEmail, Token: longrun.NewID(), Confirmed: true}, true)
 	m, p := &mailer{}, &pusher{msgs: map[string][]notify.Message{}}
-	return &notify.Notifier{Mail: m, Push: p, Sent: db, Addresses: db, Limiter: &memlimit.Limiter{}, BaseURL: "http://x",
+	return &notify.Notifier{Mail: m, Push: p, Sent: db, Addresses: db, Limiter: &memlimit.Limiter{}, BaseURL: "http://x", Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})},
 		Failures: &failures{reasons: map[string]string{}}, Retry: &retries{}}, m, p
 }
 

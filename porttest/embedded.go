@@ -337,7 +337,7 @@ func writeThree(t *testing.T, l ChangeLog) []pump.Change {
 		t.Errorf("a write did not signal ChangesReady")
 	}
 	l.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
-		c.Edit(longrun.Draft{Name: "m", Params: c.Params}, nil, time.Now())
+		c.Edit(longrun.Draft{Name: "m", Spec: juliaOf(t, c.Params)}, nil, time.Now())
 		return nil
 	})
 	l.DeleteConfiguration(ctx, c.ID)

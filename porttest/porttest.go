@@ -5,9 +5,11 @@ package porttest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 )
 
 // Store is every method the core asks of a configuration and result store.
@@ -33,7 +36,28 @@ type Store interface {
 
 func newConfiguration(owner string, created time.Time, re float64) *longrun.Configuration {
 	return longrun.NewConfiguration(owner, longrun.Draft{Name: fmt.Sprint(re),
-		Params: longrun.Params{C: longrun.Complex{Re: re, Im: 0.3}, Zoom: 1, Width: 64, Height: 64, Depth: 100, Colormap: "magma"}}, nil, created)
+		Kind: juliaset.Name, Spec: juliaset.Params{C: juliaset.Complex{Re: re, Im: 0.3}, Zoom: 1, Width: 64, Height: 64, Depth: 100, Colormap: "magma"}}, nil, created)
+}
+
+// sameJSON reports whether two JSON documents are equal as values: a
+// store may keep an object's keys in another order, or its numbers as
+// other text.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// juliaOf decodes c's spec as a Julia set's.
+func juliaOf(t *testing.T, raw json.RawMessage) juliaset.Params {
+	t.Helper()
+	var p juliaset.Params
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestStore runs the store suite; newStore returns an empty store.
@@ -70,9 +94,9 @@ func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 	// Two earlier versions, one rendered: the history reads back too.
 	c.Finish(1, &longrun.Result{Hash: c.ParamsHash}, now)
 	for _, depth := range []int{101, 102} {
-		p := c.Params
+		p := juliaOf(t, c.Params)
 		p.Depth = depth
-		c.Edit(longrun.Draft{Name: c.Name, Params: p, NotifyEmail: c.NotifyEmail}, nil, now)
+		c.Edit(longrun.Draft{Name: c.Name, Spec: p, NotifyEmail: c.NotifyEmail}, nil, now)
 	}
 	if err := s.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
@@ -81,11 +105,11 @@ func storeACreatedConfigurationReadsBackWhole(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Owner != c.Owner || got.Params != c.Params || got.ParamsHash != c.ParamsHash || got.Version != 3 ||
+	if got.Owner != c.Owner || !sameJSON(got.Params, c.Params) || got.Kind != c.Kind || got.ParamsHash != c.ParamsHash || got.Version != 3 ||
 		got.Status != longrun.StatusQueued || got.NotifyEmail != c.NotifyEmail || !got.CreatedAt.Equal(c.CreatedAt) {
 		t.Errorf("got %+v, want %+v", got, c)
 	}
-	if len(got.History) != 2 || got.History[1].Params != c.History[1].Params || !got.History[1].Rendered ||
+	if len(got.History) != 2 || !sameJSON(got.History[1].Params, c.History[1].Params) || !got.History[1].Rendered ||
 		got.History[0].Version != 2 || !got.History[0].At.Equal(now) {
 		t.Errorf("history read back %+v, want %+v", got.History, c.History)
 	}
@@ -195,7 +219,7 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	ctx := context.Background()
 	c := newConfiguration(longrun.NewID(), time.Now(), 0.35)
 	s.CreateConfiguration(ctx, c, longrun.Admission{})
-	svc := &longrun.Service{Store: s, Tiles: s}
+	svc := &longrun.Service{Store: s, Tiles: s, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
 	job := c.Job()
 	if err := svc.StartTiles(ctx, job, total, 16); err != nil {
 		t.Fatal(err)
@@ -391,7 +415,7 @@ func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
 	})
 	t.Run("counts and tiles keep under their prefixes", func(t *testing.T) {
 		s := newImages(t)
-		for _, key := range []string{longrun.CountsKey("abc"), longrun.TileKey("abc", 512, 7)} {
+		for _, key := range []string{juliaset.CountsKey("abc"), juliaset.TileKey("abc", 512, 7)} {
 			if err := s.PutImage(ctx, key, []byte(key)); err != nil {
 				t.Fatalf("put %s: %v", key, err)
 			}
@@ -405,7 +429,7 @@ func TestImages(t *testing.T, newImages func(t *testing.T) Images) {
 				t.Errorf("%s: got %q", key, got)
 			}
 		}
-		if ok, err := s.HasImage(ctx, longrun.CountsKey("other")); ok || err != nil {
+		if ok, err := s.HasImage(ctx, juliaset.CountsKey("other")); ok || err != nil {
 			t.Errorf("HasImage of missing counts: %v %v, want false", ok, err)
 		}
 	})

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/web"
 )
 
@@ -87,7 +89,7 @@ var fuzzSessions = &web.Sessions{Key: []byte("fuzz-key-fuzz-key-fuzz-key-fuzz-ke
 
 func fuzzServer() (http.Handler, *memStore) {
 	m := &memStore{configs: map[string]*longrun.Configuration{}}
-	return web.NewServer(web.Deps{Service: &longrun.Service{Store: m, Results: m, Queue: m}, Images: m, Sessions: fuzzSessions,
+	return web.NewServer(web.Deps{Service: &longrun.Service{Store: m, Results: m, Queue: m, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}, Images: m, Sessions: fuzzSessions,
 		Logger: discardLogger}), m
 }
 
@@ -127,7 +129,11 @@ func FuzzCreateBody(f *testing.F) {
 			if err != nil {
 				t.Fatalf("201 but nothing stored: %s", body)
 			}
-			if err := c.Params.Validate("params."); err != nil {
+			var p juliaset.Params
+			if err := json.Unmarshal(c.Params, &p); err != nil {
+				t.Fatalf("stored unreadable parameters %s from %q: %v", c.Params, body, err)
+			}
+			if err := p.Validate("params."); err != nil {
 				t.Fatalf("stored out-of-range parameters %+v from %q: %v", c.Params, body, err)
 			}
 			if longrun.CheckName(c.Name) != nil || longrun.CheckEmail(c.NotifyEmail) != nil {

@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +27,9 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	Encode(w, status, body)
 }
 
-// meta serves the limits, defaults, colormaps and presets.
+// meta serves each kind's schema, defaults, limits and presets.
 func (s *server) meta(w http.ResponseWriter, r *http.Request) {
-	Encode(w, http.StatusOK, s.Service.Bounds.Describe())
+	Encode(w, http.StatusOK, s.Service.Kinds.Describe())
 }
 
 // answer answers a create, an edit or a re-render: the configuration with
@@ -179,6 +181,45 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	}
 	// The URL names the hash, so the response may be cached for good.
 	s.sendImage(w, r, f, c.RenderedHash, h != "" && strings.HasPrefix(c.RenderedHash, h))
+}
+
+// artifact answers with one of the result's files beside its image (a
+// model's weights), as a download.
+func (s *server) artifact(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Service.Get(r.Context(), Owner(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	if c.RenderedHash == "" || c.Stats == nil || !slices.Contains(c.Stats.Artifacts, name) {
+		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "the configuration's result has no %q", name))
+		return
+	}
+	key := longrun.ArtifactKey(c.RenderedHash, name)
+	if u, ok := s.Images.(imageURLer); ok {
+		s.redirectToImage(w, r, u, key)
+		return
+	}
+	f, err := s.Images.OpenImage(r.Context(), key)
+	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		err = longrun.Errorf(longrun.ENOTFOUND, "the result's %s is gone", name)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	ctype := "application/octet-stream"
+	if strings.HasSuffix(name, ".json") {
+		ctype = "application/json"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", c.ID[:8]+"-"+name))
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if _, err := io.Copy(w, f); err != nil {
+		s.Logger.Warn("artifact: copy failed", "err", err)
+	}
 }
 
 // earlierImage answers with the image of an earlier version (a thumbnail

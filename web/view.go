@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -10,21 +11,27 @@ import (
 // A View is a configuration as its owner sees it over the API and in
 // pushes.
 type View struct {
-	ID           string         `json:"id"`
-	Name         string         `json:"name"`
-	Params       longrun.Params `json:"params"`
-	ParamsHash   string         `json:"paramsHash"`
-	Version      int64          `json:"version"`
-	ETag         string         `json:"etag"`
-	Status       longrun.Status `json:"status"`
-	Progress     float64        `json:"progress"`
-	RenderedHash string         `json:"renderedHash"`
-	Outdated     bool           `json:"outdated"`
-	ImageURL     string         `json:"imageUrl"`
-	Error        string         `json:"error"`
-	Stats        *longrun.Stats `json:"stats"`
-	CreatedAt    time.Time      `json:"createdAt"`
-	UpdatedAt    time.Time      `json:"updatedAt"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind"`
+	Params     json.RawMessage `json:"params"`
+	ParamsHash string          `json:"paramsHash"`
+	Version    int64           `json:"version"`
+	ETag       string          `json:"etag"`
+	Status     longrun.Status  `json:"status"`
+	Progress   float64         `json:"progress"`
+	// Live is what the kind shows of a computation under way (a
+	// training's loss and accuracy by epoch); absent when nothing.
+	Live         json.RawMessage `json:"live,omitempty"`
+	RenderedHash string          `json:"renderedHash"`
+	Outdated     bool            `json:"outdated"`
+	ImageURL     string          `json:"imageUrl"`
+	// Artifacts are the URLs of the result's other files, by name.
+	Artifacts map[string]string `json:"artifacts,omitempty"`
+	Error     string            `json:"error"`
+	Stats     *longrun.Stats    `json:"stats"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
 	// QueuedAt, StartedAt and FinishedAt time the current version's
 	// render; each is absent until it happens.
 	QueuedAt    time.Time `json:"queuedAt,omitzero"`
@@ -56,23 +63,29 @@ type TilesView struct {
 // An EarlierView is an earlier version of a configuration, with the URL of
 // its image where it was rendered.
 type EarlierView struct {
-	Version    int64          `json:"version"`
-	Params     longrun.Params `json:"params"`
-	ParamsHash string         `json:"paramsHash"`
-	At         time.Time      `json:"at"`
-	ImageURL   string         `json:"imageUrl,omitempty"`
+	Version    int64           `json:"version"`
+	Params     json.RawMessage `json:"params"`
+	ParamsHash string          `json:"paramsHash"`
+	At         time.Time       `json:"at"`
+	ImageURL   string          `json:"imageUrl,omitempty"`
 }
 
 // ViewOf returns what the owner sees, with its address's status
 // (longrun.EmailStatus). The image URL names the rendered hash, so a
 // browser never shows a cached image of other parameters.
 func ViewOf(c *longrun.Configuration, emailStatus string) View {
-	v := View{ID: c.ID, Name: c.Name, Params: c.Params, ParamsHash: c.ParamsHash, Version: c.Version,
+	v := View{ID: c.ID, Name: c.Name, Kind: c.KindName(), Params: c.Params, Live: c.Live, ParamsHash: c.ParamsHash, Version: c.Version,
 		ETag: c.ETag(), Status: c.Status, Progress: c.Progress, RenderedHash: c.RenderedHash,
 		Outdated: c.Outdated(), Error: c.Error, Stats: c.Stats, CreatedAt: c.CreatedAt,
 		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
 		v.ImageURL = imageURL(c.ID, c.RenderedHash)
+		if c.Stats != nil && len(c.Stats.Artifacts) > 0 {
+			v.Artifacts = map[string]string{}
+			for _, name := range c.Stats.Artifacts {
+				v.Artifacts[name] = configurationURL(c.ID) + "/artifacts/" + name + "?h=" + c.RenderedHash[:16]
+			}
+		}
 	}
 	if t := c.Tiling; t != nil {
 		v.Tiles = &TilesView{Total: t.Total, Done: t.Count, Size: t.Size, Map: t.Done}

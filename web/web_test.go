@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/sqlite"
@@ -54,7 +54,7 @@ func newServer(t *testing.T, edit ...func(*longrun.Service)) (*httptest.Server, 
 	images, _ := files.Open(dir + "/images")
 	q := &queue{db: db}
 	sessions := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
-	svc := &longrun.Service{Store: db, Results: db, Queue: q}
+	svc := &longrun.Service{Store: db, Results: db, Queue: q, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
 	for _, e := range edit {
 		e(svc)
 	}
@@ -187,7 +187,7 @@ func TestEveryNewOwnerCountsAgainstTheAddress(t *testing.T) {
 func TestATossedCookieDoesNotDisplaceTheSignedOne(t *testing.T) {
 	srv, db, _, sessions := newServer(t)
 	owner := longrun.NewID()
-	mine := longrun.NewConfiguration(owner, longrun.Draft{Name: "mine", Params: longrun.Params{C: longrun.Complex{Re: 0.1}, Zoom: 1,
+	mine := longrun.NewConfiguration(owner, longrun.Draft{Name: "mine", Spec: juliaset.Params{C: juliaset.Complex{Re: 0.1}, Zoom: 1,
 		Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now())
 	if err := db.CreateConfiguration(context.Background(), mine, longrun.Admission{}); err != nil {
 		t.Fatal(err)
@@ -258,15 +258,25 @@ func TestMetaIsThePagesOneSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var got longrun.Meta
-	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != 200 {
+	var meta struct {
+		DefaultKind string `json:"defaultKind"`
+		Kinds       map[string]struct {
+			Schema   map[string]any    `json:"schema"`
+			Limits   juliaset.Limits   `json:"limits"`
+			Defaults juliaset.Params   `json:"defaults"`
+			Presets  []juliaset.Preset `json:"presets"`
+			Choices  struct {
+				Colormaps []string `json:"colormaps"`
+			} `json:"choices"`
+		} `json:"kinds"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&meta); err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET /api/meta: %d %v", res.StatusCode, err)
 	}
-	if want := longrun.Describe(); !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if got.Limits.MaxSize != longrun.MaxSize || len(got.Colormaps) == 0 || len(got.Presets) == 0 || got.Defaults.Width != longrun.DefaultSize {
-		t.Errorf("meta lacks the limits, colormaps, presets or defaults: %+v", got)
+	got := meta.Kinds[juliaset.Name]
+	if meta.DefaultKind != juliaset.Name || got.Schema["properties"] == nil || got.Limits.MaxSize != juliaset.MaxSize ||
+		len(got.Choices.Colormaps) == 0 || len(got.Presets) == 0 || got.Defaults != juliaset.DefaultParams() {
+		t.Errorf("meta lacks the kind, its schema, limits, colormaps, presets or defaults: %+v", meta)
 	}
 	var page strings.Builder
 	files := []string{"index.html"}
@@ -283,8 +293,8 @@ func TestMetaIsThePagesOneSource(t *testing.T) {
 		res.Body.Close()
 		page.Write(b)
 	}
-	repeated := []string{strconv.Itoa(longrun.MaxSize), strconv.Itoa(longrun.MaxDepth), `"` + got.Defaults.Colormap + `"`}
-	for _, c := range got.Colormaps {
+	repeated := []string{strconv.Itoa(juliaset.MaxSize), strconv.Itoa(juliaset.MaxDepth), `"` + got.Defaults.Colormap + `"`}
+	for _, c := range got.Choices.Colormaps {
 		repeated = append(repeated, ">"+c+"<")
 	}
 	for _, p := range got.Presets {

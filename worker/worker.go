@@ -1,8 +1,10 @@
-// Package worker renders configurations: it takes render jobs from a queue
-// (as the SQS events Lambda delivers), skips what is superseded or already
-// rendered, renders the rest with progress, and stores the image by params
-// hash. Every change to a configuration goes through longrun.Service, whose
-// writes are conditional on the job's version.
+// Package worker computes configurations of any kind: it takes jobs from a
+// queue (as the SQS events Lambda delivers), skips what is superseded or
+// already computed, runs the rest through their kind's Runner with
+// progress — whole, or in parts any worker computes, then assembled — and
+// stores the result by params hash. Every change to a configuration goes
+// through longrun.Service, whose writes are conditional on the job's
+// version.
 package worker
 
 import (
@@ -12,9 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +25,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/longrun/longrun"
-	"github.com/longrun/longrun/julia"
 )
 
 // Leases keep one render per params hash, and rendered results.
@@ -43,14 +45,14 @@ type Requeuer interface {
 	SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error
 }
 
-// Images keeps PNGs by key, and the counts they were coloured from
-// (longrun.CountsKey), for other colormaps of the same view.
+// Images keeps results' PNGs and artifacts by key, and what runners keep
+// to compute less (Task.Store).
 type Images interface {
 	PutImage(ctx context.Context, key string, png []byte) error
 	OpenImage(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
-// A Worker processes render jobs.
+// A Worker processes jobs of every kind its Service knows.
 type Worker struct {
 	Service *longrun.Service
 	Leases  Leases
@@ -79,30 +81,17 @@ type Worker struct {
 	Lease time.Duration
 	// Metrics records job outcomes; nil records nothing.
 	Metrics longrun.Metrics
-	// TileAbove is the image size, in pixels, above which a render is split
-	// into tiles, each a job of its own that any worker renders, then
-	// assembled; 0 means 4 Mpx. Tiling needs Requeue to send those jobs.
-	TileAbove int
-	// TileSize is a tile's side, in pixels; 0 means 512.
-	TileSize int
-	// PartWork also tiles an image smaller than TileAbove whose work
-	// (pixels × depth, the most iterations it may cost) is over it, in
-	// tiles small enough that each is at most PartWork: the queue shares
-	// workers part by part, so a part is how long a quiet client's job may
-	// wait for a worker. 0 means DefaultPartWork.
+	// PartWork is the most work (in each kind's Spec.Work unit) one part
+	// of a computation may have: the queue shares workers part by part,
+	// so a part is how long a quiet client's job may wait for a worker. A
+	// runner plans a spec over it into parts, which need Requeue to send
+	// their jobs. 0 means DefaultPartWork.
 	PartWork int64
-	// Compute computes the escape counts of a view's pixels in a rectangle
-	// (the whole image, or a tile); nil means julia.ComputeRect. Tests
-	// replace it.
-	Compute func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error)
 }
 
 // ErrBusy means another worker is rendering the same parameters; the job
 // should be retried later, when the result will exist.
 var ErrBusy = errors.New("the same parameters are being rendered by another job")
-
-// errPermanent marks failures that a retry cannot mend.
-var errPermanent = errors.New("permanent")
 
 // HandleSQS processes a batch of job messages and reports those that failed,
 // so only they are retried (ReportBatchItemFailures).
@@ -169,7 +158,7 @@ func reason(err error, receives int) string {
 func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger) error {
 	switch job.Kind {
 	case longrun.JobTile:
-		return w.tile(ctx, job, log)
+		return w.part(ctx, job, log)
 	case longrun.JobAssemble:
 		return w.assemble(ctx, job, log)
 	}
@@ -181,15 +170,18 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		w.skipped(ctx, log, skip)
 		return nil
 	}
-	if w.tiled(c.Params) {
-		return w.planTiles(ctx, c, job, log)
+	spec, run, err := w.runner(c)
+	if err != nil {
+		return err
 	}
-	// One render per view: parameters that differ only in colormap share
-	// the counts, so the lease is on the counts.
-	counts := c.Params.CountsHash()
-	l, err := w.claim(ctx, counts)
+	if plan := w.plan(run, spec); plan != nil {
+		return w.planParts(ctx, job, plan, log)
+	}
+	// One computation per lease: Julia's parameters that differ only in
+	// colormap share the counts, so its lease is on the counts.
+	l, err := w.claim(ctx, run.Lease(spec))
 	if errors.Is(err, ErrBusy) && w.Requeue != nil {
-		return w.putBack(ctx, job, counts, log)
+		return w.putBack(ctx, job, l.hash, log)
 	}
 	if err != nil {
 		return err
@@ -198,28 +190,53 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	if err := w.Service.StartRender(ctx, job); err != nil {
 		return err
 	}
-	cs, st, recoloured := w.kept(ctx, longrun.CountsKey(counts), c.Params.Width, c.Params.Height, c.Params.Depth, log)
-	if cs == nil {
-		cs, st, err = w.render(ctx, c, job, l)
-		if err != nil {
-			if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
-				log.InfoContext(ctx, "job: superseded or stopped while rendering", "outcome", "superseded", "superseded", true)
-				w.metrics().Add(longrun.MetricJobsSuperseded, 1)
-			}
-			return err
+	out, err := w.run(ctx, job, l, w.task(c, spec, log), run)
+	if err != nil {
+		if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
+			log.InfoContext(ctx, "job: superseded or stopped while computing", "outcome", "superseded", "superseded", true)
+			w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		}
-		// For other colormaps of the view; a failure costs only a later render.
-		if err := w.keep(ctx, longrun.CountsKey(counts), cs, st); err != nil {
-			log.WarnContext(ctx, "job: could not keep the counts", "err", err)
-		}
+		return err
 	}
-	r, err := w.store(ctx, job, cs.Image(c.Params.Colormap), st, recoloured, log)
+	return w.finish(ctx, job, out, log)
+}
+
+// runner returns the configuration's spec and its kind's runner.
+func (w *Worker) runner(c *longrun.Configuration) (longrun.Spec, Runner, error) {
+	k, err := w.Service.Kinds.Kind(c.KindName())
+	if err != nil {
+		return nil, nil, Permanent(fmt.Errorf("this deployment has no kind %q", c.KindName()))
+	}
+	run, ok := k.(Runner)
+	if !ok {
+		return nil, nil, Permanent(fmt.Errorf("this deployment cannot compute kind %q", c.KindName()))
+	}
+	spec, err := k.Decode(c.Params)
+	if err != nil {
+		return nil, nil, Permanent(err)
+	}
+	return spec, run, nil
+}
+
+// task is what a runner computes of c.
+func (w *Worker) task(c *longrun.Configuration, spec longrun.Spec, log *slog.Logger) *Task {
+	t := &Task{Spec: spec, Hash: c.ParamsHash, Workers: w.Workers, Store: w.Images, Log: log,
+		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)}
+	if c.Tiling != nil {
+		t.Parts, t.Size, t.Lo, t.Hi = c.Tiling.Total, c.Tiling.Size, c.Tiling.Lo, c.Tiling.Hi
+	}
+	return t
+}
+
+// finish stores the output as the job's result and the version done.
+func (w *Worker) finish(ctx context.Context, job longrun.Job, out *Output, log *slog.Logger) error {
+	r, err := w.store(ctx, job, out, log)
 	if err != nil {
 		return err
 	}
 	err = w.Service.FinishRender(ctx, job, r)
 	if errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) || longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		log.InfoContext(ctx, "job: superseded after rendering; the result stays for reuse", "outcome", "superseded", "superseded", true)
+		log.InfoContext(ctx, "job: superseded after computing; the result stays for reuse", "outcome", "superseded", "superseded", true)
 		w.metrics().Add(longrun.MetricJobsSuperseded, 1)
 		return nil
 	}
@@ -255,43 +272,6 @@ func (w *Worker) leaseTime() time.Duration {
 	return w.Lease
 }
 
-// readCounts reads the counts kept under key.
-func (w *Worker) readCounts(ctx context.Context, key string) (*julia.Counts, julia.Stats, error) {
-	rc, err := w.Images.OpenImage(ctx, key)
-	if err != nil {
-		return nil, julia.Stats{}, err
-	}
-	defer rc.Close()
-	return julia.ReadCounts(rc)
-}
-
-// kept reads the counts kept under key (a view rendered before in another
-// colormap, a tile) of width × height at depth; false when there are none,
-// or they cannot be read, fail their checksum or are of another shape, and
-// they are computed again: kept data is a cache, never trusted.
-func (w *Worker) kept(ctx context.Context, key string, width, height, depth int, log *slog.Logger) (*julia.Counts, julia.Stats, bool) {
-	cs, st, err := w.readCounts(ctx, key)
-	if err == nil && (cs.Width != width || cs.Height != height || cs.Depth != depth) {
-		err = fmt.Errorf("counts of %d×%d at depth %d, want %d×%d at %d", cs.Width, cs.Height, cs.Depth, width, height, depth)
-	}
-	if err != nil {
-		if longrun.ErrorCode(err) != longrun.ENOTFOUND {
-			log.WarnContext(ctx, "job: kept counts unreadable or damaged; computing them again", "key", key, "err", err)
-		}
-		return nil, julia.Stats{}, false
-	}
-	return cs, st, true
-}
-
-// keep stores counts, and the stats of their render, under key.
-func (w *Worker) keep(ctx context.Context, key string, cs *julia.Counts, st julia.Stats) error {
-	var buf bytes.Buffer
-	if err := julia.WriteCounts(&buf, cs, st); err != nil {
-		return err
-	}
-	return w.Images.PutImage(ctx, key, buf.Bytes())
-}
-
 // claim leases the view's counts hash, or returns ErrBusy while another
 // job renders them.
 func (w *Worker) claim(ctx context.Context, hash string) (*lease, error) {
@@ -311,8 +291,8 @@ const BusyRecheck = 5 * time.Second
 // putBack sends a job whose parameters are being rendered elsewhere back to
 // the queue until that lease ends, or BusyRecheck; it then finishes from
 // the result, or waits again.
-func (w *Worker) putBack(ctx context.Context, job longrun.Job, counts string, log *slog.Logger) error {
-	ends, err := w.Leases.LeaseEnds(ctx, counts)
+func (w *Worker) putBack(ctx context.Context, job longrun.Job, lease string, log *slog.Logger) error {
+	ends, err := w.Leases.LeaseEnds(ctx, lease)
 	if err != nil {
 		return err
 	}
@@ -340,19 +320,25 @@ func (l *lease) release(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// render renders the configuration, reporting progress (which renews the
-// lease) and stopping when the version is edited, deleted or cancelled
+// run runs a whole computation, writing its progress (which renews the
+// lease) and stopping it when the version is edited, deleted or cancelled
 // (ErrSuperseded, ErrStopped) or the time is up (a permanent failure).
-func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longrun.Job, l *lease) (*julia.Counts, julia.Stats, error) {
-	rctx, cancel := w.bounded(ctx, "render")
+func (w *Worker) run(ctx context.Context, job longrun.Job, l *lease, t *Task, run Runner) (*Output, error) {
+	rctx, cancel := w.bounded(ctx, "the computation")
 	defer cancel()
 	rctx, stop := context.WithCancelCause(rctx)
 	defer stop(nil)
-	progress := func(f float64) {
-		if f >= 1 {
+	var last time.Time
+	t.progress = func(f float64, live json.RawMessage) {
+		if f >= 1 && live == nil {
 			return // the final write says done
 		}
-		err := w.Service.ReportProgress(rctx, job, f)
+		if now := time.Now(); now.Sub(last) >= t.ProgressEvery || f >= 1 {
+			last = now
+		} else {
+			return
+		}
+		err := w.Service.ReportProgress(rctx, job, min(f, 0.999), live)
 		switch {
 		case errors.Is(err, longrun.ErrSuperseded), errors.Is(err, longrun.ErrStopped):
 			stop(err)
@@ -361,12 +347,11 @@ func (w *Worker) render(ctx context.Context, c *longrun.Configuration, job longr
 		}
 		l.renew(rctx)
 	}
-	cs, st, err := w.compute()(rctx, c.Params.Julia(), image.Rect(0, 0, c.Params.Width, c.Params.Height), julia.Options{Workers: w.Workers, Progress: progress,
-		ProgressEvery: cmp.Or(w.ProgressEvery, 250*time.Millisecond)})
+	out, err := run.Run(rctx, t)
 	if err != nil {
-		return nil, st, outcome(ctx, rctx, err)
+		return nil, outcome(ctx, rctx, err)
 	}
-	return cs, st, nil
+	return out, nil
 }
 
 // bounded is ctx for one computation (a render, a tile): it ends after
@@ -382,55 +367,61 @@ func (w *Worker) bounded(ctx context.Context, what string) (context.Context, con
 
 // outcome is what a computation's error err means, in rctx (bounded) under
 // the job's ctx: superseded or stopped (rctx's cause), a permanent failure
-// (too slow, which it would be again; parameters the renderer refuses), or
-// err itself, for a retry.
+// (too slow, which it would be again; what the runner marked Permanent),
+// or err itself, for a retry.
 func outcome(ctx, rctx context.Context, err error) error {
-	var pe *julia.ParamError
-	switch cause := context.Cause(rctx); {
-	case cause != nil && ctx.Err() == nil:
+	if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
 		if errors.Is(cause, longrun.ErrSuperseded) || errors.Is(cause, longrun.ErrStopped) {
 			return cause
 		}
-		return fmt.Errorf("%w: %w", errPermanent, cause)
-	case errors.As(err, &pe):
-		return fmt.Errorf("%w: %w", errPermanent, err)
+		return Permanent(cause)
 	}
 	return err
 }
 
-// store keeps the image and its result record, and reports the render
-// (or the recolouring of counts rendered before: st is their render's).
-func (w *Worker) store(ctx context.Context, job longrun.Job, img *image.Paletted, st julia.Stats, recoloured bool, log *slog.Logger) (*longrun.Result, error) {
-	var buf bytes.Buffer
-	if err := julia.Encode(&buf, img); err != nil {
-		return nil, err
+// store keeps the output's image, its artifacts and its result record,
+// and reports the computation (or the reuse of outputs kept before).
+func (w *Worker) store(ctx context.Context, job longrun.Job, out *Output, log *slog.Logger) (*longrun.Result, error) {
+	var size int64
+	counted := func(o io.Writer) error { return out.Image(&countingWriter{o, &size}) }
+	key := longrun.ImageKey(job.Hash)
+	var err error
+	if iw, ok := w.Images.(ImageWriter); ok {
+		err = iw.WriteImage(ctx, key, counted)
+	} else {
+		var buf bytes.Buffer
+		if err = counted(&buf); err == nil {
+			err = w.Images.PutImage(ctx, key, buf.Bytes())
+		}
 	}
-	if err := w.Images.PutImage(ctx, longrun.ImageKey(job.Hash), buf.Bytes()); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
 	}
-	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: longrun.Stats{
-		Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds(), Bytes: int64(buf.Len())}}
+	for _, name := range slices.Sorted(maps.Keys(out.Artifacts)) {
+		b := out.Artifacts[name]
+		if err := w.Images.PutImage(ctx, longrun.ArtifactKey(job.Hash, name), b); err != nil {
+			return nil, fmt.Errorf("store %s: %w", name, err)
+		}
+		size += int64(len(b))
+	}
+	st := out.Stats
+	st.Bytes = size
+	st.Artifacts = slices.Sorted(maps.Keys(out.Artifacts))
+	r := &longrun.Result{Hash: job.Hash, CreatedAt: now(), Stats: st}
 	if err := w.Leases.PutResult(ctx, r); err != nil {
 		return nil, fmt.Errorf("store result: %w", err)
 	}
-	if recoloured {
-		log.InfoContext(ctx, "job: coloured from counts rendered before", "outcome", "recoloured", "cacheHit", true, "pngBytes", buf.Len())
+	if out.Reused {
+		log.InfoContext(ctx, "job: made from outputs kept before", "outcome", "recoloured", "cacheHit", true, "bytes", size)
 		w.metrics().Add(longrun.MetricJobsRecoloured, 1)
 		return r, nil
 	}
-	log.InfoContext(ctx, "job: rendered", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
-		"renderMs", st.Duration.Milliseconds(), "pngBytes", buf.Len())
+	log.InfoContext(ctx, "job: computed", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
+		"renderMs", st.RenderMs, "bytes", size)
 	w.metrics().Add(longrun.MetricJobsRendered, 1)
-	w.metrics().Observe(longrun.MetricRenderSeconds, st.Duration.Seconds())
+	w.metrics().Observe(longrun.MetricRenderSeconds, float64(st.RenderMs)/1000)
 	w.metrics().Observe(longrun.MetricRenderIterations, float64(st.Iterations))
 	return r, nil
-}
-
-func (w *Worker) compute() func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error) {
-	if w.Compute == nil {
-		return julia.ComputeRect
-	}
-	return w.Compute
 }
 
 func (w *Worker) metrics() longrun.Metrics {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/julia"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/worker"
@@ -33,6 +34,17 @@ type fixture struct {
 	dir     string
 	fail    error
 	failRe  float64 // fail only renders of this c.re; 0: all
+	jk      *juliaset.Kind
+}
+
+// params are c's Julia-set parameters.
+func params(t *testing.T, c *longrun.Configuration) juliaset.Params {
+	t.Helper()
+	var p juliaset.Params
+	if err := json.Unmarshal(c.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -48,23 +60,24 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, images: images, dir: dir}
-	f.w = &worker.Worker{Service: &longrun.Service{Store: db, Results: db, Tiles: db}, Leases: db, Images: images, Requeue: db,
-		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1,
-		Compute: func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
-			f.renders.Add(1)
-			if f.fail != nil && (f.failRe == 0 || real(p.C) == f.failRe) {
-				return nil, julia.Stats{}, f.fail
-			}
-			return julia.ComputeRect(ctx, p, r, o)
-		}}
+	f.jk = &juliaset.Kind{Compute: func(ctx context.Context, p julia.Params, r image.Rectangle, o julia.Options) (*julia.Counts, julia.Stats, error) {
+		f.renders.Add(1)
+		if f.fail != nil && (f.failRe == 0 || real(p.C) == f.failRe) {
+			return nil, julia.Stats{}, f.fail
+		}
+		return julia.ComputeRect(ctx, p, r, o)
+	}}
+	svc := &longrun.Service{Store: db, Results: db, Tiles: db, Kinds: longrun.Kinds{juliaset.Name: f.jk}}
+	f.w = &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db,
+		Logger: slog.New(slog.NewJSONHandler(&f.log, nil)), MaxReceives: 3, Workers: 1}
 	return f
 }
 
 // configuration stores a queued configuration and returns its job.
 func (f *fixture) configuration(t *testing.T, re float64) (*longrun.Configuration, longrun.Job) {
 	t.Helper()
-	p := longrun.Params{C: longrun.Complex{Re: re, Im: 0.5}, Zoom: 1, Width: 24, Height: 16, Depth: 40, Colormap: "magma"}
-	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "t", Params: p}, nil, time.Now())
+	p := juliaset.Params{C: juliaset.Complex{Re: re, Im: 0.5}, Zoom: 1, Width: 24, Height: 16, Depth: 40, Colormap: "magma"}
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "t", Spec: p}, nil, time.Now())
 	if err := f.db.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +142,10 @@ func TestJobOfDeletedConfigurationIsDropped(t *testing.T) {
 func TestSupersededJobIsDroppedWithoutRendering(t *testing.T) {
 	f := newFixture(t)
 	c, old := f.configuration(t, -0.32)
-	p := c.Params
+	p := params(t, c)
 	p.Depth = 41
 	_, err := f.db.UpdateConfiguration(context.Background(), c.ID, func(c *longrun.Configuration) error {
-		c.Edit(longrun.Draft{Name: c.Name, Params: p}, nil, time.Now())
+		c.Edit(longrun.Draft{Name: c.Name, Spec: p}, nil, time.Now())
 		return nil
 	})
 	if err != nil {
@@ -195,7 +208,7 @@ func TestABusyJobWaitsForTheLeaseAndIsNotAFailure(t *testing.T) {
 	f.db.Now = func() time.Time { return clock }
 	c, job := f.configuration(t, -0.35)
 	leaseEnds := time.Now().Add(worker.BusyRecheck / 2)
-	if ok, err := f.db.Claim(ctx, c.Params.CountsHash(), "someone-else", leaseEnds); !ok || err != nil {
+	if ok, err := f.db.Claim(ctx, params(t, c).CountsHash(), "someone-else", leaseEnds); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if err := f.w.Process(ctx, job, 1); err != nil {
@@ -251,7 +264,7 @@ func TestBatchReportsOnlyTheFailedMessage(t *testing.T) {
 // which a second assembly under way elsewhere leaves alone.
 func TestTilesAssembleOnce(t *testing.T) {
 	f := newFixture(t)
-	f.w.TileAbove, f.w.TileSize = 100, 8
+	f.jk.TileAbove, f.jk.TileSize = 100, 8
 	ctx := context.Background()
 	c, job := f.configuration(t, -0.4) // 24×16: 3 × 2 tiles
 	if err := f.w.Process(ctx, job, 1); err != nil {
@@ -306,7 +319,7 @@ func TestTilesAssembleOnce(t *testing.T) {
 // delivered again is rendered again too.
 func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 	f := newFixture(t)
-	f.w.TileAbove, f.w.TileSize = 100, 8
+	f.jk.TileAbove, f.jk.TileSize = 100, 8
 	ctx := context.Background()
 	c, job := f.configuration(t, -0.4) // 24×16: 3 × 2 tiles
 	if err := f.w.Process(ctx, job, 1); err != nil {
@@ -317,8 +330,8 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	counts := c.Params.CountsHash()
-	key := func(i int) string { return longrun.TileKey(counts, 8, i) }
+	counts := params(t, c).CountsHash()
+	key := func(i int) string { return juliaset.TileKey(counts, 8, i) }
 	read := func(i int) []byte {
 		r, err := f.images.OpenImage(ctx, key(i))
 		if err != nil {
@@ -357,9 +370,9 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 	if got.Status != longrun.StatusDone {
 		t.Fatalf("after the assembly: %s %s", got.Status, got.Error)
 	}
-	whole, _, _ := julia.Compute(ctx, c.Params.Julia(), julia.Options{})
+	whole, _, _ := julia.Compute(ctx, params(t, c).Julia(), julia.Options{})
 	var want bytes.Buffer
-	julia.Encode(&want, whole.Image(c.Params.Colormap))
+	julia.Encode(&want, whole.Image(params(t, c).Colormap))
 	r, _ := f.images.OpenImage(ctx, longrun.ImageKey(job.Hash))
 	img, _ := io.ReadAll(r)
 	r.Close()
@@ -379,7 +392,7 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 // Cancelled or edited, a tiled render's outstanding tiles render nothing.
 func TestTilesStopWhenCancelledOrEdited(t *testing.T) {
 	f := newFixture(t)
-	f.w.TileAbove, f.w.TileSize = 100, 8
+	f.jk.TileAbove, f.jk.TileSize = 100, 8
 	ctx := context.Background()
 	for _, stop := range []string{"cancel", "edit"} {
 		c, job := f.configuration(t, -0.45)
@@ -396,10 +409,10 @@ func TestTilesStopWhenCancelledOrEdited(t *testing.T) {
 				t.Fatal(err)
 			}
 		case "edit":
-			p := c.Params
+			p := params(t, c)
 			p.Depth++
 			if _, err := f.db.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error {
-				c.Edit(longrun.Draft{Name: c.Name, Params: p}, nil, time.Now())
+				c.Edit(longrun.Draft{Name: c.Name, Spec: p}, nil, time.Now())
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -430,13 +443,13 @@ func TestADeepJobIsSplitIntoPartsByWork(t *testing.T) {
 		parts bool
 	}{{100_000, true}, {256, false}} {
 		f := newFixture(t)
-		p := longrun.Params{C: longrun.Complex{Re: -0.4, Im: 0.6}, Zoom: 1, Width: 512, Height: 512, Depth: tc.depth, Colormap: "magma"}
-		c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "deep", Params: p}, nil, time.Now())
+		p := juliaset.Params{C: juliaset.Complex{Re: -0.4, Im: 0.6}, Zoom: 1, Width: 512, Height: 512, Depth: tc.depth, Colormap: "magma"}
+		c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "deep", Spec: p}, nil, time.Now())
 		if err := f.db.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
 			t.Fatal(err)
 		}
 		planned := false
-		f.w.Compute = func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error) {
+		f.jk.Compute = func(context.Context, julia.Params, image.Rectangle, julia.Options) (*julia.Counts, julia.Stats, error) {
 			planned = true // rendered whole, not planned
 			return nil, julia.Stats{}, errors.New("stop here")
 		}

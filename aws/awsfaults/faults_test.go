@@ -27,6 +27,7 @@ import (
 	"github.com/longrun/longrun/aws/s3images"
 	"github.com/longrun/longrun/aws/sesmail"
 	"github.com/longrun/longrun/aws/sqsqueue"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/worker"
 )
@@ -64,7 +65,7 @@ func store(t *testing.T) *dynamo.Store {
 func queued(t *testing.T, st *dynamo.Store, re float64) (*longrun.Configuration, events.SQSMessage) {
 	t.Helper()
 	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "f",
-		Params: longrun.Params{C: longrun.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}}, nil, time.Now().UTC())
+		Spec: juliaset.Params{C: juliaset.Complex{Re: re, Im: 0.4}, Zoom: 1, Width: 32, Height: 32, Depth: 30, Colormap: "magma"}}, nil, time.Now().UTC())
 	if err := st.CreateConfiguration(context.Background(), c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestS3DownFailsOnlyThatJob(t *testing.T) {
 	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker.Worker{Service: &longrun.Service{Store: st, Results: st}, Leases: st, Images: &s3images.Bucket{Client: client, Name: bucket}, MaxReceives: 5, Workers: 1}
+	w := &worker.Worker{Service: &longrun.Service{Store: st, Results: st, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}, Leases: st, Images: &s3images.Bucket{Client: client, Name: bucket}, MaxReceives: 5, Workers: 1}
 
 	needsS3, m1 := queued(t, st, 0.11)
 	rendered, m0 := queued(t, st, 0.12)
@@ -204,11 +205,11 @@ func TestAWriteWhoseSendWasLostIsSentFromTheFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := &sqsqueue.Queue{Client: sqsClient, URL: *q.QueueUrl}
-	svc := &longrun.Service{Store: st, Results: st, Queue: jobs}
+	svc := &longrun.Service{Store: st, Results: st, Queue: jobs, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
 	down.Store(true)
 	name := "lost send"
 	c, err := svc.Create(ctx, longrun.Caller{Owner: longrun.NewID()}, &longrun.Input{Name: &name,
-		Params: &longrun.ParamsInput{C: &longrun.Complex{Re: -0.4, Im: 0.6}}})
+		Params: juliaset.ParamsInput{C: &juliaset.Complex{Re: -0.4, Im: 0.6}}.JSON()})
 	if !errors.Is(err, longrun.ErrNotQueued) {
 		t.Fatalf("create with the queue down: %v, want ErrNotQueued", err)
 	}

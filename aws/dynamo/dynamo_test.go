@@ -12,6 +12,7 @@ import (
 	"github.com/longrun/longrun/aws/awscalls"
 	"github.com/longrun/longrun/aws/awstest"
 	"github.com/longrun/longrun/aws/dynamo"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/porttest"
 )
 
@@ -91,12 +92,12 @@ func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
 	if err := dynamo.CreateTables(ctx, client, st.ConfigTable, st.ResultTable, ""); err != nil {
 		t.Fatal(err)
 	}
-	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "poster", Params: longrun.Params{C: longrun.Complex{Re: -0.7, Im: 0.27},
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "poster", Spec: juliaset.Params{C: juliaset.Complex{Re: -0.7, Im: 0.27},
 		Zoom: 1, Width: 16384, Height: 16384, Depth: 100, Colormap: "magma"}}, nil, time.Now())
 	if err := st.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
-	svc := &longrun.Service{Store: st, Tiles: st}
+	svc := &longrun.Service{Store: st, Tiles: st, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
 	const total = 1024
 	if err := svc.StartTiles(ctx, c.Job(), total, 512); err != nil {
 		t.Fatal(err)

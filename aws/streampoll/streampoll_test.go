@@ -22,6 +22,7 @@ import (
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/streampoll"
 	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/kinds/juliaset"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -48,13 +49,13 @@ func newStore(t *testing.T) (aws.Config, *dynamo.Store, context.Context) {
 func TestStreamCarriesOldAndNewImagesFiltered(t *testing.T) {
 	cfg, st, ctx := newStore(t)
 	now := time.Now().UTC()
-	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
+	d := longrun.Draft{Name: "a", Spec: juliaset.Params{C: juliaset.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	c := longrun.NewConfiguration(longrun.NewID(), d, nil, now)
 	st.CreateConfiguration(ctx, c, longrun.Admission{})
 	d.Name = "renamed"
 	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { c.Edit(d, nil, now); return nil })
 	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { return c.StartRender(c.Version, now) })
-	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { return c.ReportProgress(c.Version, 0.5) })
+	st.UpdateConfiguration(ctx, c.ID, func(c *longrun.Configuration) error { return c.ReportProgress(c.Version, 0.5, nil) })
 	st.DeleteConfiguration(ctx, c.ID)
 	// The poller applies its filter as Lambda's event source mapping does:
 	// here, one that passes over progress.
@@ -147,7 +148,7 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the poller never read the empty stream")
 	}
-	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
+	d := longrun.Draft{Name: "a", Spec: juliaset.Params{C: juliaset.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now()), longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestPollerStartedOnAnEmptyStreamDeliversLaterRecords(t *testing.T) {
 // lost.
 func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
 	cfg, st, ctx := newStore(t)
-	d := longrun.Draft{Name: "a", Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
+	d := longrun.Draft{Name: "a", Spec: juliaset.Params{C: juliaset.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}
 	if err := st.CreateConfiguration(ctx, longrun.NewConfiguration(longrun.NewID(), d, nil, time.Now()), longrun.Admission{}); err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,8 @@ import (
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/streampoll"
 	"github.com/longrun/longrun/infra"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/notify"
@@ -103,8 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		key = []byte(hex.EncodeToString(key)) // sessions last as long as this process
 	}
 	images := &s3images.Bucket{Client: s3Client, Name: names.bucket}
+	// The kinds of computation, as the functions' tables have them.
+	kinds := longrun.Kinds{
+		juliaset.Name:   juliaset.New(juliaset.Bounds{}),
+		classifier.Name: classifier.New(),
+	}
 	srv := web.NewServer(web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store, Addresses: store,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store, Addresses: store, Kinds: kinds,
 			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
 		Images: images, Sessions: &web.Sessions{Key: key},
 		Logger: log, Metrics: metrics, Live: h.Serve, MailInbox: *inbox,
@@ -114,11 +121,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store}, Leases: store,
+	w := &worker.Worker{Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store, Kinds: kinds}, Leases: store,
 		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: images,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
-		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url,
+		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url, Kinds: kinds,
 		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store},
 		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *retries.QueueUrl}, Outbox: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}}
 

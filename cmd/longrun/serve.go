@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/longrun/longrun"
 	"io"
 	"log/slog"
 
+	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/local/files"
 )
@@ -17,16 +19,17 @@ import (
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg local.Config
 	var logLevel string
+	julia := &juliaset.Kind{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.DataDir, "data", "./data", "folder for the database, images, mail and the session key")
 	fs.IntVar(&cfg.Jobs, "jobs", 1, "jobs rendered at once")
 	fs.IntVar(&cfg.Goroutines, "render-goroutines", 0, "goroutines all renders share (default: cores − 1, at least 1)")
-	fs.IntVar(&cfg.Bounds.MaxSize, "max-size", longrun.MaxSize, "largest width or height of a configuration")
-	fs.IntVar(&cfg.Bounds.MaxDepth, "max-depth", longrun.MaxDepth, "greatest depth of a configuration")
-	fs.Int64Var(&cfg.Bounds.MaxWork, "max-work", longrun.MaxWork, "most work (width × height × depth, iterations at most) of a configuration")
-	fs.IntVar(&cfg.TileAbove, "tile-above", 4<<20, "pixels above which a render is split into tiles, each a job of its own")
-	fs.IntVar(&cfg.TileSize, "tile-size", 512, "a tile's side, in pixels")
+	fs.IntVar(&julia.Bounds.MaxSize, "max-size", juliaset.MaxSize, "largest width or height of a Julia set")
+	fs.IntVar(&julia.Bounds.MaxDepth, "max-depth", juliaset.MaxDepth, "greatest depth of a Julia set")
+	fs.Int64Var(&julia.Bounds.MaxWork, "max-work", juliaset.MaxWork, "most work (width × height × depth, iterations at most) of a Julia set")
+	fs.IntVar(&julia.TileAbove, "tile-above", 4<<20, "pixels above which a Julia set is rendered in tiles, each a job of its own")
+	fs.IntVar(&julia.TileSize, "tile-size", 512, "a Julia set tile's side, in pixels")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", files.DefaultCacheBytes, "bytes of kept counts and tiles (a cache: the least recently used go first)")
 	fs.IntVar(&cfg.Quotas.ClientV4Bits, "client-v4-bits", 24, "prefix length of the IPv4 network a client is known by (32: every address)")
 	fs.IntVar(&cfg.Quotas.ClientV6Bits, "client-v6-bits", 64, "prefix length of the IPv6 network a client is known by (128: every address)")
@@ -56,7 +59,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
 		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
 		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
-		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": cfg.TileAbove, "tile-size": cfg.TileSize,
+		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": julia.TileAbove, "tile-size": julia.TileSize,
 		"max-conns-per-client": cfg.MaxConnsPerClient} {
 		if v < 1 {
 			return usagef("serve: flag --%s must be at least 1", name)
@@ -77,7 +80,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if b := cfg.Quotas.ClientV6Bits; b < 16 || b > 128 {
 		return usagef("serve: flag --client-v6-bits must be between 16 and 128")
 	}
-	if err := cfg.Bounds.Check(); err != nil {
+	if err := julia.Bounds.Check(); err != nil {
 		return usagef("serve: flags --max-size, --max-depth, --max-work: %v", err)
 	}
 	if cfg.Goroutines < 0 {
@@ -92,6 +95,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.OpsToken = getenv("LONGRUN_OPS_TOKEN")
 	if cfg.OpsToken != "" && len(cfg.OpsToken) < 16 {
 		return usagef("serve: LONGRUN_OPS_TOKEN must be at least 16 characters")
+	}
+	// The kinds of computation this server runs: a new kind is one more
+	// entry (see the README's "Adding a kind").
+	cfg.Kinds = longrun.Kinds{
+		juliaset.Name:   julia,
+		classifier.Name: classifier.New(),
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sys, err := local.Start(ctx, cfg)

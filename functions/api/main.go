@@ -20,6 +20,8 @@ import (
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/wspush"
 	"github.com/longrun/longrun/functions/internal/awsenv"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/web"
 )
 
@@ -57,7 +59,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	images := awsenv.Images(e, cfg)
 	srv := web.NewServer(web.Deps{
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
-			Limiter: store, Quotas: awsenv.Quotas(e), Bounds: awsenv.Bounds(e), Addresses: store,
+			Limiter: store, Quotas: awsenv.Quotas(e), Kinds: kinds(e), Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
 		Sessions: sessions, Logger: log, Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),
@@ -122,4 +124,12 @@ func (h *handler) websocket(ctx context.Context, ev events.APIGatewayWebsocketPr
 		}
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+}
+
+// kinds is the function's table of the computations it serves.
+func kinds(e *awsenv.Env) longrun.Kinds {
+	return longrun.Kinds{
+		juliaset.Name:   juliaset.New(awsenv.Bounds(e)),
+		classifier.Name: classifier.New(),
+	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/aws/wspush"
 	"github.com/longrun/longrun/functions/internal/awsenv"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
 )
 
@@ -88,6 +90,15 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		Logger:  awsenv.Logger(),
 		Metrics: awsenv.Metrics("notify"),
 		BaseURL: e.Required("BASE_URL"),
+		Kinds:   kinds(e),
 	}
 	return handler{n}, e.Err()
+}
+
+// kinds is the function's table of the computations it serves.
+func kinds(e *awsenv.Env) longrun.Kinds {
+	return longrun.Kinds{
+		juliaset.Name:   juliaset.New(awsenv.Bounds(e)),
+		classifier.Name: classifier.New(),
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/sqsqueue"
 	"github.com/longrun/longrun/functions/internal/awsenv"
+	"github.com/longrun/longrun/kinds/classifier"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/worker"
 )
 
@@ -31,10 +33,18 @@ func newHandler(ctx context.Context, getenv func(string) string) (sqsqueue.Handl
 	jobs := &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}
 	log := awsenv.Logger()
 	w := &worker.Worker{
-		Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store}, Leases: store,
+		Service: &longrun.Service{Store: store, Results: store, Images: images, Tiles: store, Kinds: kinds(e)}, Leases: store,
 		Requeue: jobs, Images: images, Logger: log, Metrics: awsenv.Metrics("render"),
 		MaxReceives: e.Int("MAX_RECEIVES", 5),
 		Margin:      10 * time.Second,
 	}
 	return jobs.WithBackoff(w.HandleSQS, time.Duration(e.Int("RETRY_BASE_SECONDS", 1))*time.Second, log), e.Err()
+}
+
+// kinds is the function's table of the computations it serves.
+func kinds(e *awsenv.Env) longrun.Kinds {
+	return longrun.Kinds{
+		juliaset.Name:   juliaset.New(awsenv.Bounds(e)),
+		classifier.Name: classifier.New(),
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/web"
 )
 
@@ -243,4 +244,14 @@ func (c *Client) ConfirmEmail(addr string) string {
 	}
 	c.T.Fatalf("no confirmation e-mail to %s", addr)
 	return ""
+}
+
+// Julia decodes a view's parameters as a Julia set's.
+func Julia(t testing.TB, raw json.RawMessage) juliaset.Params {
+	t.Helper()
+	var p juliaset.Params
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("params %s: %v", raw, err)
+	}
+	return p
 }

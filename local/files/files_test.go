@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/porttest"
 )
@@ -38,7 +39,7 @@ func TestCountsAndTilesHaveTheirOwnFolders(t *testing.T) {
 	dir := t.TempDir()
 	d, _ := files.Open(dir)
 	ctx := context.Background()
-	for _, key := range []string{longrun.CountsKey("abc"), longrun.TileKey("abc", 512, 3), longrun.ImageKey("abc")} {
+	for _, key := range []string{juliaset.CountsKey("abc"), juliaset.TileKey("abc", 512, 3), longrun.ImageKey("abc")} {
 		if err := d.PutImage(ctx, key, []byte("x")); err != nil {
 			t.Fatalf("put %s: %v", key, err)
 		}

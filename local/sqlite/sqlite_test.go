@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/porttest"
 )
@@ -81,7 +82,7 @@ func TestADatabaseOfThePreviousSchemaMigratesWithItsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := longrun.NewConfiguration("owner", longrun.Draft{Name: "kept",
-		Params: longrun.Params{C: longrun.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now().UTC())
+		Spec: juliaset.Params{C: juliaset.Complex{Re: 0.3}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, time.Now().UTC())
 	c.Seq = 1
 	body, _ := c.MarshalRecord()
 	job, _ := json.Marshal(c.Job())
@@ -150,10 +151,10 @@ func TestACreatedConfigurationIsQueuedInTheSameTransaction(t *testing.T) {
 	}
 	// Each write's context ends as the write returns: the process is gone
 	// before any step after it.
-	svc := &longrun.Service{Store: diesAfterWrites{db}, Results: db, Queue: db}
+	svc := &longrun.Service{Store: diesAfterWrites{db}, Results: db, Queue: db, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
 	caller := longrun.Caller{Owner: "o"}
 	in := func(name string, re float64) *longrun.Input {
-		return &longrun.Input{Name: &name, Params: &longrun.ParamsInput{C: &longrun.Complex{Re: re, Im: 0.3}}}
+		return &longrun.Input{Name: &name, Params: juliaset.ParamsInput{C: &juliaset.Complex{Re: re, Im: 0.3}}.JSON()}
 	}
 	c, err := svc.Create(dying(ctx), caller, in("first", 0.1))
 	if err != nil {

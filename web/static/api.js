@@ -1,13 +1,21 @@
 // The JSON API: requests, error texts, and GET /api/meta, which the page
-// never repeats (limits, defaults, colormaps, presets, statuses).
+// never repeats (each kind's schema, limits, defaults and presets; the
+// statuses).
 
-// meta is GET /api/meta's answer once main has loaded it.
+// meta is GET /api/meta's answer once main has loaded it, with the Julia
+// set kind's limits, defaults, presets, colormaps and sizes at its top,
+// where the Julia form reads them.
 export const meta = {};
 
 export async function loadMeta() {
   const { res, data } = await api("GET", "/api/meta");
-  if (res.ok) Object.assign(meta, data);
-  return res.ok;
+  if (!res.ok) return false;
+  const julia = data.kinds.julia;
+  Object.assign(meta, data, {
+    limits: { ...julia.limits, ...data.limits }, defaults: julia.defaults, presets: julia.presets,
+    colormaps: julia.choices.colormaps, sizePresets: julia.choices.sizes,
+  });
+  return true;
 }
 
 // api sends a request, its body as JSON, and decodes the JSON answer.

@@ -11,6 +11,7 @@ import { buildForm, fillForm, wireForm } from "./form.js";
 import { followURL, showVersions, wireExplore } from "./explore.js";
 import { showView } from "./url.js";
 import { connect, loadMail, mailAsked, poll } from "./live.js";
+import { showTraining } from "./classifier.js";
 
 // select opens configuration id (null: a new one) in the form and the
 // preview, and names it in the URL.
@@ -43,7 +44,8 @@ function showSelected() {
   if (active) {
     const pct = Math.round((c.status === "rendering" ? c.progress : 0) * 100);
     prog.querySelector(".bar").style.width = pct + "%";
-    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a render worker…" : `Rendering… ${pct}%` +
+    const doing = c.kind === "julia" ? "Rendering" : "Training";
+    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a worker…" : `${doing}… ${pct}%` +
       (c.tiles ? ` · ${c.tiles.done} of ${c.tiles.total} tiles` : "") + eta(c);
     prog.setAttribute("aria-valuenow", pct);
   }
@@ -52,11 +54,14 @@ function showSelected() {
   if (c && c.imageUrl) {
     if (img.getAttribute("src") !== c.imageUrl) {
       // Its size is known before it loads: nothing below it moves.
-      Object.assign(img, { width: c.params.width, height: c.params.height });
+      const side = c.stats && c.stats.pixels ? Math.round(Math.sqrt(c.stats.pixels)) : 384;
+      Object.assign(img, c.kind === "julia" ? { width: c.params.width, height: c.params.height } : { width: side, height: side });
       img.src = c.imageUrl;
       img.style.transform = ""; // the new view has landed
     }
-    img.alt = `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`;
+    img.alt = c.kind === "julia" ? `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`
+      : `Decision boundary of the classifier over the ${c.params.dataset.name} dataset`;
+    img.classList.toggle("explorable", c.kind === "julia");
     img.hidden = false;
     img.classList.toggle("is-outdated", c.outdated);
   } else {
@@ -64,13 +69,13 @@ function showSelected() {
     img.removeAttribute("src");
   }
   $("outdated").hidden = !(c && c.outdated);
-  $("reset-view").hidden = !(c && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
+  $("reset-view").hidden = !(c && c.kind === "julia" && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
   $("placeholder").hidden = !!(c && c.imageUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
   showMosaic(c && c.status === "rendering" ? c : null);
   const failure = $("failure");
   failure.hidden = !(c && (c.status === "failed" || c.status === "cancelled"));
-  if (c && c.status === "failed") failure.textContent = "Render failed: " + (c.error || "unknown reason");
+  if (c && c.status === "failed") failure.textContent = (c.kind === "julia" ? "Render" : "Training") + " failed: " + (c.error || "unknown reason");
   if (c && c.status === "cancelled") failure.textContent = "Render cancelled. Retry it when you want the image.";
   const emailStatus = $("email-status");
   const said = {
@@ -82,7 +87,9 @@ function showSelected() {
   emailStatus.textContent = (c && c.notifyError) || said || "";
   showVersions(c);
   const st = c && c.stats;
-  $("stats").textContent = st ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms` : "";
+  $("stats").textContent = !st ? "" : c.kind === "julia" ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms`
+    : `${st.iterations.toLocaleString()} examples seen · ${st.renderMs} ms`;
+  showTraining(c);
 }
 
 // eta says how long the render has left, from its pace so far.

@@ -9,6 +9,7 @@ import { api, configurationPath, meta } from "./api.js";
 import { current, on, state, toast, upsert } from "./state.js";
 import { setParams } from "./form.js";
 import { parseURL, replaceNextStep, showView } from "./url.js";
+import { summary } from "./classifier.js";
 
 // at returns the point of the plane that an image offset (in CSS pixels)
 // stands for, as the renderer maps pixels: d = (max(w, h) − 1)·zoom.
@@ -23,7 +24,7 @@ function at(p, img, x, y) {
 // which is transformed at once, marked outdated, until the new one lands.
 function explore(x, y, factor, dx = 0, dy = 0) {
   const c = current(), img = $("image");
-  if (!c || img.hidden) return;
+  if (!c || img.hidden || c.kind !== "julia") return; // only a Julia set is a view to explore
   const p = c.params, pt = at(p, img, x, y);
   const zoom = Math.min(Math.max(p.zoom * factor, meta.limits.minZoom), meta.limits.maxZoom);
   const f = zoom / p.zoom;
@@ -39,10 +40,13 @@ function explore(x, y, factor, dx = 0, dy = 0) {
   $("form").requestSubmit();
 }
 
+// explorable says whether the open configuration is a view to explore.
+const explorable = () => { const c = current(); return !!c && c.kind === "julia"; };
+
 export function wireExplore() {
   const img = $("image");
   let drag = null;
-  img.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false }; try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ } });
+  img.addEventListener("pointerdown", (e) => { if (!explorable()) return; drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false }; try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ } });
   img.addEventListener("pointermove", (e) => {
     if (!drag) return;
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
@@ -59,6 +63,7 @@ export function wireExplore() {
   });
   let wheel = null;
   img.addEventListener("wheel", (e) => {
+    if (!explorable()) return;
     e.preventDefault();
     const w = wheel || { x: e.offsetX, y: e.offsetY, factor: 1 };
     w.factor *= e.deltaY < 0 ? 1.25 : 0.8;
@@ -68,6 +73,7 @@ export function wireExplore() {
     wheel = w;
   }, { passive: false });
   img.addEventListener("keydown", (e) => {
+    if (!explorable()) return;
     const cx = img.clientWidth / 2, cy = img.clientHeight / 2, step = img.clientWidth / 8;
     const moves = { "+": [2, 0, 0], "=": [2, 0, 0], "-": [0.5, 0, 0], ArrowLeft: [1, step, 0], ArrowRight: [1, -step, 0], ArrowUp: [1, 0, step], ArrowDown: [1, 0, -step] };
     const m = moves[e.key];
@@ -111,10 +117,10 @@ export async function followURL() {
     on.select(id);
   }
   const c = current();
-  if (!c || version === c.version || (view && sameView(c.params, view))) return showView(c);
+  if (!c || version === c.version || (view && c.kind === "julia" && sameView(c.params, view))) return showView(c);
   const earlier = c.history.find((e) => e.version === version);
   if (earlier) return put(earlier.params, false);
-  if (view) put({ ...c.params, center: { re: view.re, im: view.im }, zoom: view.zoom }, false);
+  if (view && c.kind === "julia") put({ ...c.params, center: { re: view.re, im: view.im }, zoom: view.zoom }, false);
 }
 
 // restore puts an earlier version's parameters back, as a new step of the
@@ -143,12 +149,13 @@ export function showVersions(c) {
   ul.replaceChildren(...items.map((v) => {
     const li = document.createElement("li");
     const b = Object.assign(document.createElement("button"), { type: "button", className: "version" });
-    const p = v.params, what = `v${v.version} · c = ${p.c.re} ${p.c.im < 0 ? "−" : "+"} ${Math.abs(p.c.im)}i · zoom ${p.zoom} · depth ${p.depth} · ${p.colormap}`;
+    const p = v.params, what = c.kind !== "julia" ? `v${v.version} · ${summary(p)}`
+      : `v${v.version} · c = ${p.c.re} ${p.c.im < 0 ? "−" : "+"} ${Math.abs(p.c.im)}i · zoom ${p.zoom} · depth ${p.depth} · ${p.colormap}`;
     b.title = v.current ? what + " (shown now)" : what + " · put it back";
     b.dataset.version = v.version;
     if (v.current) { b.disabled = true; b.setAttribute("aria-current", "true"); }
     if (v.imageUrl) {
-      const h = Math.max(1, Math.round(56 * p.height / p.width));
+      const h = c.kind === "julia" ? Math.max(1, Math.round(56 * p.height / p.width)) : 56;
       b.append(Object.assign(document.createElement("img"), { src: v.imageUrl, alt: "", width: 56, height: h, loading: "lazy", decoding: "async" }));
     } else b.append(el("span", "no-thumb", "not rendered"));
     b.append(el("span", "version-label", `v${v.version}`));

@@ -6,6 +6,19 @@ import { api, configurationPath, errorText, meta } from "./api.js";
 import { current, on, state, toast, upsert, upsertNewer } from "./state.js";
 import { renderList } from "./list.js";
 import { showView, takeReplacing } from "./url.js";
+import { buildClassifierForm, classifierParams, fieldInputs, setClassifierParams } from "./classifier.js";
+
+// kindOf is the kind the form edits: the open configuration's, or the one
+// chosen for a new one.
+export const kindOf = () => $("kind").value || meta.defaultKind;
+
+// showKind shows the fields of the form's kind, and says what it computes.
+function showKind() {
+  const kind = kindOf();
+  $("julia-fields").hidden = kind !== "julia";
+  $("classifier-fields").hidden = kind !== "classifier";
+  $("kind-hint").textContent = meta.kinds[kind] ? meta.kinds[kind].description : "";
+}
 
 // The form remembers what it was loaded with: its ETag, which every save
 // sends (so a change made elsewhere meanwhile is a 412, never overwritten
@@ -15,7 +28,11 @@ export const loaded = { config: null, etag: "", values: "" };
 export function fillForm(c) {
   hideConflict();
   $("name").value = c ? c.name : "";
-  setParams(c ? c.params : meta.defaults);
+  // A configuration keeps its kind; a new one takes the kind chosen last.
+  if (c) $("kind").value = c.kind;
+  $("kind").disabled = !!c;
+  showKind();
+  setParams(c ? c.params : meta.kinds[kindOf()].defaults);
   $("email").value = c ? c.notifyEmail : $("email").value;
   $("preset").value = "";
   clearErrors();
@@ -71,6 +88,9 @@ function num(id) {
 }
 
 function formBody() {
+  if (kindOf() !== "julia") {
+    return { name: $("name").value.trim() || undefined, kind: kindOf(), params: classifierParams(), notifyEmail: $("email").value.trim() };
+  }
   const params = {
     c: { re: num("c-re") ?? NaN, im: num("c-im") ?? 0 },
     center: { re: num("center-re") ?? 0, im: num("center-im") ?? 0 },
@@ -92,8 +112,23 @@ const FIELD_INPUTS = {
   "params.height": ["height"], "params.depth": ["depth"], "params.colormap": ["colormap"], "notifyEmail": ["email"],
 };
 
+// inputsOf are the inputs a field error names, in the form's kind.
+const inputsOf = (field) => (kindOf() === "julia" ? FIELD_INPUTS : fieldInputs)[field];
+
+// slotOf is where an error of field shows: its own slot, or that of the
+// nearest field it is part of (params.dataset.points: params.dataset).
+function slotOf(field) {
+  const box = kindOf() === "julia" ? $("julia-fields") : $("classifier-fields");
+  for (let f = field; f; f = f.includes(".") ? f.slice(0, f.lastIndexOf(".")) : "") {
+    const slot = document.querySelector(`.err[data-field="${f}"]`);
+    if (slot && (!f.startsWith("params.") || box.contains(slot))) return slot;
+  }
+  return null;
+}
+
 // label names a field as the page does, not by its path in the body.
 function label(field) {
+  if (kindOf() !== "julia") return field.replace(/^params\./, "") + ":";
   const names = { "params.c.re": "c, re:", "params.c.im": "c, im:", "params.c": "c:", "params.center.re": "centre re:",
     "params.center.im": "centre im:", "params.center": "centre:", "params.zoom": "zoom:", "params.width": "width:",
     "params.height": "height:", "params.depth": "depth:", "params.colormap": "colormap:", notifyEmail: "e-mail:", name: "name:" };
@@ -113,11 +148,11 @@ function showErrors(data) {
   const fields = (data && data.error && data.error.fields) || [];
   for (const f of fields) {
     const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
-    const own = document.querySelector(`.err[data-field="${key}"]`);
+    const exact = document.querySelector(`.err[data-field="${key}"]`), own = slotOf(key);
     const slot = own || document.querySelector('.err[data-field="body"]');
-    const text = own && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
+    const text = exact && own === exact && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
     slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + text;
-    for (const id of FIELD_INPUTS[f.field] || FIELD_INPUTS[key] || []) $(id).classList.add("invalid");
+    for (const id of inputsOf(f.field) || inputsOf(key) || (f.field.startsWith("params.hidden") ? inputsOf("params.hidden") : []) || []) $(id).classList.add("invalid");
     if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
   }
   if (!fields.length) document.querySelector('.err[data-field="body"]').textContent = errorText(data, "The server refused this");
@@ -166,6 +201,10 @@ export async function save(ev) {
 // buildForm fills the form's choices and bounds from meta.
 export function buildForm() {
   const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
+  for (const k of meta.kindOrder) $("kind").append(option(k, meta.kinds[k].title));
+  $("kind").value = meta.defaultKind;
+  $("kind").addEventListener("change", () => { showKind(); setParams(meta.kinds[kindOf()].defaults); clearErrors(); });
+  buildClassifierForm();
   const complex = (z) => (z.re === 0 ? "" : String(z.re)) + (z.re === 0 ? (z.im === 1 ? "i" : `${z.im}i`) : ` ${z.im < 0 ? "−" : "+"} ${Math.abs(z.im)}i`);
   for (const p of meta.presets) $("preset").append(option(`${p.c.re},${p.c.im}`, `${p.name}: ${complex(p.c).replace(/^-/, "−")}`));
   for (const name of meta.colormaps) $("colormap").append(option(name, name));
@@ -220,6 +259,7 @@ export function wireForm() {
 // setParams puts parameters in the form's fields (a view or an earlier
 // version), leaving name and e-mail as they are.
 export function setParams(p) {
+  if (kindOf() !== "julia") return setClassifierParams(p);
   $("c-re").value = p.c.re; $("c-im").value = p.c.im;
   $("center-re").value = p.center.re; $("center-im").value = p.center.im;
   $("zoom").value = p.zoom;

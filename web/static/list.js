@@ -3,6 +3,7 @@
 import { $, el } from "./dom.js";
 import { api, errorText } from "./api.js";
 import { on, state, toast } from "./state.js";
+import { summary } from "./classifier.js";
 
 // rows are the list's rows by configuration id, kept and updated in place:
 // a progress push changes a bar's width, never the element under a click.
@@ -38,7 +39,7 @@ function updateRow(r, c) {
   r.btn.title = c.name; // the whole name, on hover and focus
   r.badge.className = "badge " + c.status;
   r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
-  r.size.textContent = `${c.params.width}×${c.params.height}`;
+  r.size.textContent = c.kind === "julia" ? `${c.params.width}×${c.params.height}` : summary(c.params);
   r.stale.hidden = !c.outdated;
   r.when.textContent = c.status === "done" && c.stats ? ` · ${c.stats.renderMs} ms` : "";
   // The current version's render: queued, started, finished (or failed,

@@ -4,6 +4,7 @@
 // viewURL is the address of configuration c's view at its version:
 // #ID?v=VERSION&re=…&im=…&zoom=… (centre and zoom).
 function viewURL(c) {
+  if (c.kind !== "julia") return `${location.pathname}#${c.id}?v=${c.version}`;
   const q = new URLSearchParams({ v: c.version, re: c.params.center.re, im: c.params.center.im, zoom: c.params.zoom });
   return `${location.pathname}#${c.id}?${q}`;
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/longrun/longrun/aws/dynamo"
 	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/aws/s3images"
+	"github.com/longrun/longrun/kinds/juliaset"
 )
 
 // Env reads required and optional variables, collecting what is missing.
@@ -151,8 +152,8 @@ func Quotas(e *Env) longrun.Quotas {
 
 // Bounds reads MAX_SIZE, MAX_DEPTH and MAX_WORK, the limits of one
 // configuration; each unset one takes its default.
-func Bounds(e *Env) longrun.Bounds {
-	return longrun.Bounds{MaxSize: e.Int("MAX_SIZE", 0), MaxDepth: e.Int("MAX_DEPTH", 0), MaxWork: int64(e.Int("MAX_WORK", 0))}
+func Bounds(e *Env) juliaset.Bounds {
+	return juliaset.Bounds{MaxSize: e.Int("MAX_SIZE", 0), MaxDepth: e.Int("MAX_DEPTH", 0), MaxWork: int64(e.Int("MAX_WORK", 0))}
 }
 
 // Store builds the DynamoDB store from CONFIG_TABLE, RESULT_TABLE and
