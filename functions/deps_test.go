@@ -28,7 +28,7 @@ func TestLambdasDoNotLinkSQLite(t *testing.T) {
 }
 
 func TestCoreDoesNotImportTheAWSSDK(t *testing.T) {
-	core := []string{"github.com/longrun/longrun", "github.com/longrun/longrun/julia", "github.com/longrun/longrun/web",
+	core := []string{"github.com/longrun/longrun", "github.com/longrun/longrun/kinds/...", "github.com/longrun/longrun/julia", "github.com/longrun/longrun/web",
 		"github.com/longrun/longrun/worker", "github.com/longrun/longrun/notify"}
 	for _, p := range deps(t, "", core...) {
 		if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2") {
@@ -37,16 +37,27 @@ func TestCoreDoesNotImportTheAWSSDK(t *testing.T) {
 	}
 }
 
-// The domain and its use cases speak no transport: the root package
-// imports the standard library and the renderer, nothing else (the
-// renderer asks golang.org/x/sys/cpu which SIMD kernels the CPU runs, and
-// deflates its PNGs with klauspost/compress's flate).
+// The domain and its use cases speak no transport and know no kind of
+// computation: the root package imports the standard library, nothing
+// else.
 func TestRootImportsOnlyTheStandardLibrary(t *testing.T) {
-	allowed := map[string]bool{"github.com/longrun/longrun": true, "github.com/longrun/longrun/julia": true, "golang.org/x/sys/cpu": true}
 	for _, p := range deps(t, "", "github.com/longrun/longrun") {
 		first, _, _ := strings.Cut(p, "/")
-		if strings.Contains(first, ".") && !allowed[p] && !strings.HasPrefix(p, "github.com/klauspost/compress/") {
+		if strings.Contains(first, ".") && p != "github.com/longrun/longrun" {
 			t.Errorf("the root package imports %s", p)
+		}
+	}
+}
+
+// The core runs any kind through the computation port: none of its
+// packages imports a kind's package or the renderer; only the mains'
+// tables of kinds do (and tests).
+func TestTheCoreImportsNoKind(t *testing.T) {
+	core := []string{"github.com/longrun/longrun", "github.com/longrun/longrun/worker", "github.com/longrun/longrun/notify",
+		"github.com/longrun/longrun/web", "github.com/longrun/longrun/local/...", "github.com/longrun/longrun/aws/..."}
+	for _, p := range deps(t, "", core...) {
+		if strings.HasPrefix(p, "github.com/longrun/longrun/kinds/") || p == "github.com/longrun/longrun/julia" {
+			t.Errorf("the core links %s", p)
 		}
 	}
 }
