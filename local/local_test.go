@@ -1280,3 +1280,53 @@ func TestAClientsIdleConnectionsAreCapped(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // the server sees the close on its next read
 	}
 }
+
+// TestClassifiersTrainOnEveryDataset trains a classifier on each built-in
+// dataset through the API: each ends done with its figures, a decision
+// boundary PNG and its weights to download; a Julia field sent to it is a
+// 400 naming it, and its kind cannot change.
+func TestClassifiersTrainOnEveryDataset(t *testing.T) {
+	_, url := start(t, nil)
+	c := testutil.NewClient(t, url)
+	for _, name := range []string{"spirals", "moons", "circles", "xor"} {
+		v := c.Create(map[string]any{"kind": "classifier", "params": map[string]any{"epochs": 120,
+			"dataset": map[string]any{"name": name, "points": 200}}})
+		v = c.Await(v.ID, 30*time.Second, name+" trained", testutil.Done)
+		st := v.Stats
+		if v.Kind != "classifier" || st.Extra["epochsTrained"] != 120 || st.Extra["accuracy"] < 0.75 || st.Iterations != 120*200 {
+			t.Errorf("%s: kind %s, stats %+v; want 120 epochs trained to 75%% or more", name, v.Kind, st)
+		}
+		var live struct {
+			Epoch int
+			Curve []struct{ Epoch int }
+		}
+		if json.Unmarshal(v.Live, &live); live.Epoch != 120 || len(live.Curve) != 120 {
+			t.Errorf("%s: live %s, want the curve of 120 epochs", name, v.Live)
+		}
+		img := c.Do("GET", v.ImageURL, nil)
+		if img.Status != 200 || !bytes.HasPrefix(img.Body, []byte("\x89PNG")) {
+			t.Errorf("%s: image %d", name, img.Status)
+		}
+		w := c.Do("GET", v.Artifacts["weights.json"], nil)
+		var weights struct {
+			Layers []struct{ In, Out int }
+		}
+		if w.Status != 200 || json.Unmarshal(w.Body, &weights) != nil || len(weights.Layers) != 3 ||
+			!strings.Contains(w.Header.Get("Content-Disposition"), "attachment") {
+			t.Errorf("%s: weights %d %s", name, w.Status, w.Body[:min(len(w.Body), 200)])
+		}
+	}
+	res := c.Do("POST", "/api/configurations", map[string]any{"kind": "classifier", "params": map[string]any{"depth": 50}})
+	if res.Status != 400 || !strings.Contains(string(res.Body), `"params.depth"`) {
+		t.Errorf("a Julia field for a classifier: %d %s, want 400 naming params.depth", res.Status, res.Body)
+	}
+	res = c.Do("POST", "/api/configurations", map[string]any{"kind": "classifier", "params": map[string]any{"hidden": []int{8, 99}, "optimizer": "lbfgs"}})
+	if res.Status != 400 || !strings.Contains(string(res.Body), `"params.hidden[1]"`) || !strings.Contains(string(res.Body), `"params.optimizer"`) {
+		t.Errorf("bad layers and optimizer: %d %s, want 400 naming both", res.Status, res.Body)
+	}
+	j := c.Create(map[string]any{"params": small(0.3, 0.1)})
+	res = c.Do("PUT", "/api/configurations/"+j.ID, map[string]any{"kind": "classifier"}, "If-Match", j.ETag)
+	if res.Status != 400 || !strings.Contains(string(res.Body), `"kind"`) {
+		t.Errorf("changing the kind: %d %s, want 400 naming kind", res.Status, res.Body)
+	}
+}
