@@ -387,6 +387,43 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the presigned URL served %d bytes that are not a PNG", len(png))
 	}
 
+	// 4b. A classifier through the same three functions: created by the
+	// api binary, trained by the render binary from its SQS job, its
+	// decision boundary and weights in the bucket, shown done.
+	train := create
+	train.Body = `{"name": "spirals", "kind": "classifier", "params": {"epochs": 40, "dataset": {"points": 120}}}`
+	train.Cookies = []string{cookie}
+	api.invoke(t, mustJSON(t, train), &got)
+	var cl web.View
+	json.Unmarshal([]byte(got.Body), &cl)
+	if got.StatusCode != 201 || cl.Kind != "classifier" {
+		t.Fatalf("create a classifier: %d %s", got.StatusCode, got.Body)
+	}
+	clMsgs, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 5,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil || len(clMsgs.Messages) != 1 {
+		t.Fatalf("classifier job not queued: %v %v", clMsgs, err)
+	}
+	batch.Records[0].MessageId, batch.Records[0].Body = *clMsgs.Messages[0].MessageId, *clMsgs.Messages[0].Body
+	batch.Records[0].Attributes = clMsgs.Messages[0].Attributes
+	render.invoke(t, mustJSON(t, batch), &rendered)
+	if len(rendered.BatchItemFailures) != 0 {
+		t.Fatalf("training reported failures %+v\n%s", rendered.BatchItemFailures, render.log)
+	}
+	sqsClient.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: clMsgs.Messages[0].ReceiptHandle})
+	for _, key := range []string{longrun.ImageKey(cl.ParamsHash), longrun.ArtifactKey(cl.ParamsHash, "weights.json")} {
+		if _, err := s3Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)}); err != nil {
+			t.Fatalf("no %s in S3: %v\n%s", key, err, render.log)
+		}
+	}
+	get.RawPath, get.RequestContext.HTTP.Path = "/api/configurations/"+cl.ID, "/api/configurations/"+cl.ID
+	api.invoke(t, mustJSON(t, get), &got)
+	json.Unmarshal([]byte(got.Body), &cl)
+	if cl.Status != longrun.StatusDone || cl.Stats == nil || cl.Stats.Extra["epochsTrained"] != 40 || cl.Artifacts["weights.json"] == "" {
+		t.Fatalf("the classifier after training: %d %s", got.StatusCode, got.Body)
+	}
+	get.RawPath, get.RequestContext.HTTP.Path = "/api/configurations/"+v.ID, "/api/configurations/"+v.ID
+
 	// 5. The WebSocket API's $connect is accepted with a push token from the
 	// HTTP API and refused without one; the connection is recorded for the owner.
 	tokenReq := get
