@@ -116,17 +116,9 @@ func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (comple
 	if s.Tiles == nil {
 		return false, errors.New("longrun: a tiled render needs a tile ledger (Service.Tiles)")
 	}
-	c, skip, err := s.current(ctx, job)
-	switch {
-	case err != nil:
+	c, err := s.tiling(ctx, job)
+	if err != nil {
 		return false, err
-	case skip == SkipDeleted:
-		return false, Errorf(ENOTFOUND, "configuration not found")
-	case skip != SkipNone || c.Status != StatusRendering || c.Tiling == nil:
-		if err := c.check("progress", job.Version); err != nil {
-			return false, err // superseded or stopped
-		}
-		return false, ErrStopped
 	}
 	total := c.Tiling.Total
 	if job.Tile < 0 || job.Tile >= total {
@@ -149,6 +141,24 @@ func (s *Service) FinishTile(ctx context.Context, job Job, r TileResult) (comple
 		err = nil
 	}
 	return complete, err
+}
+
+// tiling loads the configuration of a part's job, if it is still
+// computing that version in parts.
+func (s *Service) tiling(ctx context.Context, job Job) (*Configuration, error) {
+	c, skip, err := s.current(ctx, job)
+	switch {
+	case err != nil:
+		return nil, err
+	case skip == SkipDeleted:
+		return nil, Errorf(ENOTFOUND, "configuration not found")
+	case skip != SkipNone || c.Status != StatusRendering || c.Tiling == nil:
+		if err := c.check("progress", job.Version); err != nil {
+			return nil, err // superseded or stopped
+		}
+		return nil, ErrStopped
+	}
+	return c, nil
 }
 
 // PrepareTiled is a tile's or an assembly's first step: it loads the

@@ -493,3 +493,59 @@ func TestBrowserShowsTilesFillingIn(t *testing.T) {
 			document.getElementById("image").naturalWidth === 2048`))
 	t.Logf("while rendering: %q", label)
 }
+
+// TestBrowserTrainsAClassifier chooses the classifier kind on the page,
+// sees a field error beside its field, trains it watching the loss curve
+// grow, and finds the boundary, the figures and the weights' link; the
+// kind of a saved configuration cannot be changed, and the image is not a
+// view to explore.
+func TestBrowserTrainsAClassifier(t *testing.T) {
+	ctx := browser(t)
+	s := serve(t, t.TempDir())
+	dir := shots(t)
+	chooseClassifier := `(() => { const k = document.getElementById("kind"); k.value = "classifier"; k.dispatchEvent(new Event("change")); return true; })()`
+	within(t, ctx, 20*time.Second, "open the page",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")))
+	if !eval[bool](t, ctx, chooseClassifier) || !eval[bool](t, ctx, `document.getElementById("julia-fields").hidden && !document.getElementById("classifier-fields").hidden`) {
+		t.Fatal("choosing the classifier kind did not show its fields")
+	}
+	if got := eval[string](t, ctx, `document.getElementById("cl-epochs").value`); got != "300" {
+		t.Errorf("the epochs' default is %q, want the kind's 300", got)
+	}
+	within(t, ctx, 20*time.Second, "a learning rate out of bounds",
+		setValue("name", "spiral net"), setValue("cl-lr", "50"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("cl-lr").classList.contains("invalid") &&
+			document.querySelector('#classifier-fields .err[data-field="params.learningRate"]').textContent.includes("at most")`))
+	within(t, ctx, 60*time.Second, "train it",
+		setValue("cl-lr", "0.03"), setValue("cl-epochs", "600"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.getElementById("metrics").textContent.startsWith("epoch ")`))
+	shot(t, ctx, dir, "classifier-training")
+	within(t, ctx, 60*time.Second, "trained",
+		chromedp.Poll[chromedp.Void](`document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden &&
+			document.getElementById("metrics").textContent.startsWith("accuracy") && !document.getElementById("weights").hidden`))
+	shot(t, ctx, dir, "classifier-trained")
+	if !eval[bool](t, ctx, `document.getElementById("kind").disabled && document.getElementById("kind").value === "classifier"`) {
+		t.Error("the saved classifier's kind can be changed on the page")
+	}
+	if got := eval[string](t, ctx, `document.querySelector("#list li .size").textContent`); !strings.Contains(got, "spirals") {
+		t.Errorf("the list names %q, want the dataset", got)
+	}
+	// A click on the boundary is no zoom: the image is not moved (a zoom
+	// moves it at once, as it saves) and no new version is saved.
+	within(t, ctx, 10*time.Second, "click the boundary", chromedp.Click(chromedp.ID("image")))
+	if eval[bool](t, ctx, `document.getElementById("image").style.transform !== "" || document.getElementById("image").classList.contains("is-outdated") || document.getElementById("save").disabled`) {
+		t.Error("a click on a classifier's image zoomed it as a view")
+	}
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`fetch("/api/configurations/" + location.hash.slice(1).split("?")[0]).then(r => r.json()).then(c => c.version)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || v != 1 {
+		t.Errorf("a click on a classifier's image made version %v (%v)", v, err)
+	}
+	weights, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.getElementById("weights").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(weights, `"layers"`) {
+		t.Errorf("the weights' link served %.200s (%v)", weights, err)
+	}
+}

@@ -201,7 +201,8 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 	return n.changed(ctx, old, cur)
 }
 
-// changed mails what a change calls for, then pushes the configuration.
+// changed sends what a change calls for — the outbox's copy of a new
+// job, the mail — then pushes the configuration.
 func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration) error {
 	if n.Outbox != nil && longrun.NewlyQueued(old, cur) {
 		job := cur.Job()
@@ -211,18 +212,8 @@ func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration)
 		}
 	}
 	// The e-mail goes first, so a page told "done" finds it in the mailbox.
-	if cur.NotifyEmail != "" && (old == nil || old.NotifyEmail != cur.NotifyEmail) {
-		if err := n.confirm(ctx, cur.Owner, cur.NotifyEmail); err != nil {
-			return err
-		}
-	}
-	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
-	requested := old != nil && cur.MailRequests > old.MailRequests                   // "send me the result now"
-	mailed := cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed // not a cancel: the owner did it
-	if cur.NotifyEmail != "" && mailed && (transition || requested) {
-		if err := n.mail(ctx, cur); err != nil {
-			return err
-		}
+	if err := n.mailFor(ctx, old, cur); err != nil {
+		return err
 	}
 	status, err := longrun.EmailStatus(ctx, n.Addresses, cur.Owner, cur.NotifyEmail)
 	if err != nil {
@@ -230,6 +221,26 @@ func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration)
 	}
 	v := web.ViewOf(cur, status)
 	n.push(ctx, cur.Owner, Message{Type: "configuration", ID: cur.ID, Configuration: &v})
+	return nil
+}
+
+// mailFor sends the mail a change calls for: the confirmation of a new
+// address; the result of a version that finished (done or failed; not a
+// cancel, which the owner did) or that the owner asked to be sent again.
+func (n *Notifier) mailFor(ctx context.Context, old, cur *longrun.Configuration) error {
+	if cur.NotifyEmail == "" {
+		return nil
+	}
+	if old == nil || old.NotifyEmail != cur.NotifyEmail {
+		if err := n.confirm(ctx, cur.Owner, cur.NotifyEmail); err != nil {
+			return err
+		}
+	}
+	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
+	requested := old != nil && cur.MailRequests > old.MailRequests // "send me the result now"
+	if (cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed) && (transition || requested) {
+		return n.mail(ctx, cur)
+	}
 	return nil
 }
 
@@ -250,7 +261,7 @@ func (n *Notifier) confirm(ctx context.Context, owner, addr string) error {
 	base := strings.TrimSuffix(n.BaseURL, "/")
 	m := Mail{Owner: owner, To: addr, Subject: "Confirm e-mails from longrun",
 		Unsubscribe: base + "/api/email/unsubscribe?token=" + a.UnsubscribeToken,
-		Text: "Someone, you we hope, asked longrun to e-mail this address when their Julia-set renders finish.\n\n" +
+		Text: "Someone, you we hope, asked longrun to e-mail this address when their computations finish.\n\n" +
 			"To get those e-mails, confirm here:\n" + base + "/api/email/confirm?token=" + a.Token + "\n\n" +
 			"If it was not you, ignore this message: this address gets nothing more from longrun unless it is confirmed.\n"}
 	return n.send(ctx, "confirm/"+owner+"/"+strings.ToLower(addr), m)

@@ -284,7 +284,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 }
 
 // decode reads a JSON request body into v: JSON only, MaxBody at most, no
-// unknown fields, one value.
+// nulls, no unknown fields, one value.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -296,23 +296,30 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &longrun.Error{Code: longrun.EINVALID, Message: "invalid request",
 				Fields: []longrun.FieldError{{Field: path, Rule: "must not be null: give a value, or leave the field out for its default"}}}
 		}
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err == nil {
-		err = d.Decode(v)
-	}
-	if err == nil && d.More() {
-		err = errors.New("json: trailing data after the object")
-	}
-	if err == nil {
-		if _, terr := d.Token(); terr != io.EOF {
-			err = errors.New("json: trailing data after the object")
-		}
+		err = decodeOne(body, v)
 	}
 	if err == nil {
 		return nil
 	}
+	return decodeError(err)
+}
+
+// decodeOne decodes body, one JSON value with no unknown fields, into v.
+func decodeOne(body []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); d.More() || err != io.EOF {
+		return errors.New("json: trailing data after the object")
+	}
+	return nil
+}
+
+// decodeError is what a client is told of a body that could not be read
+// or decoded: the field and the rule it breaks, where it is known.
+func decodeError(err error) error {
 	var (
 		maxErr  *http.MaxBytesError
 		typeErr *json.UnmarshalTypeError
@@ -325,11 +332,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &maxErr):
 		return &longrun.Error{Code: longrun.ETOOLARGE, Message: fmt.Sprintf("the body must be at most %d bytes", MaxBody)}
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return invalid(field, "must be "+article(typeErr.Type.String()))
+		return invalid(cmp.Or(typeErr.Field, "body"), "must be "+article(typeErr.Type.String()))
 	case errors.As(err, &synErr):
 		return invalid("body", fmt.Sprintf("must be valid JSON (error at byte %d)", synErr.Offset))
 	case errors.Is(err, io.EOF):
@@ -375,9 +378,7 @@ func article(goType string) string {
 		return "a number"
 	case goType == "string", goType == "*string":
 		return "a string"
-	case strings.Contains(goType, "Complex"):
-		return `an object {"re": number, "im": number}`
-	case strings.Contains(goType, "ParamsInput"):
+	case strings.Contains(goType, "RawMessage"), strings.HasPrefix(goType, "map["):
 		return "an object"
 	}
 	return "of type " + goType

@@ -142,48 +142,72 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
+// rules collects the rules a spec breaks, with their field paths.
+type rules struct {
+	fe     longrun.FieldErrors
+	prefix string
+}
+
+func (r *rules) oneOf(field, v string, names []string) {
+	if !slices.Contains(names, v) {
+		r.fe.Add(r.prefix+field, "must be one of "+strings.Join(names, ", "))
+	}
+}
+
+// between reports whether lo ≤ v ≤ hi, and adds the rule when not.
+func (r *rules) between(field string, v, lo, hi float64) bool {
+	if math.IsNaN(v) || v < lo || v > hi {
+		r.fe.Add(r.prefix+field, fmt.Sprintf("must be between %g and %g", lo, hi))
+		return false
+	}
+	return true
+}
+
 // check reports every rule p breaks within l.
 func (p Params) check(prefix string, l Limits) error {
-	var fe longrun.FieldErrors
-	oneOf := func(field, v string, names []string) {
-		if !slices.Contains(names, v) {
-			fe.Add(prefix+field, "must be one of "+strings.Join(names, ", "))
-		}
-	}
-	between := func(field string, v, lo, hi float64) bool {
-		if math.IsNaN(v) || v < lo || v > hi {
-			fe.Add(prefix+field, fmt.Sprintf("must be between %g and %g", lo, hi))
-			return false
-		}
-		return true
-	}
-	oneOf("dataset.name", p.Dataset.Name, l.Datasets)
-	pointsOK := between("dataset.points", float64(p.Dataset.Points), float64(l.MinPoints), float64(l.MaxPoints))
-	between("dataset.noise", p.Dataset.Noise, 0, l.MaxNoise)
-	between("dataset.seed", float64(p.Dataset.Seed), 0, 1<<53)
+	r := &rules{prefix: prefix}
+	pointsOK := p.checkDataset(r, l)
+	p.checkNetwork(r, l)
+	p.checkTraining(r, l, pointsOK)
+	return r.fe.Err()
+}
+
+// checkDataset checks the dataset, and reports whether its points are
+// within bounds.
+func (p Params) checkDataset(r *rules, l Limits) bool {
+	r.oneOf("dataset.name", p.Dataset.Name, l.Datasets)
+	ok := r.between("dataset.points", float64(p.Dataset.Points), float64(l.MinPoints), float64(l.MaxPoints))
+	r.between("dataset.noise", p.Dataset.Noise, 0, l.MaxNoise)
+	r.between("dataset.seed", float64(p.Dataset.Seed), 0, 1<<53)
+	return ok
+}
+
+func (p Params) checkNetwork(r *rules, l Limits) {
 	if len(p.Hidden) < l.MinLayers || len(p.Hidden) > l.MaxLayers {
-		fe.Add(prefix+"hidden", fmt.Sprintf("must have %d to %d layers", l.MinLayers, l.MaxLayers))
+		r.fe.Add(r.prefix+"hidden", fmt.Sprintf("must have %d to %d layers", l.MinLayers, l.MaxLayers))
 	}
 	for i, w := range p.Hidden {
-		between(fmt.Sprintf("hidden[%d]", i), float64(w), 1, float64(l.MaxWidth))
+		r.between(fmt.Sprintf("hidden[%d]", i), float64(w), 1, float64(l.MaxWidth))
 	}
-	oneOf("activation", p.Activation, l.Activations)
-	oneOf("optimizer", p.Optimizer, l.Optimizers)
-	if math.IsNaN(p.LearningRate) || p.LearningRate <= 0 || p.LearningRate > l.MaxLearning {
-		fe.Add(prefix+"learningRate", fmt.Sprintf("must be over 0 and at most %g", l.MaxLearning))
-	}
-	if between("batchSize", float64(p.BatchSize), 1, float64(l.MaxBatch)) && pointsOK && p.BatchSize > p.Dataset.Points {
-		fe.Add(prefix+"batchSize", "must be at most the dataset's points")
-	}
-	between("l2", p.L2, 0, l.MaxL2)
-	if between("epochs", float64(p.Epochs), 1, float64(l.MaxEpochs)) && fe.Err() == nil && p.Work() > l.MaxWork {
-		fe.Add(prefix+"epochs", fmt.Sprintf("epochs × points × weights × 3 must be at most %d (this is %d)", l.MaxWork, p.Work()))
-	}
-	between("seed", float64(p.Seed), 0, 1<<53)
+	r.oneOf("activation", p.Activation, l.Activations)
 	if _, ok := julia.Colormap(p.Colormap); !ok {
-		fe.Add(prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
+		r.fe.Add(r.prefix+"colormap", "must be one of "+strings.Join(julia.Colormaps(), ", "))
 	}
-	return fe.Err()
+}
+
+func (p Params) checkTraining(r *rules, l Limits, pointsOK bool) {
+	r.oneOf("optimizer", p.Optimizer, l.Optimizers)
+	if math.IsNaN(p.LearningRate) || p.LearningRate <= 0 || p.LearningRate > l.MaxLearning {
+		r.fe.Add(r.prefix+"learningRate", fmt.Sprintf("must be over 0 and at most %g", l.MaxLearning))
+	}
+	if r.between("batchSize", float64(p.BatchSize), 1, float64(l.MaxBatch)) && pointsOK && p.BatchSize > p.Dataset.Points {
+		r.fe.Add(r.prefix+"batchSize", "must be at most the dataset's points")
+	}
+	r.between("l2", p.L2, 0, l.MaxL2)
+	r.between("seed", float64(p.Seed), 0, 1<<53)
+	if r.between("epochs", float64(p.Epochs), 1, float64(l.MaxEpochs)) && r.fe.Err() == nil && p.Work() > l.MaxWork {
+		r.fe.Add(r.prefix+"epochs", fmt.Sprintf("epochs × points × weights × 3 must be at most %d (this is %d)", l.MaxWork, p.Work()))
+	}
 }
 
 // Weights counts the network's weights and biases: two inputs, the
