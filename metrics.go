@@ -51,7 +51,7 @@ type Metric struct {
 // iterates it, and their tests fail if one is missing.
 var MetricList = []Metric{
 	{Name: MetricJobsEnqueued, Kind: Counter, Help: "Render jobs sent to the queue."},
-	{Name: MetricJobsRendered, Kind: Counter, Help: "Renders finished."},
+	{Name: MetricJobsRendered, Kind: Counter, Help: "Computations finished, by kind (julia, classifier).", Labels: []string{"kind"}},
 	{Name: MetricTilesRendered, Kind: Counter, Help: "Tiles of tiled renders rendered (a tile kept from before is not)."},
 	{Name: MetricTileSeconds, Kind: Histogram, Help: "Time to render one tile.", Seconds: true},
 	{Name: MetricJobsRecoloured, Kind: Counter, Help: "Images coloured from counts rendered before in another colormap, without rendering."},
@@ -59,7 +59,7 @@ var MetricList = []Metric{
 	{Name: MetricJobsSuperseded, Kind: Counter, Help: "Jobs dropped or stopped because a newer version exists, or the configuration was deleted or cancelled."},
 	{Name: MetricJobsFailed, Kind: Counter, Help: "Job deliveries that failed."},
 	{Name: MetricJobsDeadLettered, Kind: Counter, Help: "Jobs that failed their last delivery and were dead-lettered."},
-	{Name: MetricRenderSeconds, Kind: Histogram, Help: "Render wall time.", Seconds: true},
+	{Name: MetricRenderSeconds, Kind: Histogram, Help: "Computation wall time, by kind.", Labels: []string{"kind"}, Seconds: true},
 	{Name: MetricRenderIterations, Kind: Histogram, Help: "Iterations per render."},
 	{Name: MetricQueueOldestAge, Kind: Histogram, Help: "Age of the oldest queued job when sampled.", Seconds: true},
 	{Name: MetricNotifications, Kind: Counter, Help: "Notifications by channel (email, push) and outcome (sent, failed).", Labels: []string{"channel", "outcome"}},

@@ -203,6 +203,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		MaxReceives: math.MaxInt32, RetryBase: cfg.RetryBase, Logger: log}
 	s.feed = &pump.Feed{Log: db, Name: "notify", Handler: s.Notifier.HandleStream, Filter: notify.Wants, Logger: log}
 	s.queueGauges(reg)
+	for kind := range cfg.Kinds { // each kind's series, at 0 before its first job
+		reg.Add(longrun.MetricJobsRendered, 0, "kind", kind)
+	}
 	api := web.NewServer(web.Deps{
 		Service: svc, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
 		Sessions: &web.Sessions{Key: key},

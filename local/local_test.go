@@ -828,8 +828,10 @@ func TestMetricsMoveAsJobsFlow(t *testing.T) {
 	c := testutil.NewClient(t, url)
 	confirmed(t, sys, c, "m@example.com") // through the store: the flow's own render would count
 	before := scrape(t, c)
-	if _, ok := before["longrun_jobs_rendered_total"]; !ok {
-		t.Fatalf("no longrun_jobs_rendered_total before any job: %v", before)
+	for _, kind := range []string{"julia", "classifier"} { // every kind served, from the start
+		if _, ok := before[`longrun_jobs_rendered_total{kind="`+kind+`"}`]; !ok {
+			t.Fatalf("no longrun_jobs_rendered_total of kind %s before any job: %v", kind, before)
+		}
 	}
 	a := c.Create(map[string]any{"name": "a", "notifyEmail": "m@example.com", "params": small(0.9, 0.1)})
 	c.Await(a.ID, 10*time.Second, "done", testutil.Done)
@@ -848,11 +850,11 @@ func TestMetricsMoveAsJobsFlow(t *testing.T) {
 	}
 	for name, want := range map[string]float64{
 		"longrun_jobs_enqueued_total":                                               2,
-		"longrun_jobs_rendered_total":                                               1,
+		`longrun_jobs_rendered_total{kind="julia"}`:                                 1,
 		"longrun_jobs_deduplicated_total":                                           1,
 		"longrun_jobs_failed_total":                                                 3,
 		"longrun_jobs_dead_lettered_total":                                          1,
-		"longrun_render_duration_seconds_count":                                     1,
+		`longrun_render_duration_seconds_count{kind="julia"}`:                       1,
 		`longrun_notifications_total{channel="email",outcome="sent"}`:               1,
 		`longrun_api_requests_total{route="POST /api/configurations",status="201"}`: 3,
 		`longrun_queue_dead_lettered`:                                               1,

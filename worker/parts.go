@@ -163,7 +163,7 @@ func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger
 		return outcome(ctx, rctx, err)
 	}
 	out.Stats.Iterations, out.Stats.RenderMs = c.Tiling.Iterations, c.Tiling.RenderMs
-	return w.finish(rctx, job, out, log)
+	return w.finish(rctx, job, c.KindName(), out, log)
 }
 
 // A countingWriter counts the bytes written through it.

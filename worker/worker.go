@@ -198,7 +198,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		}
 		return err
 	}
-	return w.finish(ctx, job, out, log)
+	return w.finish(ctx, job, c.KindName(), out, log)
 }
 
 // runner returns the configuration's spec and its kind's runner.
@@ -229,8 +229,8 @@ func (w *Worker) task(c *longrun.Configuration, spec longrun.Spec, log *slog.Log
 }
 
 // finish stores the output as the job's result and the version done.
-func (w *Worker) finish(ctx context.Context, job longrun.Job, out *Output, log *slog.Logger) error {
-	r, err := w.store(ctx, job, out, log)
+func (w *Worker) finish(ctx context.Context, job longrun.Job, kind string, out *Output, log *slog.Logger) error {
+	r, err := w.store(ctx, job, kind, out, log)
 	if err != nil {
 		return err
 	}
@@ -381,7 +381,7 @@ func outcome(ctx, rctx context.Context, err error) error {
 
 // store keeps the output's image, its artifacts and its result record,
 // and reports the computation (or the reuse of outputs kept before).
-func (w *Worker) store(ctx context.Context, job longrun.Job, out *Output, log *slog.Logger) (*longrun.Result, error) {
+func (w *Worker) store(ctx context.Context, job longrun.Job, kind string, out *Output, log *slog.Logger) (*longrun.Result, error) {
 	var size int64
 	counted := func(o io.Writer) error { return out.Image(&countingWriter{o, &size}) }
 	key := longrun.ImageKey(job.Hash)
@@ -418,8 +418,8 @@ func (w *Worker) store(ctx context.Context, job longrun.Job, out *Output, log *s
 	}
 	log.InfoContext(ctx, "job: computed", "outcome", "rendered", "cacheHit", false, "iterations", st.Iterations,
 		"renderMs", st.RenderMs, "bytes", size)
-	w.metrics().Add(longrun.MetricJobsRendered, 1)
-	w.metrics().Observe(longrun.MetricRenderSeconds, float64(st.RenderMs)/1000)
+	w.metrics().Add(longrun.MetricJobsRendered, 1, "kind", kind)
+	w.metrics().Observe(longrun.MetricRenderSeconds, float64(st.RenderMs)/1000, "kind", kind)
 	w.metrics().Observe(longrun.MetricRenderIterations, float64(st.Iterations))
 	return r, nil
 }

@@ -6,6 +6,7 @@ package emf
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,14 +78,22 @@ func (l *Recorder) write(metric string, v float64, labels []string) {
 		now = l.Now
 	}
 	line := map[string]any{}
-	var dims []string
+	var base []string
 	for k, val := range l.Dimensions {
 		line[k] = val
-		dims = append(dims, k)
+		base = append(base, k)
 	}
+	slices.Sort(base)
+	dims := slices.Clone(base)
 	for i := 0; i+1 < len(labels); i += 2 {
 		line[labels[i]] = labels[i+1]
 		dims = append(dims, labels[i])
+	}
+	sets := [][]string{dims}
+	if len(labels) == 2 && labels[0] == "kind" {
+		// A breakdown by kind, and the total the alarms and the dashboard
+		// read, which has the base dimensions only.
+		sets = [][]string{base, dims}
 	}
 	name := Name(metric)
 	line[name] = v
@@ -92,7 +101,7 @@ func (l *Recorder) write(metric string, v float64, labels []string) {
 		"Timestamp": now().UnixMilli(),
 		"CloudWatchMetrics": []any{map[string]any{
 			"Namespace":  Namespace,
-			"Dimensions": [][]string{dims},
+			"Dimensions": sets,
 			"Metrics":    []metricDef{{Name: name, Unit: unit(metric)}},
 		}},
 	}
