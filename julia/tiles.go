@@ -39,7 +39,32 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Ti
 	if err != nil {
 		return err
 	}
-	// The tiles of one row share its top.
+	rows := tileRows(tiles)
+	// A row's tiles are fetched at once (16 at a time), and the next row's
+	// while this one is coloured and encoded: reading (from S3, tens of
+	// milliseconds a tile) overlaps the work.
+	var ahead <-chan fetched
+	if len(rows) > 0 {
+		ahead = fetchRow(rows[0], counts)
+	}
+	for r, row := range rows {
+		f := <-ahead
+		if r+1 < len(rows) {
+			ahead = fetchRow(rows[r+1], counts)
+		}
+		band, err := colourRow(p.Width, row, f, col, lo, hi)
+		if err != nil {
+			return err
+		}
+		if err := pw.WriteRows(band); err != nil {
+			return err
+		}
+	}
+	return pw.Close()
+}
+
+// tileRows groups tiles by row: the tiles of one row share its top.
+func tileRows(tiles []Tile) [][]Tile {
 	var rows [][]Tile
 	for i := 0; i < len(tiles); {
 		j := i
@@ -48,63 +73,56 @@ func Assemble(w io.Writer, p Params, tiles []Tile, lo, hi uint32, counts func(Ti
 		}
 		rows, i = append(rows, tiles[i:j]), j
 	}
-	// A row's tiles are fetched at once (16 at a time), and the next row's
-	// while this one is coloured and encoded: reading (from S3, tens of
-	// milliseconds a tile) overlaps the work.
-	type fetched struct {
-		counts []*Counts
-		errs   []error
-	}
-	fetch := func(row []Tile) <-chan fetched {
-		ch := make(chan fetched, 1)
-		go func() {
-			f := fetched{make([]*Counts, len(row)), make([]error, len(row))}
-			sem := make(chan struct{}, 16)
-			var wg sync.WaitGroup
-			for k, t := range row {
-				sem <- struct{}{}
-				wg.Go(func() {
-					defer func() { <-sem }()
-					f.counts[k], f.errs[k] = counts(t)
-				})
-			}
-			wg.Wait()
-			ch <- f
-		}()
-		return ch
-	}
-	var ahead <-chan fetched
-	if len(rows) > 0 {
-		ahead = fetch(rows[0])
-	}
-	for r, row := range rows {
-		f := <-ahead
-		if r+1 < len(rows) {
-			ahead = fetch(rows[r+1])
-		}
-		top, bottom := row[0].Rect.Min.Y, row[0].Rect.Max.Y
-		band := make([]uint8, p.Width*(bottom-top))
+	return rows
+}
+
+// fetched are a row's tiles' counts, or why each could not be had.
+type fetched struct {
+	counts []*Counts
+	errs   []error
+}
+
+// fetchRow gets a row's tiles' counts, 16 at a time, in the background.
+func fetchRow(row []Tile, counts func(Tile) (*Counts, error)) <-chan fetched {
+	ch := make(chan fetched, 1)
+	go func() {
+		f := fetched{make([]*Counts, len(row)), make([]error, len(row))}
+		sem := make(chan struct{}, 16)
+		var wg sync.WaitGroup
 		for k, t := range row {
-			c, err := f.counts[k], f.errs[k]
-			if err != nil {
-				return err
-			}
-			if c.Width != t.Rect.Dx() || c.Height != t.Rect.Dy() {
-				return fmt.Errorf("julia: tile %d holds %d×%d counts, want %d×%d", t.Index, c.Width, c.Height, t.Rect.Dx(), t.Rect.Dy())
-			}
-			// The colouring's table spans lo to hi: a count outside would
-			// index past it.
-			if clo, chi := c.Range(); clo < lo || chi > hi {
-				return fmt.Errorf("julia: tile %d holds counts %d–%d, outside the image's range %d–%d", t.Index, clo, chi, lo, hi)
-			}
-			for y := range c.Height {
-				at := (t.Rect.Min.Y+y-top)*p.Width + t.Rect.Min.X
-				col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])
-			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				f.counts[k], f.errs[k] = counts(t)
+			})
 		}
-		if err := pw.WriteRows(band); err != nil {
-			return err
+		wg.Wait()
+		ch <- f
+	}()
+	return ch
+}
+
+// colourRow colours a row of tiles into the image's band of rows they
+// cover, refusing a tile of the wrong shape or of counts outside lo–hi
+// (which would index past the colouring's table).
+func colourRow(width int, row []Tile, f fetched, col *Colouring, lo, hi uint32) ([]uint8, error) {
+	top, bottom := row[0].Rect.Min.Y, row[0].Rect.Max.Y
+	band := make([]uint8, width*(bottom-top))
+	for k, t := range row {
+		c, err := f.counts[k], f.errs[k]
+		if err != nil {
+			return nil, err
+		}
+		if c.Width != t.Rect.Dx() || c.Height != t.Rect.Dy() {
+			return nil, fmt.Errorf("julia: tile %d holds %d×%d counts, want %d×%d", t.Index, c.Width, c.Height, t.Rect.Dx(), t.Rect.Dy())
+		}
+		if clo, chi := c.Range(); clo < lo || chi > hi {
+			return nil, fmt.Errorf("julia: tile %d holds counts %d–%d, outside the image's range %d–%d", t.Index, clo, chi, lo, hi)
+		}
+		for y := range c.Height {
+			at := (t.Rect.Min.Y+y-top)*width + t.Rect.Min.X
+			col.Index(band[at:at+c.Width], c.Pix[y*c.Width:(y+1)*c.Width])
 		}
 	}
-	return pw.Close()
+	return band, nil
 }

@@ -7,6 +7,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -223,48 +224,24 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 }
 
 func (cfg *Config) defaults() {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = "data"
-	}
-	if cfg.Jobs == 0 {
-		cfg.Jobs = 1
-	}
-	if cfg.Goroutines == 0 {
-		cfg.Goroutines = max(1, runtime.NumCPU()-1)
-	}
-	if cfg.MaxReceives == 0 {
-		cfg.MaxReceives = 5
-	}
-	if cfg.MinFreeBytes == 0 {
-		cfg.MinFreeBytes = 256 << 20
-	}
-	if cfg.ImageGrace == 0 {
-		cfg.ImageGrace = 10 * time.Minute
-	}
+	cfg.Addr = cmp.Or(cfg.Addr, "127.0.0.1:8080")
+	cfg.DataDir = cmp.Or(cfg.DataDir, "data")
+	cfg.Jobs = cmp.Or(cfg.Jobs, 1)
+	cfg.Goroutines = cmp.Or(cfg.Goroutines, max(1, runtime.NumCPU()-1))
+	cfg.MaxReceives = cmp.Or(cfg.MaxReceives, 5)
+	cfg.MinFreeBytes = cmp.Or(cfg.MinFreeBytes, 256<<20)
+	cfg.ImageGrace = cmp.Or(cfg.ImageGrace, 10*time.Minute)
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 4096
 		if n := openFileLimit(); n > 0 {
 			cfg.MaxConns = min(max(n-256, 64), 16384)
 		}
 	}
-	if cfg.MaxConnsPerClient == 0 {
-		cfg.MaxConnsPerClient = 128
-	}
-	if cfg.Visibility == 0 {
-		cfg.Visibility = 3 * time.Minute
-	}
-	if cfg.RetryBase == 0 {
-		cfg.RetryBase = time.Second
-	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 30 * time.Second
-	}
-	if cfg.RenderTimeout == 0 {
-		cfg.RenderTimeout = 2 * time.Minute
-	}
+	cfg.MaxConnsPerClient = cmp.Or(cfg.MaxConnsPerClient, 128)
+	cfg.Visibility = cmp.Or(cfg.Visibility, 3*time.Minute)
+	cfg.RetryBase = cmp.Or(cfg.RetryBase, time.Second)
+	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 30*time.Second)
+	cfg.RenderTimeout = cmp.Or(cfg.RenderTimeout, 2*time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}

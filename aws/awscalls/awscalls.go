@@ -86,24 +86,19 @@ func Resources(input any) []string {
 	if v.Kind() != reflect.Struct {
 		return nil
 	}
-	str := func(name string) string {
-		f := v.FieldByName(name)
-		if f.IsValid() && f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.String && !f.IsNil() {
-			return f.Elem().String()
-		}
-		return ""
-	}
+	str := func(name string) string { return stringField(v, name) }
 	var out []string
-	table := str("TableName")
-	if table != "" {
-		out = append(out, "table:"+table)
+	add := func(s, prefix string) {
+		if s != "" {
+			out = append(out, prefix+s)
+		}
 	}
+	table := str("TableName")
+	add(table, "table:")
 	if ix := str("IndexName"); ix != "" {
 		out = append(out, "index:"+table+"/"+ix)
 	}
-	if q := str("QueueUrl"); q != "" {
-		out = append(out, "queue:"+q)
-	}
+	add(str("QueueUrl"), "queue:")
 	if b := str("Bucket"); b != "" {
 		out = append(out, "bucket:"+b)
 		if k := str("Key"); k != "" {
@@ -112,18 +107,35 @@ func Resources(input any) []string {
 	}
 	for name, prefix := range map[string]string{"SecretId": "secret:", "FromEmailAddress": "from:",
 		"ConfigurationSetName": "configuration-set:", "ConnectionId": "connection:", "StreamArn": "stream:"} {
-		if s := str(name); s != "" {
-			out = append(out, prefix+s)
-		}
+		add(str(name), prefix)
 	}
-	if items := v.FieldByName("TransactItems"); items.IsValid() && items.Kind() == reflect.Slice {
-		for i := range items.Len() {
-			item := items.Index(i)
-			for field, prefix := range map[string]string{"Put": "put:", "Update": "update:", "Delete": "delete:", "ConditionCheck": "check:"} {
-				if p := item.FieldByName(field); p.IsValid() && !p.IsNil() {
-					if t := p.Elem().FieldByName("TableName"); t.IsValid() && !t.IsNil() {
-						out = append(out, prefix+t.Elem().String())
-					}
+	return append(out, transactTables(v)...)
+}
+
+// stringField is the value of v's field name when it is a non-nil
+// *string; "" otherwise.
+func stringField(v reflect.Value, name string) string {
+	f := v.FieldByName(name)
+	if f.IsValid() && f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.String && !f.IsNil() {
+		return f.Elem().String()
+	}
+	return ""
+}
+
+// transactTables names the table of each item of a transaction
+// (TransactItems), by what the item does to it.
+func transactTables(v reflect.Value) []string {
+	items := v.FieldByName("TransactItems")
+	if !items.IsValid() || items.Kind() != reflect.Slice {
+		return nil
+	}
+	var out []string
+	for i := range items.Len() {
+		item := items.Index(i)
+		for field, prefix := range map[string]string{"Put": "put:", "Update": "update:", "Delete": "delete:", "ConditionCheck": "check:"} {
+			if p := item.FieldByName(field); p.IsValid() && !p.IsNil() {
+				if t := stringField(p.Elem(), "TableName"); t != "" {
+					out = append(out, prefix+t)
 				}
 			}
 		}

@@ -6,6 +6,7 @@
 package streampoll
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -73,58 +74,20 @@ func (p *Poller) Run(ctx context.Context) error {
 		return err
 	}
 	shards := map[string]*shard{}
-	every := p.Every
-	if every == 0 {
-		every = 100 * time.Millisecond
-	}
+	every := cmp.Or(p.Every, 100*time.Millisecond)
 	refresh := time.Time{}
-	// A streak of failures, of the description or of a shard, is logged
-	// when it begins and when it ends; Status hears when the first begins
-	// and the last ends.
-	troubles, describing := 0, false
-	fail := func(failing *bool, msg string, err error, attrs ...any) {
-		if *failing || ctx.Err() != nil {
-			return
-		}
-		*failing = true
-		p.log().Warn(msg, append(attrs, "table", p.Table, "err", err)...)
-		if troubles++; troubles == 1 && p.Status != nil {
-			p.Status(false, err)
-		}
-	}
-	mend := func(failing *bool, msg string, attrs ...any) {
-		if !*failing {
-			return
-		}
-		*failing = false
-		p.log().Info(msg, append(attrs, "table", p.Table)...)
-		if troubles--; troubles == 0 && p.Status != nil {
-			p.Status(true, nil)
-		}
-	}
+	t := &troubles{p: p, ctx: ctx}
+	describing := false
 	for ctx.Err() == nil {
 		if time.Since(refresh) > 5*time.Second {
 			if err := p.shards(ctx, arn, shards); err != nil {
-				fail(&describing, "streampoll: cannot describe the stream; notifications wait until it can", err)
+				t.fail(&describing, "streampoll: cannot describe the stream; notifications wait until it can", err)
 			} else {
-				mend(&describing, "streampoll: the stream is described again")
+				t.mend(&describing, "streampoll: the stream is described again")
 			}
 			refresh = time.Now()
 		}
-		busy := false
-		for id, s := range shards {
-			if s.closed {
-				continue
-			}
-			n, err := p.read(ctx, arn, id, s)
-			if err != nil {
-				fail(&s.failing, "streampoll: cannot read the stream; retrying with a new iterator", err, "shard", id)
-				continue
-			}
-			mend(&s.failing, "streampoll: reading the stream again", "shard", id)
-			busy = busy || n > 0
-		}
-		if !busy {
+		if !p.readShards(ctx, arn, shards, t) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(every):
@@ -132,6 +95,55 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// readShards reads a batch of each open shard, and reports whether any
+// had records.
+func (p *Poller) readShards(ctx context.Context, arn string, shards map[string]*shard, t *troubles) (busy bool) {
+	for id, s := range shards {
+		if s.closed {
+			continue
+		}
+		n, err := p.read(ctx, arn, id, s)
+		if err != nil {
+			t.fail(&s.failing, "streampoll: cannot read the stream; retrying with a new iterator", err, "shard", id)
+			continue
+		}
+		t.mend(&s.failing, "streampoll: reading the stream again", "shard", id)
+		busy = busy || n > 0
+	}
+	return busy
+}
+
+// troubles follows the streaks of failures, of the description or of a
+// shard: each is logged when it begins and when it ends, and Status hears
+// when the first begins and the last ends.
+type troubles struct {
+	p   *Poller
+	ctx context.Context
+	n   int
+}
+
+func (t *troubles) fail(failing *bool, msg string, err error, attrs ...any) {
+	if *failing || t.ctx.Err() != nil {
+		return
+	}
+	*failing = true
+	t.p.log().Warn(msg, append(attrs, "table", t.p.Table, "err", err)...)
+	if t.n++; t.n == 1 && t.p.Status != nil {
+		t.p.Status(false, err)
+	}
+}
+
+func (t *troubles) mend(failing *bool, msg string, attrs ...any) {
+	if !*failing {
+		return
+	}
+	*failing = false
+	t.p.log().Info(msg, append(attrs, "table", t.p.Table)...)
+	if t.n--; t.n == 0 && t.p.Status != nil {
+		t.p.Status(true, nil)
+	}
 }
 
 // shards adds the stream's shards the poller does not know yet.
@@ -163,6 +175,37 @@ func (p *Poller) iterator(ctx context.Context, arn, id string, s *shard) error {
 	return nil
 }
 
+// event is the Lambda event of a batch's records that pass the filter;
+// a record that cannot be decoded can never be delivered: it is skipped,
+// loudly.
+func (p *Poller) event(records []types.Record, arn string) events.DynamoDBEvent {
+	var ev events.DynamoDBEvent
+	for _, r := range records {
+		rec, err := Record(r, arn)
+		if err != nil {
+			p.log().Error("streampoll: undecodable record skipped", "err", err)
+			continue
+		}
+		if p.Filter == nil || p.Filter(rec) {
+			ev.Records = append(ev.Records, rec)
+		}
+	}
+	return ev
+}
+
+// deliver hands ev to the handler and returns the sequence number of the
+// first record it failed ("" for none).
+func (p *Poller) deliver(ctx context.Context, ev events.DynamoDBEvent) (string, error) {
+	resp, err := p.Handler(ctx, ev)
+	switch {
+	case err != nil:
+		return ev.Records[0].Change.SequenceNumber, err
+	case len(resp.BatchItemFailures) > 0:
+		return resp.BatchItemFailures[0].ItemIdentifier, nil
+	}
+	return "", nil
+}
+
 // read reads one batch of a shard and delivers it. Any failure drops the
 // iterator, so the next read takes a new one; a failed delivery leaves the
 // shard's last record before the failed one, so it is delivered again.
@@ -172,26 +215,12 @@ func (p *Poller) read(ctx context.Context, arn, id string, s *shard) (int, error
 			return 0, err
 		}
 	}
-	batch := p.Batch
-	if batch == 0 {
-		batch = 100
-	}
-	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(batch)})
+	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(cmp.Or(p.Batch, 100))})
 	if err != nil {
 		s.iter = nil
 		return 0, err
 	}
-	var ev events.DynamoDBEvent
-	for _, r := range out.Records {
-		rec, err := Record(r, arn)
-		if err != nil { // it can never be delivered: skip it, loudly
-			p.log().Error("streampoll: undecodable record skipped", "err", err)
-			continue
-		}
-		if p.Filter == nil || p.Filter(rec) {
-			ev.Records = append(ev.Records, rec)
-		}
-	}
+	ev := p.event(out.Records, arn)
 	advance := func() {
 		if n := len(out.Records); n > 0 {
 			s.last = aws.ToString(out.Records[n-1].Dynamodb.SequenceNumber)
@@ -203,13 +232,7 @@ func (p *Poller) read(ctx context.Context, arn, id string, s *shard) (int, error
 		advance()
 		return len(out.Records), nil
 	}
-	resp, err := p.Handler(ctx, ev)
-	failed := ""
-	if err != nil {
-		failed = ev.Records[0].Change.SequenceNumber
-	} else if len(resp.BatchItemFailures) > 0 {
-		failed = resp.BatchItemFailures[0].ItemIdentifier
-	}
+	failed, err := p.deliver(ctx, ev)
 	if failed == "" {
 		advance()
 		return len(out.Records), nil

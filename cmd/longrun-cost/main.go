@@ -161,11 +161,46 @@ func total(ls []line) float64 {
 // metricSeries are the custom metrics the binaries' EMF lines make: one per
 // metric name and set of dimension values seen in a month.
 func metricSeries() int {
-	unlabelled := 12                            // the core's metrics without labels, each from the function that records it
+	unlabelled := 12                            // the core's metrics without labels (the totals of those by kind among them), each from the function that records it
+	byKind := 2 * 2                             // jobs rendered and render duration × the two kinds
 	notifications := 2 * 2                      // channel × outcome
 	apiRequests := apiRoutes * statusesPerRoute // route × status
 	apiLatency := apiRoutes                     // route
-	return unlabelled + notifications + apiRequests + apiLatency
+	return unlabelled + byKind + notifications + apiRequests + apiLatency
+}
+
+// printByLine prints the cost of each line for each job, per million.
+func printByLine(out io.Writer, jobs []job, st stack, slowdown, views float64) {
+	fmt.Fprintf(out, "\nBy line, per million renders a month (fixed costs apart):\n\n| line |")
+	for _, j := range jobs {
+		fmt.Fprintf(out, " %s |", j.name)
+	}
+	fmt.Fprintf(out, "\n|---|%s\n", strings.Repeat("---|", 4))
+	byJob := make([][]line, 4)
+	for i, j := range jobs {
+		byJob[i] = cost(j, st, slowdown, views)
+	}
+	for k := range byJob[0] {
+		fmt.Fprintf(out, "| %s |", byJob[0][k].name)
+		for i := range byJob {
+			fmt.Fprintf(out, " $%.2f |", 1e6*byJob[i][k].cost)
+		}
+		fmt.Fprintln(out)
+	}
+	for _, extra := range []string{"SES"} {
+		fmt.Fprintf(out, "| %s |", extra)
+		for i := range byJob {
+			c := 0.0
+			for _, l := range byJob[i] {
+				if l.name == extra {
+					c = l.cost
+				}
+			}
+			fmt.Fprintf(out, " $%.2f |", 1e6*c)
+		}
+		fmt.Fprintln(out)
+	}
+
 }
 
 func main() {
@@ -217,36 +252,7 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "| %s | $%.4f | $%s | %s, %.0f%% |\n", j.name, 1000*t, money(1e6*t+fixedTotal), biggest.name, 100*biggest.cost/t)
 	}
 
-	fmt.Fprintf(out, "\nBy line, per million renders a month (fixed costs apart):\n\n| line |")
-	for _, j := range jobs[:4] {
-		fmt.Fprintf(out, " %s |", j.name)
-	}
-	fmt.Fprintf(out, "\n|---|%s\n", strings.Repeat("---|", 4))
-	byJob := make([][]line, 4)
-	for i, j := range jobs[:4] {
-		byJob[i] = cost(j, st, *slowdown, *views)
-	}
-	for k := range byJob[0] {
-		fmt.Fprintf(out, "| %s |", byJob[0][k].name)
-		for i := range byJob {
-			fmt.Fprintf(out, " $%.2f |", 1e6*byJob[i][k].cost)
-		}
-		fmt.Fprintln(out)
-	}
-	for _, extra := range []string{"SES"} {
-		fmt.Fprintf(out, "| %s |", extra)
-		for i := range byJob {
-			c := 0.0
-			for _, l := range byJob[i] {
-				if l.name == extra {
-					c = l.cost
-				}
-			}
-			fmt.Fprintf(out, " $%.2f |", 1e6*c)
-		}
-		fmt.Fprintln(out)
-	}
-
+	printByLine(out, jobs[:4], st, *slowdown, *views)
 	fmt.Fprintf(out, "\nFixed a month: $%.2f —", fixedTotal)
 	for i, f := range fixed {
 		sep := ","
@@ -287,6 +293,50 @@ func money(v float64) string {
 
 // readStack reads what the cost depends on from the template, at its
 // parameters' defaults.
+// countAlarms counts the template's alarms and the metrics they read.
+func countAlarms(res *yaml.Node) (alarms, metrics int) {
+	var ids []string
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		ids = append(ids, res.Content[i].Value)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if infra.Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		ms := infra.Get(res, id, "Properties", "Metrics")
+		if ms == nil {
+			metrics++
+			continue
+		}
+		for _, m := range ms.Content {
+			if infra.Get(m, "MetricStat") != nil {
+				metrics++
+			}
+		}
+	}
+	return alarms, metrics
+}
+
+// retentions are the image bucket's lifecycle expiries: of images (the
+// rule without a prefix) and of counts.
+func retentions(res *yaml.Node, number func(*yaml.Node, string) (float64, error)) (images, counts float64, err error) {
+	for _, r := range infra.Get(res, "ImageBucket", "Properties", "LifecycleConfiguration", "Rules").Content {
+		days, err := number(infra.Get(r, "ExpirationInDays"), "lifecycle expiry")
+		if err != nil {
+			return 0, 0, err
+		}
+		switch p := infra.Get(r, "Prefix"); {
+		case p == nil:
+			images = days
+		case p.Value == "counts/":
+			counts = days
+		}
+	}
+	return images, counts, nil
+}
+
 func readStack(path string) (stack, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -318,39 +368,10 @@ func readStack(path string) (stack, error) {
 		}
 		*f.gb = mb / 1024
 	}
-	for _, r := range infra.Get(res, "ImageBucket", "Properties", "LifecycleConfiguration", "Rules").Content {
-		days, err := number(infra.Get(r, "ExpirationInDays"), "lifecycle expiry")
-		if err != nil {
-			return st, err
-		}
-		switch p := infra.Get(r, "Prefix"); {
-		case p == nil:
-			st.imageDays = days
-		case p.Value == "counts/":
-			st.countsDays = days
-		}
+	if st.imageDays, st.countsDays, err = retentions(res, number); err != nil {
+		return st, err
 	}
-	var ids []string
-	for i := 0; i+1 < len(res.Content); i += 2 {
-		ids = append(ids, res.Content[i].Value)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if infra.Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
-			continue
-		}
-		st.alarms++
-		ms := infra.Get(res, id, "Properties", "Metrics")
-		if ms == nil {
-			st.alarmMetrics++
-			continue
-		}
-		for _, m := range ms.Content {
-			if infra.Get(m, "MetricStat") != nil {
-				st.alarmMetrics++
-			}
-		}
-	}
+	st.alarms, st.alarmMetrics = countAlarms(res)
 	for _, ix := range infra.Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
 		if infra.Get(ix, "IndexName").Value == "byOwner" {
 			st.ownerIndexAll = infra.Get(ix, "Projection", "ProjectionType").Value == "ALL"

@@ -15,6 +15,41 @@ import (
 	"github.com/longrun/longrun/local/files"
 )
 
+// checkServe refuses flags out of their bounds, naming the flag.
+func checkServe(cfg *local.Config, julia *juliaset.Kind) error {
+	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
+		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
+		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
+		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": julia.TileAbove, "tile-size": julia.TileSize,
+		"max-conns-per-client": cfg.MaxConnsPerClient} {
+		if v < 1 {
+			return usagef("serve: flag --%s must be at least 1", name)
+		}
+	}
+	if cfg.MaxConns < 0 {
+		return usagef("serve: flag --max-conns must be 0 (the default) or more")
+	}
+	if cfg.Quotas.MaxBytes < 1<<20 {
+		return usagef("serve: flag --owner-bytes must be at least 1048576 (1 MiB)")
+	}
+	if cfg.CacheBytes < 1<<20 {
+		return usagef("serve: flag --cache-bytes must be at least 1048576 (1 MiB)")
+	}
+	if b := cfg.Quotas.ClientV4Bits; b < 8 || b > 32 {
+		return usagef("serve: flag --client-v4-bits must be between 8 and 32")
+	}
+	if b := cfg.Quotas.ClientV6Bits; b < 16 || b > 128 {
+		return usagef("serve: flag --client-v6-bits must be between 16 and 128")
+	}
+	if err := julia.Bounds.Check(); err != nil {
+		return usagef("serve: flags --max-size, --max-depth, --max-work: %v", err)
+	}
+	if cfg.Goroutines < 0 {
+		return usagef("serve: flag --render-goroutines must be 0 (default) or more")
+	}
+	return nil
+}
+
 // runServe runs the local system until ctx ends.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg local.Config
@@ -56,35 +91,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usagef("serve: flag --log: want debug, info, warn or error")
 	}
-	for name, v := range map[string]int{"jobs": cfg.Jobs, "max-receives": cfg.MaxReceives, "max-active": cfg.Quotas.MaxActive,
-		"max-stored": cfg.Quotas.MaxStored, "owner-writes": cfg.Quotas.OwnerWrites, "address-writes": cfg.Quotas.AddressWrites,
-		"address-sessions": cfg.Quotas.AddressSessions, "mail-per-address": cfg.Quotas.MailPerAddress,
-		"mail-per-owner": cfg.Quotas.MailPerOwner, "tile-above": julia.TileAbove, "tile-size": julia.TileSize,
-		"max-conns-per-client": cfg.MaxConnsPerClient} {
-		if v < 1 {
-			return usagef("serve: flag --%s must be at least 1", name)
-		}
-	}
-	if cfg.MaxConns < 0 {
-		return usagef("serve: flag --max-conns must be 0 (the default) or more")
-	}
-	if cfg.Quotas.MaxBytes < 1<<20 {
-		return usagef("serve: flag --owner-bytes must be at least 1048576 (1 MiB)")
-	}
-	if cfg.CacheBytes < 1<<20 {
-		return usagef("serve: flag --cache-bytes must be at least 1048576 (1 MiB)")
-	}
-	if b := cfg.Quotas.ClientV4Bits; b < 8 || b > 32 {
-		return usagef("serve: flag --client-v4-bits must be between 8 and 32")
-	}
-	if b := cfg.Quotas.ClientV6Bits; b < 16 || b > 128 {
-		return usagef("serve: flag --client-v6-bits must be between 16 and 128")
-	}
-	if err := julia.Bounds.Check(); err != nil {
-		return usagef("serve: flags --max-size, --max-depth, --max-work: %v", err)
-	}
-	if cfg.Goroutines < 0 {
-		return usagef("serve: flag --render-goroutines must be 0 (default) or more")
+	if err := checkServe(&cfg, julia); err != nil {
+		return err
 	}
 	if k := getenv("LONGRUN_SESSION_KEY"); k != "" {
 		if len(k) < 32 {

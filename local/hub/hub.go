@@ -101,7 +101,6 @@ func (h *Hub) register(caller longrun.Caller, c *conn) error {
 // pushes to it until either side closes. Messages from the browser are read
 // and ignored.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, caller longrun.Caller) {
-	owner := caller.Owner
 	// Registered before the handshake completes, so nothing pushed after the
 	// browser sees the connection open is missed: it waits in send.
 	c := &conn{send: make(chan []byte, 64)}
@@ -109,23 +108,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, caller longrun.Calle
 		web.WriteError(w, r, h.Logger, err)
 		return
 	}
-	defer func() {
-		h.mu.Lock()
-		h.total--
-		if caller.Addr != "" {
-			if h.clients[caller.Addr]--; h.clients[caller.Addr] <= 0 {
-				delete(h.clients, caller.Addr)
-			}
-		}
-		if _, ok := h.conns[owner][c]; ok {
-			delete(h.conns[owner], c)
-			close(c.send)
-		}
-		if len(h.conns[owner]) == 0 {
-			delete(h.conns, owner)
-		}
-		h.mu.Unlock()
-	}()
+	defer h.unregister(caller, c)
 	// A WebSocket lives past the server's read and write timeouts.
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
@@ -147,6 +130,33 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, caller longrun.Calle
 			}
 		}
 	}()
+	pump(ctx, ws, c.send)
+}
+
+// unregister forgets c, a connection of the caller's.
+func (h *Hub) unregister(caller longrun.Caller, c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.total--
+	if caller.Addr != "" {
+		if h.clients[caller.Addr]--; h.clients[caller.Addr] <= 0 {
+			delete(h.clients, caller.Addr)
+		}
+	}
+	owner := caller.Owner
+	if _, ok := h.conns[owner][c]; ok {
+		delete(h.conns[owner], c)
+		close(c.send)
+	}
+	if len(h.conns[owner]) == 0 {
+		delete(h.conns, owner)
+	}
+}
+
+// pump writes what send brings to ws, and pings it every 30 s, until ctx
+// ends, a write or ping fails, or send is closed (the connection was too
+// slow to keep up).
+func pump(ctx context.Context, ws *websocket.Conn, send <-chan []byte) {
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {
@@ -154,7 +164,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, caller longrun.Calle
 		case <-ctx.Done():
 			ws.Close(websocket.StatusNormalClosure, "")
 			return
-		case msg, ok := <-c.send:
+		case msg, ok := <-send:
 			if !ok {
 				ws.Close(websocket.StatusPolicyViolation, "too slow")
 				return
