@@ -1332,3 +1332,32 @@ func TestClassifiersTrainOnEveryDataset(t *testing.T) {
 		t.Errorf("changing the kind: %d %s, want 400 naming kind", res.Status, res.Body)
 	}
 }
+
+// TestRaisingEpochsTrainsOnlyTheDifference: the README's classifier (the
+// defaults: spirals, two hidden layers of 16 tanh, adam, 300 epochs)
+// reaches the accuracy the README states; raised to 400 epochs it trains
+// 100, continuing the run's checkpoint at 300; put back to 300 it trains
+// nothing (its result is kept).
+func TestRaisingEpochsTrainsOnlyTheDifference(t *testing.T) {
+	_, url := start(t, nil)
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "spirals", "kind": "classifier"})
+	v = c.Await(v.ID, 60*time.Second, "300 epochs trained", testutil.Done)
+	if got := v.Stats.Extra["accuracy"]; got < 0.985 || v.Stats.Extra["epochsTrained"] != 300 {
+		t.Errorf("the default classifier: accuracy %v after %v epochs, want at least 0.985 after 300", got, v.Stats.Extra["epochsTrained"])
+	}
+	var p map[string]any
+	json.Unmarshal(v.Params, &p)
+	p["epochs"] = 400
+	v = c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "spirals", "params": p}, "If-Match", v.ETag).View(t)
+	v = c.Await(v.ID, 60*time.Second, "400 epochs", testutil.Done)
+	if v.Stats.Extra["epochsTrained"] != 100 || v.Stats.Extra["epochsReused"] != 300 {
+		t.Errorf("300 → 400 epochs trained %v, reused %v; want 100, 300", v.Stats.Extra["epochsTrained"], v.Stats.Extra["epochsReused"])
+	}
+	p["epochs"] = 250
+	v = c.Do("PUT", "/api/configurations/"+v.ID, map[string]any{"name": "spirals", "params": p}, "If-Match", v.ETag).View(t)
+	v = c.Await(v.ID, 60*time.Second, "250 epochs", testutil.Done)
+	if v.Stats.Extra["epochsTrained"] != 0 || v.Stats.Extra["epochsReused"] != 250 {
+		t.Errorf("400 → 250 epochs trained %v, reused %v; want none, the checkpoint at 250", v.Stats.Extra["epochsTrained"], v.Stats.Extra["epochsReused"])
+	}
+}
