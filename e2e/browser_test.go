@@ -507,19 +507,23 @@ func TestBrowserTrainsAClassifier(t *testing.T) {
 	within(t, ctx, 20*time.Second, "open the page",
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")))
-	if !eval[bool](t, ctx, chooseClassifier) || !eval[bool](t, ctx, `document.getElementById("julia-fields").hidden && !document.getElementById("classifier-fields").hidden`) {
+	if !eval[bool](t, ctx, chooseClassifier) || !eval[bool](t, ctx, `document.getElementById("julia-fields").hidden && !document.querySelector('#kind-fields [data-kind="classifier"]').hidden`) {
 		t.Fatal("choosing the classifier kind did not show its fields")
 	}
-	if got := eval[string](t, ctx, `document.getElementById("cl-epochs").value`); got != "300" {
+	if got := eval[string](t, ctx, `document.getElementById("p-epochs").value`); got != "300" {
 		t.Errorf("the epochs' default is %q, want the kind's 300", got)
 	}
 	within(t, ctx, 20*time.Second, "a learning rate out of bounds",
-		setValue("name", "spiral net"), setValue("cl-lr", "50"),
+		setValue("name", "spiral net"), setValue("p-learningRate", "50"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("cl-lr").classList.contains("invalid") &&
-			document.querySelector('#classifier-fields .err[data-field="params.learningRate"]').textContent.includes("at most")`))
+		chromedp.Poll[chromedp.Void](`document.getElementById("p-learningRate").classList.contains("invalid") &&
+			document.querySelector('#kind-fields .err[data-field="params.learningRate"]').textContent.includes("at most")`))
 	within(t, ctx, 60*time.Second, "train it",
-		setValue("cl-lr", "0.03"), setValue("cl-epochs", "600"),
+		setValue("p-learningRate", "0.03"), setValue("p-epochs", "600"), setValue("p-hidden", "16, x"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("p-hidden").classList.contains("invalid") &&
+			document.querySelector('#kind-fields .err[data-field="params.hidden"]').textContent !== ""`),
+		setValue("p-hidden", "16, 16"),
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.getElementById("metrics").textContent.startsWith("epoch ")`))
 	shot(t, ctx, dir, "classifier-training")

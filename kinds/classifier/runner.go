@@ -70,8 +70,9 @@ func (k *Kind) Describe() longrun.KindMeta {
 	}
 	schema := map[string]any{
 		"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": false,
+		"x-order": []string{"dataset", "hidden", "activation", "optimizer", "learningRate", "batchSize", "l2", "epochs", "seed", "colormap"},
 		"properties": map[string]any{
-			"dataset": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+			"dataset": map[string]any{"type": "object", "additionalProperties": false, "x-order": []string{"name", "points", "noise", "seed"}, "properties": map[string]any{
 				"name":   map[string]any{"type": "string", "enum": l.Datasets, "default": d.Dataset.Name},
 				"points": intIn(l.MinPoints, l.MaxPoints, d.Dataset.Points),
 				"noise":  map[string]any{"type": "number", "minimum": 0, "maximum": l.MaxNoise, "default": d.Dataset.Noise},

@@ -1,82 +1,23 @@
-// The classifier kind on the page: its form (choices and bounds from its
-// meta, the JSON Schema /api/meta serves), and its result — the decision
-// boundary (the image), the loss and accuracy curves drawn live as epochs
-// finish, the final figures and the weights to download.
+// How the page shows a training's result (a kind whose meta says
+// result "training", as the classifier's does): the decision boundary is
+// the image; beside it the loss and accuracy curves, drawn live as epochs
+// finish, the final figures and the weights to download. Its form is the
+// one schemaform.js builds from the kind's schema.
 import { $ } from "./dom.js";
 import { meta } from "./api.js";
 
-const FIELDS = {
-  "cl-points": ["dataset", "points"], "cl-noise": ["dataset", "noise"], "cl-data-seed": ["dataset", "seed"],
-  "cl-lr": ["learningRate"], "cl-batch": ["batchSize"], "cl-l2": ["l2"], "cl-epochs": ["epochs"], "cl-seed": ["seed"],
-};
-
-// fieldInputs maps the server's field paths to this form's inputs.
-export const fieldInputs = {
-  "params.dataset.name": ["cl-dataset"], "params.dataset.points": ["cl-points"], "params.dataset.noise": ["cl-noise"],
-  "params.dataset.seed": ["cl-data-seed"], "params.hidden": ["cl-hidden"], "params.activation": ["cl-activation"],
-  "params.optimizer": ["cl-optimizer"], "params.learningRate": ["cl-lr"], "params.batchSize": ["cl-batch"],
-  "params.l2": ["cl-l2"], "params.epochs": ["cl-epochs"], "params.seed": ["cl-seed"], "params.colormap": ["cl-colormap"],
-};
-
-const kindMeta = () => meta.kinds.classifier;
-
-// buildClassifierForm fills the choices and the bounds from the kind's
-// schema.
-export function buildClassifierForm() {
-  if (!kindMeta()) return;
-  const props = kindMeta().schema.properties, option = (v) => Object.assign(document.createElement("option"), { value: v, textContent: v });
-  for (const [id, enumOf] of [["cl-dataset", props.dataset.properties.name], ["cl-activation", props.activation],
-    ["cl-optimizer", props.optimizer], ["cl-colormap", props.colormap]]) {
-    $(id).replaceChildren(...enumOf.enum.map(option));
-  }
-  for (const [id, path] of Object.entries(FIELDS)) {
-    const s = path.length === 2 ? props.dataset.properties[path[1]] : props[path[0]];
-    if (s.minimum !== undefined) $(id).min = s.minimum;
-    if (s.maximum !== undefined) $(id).max = s.maximum;
-  }
-}
-
-// setClassifierParams puts a classifier's spec in the form.
-export function setClassifierParams(p) {
-  $("cl-dataset").value = p.dataset.name; $("cl-points").value = p.dataset.points;
-  $("cl-noise").value = p.dataset.noise; $("cl-data-seed").value = p.dataset.seed;
-  $("cl-hidden").value = p.hidden.join(", ");
-  $("cl-activation").value = p.activation; $("cl-optimizer").value = p.optimizer;
-  $("cl-lr").value = p.learningRate; $("cl-batch").value = p.batchSize; $("cl-l2").value = p.l2;
-  $("cl-epochs").value = p.epochs; $("cl-seed").value = p.seed; $("cl-colormap").value = p.colormap;
-}
-
-// classifierParams reads the form: a box left empty takes the default;
-// text that is not a number is sent as it is, so the server names the
-// field it breaks rather than the page saving a default in its place.
-export function classifierParams() {
-  const val = (id) => {
-    const v = $(id).value.trim();
-    if (v === "") return undefined;
-    return Number.isFinite(Number(v)) ? Number(v) : v;
-  };
-  const hidden = $("cl-hidden").value.trim();
-  const p = {
-    dataset: { name: $("cl-dataset").value, points: val("cl-points"), noise: val("cl-noise"), seed: val("cl-data-seed") },
-    hidden: hidden === "" ? undefined : hidden.split(/[\s,×x]+/).filter(Boolean).map((w) => (Number.isFinite(Number(w)) ? Number(w) : w)),
-    activation: $("cl-activation").value, optimizer: $("cl-optimizer").value,
-    learningRate: val("cl-lr"), batchSize: val("cl-batch"), l2: val("cl-l2"), epochs: val("cl-epochs"), seed: val("cl-seed"),
-    colormap: $("cl-colormap").value,
-  };
-  for (const o of [p, p.dataset]) for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return p;
-}
-
-// summary names a classifier's spec in a line.
+// summary names a spec of a kind other than Julia's in a line: a
+// classifier's dataset, layers and training, or any kind's values.
 export function summary(p) {
-  return `${p.dataset.name} · ${p.hidden.join("×")} ${p.activation} · ${p.optimizer} · ${p.epochs} epochs`;
+  if (p.dataset && p.hidden) return `${p.dataset.name} · ${p.hidden.join("×")} ${p.activation} · ${p.optimizer} · ${p.epochs} epochs`;
+  return Object.entries(p).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(" · ");
 }
 
 // showTraining draws c's curves (live while it trains, kept when done),
 // its figures and its weights' link; hidden for another kind.
 export function showTraining(c) {
   const box = $("training");
-  box.hidden = !c || c.kind !== "classifier";
+  box.hidden = !c || !meta.kinds[c.kind] || meta.kinds[c.kind].result !== "training";
   if (box.hidden) return;
   const live = c.live || {}, curve = live.curve || [];
   drawCurve($("curve"), curve, live.epochs || c.params.epochs);

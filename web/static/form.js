@@ -6,7 +6,11 @@ import { api, configurationPath, errorText, meta } from "./api.js";
 import { current, on, state, toast, upsert, upsertNewer } from "./state.js";
 import { renderList } from "./list.js";
 import { showView, takeReplacing } from "./url.js";
-import { buildClassifierForm, classifierParams, fieldInputs, setClassifierParams } from "./classifier.js";
+import { schemaForm } from "./schemaform.js";
+
+// forms are the forms of the kinds other than Julia's, built from their
+// schemas, by kind; boxes their fields' containers.
+const forms = {}, boxes = {};
 
 // kindOf is the kind the form edits: the open configuration's, or the one
 // chosen for a new one.
@@ -16,7 +20,7 @@ export const kindOf = () => $("kind").value || meta.defaultKind;
 function showKind() {
   const kind = kindOf();
   $("julia-fields").hidden = kind !== "julia";
-  $("classifier-fields").hidden = kind !== "classifier";
+  for (const [k, box] of Object.entries(boxes)) box.hidden = k !== kind;
   $("kind-hint").textContent = meta.kinds[kind] ? meta.kinds[kind].description : "";
 }
 
@@ -89,7 +93,7 @@ function num(id) {
 
 function formBody() {
   if (kindOf() !== "julia") {
-    return { name: $("name").value.trim() || undefined, kind: kindOf(), params: classifierParams(), notifyEmail: $("email").value.trim() };
+    return { name: $("name").value.trim() || undefined, kind: kindOf(), params: forms[kindOf()].get(), notifyEmail: $("email").value.trim() };
   }
   const params = {
     c: { re: num("c-re") ?? NaN, im: num("c-im") ?? 0 },
@@ -113,13 +117,13 @@ const FIELD_INPUTS = {
 };
 
 // inputsOf are the inputs a field error names, in the form's kind.
-const inputsOf = (field) => (kindOf() === "julia" ? FIELD_INPUTS : fieldInputs)[field];
+const inputsOf = (field) => (kindOf() === "julia" ? FIELD_INPUTS[field] : forms[kindOf()].inputs(field));
 
 // slotOf is where an error of field shows: its own slot, or that of the
 // nearest field it is part of (params.dataset.points: params.dataset).
 function slotOf(field) {
-  const box = kindOf() === "julia" ? $("julia-fields") : $("classifier-fields");
-  for (let f = field; f; f = f.includes(".") ? f.slice(0, f.lastIndexOf(".")) : "") {
+  const box = kindOf() === "julia" ? $("julia-fields") : boxes[kindOf()];
+  for (let f = field.replace(/\[\d+\]/g, ""); f; f = f.includes(".") ? f.slice(0, f.lastIndexOf(".")) : "") {
     const slot = document.querySelector(`.err[data-field="${f}"]`);
     if (slot && (!f.startsWith("params.") || box.contains(slot))) return slot;
   }
@@ -148,11 +152,11 @@ function showErrors(data) {
   const fields = (data && data.error && data.error.fields) || [];
   for (const f of fields) {
     const key = FIELD_INPUTS[f.field] ? f.field : f.field.replace(/\.(re|im)$/, "");
-    const exact = document.querySelector(`.err[data-field="${key}"]`), own = slotOf(key);
+    const own = slotOf(key), exact = own && own.dataset.field === key.replace(/\[\d+\]/g, "");
     const slot = own || document.querySelector('.err[data-field="body"]');
-    const text = exact && own === exact && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
+    const text = exact && key !== "params.c" && key !== "params.center" ? f.rule : `${label(f.field)} ${f.rule}`;
     slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + text;
-    for (const id of inputsOf(f.field) || inputsOf(key) || (f.field.startsWith("params.hidden") ? inputsOf("params.hidden") : []) || []) $(id).classList.add("invalid");
+    for (const id of inputsOf(f.field) || inputsOf(key) || []) $(id).classList.add("invalid");
     if (f.field === "params.c" || f.field === "params.center" || f.field === "params.zoom") $("view-opts").open ||= f.field !== "params.c";
   }
   if (!fields.length) document.querySelector('.err[data-field="body"]').textContent = errorText(data, "The server refused this");
@@ -204,7 +208,13 @@ export function buildForm() {
   for (const k of meta.kindOrder) $("kind").append(option(k, meta.kinds[k].title));
   $("kind").value = meta.defaultKind;
   $("kind").addEventListener("change", () => { showKind(); setParams(meta.kinds[kindOf()].defaults); clearErrors(); });
-  buildClassifierForm();
+  for (const k of meta.kindOrder) {
+    if (k === "julia") continue;
+    boxes[k] = Object.assign(document.createElement("div"), { hidden: true });
+    boxes[k].dataset.kind = k;
+    $("kind-fields").append(boxes[k]);
+    forms[k] = schemaForm(boxes[k], meta.kinds[k].schema);
+  }
   const complex = (z) => (z.re === 0 ? "" : String(z.re)) + (z.re === 0 ? (z.im === 1 ? "i" : `${z.im}i`) : ` ${z.im < 0 ? "−" : "+"} ${Math.abs(z.im)}i`);
   for (const p of meta.presets) $("preset").append(option(`${p.c.re},${p.c.im}`, `${p.name}: ${complex(p.c).replace(/^-/, "−")}`));
   for (const name of meta.colormaps) $("colormap").append(option(name, name));
@@ -259,7 +269,7 @@ export function wireForm() {
 // setParams puts parameters in the form's fields (a view or an earlier
 // version), leaving name and e-mail as they are.
 export function setParams(p) {
-  if (kindOf() !== "julia") return setClassifierParams(p);
+  if (kindOf() !== "julia") return forms[kindOf()].set(p);
   $("c-re").value = p.c.re; $("c-im").value = p.c.im;
   $("center-re").value = p.center.re; $("center-im").value = p.center.im;
   $("zoom").value = p.zoom;
