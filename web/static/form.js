@@ -21,7 +21,9 @@ function showKind() {
   const kind = kindOf();
   $("julia-fields").hidden = kind !== "julia";
   for (const [k, box] of Object.entries(boxes)) box.hidden = k !== kind;
-  $("kind-hint").textContent = meta.kinds[kind] ? meta.kinds[kind].description : "";
+  // Said on hover, not in a line of its own: text arriving with the
+  // meta would move the form down under the reader.
+  $("kind").title = meta.kinds[kind] ? meta.kinds[kind].description : "";
 }
 
 // The form remembers what it was loaded with: its ETag, which every save
