@@ -169,3 +169,31 @@ func TestCheckpointsResumeAndContinueExactly(t *testing.T) {
 		t.Errorf("after damaging epoch 75's checkpoint: reused %v, want 50", out.Stats.Extra["epochsReused"])
 	}
 }
+
+// Every rule is a field error naming its field; a training over the work
+// bound (about a minute of one core) is refused by its epochs.
+func TestBadSpecsNameTheirFields(t *testing.T) {
+	k := New()
+	for raw, field := range map[string]string{
+		`{"dataset": {"name": "mnist"}}`: "params.dataset.name",
+		`{"dataset": {"points": 5}}`:     "params.dataset.points",
+		`{"hidden": [8, 65]}`:            "params.hidden[1]",
+		`{"hidden": [1, 1, 1, 1, 1]}`:    "params.hidden",
+		`{"activation": "gelu"}`:         "params.activation",
+		`{"learningRate": 0}`:            "params.learningRate",
+		`{"batchSize": 500}`:             "params.batchSize",
+		`{"epochs": 5000, "hidden": [64, 64, 64], "dataset": {"points": 5000}}`: "params.epochs",
+		`{"colormap": "nope"}`: "params.colormap",
+		`{"depth": 5}`:         "params.depth",
+		`{"epochs": "many"}`:   "params.epochs",
+	} {
+		_, err := k.Normalize(json.RawMessage(raw), "params.")
+		found := false
+		for _, f := range longrun.Fields(err) {
+			found = found || f.Field == field
+		}
+		if !found {
+			t.Errorf("%s: %v, want an error naming %s", raw, err, field)
+		}
+	}
+}

@@ -87,10 +87,11 @@ type Limits struct {
 }
 
 // DefaultLimits are the bounds of a deployment that sets none: a
-// training of at most about a minute of one core.
+// training of at most about a minute of one core (the defaults' 1.2·10⁸
+// of work take a second here), within the worker's time for one job.
 func DefaultLimits() Limits {
 	return Limits{MinPoints: 20, MaxPoints: 5000, MaxNoise: 1, MinLayers: 1, MaxLayers: 4, MaxWidth: 64,
-		MaxLearning: 10, MaxBatch: 1024, MaxL2: 1, MaxEpochs: 5000, MaxWork: 50_000_000_000,
+		MaxLearning: 10, MaxBatch: 1024, MaxL2: 1, MaxEpochs: 5000, MaxWork: 6_000_000_000,
 		Activations: []string{"relu", "tanh", "sigmoid"}, Optimizers: []string{"sgd", "momentum", "adam"},
 		Datasets: slices.Clone(datasets)}
 }
