@@ -1,6 +1,7 @@
 package longrun_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/kinds/juliaset"
+	"github.com/longrun/longrun/local/sqlite"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -360,5 +362,40 @@ func TestAClientIsKnownByItsNetwork(t *testing.T) {
 	every := longrun.Quotas{ClientV4Bits: 32, ClientV6Bits: 128}
 	if a, b := every.ClientKey("203.0.113.7"), every.ClientKey("203.0.113.8"); a == b {
 		t.Errorf("with /32, two addresses are one client %q", a)
+	}
+}
+
+// A configuration kept before works were recorded is retried with its
+// spec's work, so its job is charged in the queue's fair shares.
+func TestARetryOfAnOldRecordCarriesItsWork(t *testing.T) {
+	old := `{"id":"0123456789abcdef0123456789abcdef","owner":"fedcba9876543210fedcba9876543210","name":"x","params":{"c":{"re":-0.7,"im":0.27015},` +
+		`"center":{"re":0,"im":0},"zoom":1,"width":512,"height":512,"depth":256,"colormap":"nipy_spectral"},` +
+		`"paramsHash":"723924d993d52bcbef4f443f571801681dc16f7334534e923ecbfb180cbc2086","version":1,"rev":1,"seq":1,` +
+		`"status":"failed","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}`
+	c, err := longrun.UnmarshalRecord([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateConfiguration(ctx, c, longrun.Admission{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &longrun.Service{Store: db, Results: db, Queue: db, Kinds: longrun.Kinds{juliaset.Name: juliaset.New(juliaset.Bounds{})}}
+	if _, err := svc.Rerender(ctx, longrun.Caller{Owner: c.Owner}, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := db.Receive(ctx, 10, time.Minute, 5)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("queued %v %v, want one job", msgs, err)
+	}
+	var job longrun.Job
+	json.Unmarshal([]byte(msgs[0].Body), &job)
+	if job.Work != 512*512*256 {
+		t.Errorf("job %+v, want the work 512·512·256", job)
 	}
 }

@@ -328,6 +328,7 @@ func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Conf
 		if caller.Addr != "" {
 			c.Client = caller.Addr
 		}
+		s.estimate(c)
 		return c.Requeue(r, s.now())
 	})
 	if err != nil {
@@ -374,6 +375,7 @@ func (s *Service) heal(ctx context.Context, c *Configuration) (*Configuration, e
 		if c.Status != StatusDone { // already on its way
 			return errUnchanged
 		}
+		s.estimate(c)
 		return c.Heal(s.now())
 	})
 	if errors.Is(err, errUnchanged) {
@@ -418,6 +420,17 @@ func (s *Service) RequestMail(ctx context.Context, caller Caller, id string) (*C
 	return s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { return c.RequestMail(s.now()) })
 }
 
+// estimate gives a configuration kept before works were its spec's work,
+// so its job is charged in the queue's fair shares as any other.
+func (s *Service) estimate(c *Configuration) {
+	if c.Work != 0 {
+		return
+	}
+	if spec, err := s.Kinds.Spec(c); err == nil {
+		c.Work = spec.Work()
+	}
+}
+
 // Redrive shows a job that went back from the dead-letter queue as queued
 // again, unless something newer (an edit, a retry) changed its
 // configuration since.
@@ -426,6 +439,7 @@ func (s *Service) Redrive(ctx context.Context, job Job) error {
 		if c.Version != job.Version || c.Status != StatusFailed {
 			return errUnchanged
 		}
+		s.estimate(c)
 		return c.Requeue(nil, s.now())
 	})
 	if errors.Is(err, errUnchanged) || ErrorCode(err) == ENOTFOUND {
