@@ -28,8 +28,10 @@ import (
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/worker"
 )
 
 // renderer is a controllable renderer: it counts renders by c, can hold a
@@ -1359,5 +1361,35 @@ func TestRaisingEpochsTrainsOnlyTheDifference(t *testing.T) {
 	v = c.Await(v.ID, 60*time.Second, "250 epochs", testutil.Done)
 	if v.Stats.Extra["epochsTrained"] != 0 || v.Stats.Extra["epochsReused"] != 250 {
 		t.Errorf("400 → 250 epochs trained %v, reused %v; want none, the checkpoint at 250", v.Stats.Extra["epochsTrained"], v.Stats.Extra["epochsReused"])
+	}
+}
+
+// TestATrainingLongerThanAJobsTimeGoesOnInTheNext: a worker's time for
+// one job (250 ms here; 50 s in the render function) is shorter than the
+// training: each delivery keeps a checkpoint where its time ends and the
+// job is sent again, until it is done — with the weights of a training in
+// one go, byte for byte — instead of failing as too slow.
+func TestATrainingLongerThanAJobsTimeGoesOnInTheNext(t *testing.T) {
+	_, url := start(t, nil, func(c *local.Config) { c.RenderTimeout = 250 * time.Millisecond })
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"kind": "classifier", "params": map[string]any{"epochs": 500}})
+	v = c.Await(v.ID, 90*time.Second, "trained over several deliveries", testutil.Done)
+	if v.Stats.Extra["epochsReused"] == 0 {
+		t.Errorf("stats %+v: trained in one delivery; the test's time per job is too long to show anything", v.Stats)
+	}
+	var p classifier.Params
+	if err := json.Unmarshal(v.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	store, err := files.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := classifier.New().Run(context.Background(), &worker.Task{Spec: p, Hash: p.Hash(), Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Do("GET", v.Artifacts["weights.json"], nil); !bytes.Equal(got.Body, whole.Artifacts["weights.json"]) {
+		t.Error("the weights trained over several deliveries differ from one training's")
 	}
 }

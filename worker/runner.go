@@ -139,5 +139,16 @@ func Permanent(err error) error {
 	return fmt.Errorf("%w: %w", errPermanent, err)
 }
 
+// errContinue marks a computation that kept its progress and stopped to
+// go on in another delivery.
+var errContinue = errors.New("to be continued")
+
+// Continue marks a computation out of its time that kept what it did (a
+// training's checkpoint): the worker sends its job again at once, and the
+// next delivery goes on from there, instead of failing the version. A
+// runner returns it only when it kept progress since it began, so a job
+// always moves forward.
+func Continue(err error) error { return fmt.Errorf("%w: %w", errContinue, err) }
+
 // IsPermanent reports whether err is marked Permanent.
 func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }

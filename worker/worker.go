@@ -120,6 +120,9 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 	if err == nil || errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
 		return nil
 	}
+	if errors.Is(err, errContinue) && w.Requeue != nil {
+		return w.continueJob(ctx, job, err, log)
+	}
 	final := receives >= w.MaxReceives && w.MaxReceives > 0
 	permanent := errors.Is(err, errPermanent)
 	log.WarnContext(ctx, "job: failed", "outcome", "failed", "err", err, "final", final)
@@ -136,6 +139,17 @@ func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) err
 		return nil // retrying cannot help
 	}
 	return err
+}
+
+// continueJob sends again at once the job of a computation that kept its
+// progress and stopped, out of its time: the next delivery goes on from
+// there. It is no failure.
+func (w *Worker) continueJob(ctx context.Context, job longrun.Job, err error, log *slog.Logger) error {
+	if serr := w.Requeue.SendJobAfter(context.WithoutCancel(ctx), job, 0); serr != nil {
+		return fmt.Errorf("send the job again to go on: %w", serr)
+	}
+	log.InfoContext(ctx, "job: out of its time with its progress kept; sent again to go on", "outcome", "continued", "reason", err)
+	return nil
 }
 
 // reason is what the owner is told of a failure: the words of what retrying
@@ -370,6 +384,9 @@ func (w *Worker) bounded(ctx context.Context, what string) (context.Context, con
 // (too slow, which it would be again; what the runner marked Permanent),
 // or err itself, for a retry.
 func outcome(ctx, rctx context.Context, err error) error {
+	if errors.Is(err, errContinue) {
+		return err
+	}
 	if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
 		if errors.Is(cause, longrun.ErrSuperseded) || errors.Is(cause, longrun.ErrStopped) {
 			return cause

@@ -138,7 +138,7 @@ func (k *Kind) Run(ctx context.Context, t *worker.Task) (*worker.Output, error) 
 	}
 	for s.Epoch < p.Epochs {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, k.outOfTime(ctx, t, run, s, reused, p)
 		}
 		s.epoch(p, pts)
 		m := s.measure(p, pts)
@@ -172,6 +172,22 @@ func (k *Kind) Run(ctx context.Context, t *worker.Task) (*worker.Output, error) 
 			Extra: map[string]float64{"epochs": float64(p.Epochs), "epochsTrained": float64(trained), "epochsReused": float64(reused),
 				"accuracy": final.Accuracy, "loss": final.Loss}},
 	}, nil
+}
+
+// outOfTime is what a training stopped by its context returns: when its
+// time is up (not an edit, a cancel or a delete) after an epoch or more
+// since it began, it keeps a checkpoint where it is and asks to go on in
+// another delivery (worker.Continue); otherwise the context's error.
+func (k *Kind) outOfTime(ctx context.Context, t *worker.Task, run string, s *state, began int, p Params) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) || s.Epoch <= began {
+		return ctx.Err()
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := k.checkpoint(wctx, t, run, s); err != nil {
+		return fmt.Errorf("out of time at epoch %d, and its checkpoint could not be kept: %w", s.Epoch, err)
+	}
+	return worker.Continue(fmt.Errorf("trained to epoch %d of %d in this delivery's time", s.Epoch, p.Epochs))
 }
 
 func finite(s *state) bool {
