@@ -530,9 +530,11 @@ type Job struct {
 	// Outbox): it renders only a version still queued, one whose own job
 	// was never sent or is still waiting; otherwise it is dropped.
 	Recheck bool `json:"recheck,omitempty"`
-	// Kind is JobRender (empty), JobTile or JobAssemble; Tile is a tile
-	// job's tile.
-	Kind string `json:"kind,omitempty"`
+	// Step is which step of the version's computation the job is:
+	// JobWhole (empty), JobPart or JobAssemble; Tile is a part job's part.
+	// (Its JSON name is "kind", as jobs already queued have it; what a
+	// configuration computes is Configuration.Kind.)
+	Step string `json:"kind,omitempty"`
 	Tile int    `json:"tile,omitempty"`
 }
 
@@ -545,11 +547,11 @@ func (j Job) Group() string {
 	return j.Owner
 }
 
-// Job kinds: a configuration's render (which, for a big image, plans its
-// tiles), one tile of it, or the assembly of its tiles into the image.
+// Job steps: a version's computation whole (which, when its kind cuts it
+// into parts, plans them), one part of it, or the assembly of its parts.
 const (
-	JobRender   = ""
-	JobTile     = "tile"
+	JobWhole    = ""
+	JobPart     = "tile"
 	JobAssemble = "assemble"
 )
 

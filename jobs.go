@@ -171,7 +171,7 @@ func (s *Service) PrepareTiled(ctx context.Context, job Job) (*Configuration, Sk
 		return c, skip, err
 	case c.Status != StatusRendering || c.Tiling == nil:
 		return c, SkipStopped, nil
-	case job.Kind == JobAssemble && !c.Tiling.Complete():
+	case job.Step == JobAssemble && !c.Tiling.Complete():
 		return c, SkipStopped, Errorf(ECONFLICT, "assembly asked with %d of %d tiles done", c.Tiling.Count, c.Tiling.Total)
 	}
 	return c, SkipNone, nil

@@ -21,10 +21,10 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 	t.Run("jobs arrive whole, each once", func(t *testing.T) {
 		q, receive := newQueue(t)
 		sent := map[longrun.Job]bool{}
-		kinds := []string{longrun.JobRender, longrun.JobTile, longrun.JobAssemble}
+		kinds := []string{longrun.JobWhole, longrun.JobPart, longrun.JobAssemble}
 		for i := range 3 {
 			// A render, a tile and an assembly: their kind and tile arrive too.
-			j := longrun.Job{ID: longrun.NewID(), Version: int64(i + 1), Hash: strings.Repeat("ab", 32), Kind: kinds[i], Tile: 7 * i}
+			j := longrun.Job{ID: longrun.NewID(), Version: int64(i + 1), Hash: strings.Repeat("ab", 32), Step: kinds[i], Tile: 7 * i}
 			if err := q.SendJob(context.Background(), j); err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 		var jobs []longrun.Job
 		id := longrun.NewID()
 		for i := range 23 { // two full batches of 10 and a part
-			jobs = append(jobs, longrun.Job{ID: id, Version: 1, Hash: strings.Repeat("cd", 32), Owner: "owner", Kind: longrun.JobTile, Tile: i})
+			jobs = append(jobs, longrun.Job{ID: id, Version: 1, Hash: strings.Repeat("cd", 32), Owner: "owner", Step: longrun.JobPart, Tile: i})
 		}
 		if err := bs.SendJobs(context.Background(), jobs); err != nil {
 			t.Fatal(err)

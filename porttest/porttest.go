@@ -196,7 +196,7 @@ func FinishTilesAtOnce(t *testing.T, svc *longrun.Service, job longrun.Job, tota
 		wg.Go(func() {
 			for i := range next {
 				tj := job
-				tj.Kind, tj.Tile = longrun.JobTile, i
+				tj.Step, tj.Tile = longrun.JobPart, i
 				complete, err := svc.FinishTile(context.Background(), tj, result(i))
 				if err != nil {
 					t.Error(err)
@@ -239,7 +239,7 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 		t.Errorf("%d tiles wrote the configuration %d times, want at most one per whole percent (%d)", total, writes, min(total, 100))
 	}
 	again := job
-	again.Kind, again.Tile = longrun.JobTile, 3
+	again.Step, again.Tile = longrun.JobPart, 3
 	if complete, err := svc.FinishTile(ctx, again, longrun.TileResult{Iterations: 10}); err != nil || !complete {
 		t.Errorf("a tile delivered again: complete %v, %v; want true (the assembly is sent again, harmlessly)", complete, err)
 	}
@@ -248,7 +248,7 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	}
 	// A tile of another version is refused, and marks nothing.
 	stale := job
-	stale.Version, stale.Kind, stale.Tile = job.Version+1, longrun.JobTile, 0
+	stale.Version, stale.Step, stale.Tile = job.Version+1, longrun.JobPart, 0
 	if _, err := svc.FinishTile(ctx, stale, longrun.TileResult{}); err == nil {
 		t.Errorf("a tile of a version that is not the configuration's was accepted")
 	}

@@ -55,7 +55,7 @@ func (w *Worker) planParts(ctx context.Context, job longrun.Job, plan *Plan, log
 	jobs := make([]longrun.Job, plan.Parts)
 	for i := range jobs {
 		jobs[i] = job
-		jobs[i].Kind, jobs[i].Tile = longrun.JobTile, i
+		jobs[i].Step, jobs[i].Tile = longrun.JobPart, i
 		if i < len(plan.Work) {
 			jobs[i].Work = plan.Work[i]
 		}
@@ -115,7 +115,7 @@ func (w *Worker) part(ctx context.Context, job longrun.Job, log *slog.Logger) er
 	log.InfoContext(ctx, "job: part done", "outcome", "tile", "kept", p.Kept, "iterations", p.Work, "complete", complete)
 	if complete {
 		aj := job
-		aj.Kind, aj.Tile = longrun.JobAssemble, 0
+		aj.Step, aj.Tile = longrun.JobAssemble, 0
 		if plan := run.Plan(spec, w.partWork()); plan != nil {
 			aj.Work = plan.AssembleWork
 		}

@@ -170,8 +170,8 @@ func reason(err error, receives int) string {
 // process is a job's steps: prepare (skip what needs no render), claim
 // the parameters, start, render, store, finish.
 func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger) error {
-	switch job.Kind {
-	case longrun.JobTile:
+	switch job.Step {
+	case longrun.JobPart:
 		return w.part(ctx, job, log)
 	case longrun.JobAssemble:
 		return w.assemble(ctx, job, log)

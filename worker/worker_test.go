@@ -290,7 +290,7 @@ func TestTilesAssembleOnce(t *testing.T) {
 		t.Fatalf("%d jobs after the tiles, want 2 assemblies (the set completed, then a tile again)", len(assemblies))
 	}
 	asm := assemblies[0]
-	if asm.Kind != longrun.JobAssemble {
+	if asm.Step != longrun.JobAssemble {
 		t.Fatalf("job %+v, want an assembly", asm)
 	}
 	if ok, _ := f.db.Claim(ctx, "assemble:"+job.Hash, "someone-else", time.Now().Add(time.Minute)); !ok {
@@ -356,7 +356,7 @@ func TestDamagedOrMissingTilesAreRenderedAgain(t *testing.T) {
 	before := f.renders.Load()
 	var asm longrun.Job
 	for _, j := range f.take(t) {
-		if j.Kind == longrun.JobAssemble {
+		if j.Step == longrun.JobAssemble {
 			asm = j
 		}
 	}
@@ -463,7 +463,7 @@ func TestADeepJobIsSplitIntoPartsByWork(t *testing.T) {
 		}
 		var work int64
 		for _, j := range parts {
-			if j.Kind != longrun.JobTile || j.Work > worker.DefaultPartWork {
+			if j.Step != longrun.JobPart || j.Work > worker.DefaultPartWork {
 				t.Fatalf("depth %d: part %+v, want tiles of at most %d iterations", tc.depth, j, worker.DefaultPartWork)
 			}
 			work += j.Work
