@@ -16,6 +16,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local/memlimit"
 	"github.com/longrun/longrun/local/sqlite"
@@ -360,5 +361,29 @@ func TestTheFeedIsTheOutboxOfQueuedVersions(t *testing.T) {
 	want := []string{"v1 recheck=true after 1m0s", "v2 recheck=true after 1m0s", "v2 recheck=true after 1m0s"}
 	if !slices.Equal(got, want) {
 		t.Errorf("outbox sent %v, want %v", got, want)
+	}
+}
+
+// Each kind's e-mail names it, its spec's summary and its own figures; a
+// push carries the kind.
+func TestEmailsAndPushesNameTheKind(t *testing.T) {
+	n, m, p := newNotifier(t)
+	n.Kinds[classifier.Name] = classifier.New()
+	spec := classifier.DefaultParams()
+	old, cur := config(longrun.StatusRendering, 1), config(longrun.StatusDone, 1)
+	for _, c := range []*longrun.Configuration{old, cur} {
+		c.Kind, c.Params, c.ParamsHash = classifier.Name, spec.JSON(), spec.Hash()
+	}
+	cur.Stats = &longrun.Stats{Iterations: 120000, RenderMs: 980, Extra: map[string]float64{"accuracy": 0.985, "epochsTrained": 300}}
+	if _, err := n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, 1, old, cur)}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.sent) != 1 || m.sent[0].Subject != "Your classifier is ready" || !strings.Contains(m.sent[0].Text, spec.Summary()) ||
+		!strings.Contains(m.sent[0].Text, "accuracy 0.985") {
+		t.Errorf("sent %+v, want the classifier's e-mail with its summary and accuracy", m.sent)
+	}
+	pushed := p.msgs[cur.Owner]
+	if len(pushed) != 1 || pushed[0].Configuration == nil || pushed[0].Configuration.Kind != classifier.Name {
+		t.Errorf("pushed %+v, want the configuration with its kind", pushed)
 	}
 }
