@@ -553,3 +553,26 @@ func TestBrowserTrainsAClassifier(t *testing.T) {
 		t.Errorf("the weights' link served %.200s (%v)", weights, err)
 	}
 }
+
+// TestBrowserRefusesTextThatIsNoNumber: text in a number box that is no
+// number ("1e") is said beside its field and nothing is saved; the browser
+// would read it as empty, and the default would be saved in its place.
+func TestBrowserRefusesTextThatIsNoNumber(t *testing.T) {
+	ctx := browser(t)
+	s := serve(t, t.TempDir())
+	within(t, ctx, 20*time.Second, "type 1e as depth",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		setValue("depth", ""),
+		chromedp.SendKeys(chromedp.ID("depth"), "1e"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("depth").classList.contains("invalid") &&
+			document.querySelector('.err[data-field="params.depth"]').textContent.includes("must be a number")`))
+	if n := eval[int](t, ctx, `document.querySelectorAll("#list li").length`); n != 0 || eval[string](t, ctx, `location.hash`) != "" {
+		t.Errorf("%d configurations listed after a depth of 1e, want nothing saved", n)
+	}
+	saved, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/configurations").then(r => r.json()).then(d => d.configurations.length)`, chromedp.EvalAwaitPromise))
+	if err != nil || saved != 0 {
+		t.Errorf("the server holds %d configurations (%v), want none", saved, err)
+	}
+}

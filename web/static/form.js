@@ -164,8 +164,29 @@ function showErrors(data) {
   if (!fields.length) document.querySelector('.err[data-field="body"]').textContent = errorText(data, "The server refused this");
 }
 
+// unreadable marks the number boxes whose text is no number ("abc",
+// "1e"): a browser reads them as empty, which would save the default in
+// their place without a word. It reports whether there were any.
+function unreadable() {
+  const box = kindOf() === "julia" ? $("julia-fields") : boxes[kindOf()];
+  const bad = [...box.querySelectorAll('input[type="number"]')].filter((i) => i.validity.badInput);
+  if (!bad.length) return false;
+  clearErrors();
+  for (const input of bad) {
+    input.classList.add("invalid");
+    const field = Object.keys(FIELD_INPUTS).find((f) => FIELD_INPUTS[f].length === 1 && FIELD_INPUTS[f][0] === input.id);
+    const slot = (field && slotOf(field)) || input.closest(".schema-cell, .field")?.querySelector(".err") ||
+      document.querySelector('.err[data-field="body"]');
+    const what = input.closest("label")?.firstChild?.textContent.trim() || input.id;
+    slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + `${what}: must be a number`;
+  }
+  bad[0].focus();
+  return true;
+}
+
 export async function save(ev) {
   ev.preventDefault();
+  if (unreadable()) return;
   const replace = takeReplacing();
   const body = formBody();
   const btn = $("save");
