@@ -17,6 +17,19 @@ type Queue interface {
 
 // TestQueue runs the queue suite. newQueue returns an empty queue and a
 // function that receives (and deletes) what it holds, waiting briefly.
+// receiveAll receives until n distinct jobs have come, or 10 s have
+// passed, and counts how often each came.
+func receiveAll(receive func() []longrun.Job, n int) map[longrun.Job]int {
+	got := map[longrun.Job]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		for _, j := range receive() {
+			got[j]++
+		}
+	}
+	return got
+}
+
 func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longrun.Job)) {
 	t.Run("jobs arrive whole, each once", func(t *testing.T) {
 		q, receive := newQueue(t)
@@ -30,13 +43,7 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 			}
 			sent[j] = true
 		}
-		got := map[longrun.Job]int{}
-		deadline := time.Now().Add(10 * time.Second)
-		for len(got) < len(sent) && time.Now().Before(deadline) {
-			for _, j := range receive() {
-				got[j]++
-			}
-		}
+		got := receiveAll(receive, len(sent))
 		for j := range sent {
 			if got[j] != 1 {
 				t.Errorf("job %+v received %d times, want once", j, got[j])
@@ -59,13 +66,7 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T) (Queue, func() []longru
 		if err := bs.SendJobs(context.Background(), jobs); err != nil {
 			t.Fatal(err)
 		}
-		got := map[longrun.Job]int{}
-		deadline := time.Now().Add(10 * time.Second)
-		for len(got) < len(jobs) && time.Now().Before(deadline) {
-			for _, j := range receive() {
-				got[j]++
-			}
-		}
+		got := receiveAll(receive, len(jobs))
 		for _, j := range jobs {
 			if got[j] != 1 {
 				t.Errorf("tile %d received %d times, want once", j.Tile, got[j])
