@@ -81,16 +81,8 @@ func (w *Worker) planParts(ctx context.Context, job longrun.Job, plan *Plan, log
 // sends the assembly.
 func (w *Worker) part(ctx context.Context, job longrun.Job, log *slog.Logger) error {
 	log = log.With("tile", job.Tile)
-	c, skip, err := w.Service.PrepareTiled(ctx, job)
-	if err != nil {
-		return err
-	}
-	if skip != longrun.SkipNone {
-		w.skipped(ctx, log, skip)
-		return nil
-	}
-	spec, run, err := w.runner(c)
-	if err != nil {
+	c, spec, run, err := w.prepare(ctx, job, log)
+	if err != nil || c == nil {
 		return err
 	}
 	if job.Tile < 0 || job.Tile >= c.Tiling.Total {
@@ -129,20 +121,12 @@ func (w *Worker) part(ctx context.Context, job longrun.Job, log *slog.Logger) er
 // assemble makes the result of a computation in parts from their kept
 // outputs, and finishes the version.
 func (w *Worker) assemble(ctx context.Context, job longrun.Job, log *slog.Logger) error {
-	c, skip, err := w.Service.PrepareTiled(ctx, job)
+	c, spec, run, err := w.prepare(ctx, job, log)
 	if longrun.ErrorCode(err) == longrun.ECONFLICT {
 		log.WarnContext(ctx, "job: assembly before every part is done, dropped", "err", err)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if skip != longrun.SkipNone {
-		w.skipped(ctx, log, skip)
-		return nil
-	}
-	spec, run, err := w.runner(c)
-	if err != nil {
+	if err != nil || c == nil {
 		return err
 	}
 	// One assembly at a time: parts that finish together may each send one.

@@ -176,16 +176,8 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 	case longrun.JobAssemble:
 		return w.assemble(ctx, job, log)
 	}
-	c, skip, err := w.Service.Prepare(ctx, job)
-	if err != nil {
-		return err
-	}
-	if skip != longrun.SkipNone {
-		w.skipped(ctx, log, skip)
-		return nil
-	}
-	spec, run, err := w.runner(c)
-	if err != nil {
+	c, spec, run, err := w.prepare(ctx, job, log)
+	if err != nil || c == nil {
 		return err
 	}
 	if plan := w.plan(run, spec); plan != nil {
@@ -213,6 +205,30 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		return err
 	}
 	return w.finish(ctx, job, c.KindName(), out, log)
+}
+
+// prepare is every job's first step: the service says whether the job is
+// still wanted (a whole job whose spec was computed before is finished
+// there, from that result), then the configuration's spec and runner
+// are found. A nil configuration and error: the job needs nothing more.
+func (w *Worker) prepare(ctx context.Context, job longrun.Job, log *slog.Logger) (*longrun.Configuration, longrun.Spec, Runner, error) {
+	prepare := w.Service.Prepare
+	if job.Step != longrun.JobWhole {
+		prepare = w.Service.PrepareTiled
+	}
+	c, skip, err := prepare(ctx, job)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if skip != longrun.SkipNone {
+		w.skipped(ctx, log, skip)
+		return nil, nil, nil, nil
+	}
+	spec, run, err := w.runner(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, spec, run, nil
 }
 
 // runner returns the configuration's spec and its kind's runner.
