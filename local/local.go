@@ -304,8 +304,6 @@ func (s *System) health(ctx context.Context) map[string]any {
 	return out
 }
 
-// Run serves HTTP, renders and notifies until ctx ends, then shuts down:
-// in-flight renders stop and their jobs are picked up on the next start.
 // freeImages deletes, every period, the images of results no
 // configuration has kept for ImageGrace, and forgets those results: what
 // only a deleted configuration held is freed, and images are kept exactly
@@ -349,6 +347,8 @@ func (s *System) freeImages(ctx context.Context, period time.Duration) {
 	}
 }
 
+// Run serves HTTP, renders and notifies until ctx ends, then shuts down:
+// in-flight renders stop and their jobs are picked up on the next start.
 func (s *System) Run(ctx context.Context) error {
 	defer s.DB.Close()
 	ctx, cancel := context.WithCancel(ctx)
