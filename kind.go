@@ -112,6 +112,20 @@ func (ks Kinds) Spec(c *Configuration) (Spec, error) {
 	return k.Decode(c.Params)
 }
 
+// Given reports whether a client sent parameters at all: neither nothing
+// nor null.
+func Given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+// DecodeSpec reads a spec of type T as a store kept it: what a kind's
+// Decode does when its spec is its JSON.
+func DecodeSpec[T Spec](kind string, raw json.RawMessage) (Spec, error) {
+	var s T
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("%s: decode params: %w", kind, err)
+	}
+	return s, nil
+}
+
 // DecodeParams decodes a kind's parameters strictly into v: an unknown
 // field, a value of the wrong type or JSON that is not an object is a
 // field error under prefix ("params."), as clients see them everywhere.

@@ -32,7 +32,7 @@ func (squares) Name() string { return "squares" }
 
 func (squares) Normalize(raw json.RawMessage, prefix string) (longrun.Spec, error) {
 	s := squaresSpec{N: 10}
-	if len(raw) > 0 {
+	if longrun.Given(raw) {
 		if err := longrun.DecodeParams(raw, prefix, &s); err != nil {
 			return nil, err
 		}
@@ -46,8 +46,7 @@ func (squares) Normalize(raw json.RawMessage, prefix string) (longrun.Spec, erro
 }
 
 func (squares) Decode(raw json.RawMessage) (longrun.Spec, error) {
-	var s squaresSpec
-	return s, json.Unmarshal(raw, &s)
+	return longrun.DecodeSpec[squaresSpec]("squares", raw)
 }
 
 func (squares) Describe() longrun.KindMeta {

@@ -38,7 +38,7 @@ func (k *Kind) Name() string { return Name }
 // Normalize reads and validates a spec as a client sends it.
 func (k *Kind) Normalize(raw json.RawMessage, prefix string) (longrun.Spec, error) {
 	var in *ParamsInput
-	if len(raw) > 0 && string(raw) != "null" {
+	if longrun.Given(raw) {
 		in = new(ParamsInput)
 		if err := longrun.DecodeParams(raw, prefix, in); err != nil {
 			return nil, err
@@ -53,11 +53,7 @@ func (k *Kind) Normalize(raw json.RawMessage, prefix string) (longrun.Spec, erro
 
 // Decode reads a kept spec.
 func (k *Kind) Decode(raw json.RawMessage) (longrun.Spec, error) {
-	var p Params
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("julia: decode params: %w", err)
-	}
-	return p, nil
+	return longrun.DecodeSpec[Params](Name, raw)
 }
 
 // JSON is the spec as stores keep it.
