@@ -19,6 +19,10 @@ type Quotas struct {
 	// MaxBytes is how many bytes of images an owner's configurations may
 	// keep (KeptBytes) before a new render is refused; default 2 GiB.
 	MaxBytes int64
+	// TotalBytes is how many bytes of images all configurations together
+	// may keep before any new render is refused, so the owners a crowd of
+	// clients makes up cannot fill the disk between them; default 16 GiB.
+	TotalBytes int64
 	// OwnerWrites is how many creates, edits and re-renders an owner may
 	// make a minute; default 60.
 	OwnerWrites int
@@ -53,7 +57,11 @@ func (q Quotas) Limits() Quotas {
 	if maxBytes <= 0 {
 		maxBytes = 2 << 30
 	}
-	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000), MaxBytes: maxBytes,
+	totalBytes := q.TotalBytes
+	if totalBytes <= 0 {
+		totalBytes = 16 << 30
+	}
+	return Quotas{MaxActive: q.or(q.MaxActive, 20), MaxStored: q.or(q.MaxStored, 1000), MaxBytes: maxBytes, TotalBytes: totalBytes,
 		OwnerWrites: q.or(q.OwnerWrites, 60), AddressWrites: q.or(q.AddressWrites, 120),
 		AddressSessions: q.or(q.AddressSessions, 60), MailPerAddress: q.or(q.MailPerAddress, 20),
 		MailPerOwner: q.or(q.MailPerOwner, 100), ClientV4Bits: q.or(q.ClientV4Bits, 24), ClientV6Bits: q.or(q.ClientV6Bits, 64)}
@@ -158,13 +166,16 @@ type Admission struct {
 	// MaxBytes refuses a write that starts a render while the owner's
 	// configurations keep that many bytes or more.
 	MaxBytes int64
-	Enqueue  bool
+	// MaxTotalBytes refuses it while all configurations together keep that
+	// many bytes or more (a store that keeps no total ignores it).
+	MaxTotalBytes int64
+	Enqueue       bool
 }
 
 // admission returns the quotas' admission for an owner's write.
 func (s *Service) admission() Admission {
 	q := s.Quotas.Limits()
-	return Admission{MaxStored: q.MaxStored, MaxActive: q.MaxActive, MaxBytes: q.MaxBytes, Enqueue: s.outbox()}
+	return Admission{MaxStored: q.MaxStored, MaxActive: q.MaxActive, MaxBytes: q.MaxBytes, MaxTotalBytes: q.TotalBytes, Enqueue: s.outbox()}
 }
 
 // outbox reports whether the store queues the jobs of admitted writes.
@@ -187,6 +198,16 @@ func (a Admission) Check(stored, active int, bytes int64) error {
 	}
 	if a.MaxActive > 0 && active > a.MaxActive {
 		return overLimit(30*time.Second, "at most %d of your configurations may be queued or rendering at once; wait for some to finish", a.MaxActive)
+	}
+	return nil
+}
+
+// CheckTotal returns the error of a write that starts a render while all
+// configurations keep total bytes of images (before the write).
+func (a Admission) CheckTotal(total int64) error {
+	if a.MaxTotalBytes > 0 && total >= a.MaxTotalBytes {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("this server keeps %s of images, its limit in all is %s: no new renders until some are deleted",
+			humanBytes(total), humanBytes(a.MaxTotalBytes))}
 	}
 	return nil
 }

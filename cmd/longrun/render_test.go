@@ -72,3 +72,25 @@ func TestRenderBadFlagsNameTheFlag(t *testing.T) {
 		})
 	}
 }
+
+func TestServeBadFlagsNameTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--owner-bytes": {"serve", "--owner-bytes", "1000"},
+		"--total-bytes": {"serve", "--owner-bytes", "4194304", "--total-bytes", "2097152"},
+		"--cache-bytes": {"serve", "--cache-bytes", "1"},
+		"--max-conns":   {"serve", "--max-conns", "-1"},
+	}
+	for flag, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			data := t.TempDir()
+			err := run(context.Background(), append(args, "--data", data, "--addr", "127.0.0.1:0"), os.Getenv, new(bytes.Buffer), new(bytes.Buffer))
+			var u usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), flag) {
+				t.Fatalf("got %v, want a usage error naming %s", err, flag)
+			}
+			if entries, _ := os.ReadDir(data); len(entries) != 0 {
+				t.Errorf("a bad command wrote into the data folder: %v", entries)
+			}
+		})
+	}
+}

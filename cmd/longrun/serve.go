@@ -32,6 +32,9 @@ func checkServe(cfg *local.Config, julia *juliaset.Kind) error {
 	if cfg.Quotas.MaxBytes < 1<<20 {
 		return usagef("serve: flag --owner-bytes must be at least 1048576 (1 MiB)")
 	}
+	if cfg.Quotas.TotalBytes < cfg.Quotas.MaxBytes {
+		return usagef("serve: flag --total-bytes must be at least --owner-bytes (%d)", cfg.Quotas.MaxBytes)
+	}
 	if cfg.CacheBytes < 1<<20 {
 		return usagef("serve: flag --cache-bytes must be at least 1048576 (1 MiB)")
 	}
@@ -75,6 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.Quotas.MaxActive, "max-active", 20, "an owner's configurations queued or rendering at once")
 	fs.IntVar(&cfg.Quotas.MaxStored, "max-stored", 1000, "configurations an owner may keep")
 	fs.Int64Var(&cfg.Quotas.MaxBytes, "owner-bytes", 2<<30, "bytes of images an owner's configurations may keep before new renders are refused")
+	fs.Int64Var(&cfg.Quotas.TotalBytes, "total-bytes", 16<<30, "bytes of images all configurations together may keep before new renders are refused")
 	fs.IntVar(&cfg.Quotas.OwnerWrites, "owner-writes", 60, "creates, edits and re-renders an owner may make a minute")
 	fs.IntVar(&cfg.Quotas.AddressWrites, "address-writes", 120, "creates, edits and re-renders a client address may make a minute")
 	fs.IntVar(&cfg.Quotas.AddressSessions, "address-sessions", 60, "new sessions (owners) a client address may start an hour")

@@ -211,7 +211,20 @@ func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admissi
 	if was != nil {
 		a.MaxStored = 0 // an update keeps the stored count
 		if !c.Status.Active() || was.Status.Active() {
-			a.MaxActive, a.MaxBytes = 0, 0 // and starts no render
+			a.MaxActive, a.MaxBytes, a.MaxTotalBytes = 0, 0, 0 // and starts no render
+		}
+	}
+	if a.MaxTotalBytes > 0 {
+		var total int64
+		if err := tx.QueryRow(`SELECT bytes FROM kept_total`).Scan(&total); err != nil {
+			return false, err
+		}
+		total -= c.KeptBytes()
+		if was != nil {
+			total += was.KeptBytes()
+		}
+		if err := a.CheckTotal(total); err != nil {
+			return false, err
 		}
 	}
 	if a.MaxStored > 0 || a.MaxActive > 0 || a.MaxBytes > 0 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,4 +214,47 @@ func (d diesAfterWrites) CreateConfiguration(ctx context.Context, c *longrun.Con
 func (d diesAfterWrites) AdmitUpdate(ctx context.Context, id string, a longrun.Admission, fn func(*longrun.Configuration) error) (*longrun.Configuration, error) {
 	defer ctx.Value(cancelKey{}).(context.CancelFunc)()
 	return d.DB.AdmitUpdate(ctx, id, a, fn)
+}
+
+// TestTheBytesKeptInAllBoundEveryOwnersRenders: owners each under their own
+// quota keep, together, the server's quota in all; then a new owner's
+// render is refused with a message naming it, an edit that starts no
+// render still passes, and a delete frees what it kept for the next.
+func TestTheBytesKeptInAllBoundEveryOwnersRenders(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	now := time.Now().UTC()
+	a := longrun.Admission{MaxStored: 100, MaxActive: 100, MaxBytes: 1 << 20, MaxTotalBytes: 1000}
+	conf := func(re float64) *longrun.Configuration {
+		return longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "c", Kind: juliaset.Name,
+			Spec: juliaset.Params{C: juliaset.Complex{Re: re}, Zoom: 1, Width: 16, Height: 16, Depth: 5, Colormap: "magma"}}, nil, now)
+	}
+	var kept []*longrun.Configuration
+	for _, re := range []float64{0.1, 0.2} { // 600 bytes each, a different owner each
+		c := conf(re)
+		if err := db.CreateConfiguration(ctx, c, a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AdmitUpdate(ctx, c.ID, a, func(c *longrun.Configuration) error {
+			c.Finish(c.Version, &longrun.Result{Hash: c.ParamsHash, Stats: longrun.Stats{Pixels: 256, Bytes: 600}}, now)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, c)
+	}
+	err := db.CreateConfiguration(ctx, conf(0.3), a)
+	if longrun.ErrorCode(err) != longrun.ECONFLICT || !strings.Contains(err.Error(), "1.2 KB") && !strings.Contains(err.Error(), "2 KB") ||
+		!strings.Contains(err.Error(), "in all") {
+		t.Fatalf("a new owner's render while 1,200 bytes are kept in all: %v; want ECONFLICT naming the limit in all", err)
+	}
+	if _, err := db.AdmitUpdate(ctx, kept[0].ID, a, func(c *longrun.Configuration) error { c.Name = "renamed"; return nil }); err != nil {
+		t.Errorf("a rename, which starts no render, over the limit in all: %v", err)
+	}
+	if err := db.DeleteConfiguration(ctx, kept[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateConfiguration(ctx, conf(0.3), a); err != nil {
+		t.Errorf("a render once a delete freed 600 bytes: %v", err)
+	}
 }
