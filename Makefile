@@ -14,9 +14,14 @@ FUZZTIME    ?= 20000x
 
 .PHONY: run run-aws-local test bench build deps generate deploy build-ApiFunction build-RenderFunction build-NotifyFunction
 
-## run: start the local system (SQLite, images, mailbox, WebSocket hub) and print its URL
+## run: build, then start the local system (SQLite, images, mailbox, WebSocket
+## hub) and print its URL; Ctrl-C stops it cleanly (status 0). A built binary,
+## not go run: go run answers an interrupt with status 1, which make reports.
 run:
-	$(GO) run ./cmd/longrun serve --addr $(ADDR) --data $(DATA)
+	@echo "building bin/longrun (the first build compiles every dependency: a minute or more)…"
+	$(GO) build -o bin/longrun ./cmd/longrun
+	@echo "starting the local system; Ctrl-C stops it"
+	./bin/longrun serve --addr $(ADDR) --data $(DATA)
 
 RIE_VERSION = v0.0.0-20261030222936-bef5c4ba774d
 LOCALAWS    = infra/localaws

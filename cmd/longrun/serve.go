@@ -120,5 +120,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintf(stdout, "longrun is running at %s (data in %s; Ctrl-C stops it)\n", sys.URL, cfg.DataDir)
-	return sys.Run(ctx)
+	if err := sys.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "longrun stopped cleanly: jobs in flight go on at the next start")
+	return nil
 }
