@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/klauspost/compress/gzhttp"
+
 	"github.com/longrun/longrun"
 )
 
@@ -63,7 +65,32 @@ func (s *server) routes() http.Handler {
 			serveAsset(w, r, page)
 		}
 	})
-	return Protect(s.withSession(s.uncleanAPIPaths(mux)), s.Logger)
+	return compressed(Protect(s.withSession(s.uncleanAPIPaths(mux)), s.Logger))
+}
+
+// gzipped wraps a handler so it answers gzip to a client that accepts it,
+// for responses of 1 KiB or more and of a type not compressed already
+// (PNG is not). On API Gateway the compressed body goes base64, as any
+// binary body.
+var gzipped = func() func(http.Handler) http.HandlerFunc {
+	w, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	if err != nil {
+		panic(err) // the options are constants
+	}
+	return w
+}()
+
+// compressed gzips every response but the WebSocket's (its upgrade takes
+// the connection over).
+func compressed(h http.Handler) http.Handler {
+	gz := gzipped(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/live" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		gz.ServeHTTP(w, r)
+	})
 }
 
 // uncleanAPIPaths answers an API path with dot segments or empty ones a

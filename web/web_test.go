@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -463,5 +464,50 @@ func TestThePageIsCompressedAndRevalidated(t *testing.T) {
 	}
 	if res := get("/nothing.js"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("a missing file: %d, want 404", res.StatusCode)
+	}
+}
+
+// TestTextIsSentCompressed: the page, its scripts and a list of
+// configurations go gzipped to a client that accepts it, whole when read
+// back; a small answer and one without Accept-Encoding go plain.
+func TestTextIsSentCompressed(t *testing.T) {
+	srv, _, _, _ := newServer(t)
+	c := testutil.NewClient(t, srv.URL)
+	for i := range 12 {
+		c.Create(map[string]any{"name": "a longish name for the list " + strconv.Itoa(i), "params": testutil.Params(0.1, 0.2+float64(i)/100)})
+	}
+	get := func(path string, gzip bool) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		res, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	for _, path := range []string{"/", "/app.js", "/api/configurations", "/api/meta"} {
+		res := get(path, true)
+		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("GET %s with Accept-Encoding gzip: %d, Content-Encoding %q; want gzip", path, res.StatusCode, res.Header.Get("Content-Encoding"))
+			continue
+		}
+		zr, err := gzip.NewReader(res.Body)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, err := io.ReadAll(zr)
+		plain, _ := io.ReadAll(get(path, false).Body)
+		if err != nil || len(body) == 0 || (path != "/api/configurations" && string(body) != string(plain)) {
+			t.Errorf("GET %s: %d bytes unzipped (%v), %d plain", path, len(body), err, len(plain))
+		}
+	}
+	if res := get("/api/health", true); res.Header.Get("Content-Encoding") != "" {
+		t.Errorf("a small answer (health) went %q", res.Header.Get("Content-Encoding"))
+	}
+	if res := get("/api/meta", false); res.Header.Get("Content-Encoding") != "" {
+		t.Errorf("a client that accepts no gzip got %q", res.Header.Get("Content-Encoding"))
 	}
 }

@@ -182,15 +182,17 @@ async function main() {
   buildForm();
   wire();
   fillForm(null);
+  // The push connection opens first, then the list loads once; a reconnect
+  // loads it again (live.js), the first open does not.
+  connect();
   await loadList();
   await followURL();
   loadMail();
-  connect();
   setInterval(poll, 4000);
   // An open WebSocket keeps a page out of the back/forward cache: close it
   // when the page is hidden away, open it again when it is shown.
   addEventListener("pagehide", () => { if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; } });
-  addEventListener("pageshow", (e) => { if (e.persisted) { loadList(); connect(); } });
+  addEventListener("pageshow", (e) => { if (e.persisted) connect(); }); // its open reloads the list
 }
 
 main();

@@ -91,13 +91,16 @@ export async function loadList(more = false) {
   const query = q.toString();
   const { res, data } = await api("GET", "/api/configurations" + (query ? "?" + query : ""));
   if (!res.ok) return toast(errorText(data, "Could not load your configurations"), "bad");
+  const known = new Map(state.configs);
   if (!more) {
     // The open configuration stays open, even when the filter hides its row.
     const open = state.selected && state.configs.get(state.selected);
     state.configs.clear(); state.order = [];
     if (open) state.configs.set(open.id, open);
   }
-  for (const c of data.configurations) { if (!state.order.includes(c.id)) state.order.push(c.id); state.configs.set(c.id, c); }
+  // A push that came while the list loaded may be newer than its row.
+  const newer = (c) => { const k = known.get(c.id); return k && new Date(k.updatedAt) > new Date(c.updatedAt) ? k : c; };
+  for (const c of data.configurations) { if (!state.order.includes(c.id)) state.order.push(c.id); state.configs.set(c.id, newer(c)); }
   state.next = data.nextCursor;
   renderList();
   if (state.selected && state.configs.has(state.selected)) on.showSelected();

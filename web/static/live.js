@@ -27,7 +27,8 @@ export async function connect() {
   ws.onopen = () => {
     state.retry = 0;
     $("live").textContent = "live"; $("live").className = "live on";
-    loadList(); // catch up on what happened while disconnected
+    if (state.opened) loadList(); // catch up on what happened while disconnected
+    state.opened = true;
   };
   ws.onclose = () => {
     $("live").textContent = "polling"; $("live").className = "live off";
