@@ -97,6 +97,8 @@ bench:
 	$(GO) test -run '^$$' -bench Tiles -benchtime 3x ./local
 	@# A poster killed with SIGKILL mid-render: the restart renders only the missing tiles.
 	$(GO) test -count=1 -run '^TestKilledMidTiledRenderRendersOnlyTheMissingTiles$$' -v ./e2e
+	@# The page's Lighthouse performance, held to 95 here (make test only prints it).
+	LONGRUN_LIGHTHOUSE=1 LONGRUN_LIGHTHOUSE_PERF=1 $(GO) test -count=1 -run '^TestLighthouse$$' -v ./e2e
 
 ## build: the command line tool
 build:
