@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -47,4 +48,65 @@ func TestBrowserLoadsTheListOnce(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.__lists = 0; window.__sockets.at(-1).close()`),
 		chromedp.Poll[chromedp.Void](`window.__lists === 1 && window.__sockets.length === 2 && document.getElementById("live").classList.contains("on")`),
 	)
+}
+
+// touch sends one touch event with fingers at points (x, y pairs).
+func touch(kind input.DispatchTouchEventType, points ...float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		var ps []*input.TouchPoint
+		for i := 0; i+1 < len(points); i += 2 {
+			id := float64(i / 2)
+			ps = append(ps, &input.TouchPoint{X: points[i], Y: points[i+1], ID: &id})
+		}
+		_, err := chromedp.Call(ctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: kind, TouchPoints: ps})
+		return err
+	})
+}
+
+// TestBrowserOnAPhone: on a 375×667 touch screen every control is at least
+// 44 px high, the result scrolled to is not under the sticky header, the
+// list is reachable, and a pinch zooms the image about the pinch (a new
+// version at about the pinch's ratio).
+func TestBrowserOnAPhone(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	within(t, ctx, 10*time.Second, "a phone",
+		chromedp.EmulateViewport(375, 667, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
+	createInForm(t, ctx, s.URL, "pinched", "256")
+	small := eval[[]string](t, ctx, `[...document.querySelectorAll("button, input, select, a.button, summary")]
+		.filter((e) => e.offsetParent !== null && !e.classList.contains("skip"))
+		.filter((e) => e.getBoundingClientRect().height < 44)
+		.map((e) => (e.id || e.className || e.tagName) + " " + Math.round(e.getBoundingClientRect().height) + "px")`)
+	if len(small) > 0 {
+		t.Errorf("controls under 44 px on a phone: %v", small)
+	}
+	// The page scrolls to the result after a save (form.js), as here at once.
+	if under := eval[float64](t, ctx, `document.querySelector(".preview").scrollIntoView(),
+		document.querySelector(".preview").getBoundingClientRect().top - document.querySelector(".top").getBoundingClientRect().bottom`); under < -1 {
+		t.Errorf("the result scrolled to is %.0f px under the sticky header", -under)
+	}
+	if !eval[bool](t, ctx, `(() => { const l = document.getElementById("list"); l.scrollIntoView(); const r = l.getBoundingClientRect(); return r.height > 0 && document.querySelector("#list li") !== null; })()`) {
+		t.Errorf("the list is not reachable on a phone")
+	}
+	shot(t, ctx, dir, "phone-1-done")
+	within(t, ctx, 10*time.Second, "the image in view", chromedp.Evaluate[chromedp.Void](`document.getElementById("image").scrollIntoView({block: "center"})`))
+	box := eval[map[string]float64](t, ctx, `(() => { const r = document.getElementById("image").getBoundingClientRect(); return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()`)
+	x, y := box["x"], box["y"]
+	id := openID(t, ctx)
+	within(t, ctx, 20*time.Second, "pinch out to twice the spread",
+		touch(input.DispatchTouchEventTypeTouchStart, x-20, y, x+20, y),
+		touch(input.DispatchTouchEventTypeTouchMove, x-30, y, x+30, y),
+		touch(input.DispatchTouchEventTypeTouchMove, x-40, y, x+40, y),
+		touch(input.DispatchTouchEventTypeTouchEnd),
+		chromedp.Poll[chromedp.Void](stored(id, `c.version === 2`)),
+	)
+	zoom := eval[float64](t, ctx, `window.__seen.params.zoom`)
+	if zoom < 1.8 || zoom > 2.2 {
+		t.Errorf("a pinch spreading the fingers from 40 to 80 px saved zoom %.2f, want about 2", zoom)
+	}
+	if c := eval[string](t, ctx, `window.__seen.params.center.re + "," + window.__seen.params.center.im`); c != "0,0" && zoom == 1 {
+		t.Errorf("the pinch panned (%s) rather than zoomed", c)
+	}
+	shot(t, ctx, dir, "phone-2-pinched")
 }

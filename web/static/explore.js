@@ -1,5 +1,6 @@
 // Explore: click zooms in about the point, shift-click out, the wheel zooms
-// about the cursor, drag pans, keys + − and arrows; each gesture saves a new
+// about the cursor, drag pans, a pinch zooms about its midpoint, keys + −
+// and arrows; each gesture saves a new
 // view of the open configuration, the old image transformed at once until
 // the new one lands. The URL names the configuration and its view; Back and
 // Forward walk its versions, and the strip of versions (with thumbnails
@@ -45,16 +46,49 @@ const explorable = () => { const c = current(); return !!c && c.kind === "julia"
 
 export function wireExplore() {
   const img = $("image");
-  let drag = null;
-  img.addEventListener("pointerdown", (e) => { if (!explorable()) return; drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false }; try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ } });
+  let drag = null, pinch = null;
+  // The fingers on the image: two make a pinch, which zooms about their
+  // midpoint by the ratio of their distances.
+  const fingers = new Map();
+  const spread = () => { const [a, b] = [...fingers.values()]; return Math.hypot(a.x - b.x, a.y - b.y) || 1; };
+  img.addEventListener("pointerdown", (e) => {
+    if (!explorable()) return;
+    fingers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    try { img.setPointerCapture(e.pointerId); } catch (_) { /* a synthetic event */ }
+    if (fingers.size === 2) {
+      const r = img.getBoundingClientRect(), [a, b] = [...fingers.values()];
+      drag = null;
+      img.style.transform = "";
+      pinch = { d: spread(), x: (a.x + b.x) / 2 - r.left, y: (a.y + b.y) / 2 - r.top, factor: 1 };
+      return;
+    }
+    if (fingers.size === 1 && !pinch) drag = { x: e.clientX, y: e.clientY, ox: e.offsetX, oy: e.offsetY, moved: false };
+  });
   img.addEventListener("pointermove", (e) => {
+    if (fingers.has(e.pointerId)) fingers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (pinch && fingers.size === 2) {
+      pinch.factor = spread() / pinch.d;
+      img.style.transform = `translate(${pinch.x}px, ${pinch.y}px) scale(${pinch.factor}) translate(${-pinch.x}px, ${-pinch.y}px)`;
+      return;
+    }
     if (!drag) return;
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
     if (drag.moved) { img.classList.add("dragging"); img.style.transform = `translate(${dx}px, ${dy}px)`; }
   });
+  const lift = (e) => {
+    fingers.delete(e.pointerId);
+    if (!pinch) return false;
+    if (fingers.size === 0) {
+      const p = pinch;
+      pinch = null;
+      if (Math.abs(p.factor - 1) > 0.05) explore(p.x, p.y, p.factor); else img.style.transform = "";
+    }
+    return true; // a pinch's fingers pan nothing and click nothing
+  };
+  img.addEventListener("pointercancel", (e) => { if (!lift(e)) { drag = null; img.style.transform = ""; } });
   img.addEventListener("pointerup", (e) => {
-    if (!drag) return;
+    if (lift(e) || !drag) return;
     const d = drag;
     drag = null;
     img.classList.remove("dragging");

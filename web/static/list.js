@@ -110,6 +110,19 @@ export async function loadList(more = false) {
 // server's matches follow.
 export function wireList() {
   $("more").addEventListener("click", () => loadList(true));
+  // The keyboard walks the rows: arrows one at a time, Home and End to the
+  // ends; Enter or Space opens the focused one.
+  $("list").addEventListener("keydown", (e) => {
+    const moves = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity };
+    if (!(e.key in moves)) return;
+    const shown = [...$("list").querySelectorAll("li:not([hidden]) button.row")];
+    if (!shown.length) return;
+    e.preventDefault();
+    const at = shown.indexOf(document.activeElement), step = moves[e.key];
+    const to = step === -Infinity ? 0 : step === Infinity ? shown.length - 1 : Math.min(Math.max(at + step, 0), shown.length - 1);
+    shown[to].focus();
+    shown[to].scrollIntoView({ block: "nearest" });
+  });
   let searching = 0;
   const refilter = () => { renderList(); clearTimeout(searching); searching = setTimeout(() => loadList(), 250); };
   $("search").addEventListener("input", refilter);
