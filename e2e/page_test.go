@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,91 @@ func TestBrowserOnAPhone(t *testing.T) {
 		t.Errorf("the pinch panned (%s) rather than zoomed", c)
 	}
 	shot(t, ctx, dir, "phone-2-pinched")
+}
+
+// freePort is a loopback address no one listens on, for a server that must
+// come back where it was.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// toasts is the text of the toasts shown, joined.
+const toasts = `[...document.querySelectorAll(".toast")].map(t => t.textContent).join(" | ")`
+
+// TestBrowserIsQuietAndSaysWhenOffline: the render the user watches finish
+// raises no toast, three that finish elsewhere raise one, which counts
+// them; an address confirmed in another tab stops saying "Confirmation
+// pending" here; with the server stopped the badge says offline, a search
+// says why it found nothing, an unsaved edit stays, and all comes back
+// when the server does.
+func TestBrowserIsQuietAndSaysWhenOffline(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	data, addr := t.TempDir(), freePort(t)
+	s := serve(t, data, "--render-goroutines", "1", "--addr", addr)
+	createInForm(t, ctx, s.URL, "watched", "64")
+	if got := eval[string](t, ctx, toasts); strings.Contains(got, "ready") {
+		t.Errorf("a toast %q for the render the user watched finish", got)
+	}
+	within(t, ctx, 30*time.Second, "three renders finish elsewhere",
+		chromedp.Evaluate[chromedp.Void](`for (const [i, n] of ["one", "two", "three"].entries()) fetch("/api/configurations", {method: "POST",
+			headers: {"Content-Type": "application/json"}, body: JSON.stringify({name: n, params: {c: {re: -0.4, im: 0.6}, width: 32, height: 32, depth: 40 + i}})})`),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list .badge")].filter(b => b.textContent === "done").length === 4`),
+		chromedp.Poll[chromedp.Void](toasts+`.includes("ready")`),
+	)
+	if got := eval[string](t, ctx, toasts); strings.Count(got, "ready") != 1 || !strings.Contains(got, "3 renders are ready") {
+		t.Errorf("toasts %q: want one, counting the three renders", got)
+	}
+	shot(t, ctx, dir, "quiet-1-one-toast")
+
+	// An address confirmed in another tab of this browser.
+	within(t, ctx, 20*time.Second, "ask for an e-mail",
+		setValue("email", "quiet@example.com"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
+		chromedp.Poll[chromedp.Void](`(document.getElementById("mail-refresh").click(), document.querySelector("#mail li a") !== null)`),
+	)
+	link := eval[string](t, ctx, `document.querySelector("#mail li a").href`)
+	other, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(other); err != nil { // open it without a deadline, which would close it
+		t.Fatal(err)
+	}
+	within(t, other, 20*time.Second, "open the link in another tab",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("form button")),
+	)
+	within(t, other, 20*time.Second, "confirm there",
+		chromedp.Click(chromedp.CSS("form button")),
+		chromedp.WaitVisible(chromedp.CSS("main.panel p + p")), // the confirmed page has no form between its text and its link
+	)
+	if h := eval[string](t, other, `document.querySelector("h1").textContent`); h != "Address confirmed" {
+		t.Fatalf("the confirmation page says %q", h)
+	}
+	within(t, ctx, 10*time.Second, "the first tab hears of it",
+		chromedp.Poll[chromedp.Void](`!document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
+	)
+
+	// The server stops.
+	within(t, ctx, 5*time.Second, "an unsaved edit", setValue("name", "kept while offline"))
+	s.stop(t)
+	within(t, ctx, 30*time.Second, "offline, said",
+		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent.startsWith("offline")`),
+		chromedp.SendKeys(chromedp.ID("search"), "tw"),
+		chromedp.Poll[chromedp.Void](toasts+`.includes("not answering")`),
+	)
+	shot(t, ctx, dir, "quiet-2-offline")
+	serve(t, data, "--render-goroutines", "1", "--addr", addr)
+	within(t, ctx, 60*time.Second, "back when the server is",
+		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent === "live"`),
+	)
+	if got := eval[string](t, ctx, `document.getElementById("name").value`); got != "kept while offline" {
+		t.Errorf("the unsaved edit is %q after the server came back", got)
+	}
 }

@@ -16,14 +16,19 @@ var emailPage = template.Must(template.New("email").Parse(`<!doctype html>
 <body class="email-page"><main class="panel"><h1>{{.Title}}</h1><p>{{.Text}}</p>
 {{if .Confirm}}<form method="post" action="/api/email/confirm?token={{.Confirm}}"><button>Confirm e-mails to this address</button></form>{{end}}
 {{if .Token}}<form method="post" action="/api/email/unsubscribe?token={{.Token}}"><button class="danger">Unsubscribe {{.Addr}}</button></form>{{end}}
-<p><a href="/">Open longrun</a></p></main></body></html>`))
+<p><a href="/">Open longrun</a></p></main>{{if .Confirmed}}<script type="module" src="/confirmed.js"></script>{{end}}</body></html>`))
 
-type emailPageData struct{ Title, Text, Token, Confirm, Addr string }
+// Confirmed tells the page's open tabs in this browser that an address was
+// confirmed (confirmed.js), so none still says "Confirmation pending".
+type emailPageData struct {
+	Title, Text, Token, Confirm, Addr string
+	Confirmed                         bool
+}
 
 func (s *server) emailPage(w http.ResponseWriter, r *http.Request, status int, d emailPageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	if err := emailPage.Execute(w, d); err != nil {
 		s.Logger.Warn("email page", "err", err)
@@ -65,7 +70,7 @@ func (s *server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 		s.linkFailed(w, r, err)
 		return
 	}
-	s.emailPage(w, r, http.StatusOK, emailPageData{Title: "Address confirmed",
+	s.emailPage(w, r, http.StatusOK, emailPageData{Title: "Address confirmed", Confirmed: true,
 		Text: a.Addr + " will get an e-mail when a render it asked for finishes. Every e-mail has a link to stop them."})
 }
 

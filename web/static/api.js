@@ -18,6 +18,16 @@ export async function loadMeta() {
   return true;
 }
 
+// offline is what a request that reached no server answers.
+export const offline = "The server is not answering: your edits are kept here, and the page reconnects by itself.";
+
+// link is whether the server answered the last request; onChange (set by
+// live.js) hears when that changes.
+export const link = {
+  online: true, onChange() {},
+  set(up) { if (up !== this.online) { this.online = up; this.onChange(up); } },
+};
+
 // api sends a request, its body as JSON, and decodes the JSON answer.
 export async function api(method, path, body, headers = {}) {
   const opts = { method, headers: { ...headers }, credentials: "same-origin" };
@@ -25,7 +35,12 @@ export async function api(method, path, body, headers = {}) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  const res = await fetch(path, opts);
+  let res;
+  try { res = await fetch(path, opts); } catch (_) {
+    link.set(false);
+    return { res: { ok: false, status: 0, headers: new Headers() }, data: { error: { code: "offline", message: offline } } };
+  }
+  link.set(true);
   if (res.status === 204) return { res, data: null };
   let data = null;
   try { data = await res.json(); } catch (_) { /* not JSON */ }

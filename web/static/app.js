@@ -4,19 +4,20 @@
 // url.js, explore.js and live.js hold the rest. The others reach select and
 // friends through state.js's on, set here, so nothing imports this module.
 import { $ } from "./dom.js";
-import { api, configurationPath, errorText, loadMeta } from "./api.js";
-import { current, on, state, toast, upsertNewer } from "./state.js";
+import { api, configurationPath, errorText, link, loadMeta } from "./api.js";
+import { current, on, seen, state, toast, upsertNewer } from "./state.js";
 import { loadList, renderList, wireList } from "./list.js";
 import { buildForm, fillForm, wireForm } from "./form.js";
 import { followURL, showVersions, wireExplore } from "./explore.js";
 import { showView } from "./url.js";
-import { connect, loadMail, mailAsked, poll } from "./live.js";
+import { connect, loadMail, mailAsked, poll, showLink } from "./live.js";
 import { showTraining } from "./classifier.js";
 
 // select opens configuration id (null: a new one) in the form and the
 // preview, and names it in the URL.
 function select(id) {
   state.selected = id;
+  seen(id);
   const c = current();
   fillForm(c);
   showSelected();
@@ -157,6 +158,15 @@ function removeConfig(id) {
   renderList();
 }
 
+// refreshPending reads the open configuration again while its address
+// waits for confirmation.
+async function refreshPending() {
+  const c = current();
+  if (!c || c.notifyEmailStatus !== "pending") return;
+  const { res, data } = await api("GET", configurationPath(c.id));
+  if (res.ok) { upsertNewer(data); showSelected(); renderList(); }
+}
+
 // ---- wiring ----
 
 function wire() {
@@ -169,6 +179,13 @@ function wire() {
   $("send-result").addEventListener("click", sendResult);
   $("delete").addEventListener("click", del);
   $("mail-refresh").addEventListener("click", loadMail);
+  // An address confirmed in another tab (its page says so on a broadcast
+  // channel) or elsewhere (seen when this tab is looked at again): the
+  // open configuration's "Confirmation pending" goes.
+  if (window.BroadcastChannel) {
+    new BroadcastChannel("longrun").onmessage = (e) => { if (e.data && e.data.type === "address-confirmed") refreshPending(); };
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPending(); });
   const perm = $("notify-perm");
   if (window.Notification && Notification.permission === "default") {
     perm.hidden = false;
@@ -178,6 +195,7 @@ function wire() {
 
 async function main() {
   Object.assign(on, { select, showSelected, removeConfig });
+  link.onChange = showLink;
   if (!(await loadMeta())) return toast("The server is not answering; reload the page.", "bad");
   buildForm();
   wire();

@@ -204,7 +204,7 @@ export async function save(ev) {
     }
     if (!res.ok) {
       showErrors(data);
-      if (res.status >= 500) toast(errorText(data, "The server could not save this; try again."), "bad");
+      if (res.status >= 500 || res.status === 0) toast(errorText(data, "The server could not save this; try again."), "bad");
       return;
     }
     clearErrors();

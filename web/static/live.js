@@ -1,8 +1,8 @@
 // Live updates: the WebSocket's pushes (polling while there is none), the
 // toasts and notifications of finished renders, and the dev mailbox.
 import { $, el } from "./dom.js";
-import { api, errorText } from "./api.js";
-import { on, state, toast, upsert } from "./state.js";
+import { api, errorText, link } from "./api.js";
+import { on, state, tellReady, toast, upsert } from "./state.js";
 import { renderList, loadList } from "./list.js";
 import { edited, fillForm, loaded, showConflict } from "./form.js";
 import { showView } from "./url.js";
@@ -16,22 +16,35 @@ async function pushURL() {
   return `${proto}//${location.host}/api/live`;
 }
 
+// showLink says how the page hears of changes: live (a push connection),
+// polling (none to be had), or offline (the server does not answer).
+export function showLink() {
+  const b = $("live");
+  const up = state.ws && state.ws.readyState === WebSocket.OPEN;
+  const [text, cls, title] = !link.online && !up ? ["offline · reconnecting", "live down", "The server is not answering; the page tries again by itself, and your edits stay."]
+    : up ? ["live", "live on", "Live updates"] : ["polling", "live off", "No push connection: the page asks every few seconds"];
+  b.textContent = text; b.className = cls; b.title = title;
+}
+
 export async function connect() {
   let ws;
   try { ws = new WebSocket(await pushURL()); } catch (_) {
-    $("live").textContent = "polling"; $("live").className = "live off";
+    showLink();
     setTimeout(connect, Math.min(1000 * 2 ** state.retry++, 15000));
     return;
   }
   state.ws = ws;
   ws.onopen = () => {
     state.retry = 0;
-    $("live").textContent = "live"; $("live").className = "live on";
+    link.set(true);
+    showLink();
     if (state.opened) loadList(); // catch up on what happened while disconnected
     state.opened = true;
   };
   ws.onclose = () => {
-    $("live").textContent = "polling"; $("live").className = "live off";
+    // The server gone or a network change: the next request says which.
+    api("GET", "/api/health").then(showLink);
+    showLink();
     const delay = Math.min(1000 * 2 ** state.retry++, 15000);
     setTimeout(connect, delay);
   };
@@ -78,13 +91,18 @@ export function applyUpdate(c) {
   renderList();
 }
 
+// announce tells of a finished render the user is not watching (another
+// configuration, or the page hidden): one toast, which grows as more
+// finish, never a pile; the open one in sight tells of itself.
 function announce(c) {
   const ok = c.status === "done";
-  toast(ok ? `“${c.name}” is ready.` : `“${c.name}” failed: ${c.error}`, ok ? "" : "bad", () => on.select(c.id));
   if (window.Notification && Notification.permission === "granted" && document.hidden) {
     new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
   }
   if (c.notifyEmail) setTimeout(loadMail, 300);
+  if (c.id === state.selected && !document.hidden) return;
+  if (!ok) return toast(`“${c.name}” failed: ${c.error}`, "bad", () => on.select(c.id));
+  tellReady(c);
 }
 
 
