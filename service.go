@@ -116,6 +116,8 @@ type Service struct {
 	Metrics Metrics
 	// Now is the clock; nil means time.Now in UTC.
 	Now func() time.Time
+
+	places placeCache // the queue's places, read at most once a second
 }
 
 func (s *Service) now() time.Time {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -197,5 +198,37 @@ func TestBrowserIsQuietAndSaysWhenOffline(t *testing.T) {
 	)
 	if got := eval[string](t, ctx, `document.getElementById("name").value`); got != "kept while offline" {
 		t.Errorf("the unsaved edit is %q after the server came back", got)
+	}
+}
+
+// TestBrowserSaysWhereAQueuedRenderStands: behind a poster cut into parts,
+// a small render says how many jobs are ahead of it and when it should
+// start, and the number goes down as the poster's parts are handed out.
+func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--tile-above", "65536", "--tile-size", "128")
+	within(t, ctx, 20*time.Second, "a poster, then a small render behind it",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({name: "poster", params: {c: {re: -0.7, im: 0.27015}, width: 2048, height: 2048, depth: 3000}})})`),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list .badge")].some(b => b.textContent.startsWith("rendering"))`),
+		setValue("name", "small"), setValue("width", "64"), setValue("height", "64"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`/^Queued: \d+ ahead of you · starts in/.test(document.querySelector("#progress .label").textContent)`),
+	)
+	label := func() int {
+		var n int
+		fmt.Sscanf(eval[string](t, ctx, `document.querySelector("#progress .label").textContent`), "Queued: %d ahead", &n)
+		return n
+	}
+	first := label()
+	shot(t, ctx, dir, "queue-1-ahead")
+	within(t, ctx, 30*time.Second, "fewer ahead as the poster's parts go",
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const m = /^Queued: (\d+) ahead/.exec(document.querySelector("#progress .label").textContent);
+			return !m || Number(m[1]) < %d; })()`, first)))
+	if first < 2 {
+		t.Errorf("%d ahead of a render queued behind a poster of 256 parts", first)
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -48,6 +49,17 @@ type View struct {
 	// Tiles is the progress of a tiled render (a big image); absent for a
 	// render in one piece.
 	Tiles *TilesView `json:"tiles,omitempty"`
+	// Queue is where a queued version stands, where the queue can tell
+	// (locally; not on AWS, whose queue says only its depth).
+	Queue *QueueView `json:"queue,omitempty"`
+}
+
+// A QueueView is a queued version's place: the jobs (parts) handed out
+// before its first under the fair order, and when that should start, in
+// seconds, from the queue's recent pace (absent when it has none).
+type QueueView struct {
+	Ahead           int      `json:"ahead"`
+	StartsInSeconds *float64 `json:"startsInSeconds,omitempty"`
 }
 
 // TilesView is how far a tiled render is: tiles done of the total, each
@@ -114,5 +126,13 @@ func (s *server) view(ctx context.Context, c *longrun.Configuration) View {
 	if err != nil {
 		s.Logger.WarnContext(ctx, "address status unknown", "err", err)
 	}
-	return ViewOf(c, status)
+	v := ViewOf(c, status)
+	if p, ok := s.Service.Place(ctx, c); ok {
+		v.Queue = &QueueView{Ahead: p.Ahead}
+		if p.StartsIn >= 0 {
+			secs := math.Round(p.StartsIn.Seconds()*10) / 10
+			v.Queue.StartsInSeconds = &secs
+		}
+	}
+	return v
 }

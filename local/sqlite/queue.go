@@ -142,7 +142,14 @@ func receiveOne(tx *sql.Tx, now, hidden int64) (pump.Message, bool, error) {
 
 // DeleteJob removes a processed job.
 func (db *DB) DeleteJob(ctx context.Context, id int64) error {
-	_, err := db.w.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+	var work int64
+	err := db.w.QueryRowContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING work`, id).Scan(&work)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err == nil {
+		db.finished(db.now(), work)
+	}
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -41,6 +42,9 @@ type DB struct {
 	jobs    chan struct{} // a job was sent
 	mail    *MailQueue
 	changes chan struct{} // a change was logged
+
+	paceMu sync.Mutex
+	recent []finish // the jobs finished over the last minute, for the pace
 }
 
 // DB implements these ports.

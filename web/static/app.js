@@ -46,7 +46,7 @@ function showSelected() {
     const pct = Math.round((c.status === "rendering" ? c.progress : 0) * 100);
     prog.querySelector(".bar").style.width = pct + "%";
     const doing = c.kind === "julia" ? "Rendering" : "Training";
-    prog.querySelector(".label").textContent = c.status === "queued" ? "Queued: waiting for a worker…" : `${doing}… ${pct}%` +
+    prog.querySelector(".label").textContent = c.status === "queued" ? queuedText(c) : `${doing}… ${pct}%` +
       (c.tiles ? ` · ${c.tiles.done} of ${c.tiles.total} tiles` : "") + eta(c);
     prog.setAttribute("aria-valuenow", pct);
   }
@@ -91,6 +91,18 @@ function showSelected() {
   $("stats").textContent = !st ? "" : c.kind === "julia" ? `${st.pixels.toLocaleString()} px · ${st.iterations.toLocaleString()} iterations · ${st.renderMs} ms`
     : `${st.iterations.toLocaleString()} examples seen · ${st.renderMs} ms`;
   showTraining(c);
+}
+
+// queuedText says where a queued configuration stands: the jobs ahead of
+// it under the fair order and when it should start, where the server can
+// tell (not on AWS).
+function queuedText(c) {
+  const q = c.queue;
+  if (!q) return "Queued: waiting for a worker…";
+  const ahead = q.ahead === 0 ? "Queued: next" : `Queued: ${q.ahead.toLocaleString()} ahead of you`;
+  const s = q.startsInSeconds;
+  if (s === undefined) return ahead;
+  return ahead + (s < 1 ? " · starts in a moment" : s < 90 ? ` · starts in about ${Math.round(s)} s` : ` · starts in about ${Math.round(s / 60)} min`);
 }
 
 // eta says how long the render has left, from its pace so far.
@@ -207,6 +219,15 @@ async function main() {
   await followURL();
   loadMail();
   setInterval(poll, 4000);
+  // A queued configuration's place changes with every job handed out, not
+  // with its own changes, which are what is pushed: while one is open and
+  // seen, it is read again every 3 s.
+  setInterval(async () => {
+    const c = current();
+    if (!c || c.status !== "queued" || document.hidden) return;
+    const { res, data } = await api("GET", configurationPath(c.id));
+    if (res.ok && state.selected === c.id) { upsertNewer(data); showSelected(); }
+  }, 3000);
   // An open WebSocket keeps a page out of the back/forward cache: close it
   // when the page is hidden away, open it again when it is shown.
   addEventListener("pagehide", () => { if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; } });

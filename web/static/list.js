@@ -38,7 +38,8 @@ function updateRow(r, c) {
   r.name.textContent = c.name;
   r.btn.title = c.name; // the whole name, on hover and focus
   r.badge.className = "badge " + c.status;
-  r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%` : c.status;
+  r.badge.textContent = c.status === "rendering" ? `rendering ${Math.round(c.progress * 100)}%`
+    : c.status === "queued" && c.queue ? (c.queue.ahead ? `queued · ${c.queue.ahead} ahead` : "queued · next") : c.status;
   r.size.textContent = c.kind === "julia" ? `${c.params.width}×${c.params.height}` : summary(c.params);
   r.stale.hidden = !c.outdated;
   r.when.textContent = c.status === "done" && c.stats ? ` · ${c.stats.renderMs} ms` : "";
