@@ -323,9 +323,11 @@ func openID(t *testing.T, ctx context.Context) string {
 	return eval[string](t, ctx, `location.hash.slice(1).split("?")[0]`)
 }
 
-// Edits are never lost between tabs: tab B has an unsaved edit when tab A
-// saves another change; B is told what changed elsewhere, keeps its edit,
-// and overwrites A's only by choosing to.
+// Edits are never lost between tabs, and never overwrite what the other
+// tab changed: tab B has an unsaved name when tab A saves a new colormap;
+// B merges by itself (A's colormap, its own name, unsaved) and says so, and
+// saving keeps both. A field changed on both sides (depth) asks, showing
+// both values; "Load theirs" sets B's edits aside and can put them back.
 func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	a := browser(t)
 	dir := shots(t)
@@ -343,24 +345,55 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("name").value === "shared"`),
 		setValue("name", "mine, from tab B"),
 	)
-	colormap := eval[string](t, b, `document.getElementById("colormap").value`)
 	within(t, a, 10*time.Second, "tab A changes the colormap and saves",
 		chromedp.SetValue(chromedp.ID("colormap"), "magma"),
 		chromedp.Click(chromedp.ID("save")),
 	)
-	within(t, b, 10*time.Second, "tab B is told",
+	within(t, b, 10*time.Second, "tab B merges by itself and says so",
 		chromedp.WaitVisible(chromedp.ID("conflict")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("colormap").value === "magma"`),
 	)
-	shot(t, b, dir, "9-changed-elsewhere")
-	if text := eval[string](t, b, `document.getElementById("conflict-text").textContent`); !strings.Contains(text, "colormap") {
-		t.Errorf("the notice %q does not say what changed", text)
+	shot(t, b, dir, "9-merged")
+	if text := eval[string](t, b, `document.getElementById("conflict-text").textContent`); !strings.Contains(text, "colormap came from there") || !strings.Contains(text, "your name stayed") {
+		t.Errorf("the notice %q does not say what came from where", text)
 	}
 	if name := eval[string](t, b, `document.getElementById("name").value`); name != "mine, from tab B" {
 		t.Errorf("tab B's unsaved name became %q", name)
 	}
-	within(t, b, 10*time.Second, "tab B keeps its own and overwrites",
-		chromedp.Click(chromedp.ID("conflict-mine")),
-		chromedp.Poll[chromedp.Void](stored(id, `c.name === "mine, from tab B" && p.colormap === "`+colormap+`"`)),
+	within(t, b, 10*time.Second, "tab B saves: both changes kept",
+		chromedp.Click(chromedp.ID("conflict-ok")),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](stored(id, `c.name === "mine, from tab B" && p.colormap === "magma"`)),
+	)
+
+	// Depth changed on both sides: B is asked, with both values.
+	within(t, b, 10*time.Second, "tab B edits the depth, unsaved",
+		chromedp.Poll[chromedp.Void](`document.getElementById("conflict").hidden && document.getElementById("status").textContent === "done"`),
+		setValue("depth", "300"), setValue("c-im", "0.3"),
+	)
+	within(t, a, 10*time.Second, "tab A saves another depth",
+		chromedp.Poll[chromedp.Void](`document.getElementById("name").value === "mine, from tab B"`),
+		setValue("depth", "500"),
+		chromedp.Click(chromedp.ID("save")),
+	)
+	within(t, b, 10*time.Second, "tab B asks about the depth",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#conflict-fields li").length === 1`),
+	)
+	shot(t, b, dir, "9-changed-on-both-sides")
+	if text := eval[string](t, b, `document.getElementById("conflict-fields").textContent`); !strings.Contains(text, "depth") ||
+		!strings.Contains(text, "yours: 300") || !strings.Contains(text, "theirs: 500") {
+		t.Errorf("the question %q does not show both depths", text)
+	}
+	within(t, b, 10*time.Second, "Load theirs, then put the edits back",
+		chromedp.Click(chromedp.ID("conflict-theirs")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("depth").value === "500" && document.getElementById("c-im").value !== "0.3"`),
+		chromedp.WaitVisible(chromedp.ID("restore-mine")),
+		chromedp.Click(chromedp.ID("restore-mine")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("depth").value === "300" && document.getElementById("c-im").value === "0.3"`),
+	)
+	within(t, b, 10*time.Second, "and saves them over theirs, choosing",
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](stored(id, `p.depth === 300 && p.c.im === 0.3 && p.colormap === "magma"`)),
 	)
 	if hidden := eval[bool](t, b, `document.getElementById("conflict").hidden`); !hidden {
 		t.Errorf("the notice stays after the choice")

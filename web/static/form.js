@@ -1,12 +1,14 @@
 // The form: it edits the open configuration (or a new one), keeps the ETag
 // it was loaded with, shows the server's field errors beside the fields, and
-// asks before overwriting a change made elsewhere.
+// merges a change made elsewhere with its edits (merge.js), asking only
+// about a field changed on both sides.
 import { $ } from "./dom.js";
 import { api, configurationPath, errorText, meta } from "./api.js";
 import { current, on, state, toast, upsert, upsertNewer } from "./state.js";
 import { renderList } from "./list.js";
 import { showView, takeReplacing } from "./url.js";
 import { schemaForm } from "./schemaform.js";
+import { flatten, merge3, show, unflatten } from "./merge.js";
 
 // forms are the forms of the kinds other than Julia's, built from their
 // schemas, by kind; boxes their fields' containers.
@@ -33,6 +35,8 @@ export const loaded = { config: null, etag: "", values: "" };
 
 export function fillForm(c) {
   hideConflict();
+  setAside = null;
+  $("restore").hidden = true;
   $("name").value = c ? c.name : "";
   // A configuration keeps its kind; a new one takes the kind chosen last.
   if (c) $("kind").value = c.kind;
@@ -51,32 +55,120 @@ export function fillForm(c) {
 // edited reports whether the form holds edits not saved yet.
 export function edited() { return JSON.stringify(formBody()) !== loaded.values; }
 
-// changes names what differs between the configuration the form was loaded
-// with and another state of it.
-function changes(a, b) {
-  const out = [];
-  if (!a || !b) return out;
-  if (a.name !== b.name) out.push("name");
-  if (a.notifyEmail !== b.notifyEmail) out.push("e-mail");
-  for (const k of Object.keys(b.params)) {
-    if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) out.push(k === "c" ? "c" : k);
-  }
+// bodyOf is a configuration's fields as the form's body has them.
+const bodyOf = (c) => ({ name: c.name, notifyEmail: c.notifyEmail, params: c.params });
+
+// putBody puts a body's fields in the form.
+function putBody(body) {
+  $("name").value = body.name || "";
+  $("email").value = body.notifyEmail || "";
+  setParams(body.params);
+}
+
+// readAs is what the form's body would be holding body: the form's own
+// reading of it (defaults, trimming), as edits are compared.
+function readAs(body) {
+  const keep = formBody();
+  putBody(body);
+  const out = formBody();
+  putBody(keep);
   return out;
 }
 
-// theirs is the newer state of the open configuration, saved elsewhere,
-// while this form has edits of its own.
-export let theirs = null;
+// fieldName names a field as the page does.
+const fieldName = (f) => (f === "notifyEmail" ? "e-mail" : f.replace(/^params\./, ""));
 
-export function showConflict(c) {
+// theirs is the newer state of the open configuration, saved elsewhere,
+// while this form has edits of its own; merging is the merge of the two
+// while a field changed on both sides waits for the user; setAside is the
+// form's edits as they were when "Load theirs" dropped them.
+export let theirs = null;
+let merging = null, setAside = null;
+
+// showConflict merges a newer state of the open configuration, saved
+// elsewhere, with this form's unsaved edits: a field changed on one side
+// only takes that side's value by itself, and the page says which came
+// from where; a field changed on both sides to different values asks,
+// showing both. The form then edits their version (its ETag), with what
+// is the user's still unsaved. resave: the merge came from a refused save,
+// which is sent again when nothing needs asking.
+export function showConflict(c, { resave = false } = {}) {
+  const base = flatten(JSON.parse(loaded.values)), mine = flatten(formBody());
+  const their = readAs(bodyOf(c));
+  const m = merge3(base, mine, flatten(their));
   theirs = c;
-  const what = changes(loaded.config, c);
-  $("conflict-text").textContent = "Changed elsewhere" + (what.length ? ` (${what.join(", ")})` : "") +
-    " since you opened it. Load their version, or keep yours and overwrite theirs?";
+  loaded.config = c;
+  loaded.etag = c.etag;
+  loaded.values = JSON.stringify(their);
+  putBody(unflatten(m.merged));
+  setAside = null;
+  $("restore").hidden = true;
+  const names = (fs) => fs.map(fieldName).join(", ");
+  const told = [m.fromTheirs.length && `${names(m.fromTheirs)} came from there`, m.fromMine.length && `your ${names(m.fromMine)} stayed (not saved yet)`]
+    .filter(Boolean).join("; ");
+  const list = $("conflict-fields");
+  list.replaceChildren();
+  $("conflict").classList.toggle("merged", !m.conflicts.length);
+  if (!m.conflicts.length) {
+    merging = null;
+    $("conflict-text").textContent = `Saved elsewhere meanwhile, and merged with your edits: ${told || "the same changes as yours"}.`;
+    $("conflict-mine").hidden = true; $("conflict-theirs").hidden = true; $("conflict-ok").hidden = false;
+    $("conflict").hidden = false;
+    if (resave) $("form").requestSubmit();
+    return;
+  }
+  merging = { m, their };
+  $("conflict-text").textContent = `Saved elsewhere meanwhile${told ? ` (${told})` : ""}. ` +
+    `Changed on both sides: choose which to keep, then save.`;
+  for (const x of m.conflicts) {
+    const li = document.createElement("li");
+    const name = "pick-" + x.field;
+    const pick = (side, value, checked) => {
+      const l = document.createElement("label");
+      const r = Object.assign(document.createElement("input"), { type: "radio", name, value: side, checked });
+      r.dataset.field = x.field;
+      l.append(r, ` ${side === "mine" ? "yours" : "theirs"}: ${show(value)}`);
+      return l;
+    };
+    li.append(Object.assign(document.createElement("strong"), { textContent: fieldName(x.field) }), pick("mine", x.mine, true), pick("theirs", x.theirs, false));
+    list.append(li);
+  }
+  $("conflict-mine").hidden = false; $("conflict-theirs").hidden = false; $("conflict-ok").hidden = true;
   $("conflict").hidden = false;
 }
 
-export function hideConflict() { theirs = null; $("conflict").hidden = true; }
+// keepChoices takes each conflicting field from the side chosen, and saves.
+function keepChoices() {
+  if (!merging) return;
+  const flat = flatten(formBody());
+  for (const x of merging.m.conflicts) {
+    const r = document.querySelector(`#conflict-fields input[data-field="${x.field}"]:checked`);
+    flat[x.field] = r && r.value === "theirs" ? x.theirs : x.mine;
+  }
+  putBody(unflatten(flat));
+  hideConflict();
+  $("form").requestSubmit();
+}
+
+// loadTheirs shows their version, setting the form's edits aside with a
+// way to put them back.
+function loadTheirs() {
+  if (!theirs) return;
+  const keep = merging ? merging.m.merged : flatten(formBody());
+  fillForm(theirs);
+  setAside = keep;
+  $("restore").hidden = false;
+}
+
+// putBack puts the edits set aside back over their version, unsaved.
+function putBack() {
+  if (!setAside) return;
+  putBody(unflatten(setAside));
+  setAside = null;
+  $("restore").hidden = true;
+}
+
+export function hideConflict() { theirs = null; merging = null; $("conflict").hidden = true; }
 
 export function syncRanges() {
   $("c-re-range").value = $("c-re").value;
@@ -197,9 +289,9 @@ export async function save(ev) {
     const { res, data } = open
       ? await api("PUT", configurationPath(open.id), body, { "If-Match": loaded.etag })
       : await api("POST", "/api/configurations", body);
-    if (res.status === 412) { // changed elsewhere: keep these edits, and ask
+    if (res.status === 412) { // changed elsewhere: merge these edits with it, and ask what clashes
       const r = await api("GET", configurationPath(open.id));
-      if (r.res.ok) { upsert(r.data); renderList(); showConflict(r.data); }
+      if (r.res.ok) { upsert(r.data); renderList(); showConflict(r.data, { resave: true }); }
       return;
     }
     if (!res.ok) {
@@ -260,13 +352,10 @@ export function buildForm() {
 // that follow their boxes.
 export function wireForm() {
   $("form").addEventListener("submit", save);
-  $("conflict-theirs").addEventListener("click", () => { if (theirs) fillForm(theirs); });
-  $("conflict-mine").addEventListener("click", () => { // the one way to send the newer ETag
-    if (!theirs) return;
-    loaded.etag = theirs.etag;
-    hideConflict();
-    $("form").requestSubmit();
-  });
+  $("conflict-theirs").addEventListener("click", loadTheirs);
+  $("conflict-mine").addEventListener("click", keepChoices);
+  $("conflict-ok").addEventListener("click", hideConflict);
+  $("restore-mine").addEventListener("click", putBack);
   $("preset").addEventListener("change", (e) => {
     if (!e.target.value) return;
     const [re, im] = e.target.value.split(",");
