@@ -58,6 +58,8 @@ test: deps
 	mkdir -p $(LONGRUN_TEST_OUTPUT)
 	rm -f $(LONGRUN_TEST_OUTPUT)/lighthouse/scores.txt
 	$(GO) test -count=1 -timeout 15m ./...
+	@# The page's pure modules (the merge of two tabs, the URL) under node --test.
+	node --no-warnings --experimental-default-type=module --test web/jstest/
 	@# Lighthouse's timings suffer from other work: its audit runs alone.
 	LONGRUN_LIGHTHOUSE=1 $(GO) test -count=1 -run '^TestLighthouse$$' ./e2e
 	@# The amd64 assembly is what its generator (avo) writes, byte for byte.

@@ -9,10 +9,10 @@ function viewURL(c) {
   return `${location.pathname}#${c.id}?${q}`;
 }
 
-// parseURL reads what the URL names: a configuration and, maybe, a
-// version and a view of it.
-export function parseURL() {
-  const [id, query = ""] = decodeURIComponent(location.hash.slice(1)).split("?");
+// parseURL reads what the URL (its hash) names: a configuration and,
+// maybe, a version and a view of it.
+export function parseURL(hash = location.hash) {
+  const [id, query = ""] = decodeURIComponent(hash.slice(1)).split("?");
   const q = new URLSearchParams(query), n = (k) => (q.has(k) && q.get(k) !== "" ? Number(q.get(k)) : NaN);
   const view = { re: n("re"), im: n("im"), zoom: n("zoom") };
   return { id, version: n("v"), view: Object.values(view).every(Number.isFinite) ? view : null };
