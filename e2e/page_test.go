@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/longrun/longrun/internal/testutil"
 )
 
 // onEveryPage runs script in every document the browser opens, before the
@@ -230,5 +232,39 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 			return !m || Number(m[1]) < %d; })()`, first)))
 	if first < 2 {
 		t.Errorf("%d ahead of a render queued behind a poster of 256 parts", first)
+	}
+}
+
+// TestBrowserOperationsPage: the token form goes once the token is
+// accepted, and with it the note that it was wrong; the page lists what
+// runs (kind, progress, parts in flight) and what waits, by kind; the
+// chart has a scale.
+func TestBrowserOperationsPage(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--jobs", "2", "--tile-above", "65536", "--tile-size", "256")
+	c := testutil.NewClient(t, s.URL)
+	c.Create(map[string]any{"name": "the poster", "params": testutil.Params(-0.7, 0.27015, "width", 4096, "height", 4096, "depth", 2000)})
+	c.Create(map[string]any{"kind": "classifier", "name": "waiting net", "params": map[string]any{"dataset": map[string]any{"name": "moons"}, "epochs": 50}})
+	within(t, ctx, 20*time.Second, "a wrong token",
+		chromedp.Navigate(s.URL+"/ops.html"),
+		chromedp.WaitVisible(chromedp.ID("token-form")),
+		setValue("token", "not the operator token"),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("ops-note").textContent.includes("missing or wrong")`),
+	)
+	within(t, ctx, 20*time.Second, "the right token",
+		setValue("token", opsToken),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.ID("ops-panel")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("token-form").hidden && document.getElementById("ops-note").hidden`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("ops-running").textContent.includes("the poster · julia")`),
+		chromedp.Poll[chromedp.Void](`/tiles · \d+ parts? in flight/.test(document.getElementById("ops-running").textContent)`),
+		chromedp.Poll[chromedp.Void](`/Waiting: [\d,]+ julia/.test(document.getElementById("ops-queued").textContent) &&
+			document.getElementById("ops-queued").textContent.includes("classifier")`),
+	)
+	shot(t, ctx, dir, "ops-running")
+	if y := eval[string](t, ctx, `document.getElementById("ops-ymax").textContent + "|" + document.getElementById("ops-xstart").textContent`); strings.HasPrefix(y, "|") || strings.HasSuffix(y, "|") {
+		t.Errorf("the chart's scale is %q, want its top count and its start time", y)
 	}
 }

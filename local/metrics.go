@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/local/pump"
 )
@@ -94,6 +95,7 @@ type deadLetters interface {
 	QueueStats(ctx context.Context) (pump.Stats, error)
 	DeadLetters(ctx context.Context) ([]pump.Message, error)
 	Redrive(ctx context.Context, id int64) (longrun.Job, error)
+	Work(ctx context.Context, limit int) ([]sqlite.Running, map[string]int, error)
 }
 
 // queueGauges exports the queue's state on every scrape.

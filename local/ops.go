@@ -80,8 +80,14 @@ func (s *System) ops(w http.ResponseWriter, r *http.Request) {
 		}
 		letters = append(letters, d)
 	}
+	running, queued, err := s.work(r)
+	if err != nil {
+		web.WriteError(w, r, s.logger, err)
+		return
+	}
 	body := map[string]any{
 		"queue": s.queueState(r.Context()), "rendersPerMinute": series, "dedupRatio": ratio, "deadLetters": letters,
+		"running": running, "queuedByKind": queued,
 		"totals": map[string]float64{"enqueued": totals[longrun.MetricJobsEnqueued], "rendered": rendered, "deduplicated": dedup,
 			"superseded": totals[longrun.MetricJobsSuperseded], "failed": totals[longrun.MetricJobsFailed],
 			"deadLettered": totals[longrun.MetricJobsDeadLettered]},
@@ -106,4 +112,45 @@ func (s *System) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.Encode(w, http.StatusAccepted, map[string]any{"job": job})
+}
+
+// A runningView is a version under way, as the operations page lists it:
+// its kind, name, progress, and the parts (jobs) in flight; a tiled one
+// its tiles done.
+type runningView struct {
+	ConfigurationID string         `json:"configurationId"`
+	Version         int64          `json:"version"`
+	Kind            string         `json:"kind"`
+	Name            string         `json:"name"`
+	Status          longrun.Status `json:"status"`
+	Progress        float64        `json:"progress"`
+	Parts           int            `json:"parts"`
+	Tiles           *web.TilesView `json:"tiles,omitempty"`
+	StartedAt       time.Time      `json:"startedAt,omitzero"`
+}
+
+// work is what runs (at most 50 versions, the oldest first) and the jobs
+// waiting by kind.
+func (s *System) work(r *http.Request) ([]runningView, map[string]int, error) {
+	running, queued, err := s.queue.Work(r.Context(), 50)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := []runningView{}
+	for _, run := range running {
+		c, err := s.Service.Store.Configuration(r.Context(), run.Ref.ID)
+		if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+			continue // deleted under way: its job finds out
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		v := runningView{ConfigurationID: c.ID, Version: run.Ref.Version, Kind: c.KindName(), Name: c.Name, Status: c.Status,
+			Progress: c.Progress, Parts: run.Parts, StartedAt: c.StartedAt}
+		if t := c.Tiling; t != nil {
+			v.Tiles = &web.TilesView{Total: t.Total, Done: t.Count, Size: t.Size}
+		}
+		out = append(out, v)
+	}
+	return out, queued, nil
 }

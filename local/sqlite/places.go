@@ -191,3 +191,50 @@ func (db *DB) pace() float64 {
 
 // A finish is a job done: when, and its work.
 type finish struct{ at, work int64 }
+
+// A Running is a configuration's version with jobs in flight: how many.
+type Running struct {
+	Ref   longrun.JobRef
+	Parts int
+}
+
+// Work says what the queue holds, for the operations page: the versions
+// with jobs in flight (the oldest first, at most limit) and the waiting
+// jobs by the kind of their configuration.
+func (db *DB) Work(ctx context.Context, limit int) ([]Running, map[string]int, error) {
+	now := db.now()
+	rows, err := db.r.QueryContext(ctx, `SELECT json_extract(body, '$.id'), json_extract(body, '$.version'), count(*) FROM jobs
+		WHERE visible_at > ? AND receives > 0 GROUP BY 1, 2 ORDER BY min(id) LIMIT ?`, now, limit)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	var running []Running
+	for rows.Next() {
+		var r Running
+		if err := rows.Scan(&r.Ref.ID, &r.Ref.Version, &r.Parts); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		running = append(running, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = db.r.QueryContext(ctx, `SELECT coalesce(nullif(json_extract(c.body, '$.kind'), ''), ?), count(*) FROM jobs j
+		JOIN configurations c ON c.id = json_extract(j.body, '$.id') WHERE j.visible_at <= ? GROUP BY 1`, longrun.DefaultKind, now)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	defer rows.Close()
+	queued := map[string]int{}
+	for rows.Next() {
+		var kind string
+		var n int
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, nil, err
+		}
+		queued[kind] = n
+	}
+	return running, queued, rows.Err()
+}

@@ -37,7 +37,11 @@ async function loadOps() {
   if (res.status === 401) { $("ops-panel").hidden = true; $("token-form").hidden = false; say("The operator token is missing or wrong."); return; }
   if (res.status === 404) { $("ops-panel").hidden = true; say("No operations here: the server has no operator token (LONGRUN_OPS_TOKEN), or runs on AWS, where CloudWatch has these numbers."); return; }
   if (!res.ok || !data) return;
+  // The token is accepted: its form and the note about it go.
+  $("token-form").hidden = true;
+  say("");
   $("ops-panel").hidden = false;
+  showWork(data.running || [], data.queuedByKind || {});
   const q = data.queue;
   $("ops-depth").textContent = q.visible + q.inFlight;
   $("ops-oldest").textContent = fmtAge(q.oldestAgeSeconds);
@@ -51,6 +55,7 @@ async function loadOps() {
   drawChart(data.rendersPerMinute);
   const ul = $("ops-dead-list");
   ul.replaceChildren();
+  $("ops-dead-empty").hidden = data.deadLetters.length > 0;
   for (const d of data.deadLetters) {
     const li = document.createElement("li");
     const text = document.createElement("div");
@@ -74,9 +79,44 @@ async function loadOps() {
   }
 }
 
+// showWork lists what runs, each with its kind, progress and parts in
+// flight, and what waits, by kind.
+function showWork(running, queued) {
+  const ul = $("ops-running");
+  ul.replaceChildren();
+  for (const r of running) {
+    const li = document.createElement("li");
+    const what = document.createElement("div");
+    what.textContent = `${r.name} · ${r.kind} · v${r.version}`;
+    const how = document.createElement("div");
+    how.className = "muted";
+    const pct = Math.round(r.progress * 100);
+    how.textContent = `${r.status} ${pct}%` + (r.tiles ? ` · ${r.tiles.done} of ${r.tiles.total} tiles` : "") +
+      ` · ${r.parts} ${r.parts === 1 ? "part" : "parts"} in flight` + (r.startedAt ? ` · since ${new Date(r.startedAt).toLocaleTimeString()}` : "");
+    const bar = document.createElement("div");
+    bar.className = "mini";
+    const fill = document.createElement("span");
+    fill.style.width = pct + "%";
+    bar.append(fill);
+    li.append(what, how, bar);
+    ul.append(li);
+  }
+  $("ops-running-empty").hidden = running.length > 0;
+  const kinds = Object.entries(queued).sort((a, b) => b[1] - a[1]);
+  $("ops-queued").textContent = kinds.length ? "Waiting: " + kinds.map(([k, n]) => `${n.toLocaleString()} ${k}`).join(" · ") : "Nothing waiting.";
+}
+
 function drawChart(series) {
   const svg = $("ops-chart");
   const max = Math.max(1, ...series.map((m) => m.rendered + m.deduplicated + m.failed));
+  // The scale: the tallest bar's count at the top, 0 at the foot, the
+  // window's ends below.
+  $("ops-ymax").textContent = max;
+  if (series.length) {
+    const at = (m) => new Date(m.minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    $("ops-xstart").textContent = at(series[0]);
+    $("ops-xend").textContent = at(series[series.length - 1]);
+  }
   const w = 300 / series.length, ns = "http://www.w3.org/2000/svg";
   svg.replaceChildren();
   series.forEach((m, i) => {
