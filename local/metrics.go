@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/longrun/longrun"
-	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/local/prom"
 	"github.com/longrun/longrun/local/pump"
+	"github.com/longrun/longrun/local/sqlite"
 )
 
 // tee sends metrics to several recorders.
