@@ -496,6 +496,15 @@ func ImageKey(h string) string { return h + ".png" }
 // named name ("weights.json"): kept, shared and freed with its image.
 func ArtifactKey(h, name string) string { return h + "." + name }
 
+// ThumbnailKey is the image store's key of a result's thumbnail, its
+// image shrunk for lists (at most ThumbnailSide pixels a side), where the
+// kind makes one: kept and freed with its image.
+func ThumbnailKey(h string) string { return ArtifactKey(h, "thumb.png") }
+
+// ThumbnailSide is the longest side of a thumbnail: a list's 48 and a
+// version strip's 56 CSS pixels, on a screen of two device pixels to one.
+const ThumbnailSide = 128
+
 // Prefixes of the image store's keys that are not results: what a kind
 // keeps to compute less later (Julia's escape counts, a training's
 // checkpoints) under CountsPrefix, the outputs of a version's parts under

@@ -186,6 +186,12 @@ func TestDeletingFreesTheImagesOnlyItKept(t *testing.T) {
 	if r, _ := sys.DB.Result(ctx, own.ParamsHash); r != nil {
 		t.Errorf("the freed image's result is still known: %+v", r)
 	}
+	if ok, _ := sys.Service.Images.HasImage(ctx, longrun.ThumbnailKey(own.ParamsHash)); ok {
+		t.Errorf("the freed image's thumbnail is still there")
+	}
+	if ok, _ := sys.Service.Images.HasImage(ctx, longrun.ThumbnailKey(shared.ParamsHash)); !ok {
+		t.Errorf("the kept image has no thumbnail")
+	}
 	if !kept(shared.ParamsHash) {
 		t.Errorf("the image another owner's configuration keeps was deleted")
 	}

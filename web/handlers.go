@@ -152,11 +152,16 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 	}
 	h := r.URL.Query().Get("h")
 	if e, ok := c.EarlierImage(h); ok && !strings.HasPrefix(c.RenderedHash, h) {
-		s.earlierImage(w, r, e.Hash)
+		if !s.thumbnail(w, r, e.Hash) {
+			s.earlierImage(w, r, e.Hash)
+		}
 		return
 	}
 	if c.RenderedHash == "" {
 		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "configuration has no image yet"))
+		return
+	}
+	if s.thumbnail(w, r, c.RenderedHash) {
 		return
 	}
 	key := longrun.ImageKey(c.RenderedHash)
@@ -239,6 +244,32 @@ func (s *server) earlierImage(w http.ResponseWriter, r *http.Request, hash strin
 		return
 	}
 	s.sendImage(w, r, f, hash, true)
+}
+
+// thumbnail answers ?thumb=1 with the thumbnail of params hash's image,
+// and reports whether it did: a result made before thumbnails, or by a
+// kind that makes none, is answered with its image.
+func (s *server) thumbnail(w http.ResponseWriter, r *http.Request, hash string) bool {
+	if r.URL.Query().Get("thumb") == "" {
+		return false
+	}
+	key := longrun.ThumbnailKey(hash)
+	if u, ok := s.Images.(imageURLer); ok {
+		if s.Service.Images == nil {
+			return false
+		}
+		if ok, err := s.Service.Images.HasImage(r.Context(), key); err != nil || !ok {
+			return false
+		}
+		s.redirectToImage(w, r, u, key)
+		return true
+	}
+	f, err := s.Images.OpenImage(r.Context(), key)
+	if err != nil {
+		return false
+	}
+	s.sendImage(w, r, f, hash, strings.HasPrefix(hash, r.URL.Query().Get("h")) && r.URL.Query().Get("h") != "")
+	return true
 }
 
 func (s *server) redirectToImage(w http.ResponseWriter, r *http.Request, u imageURLer, key string) {

@@ -116,6 +116,10 @@ type Output struct {
 	// Image writes the result's PNG, what lists, e-mails and pages show;
 	// it may stream (a poster's is hundreds of megabytes).
 	Image func(io.Writer) error
+	// Thumbnail, if set, writes the image shrunk to at most
+	// longrun.ThumbnailSide pixels a side (a PNG), which lists show in its
+	// place; it is called after Image, which may make it as it streams.
+	Thumbnail func(io.Writer) error
 	// Artifacts are the result's other files, by name
 	// (longrun.ArtifactKey), such as a model's weights.
 	Artifacts map[string][]byte

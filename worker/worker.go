@@ -430,6 +430,17 @@ func (w *Worker) store(ctx context.Context, job longrun.Job, kind string, out *O
 	if err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
 	}
+	if out.Thumbnail != nil {
+		// A thumbnail lost costs a list the full image, not the result.
+		var buf bytes.Buffer
+		if err := out.Thumbnail(&buf); err != nil {
+			log.WarnContext(ctx, "job: no thumbnail", "err", err)
+		} else if err := w.Images.PutImage(ctx, longrun.ThumbnailKey(job.Hash), buf.Bytes()); err != nil {
+			log.WarnContext(ctx, "job: could not store the thumbnail", "err", err)
+		} else {
+			size += int64(buf.Len())
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(out.Artifacts)) {
 		b := out.Artifacts[name]
 		if err := w.Images.PutImage(ctx, longrun.ArtifactKey(job.Hash, name), b); err != nil {

@@ -9,6 +9,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -83,7 +84,12 @@ func (k *Kind) Run(ctx context.Context, t *worker.Task) (*worker.Output, error) 
 		}
 	}
 	img := cs.Image(p.Colormap)
-	return &worker.Output{Image: func(w io.Writer) error { return julia.Encode(w, img) }, Reused: recoloured,
+	thumb := func(w io.Writer) error {
+		th := julia.NewThumbnail(p.Width, p.Height, longrun.ThumbnailSide, img.Palette)
+		th.Add(img.Rect, img.Pix)
+		return th.Encode(w)
+	}
+	return &worker.Output{Image: func(w io.Writer) error { return julia.Encode(w, img) }, Thumbnail: thumb, Reused: recoloured,
 		Stats: longrun.Stats{Iterations: st.Iterations, Pixels: st.Pixels, RenderMs: st.Duration.Milliseconds()}}, nil
 }
 
@@ -119,10 +125,26 @@ func (k *Kind) Assemble(ctx context.Context, t *worker.Task) (*worker.Output, er
 	tiles := jp.Tiles(t.Size, t.Size)
 	counts := p.CountsHash()
 	start := time.Now()
+	// The thumbnail is made of the tiles as they stream past, coloured
+	// over the image's range as the image is.
+	col := julia.NewColouring(p.Colormap, uint32(t.Lo), uint32(t.Hi))
+	th := julia.NewThumbnail(p.Width, p.Height, longrun.ThumbnailSide, col.Palette)
+	var mu sync.Mutex
+	shrink := func(tile julia.Tile, cs *julia.Counts) {
+		if lo, hi := cs.Range(); lo < uint32(t.Lo) || hi > uint32(t.Hi) || cs.Width != tile.Rect.Dx() || cs.Height != tile.Rect.Dy() {
+			return // Assemble refuses it, with its reason
+		}
+		idx := make([]uint8, len(cs.Pix))
+		col.Index(idx, cs.Pix)
+		mu.Lock() // a row's tiles are fetched at once
+		th.Add(tile.Rect, idx)
+		mu.Unlock()
+	}
 	write := func(out io.Writer) error {
 		err := julia.Assemble(out, jp, tiles, uint32(t.Lo), uint32(t.Hi), func(tile julia.Tile) (*julia.Counts, error) {
 			key := TileKey(counts, t.Size, tile.Index)
 			if cs, _, ok := k.kept(ctx, t, key, tile.Rect.Dx(), tile.Rect.Dy(), p.Depth); ok {
+				shrink(tile, cs)
 				return cs, nil
 			}
 			cs, st, err := k.compute()(ctx, jp, tile.Rect, julia.Options{Workers: t.Workers})
@@ -132,12 +154,13 @@ func (k *Kind) Assemble(ctx context.Context, t *worker.Task) (*worker.Output, er
 			if err := keep(ctx, t, key, cs, st); err != nil {
 				logger(t).WarnContext(ctx, "job: could not keep a tile rendered again", "tile", tile.Index, "err", err)
 			}
+			shrink(tile, cs)
 			return cs, nil
 		})
 		logger(t).InfoContext(ctx, "job: assembled", "tiles", len(tiles), "assembleMs", time.Since(start).Milliseconds())
 		return err
 	}
-	return &worker.Output{Image: write, Stats: longrun.Stats{Pixels: p.Width * p.Height}}, nil
+	return &worker.Output{Image: write, Thumbnail: th.Encode, Stats: longrun.Stats{Pixels: p.Width * p.Height}}, nil
 }
 
 // refused marks the renderer's refusal of parameters permanent.

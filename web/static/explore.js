@@ -190,7 +190,7 @@ export function showVersions(c) {
     if (v.current) { b.disabled = true; b.setAttribute("aria-current", "true"); }
     if (v.imageUrl) {
       const h = c.kind === "julia" ? Math.max(1, Math.round(56 * p.height / p.width)) : 56;
-      b.append(Object.assign(document.createElement("img"), { src: v.imageUrl, alt: "", width: 56, height: h, loading: "lazy", decoding: "async" }));
+      b.append(Object.assign(document.createElement("img"), { src: v.imageUrl + "&thumb=1", alt: "", width: 56, height: h, loading: "lazy", decoding: "async" }));
     } else b.append(el("span", "no-thumb", "not rendered"));
     b.append(el("span", "version-label", `v${v.version}`));
     li.append(b);

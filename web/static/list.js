@@ -32,7 +32,9 @@ function rowFor(id) {
 function updateRow(r, c) {
   r.li.className = c.id === state.selected ? "selected" : "";
   r.btn.setAttribute("aria-current", c.id === state.selected ? "true" : "false");
-  if (c.imageUrl && r.thumb.getAttribute("src") !== c.imageUrl) r.thumb.src = c.imageUrl;
+  // The server's thumbnail (a few kilobytes), not the image (megabytes).
+  const thumb = c.imageUrl && c.imageUrl + "&thumb=1";
+  if (thumb && r.thumb.getAttribute("src") !== thumb) r.thumb.src = thumb;
   r.thumb.hidden = !c.imageUrl;
   r.thumb.classList.toggle("stale", !!c.outdated);
   r.name.textContent = c.name;
