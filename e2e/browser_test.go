@@ -480,25 +480,44 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	within(t, ctx, 10*time.Second, "reset", chromedp.Click(chromedp.ID("reset-view")))
 	await("reset", `p.zoom === 1 && p.center.re === 0 && p.center.im === 0`)
 
-	// The URL names the view; Back and Forward walk the versions, each put
-	// back at once from its kept image (never started: no render).
+	// The URL names the version; Back and Forward walk the versions, each a
+	// place shown as it was (its kept image and parameters, read-only), and
+	// nothing is saved by going there.
 	within(t, ctx, 10*time.Second, "the URL names the view",
 		chromedp.Poll[chromedp.Void](`location.hash.startsWith("#`+id+`?") && new URLSearchParams(location.hash.split("?")[1]).get("zoom") === "1"`))
-	within(t, ctx, 10*time.Second, "Back", chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.back(), 0)`))
-	await("back to the panned view, not rendered again", `Math.abs(p.zoom - 1.25) < 1e-9 && p.center.re > `+fmt.Sprint(re/2)+` && c.status === "done" && !c.startedAt`)
-	within(t, ctx, 10*time.Second, "Forward", chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.forward(), 0)`))
-	await("forward to the reset view", `p.zoom === 1 && p.center.re === 0 && c.status === "done" && !c.startedAt`)
+	latest := eval[int](t, ctx, `Number(new URLSearchParams(location.hash.split("?")[1]).get("v"))`)
+	within(t, ctx, 10*time.Second, "Back shows the panned version, read-only",
+		chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.back(), 0)`),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("place").hidden && document.getElementById("zoom").disabled &&
+			Math.abs(Number(document.getElementById("zoom").value) - 1.25) < 1e-9 &&
+			document.getElementById("image").getAttribute("src").includes("?h=")`),
+	)
+	shot(t, ctx, dir, "11-a-place")
+	if latest < 5 {
+		t.Errorf("the latest version is v%d after five gestures", latest)
+	}
+	await("nothing saved by going back", fmt.Sprintf(`c.version === %d && p.zoom === 1`, latest))
+	within(t, ctx, 10*time.Second, "Forward to the current version",
+		chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.forward(), 0)`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("place").hidden && !document.getElementById("zoom").disabled &&
+			document.getElementById("zoom").value === "1"`),
+	)
+	await("nothing saved by going forward", fmt.Sprintf(`c.version === %d`, latest))
 	// The strip of versions: the current one first, earlier ones with
-	// their thumbnails; choosing one puts it back.
+	// their thumbnails; choosing one shows it, and "Make this the current
+	// version" puts it back (from its kept image: no render).
 	within(t, ctx, 10*time.Second, "the versions, with thumbnails",
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions li").length >= 4 &&
 			document.querySelector("#versions li button").getAttribute("aria-current") === "true" &&
 			[...document.querySelectorAll("#versions img")].length >= 3 &&
-			[...document.querySelectorAll("#versions img")].every(i => i.complete && i.naturalWidth === 256)`))
+			[...document.querySelectorAll("#versions img")].every(i => i.complete && i.naturalWidth === 128)`))
 	shot(t, ctx, dir, "11-versions")
-	within(t, ctx, 10*time.Second, "choose the zoomed-in version",
-		chromedp.Click(chromedp.CSS(`#versions button[title*="zoom 2 "]`)))
-	await("the zoomed-in version back", `p.zoom === 2 && c.status === "done" && !c.startedAt`)
+	within(t, ctx, 10*time.Second, "choose the zoomed-in version, then make it current",
+		chromedp.Click(chromedp.CSS(`#versions button[title*="zoom 2 "]`)),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("place").hidden && document.getElementById("zoom").value === "2"`),
+		chromedp.Click(chromedp.ID("place-current")),
+	)
+	await("the zoomed-in version back", fmt.Sprintf(`c.version === %d && p.zoom === 2 && c.status === "done" && !c.startedAt`, latest+1))
 	// A link naming another view opens that view.
 	within(t, ctx, 10*time.Second, "open a link naming a view",
 		chromedp.Navigate("about:blank"), chromedp.Navigate(s.URL+"/#"+id+"?re=0.1&im=0&zoom=3"))

@@ -17,6 +17,7 @@ import { showTraining } from "./classifier.js";
 // preview, and names it in the URL.
 function select(id) {
   state.selected = id;
+  state.viewing = null;
   seen(id);
   const c = current();
   fillForm(c);
@@ -27,6 +28,17 @@ function select(id) {
 
 function showSelected() {
   const c = current();
+  // An earlier version shown is a place: read-only, its own image.
+  const place = c && state.viewing;
+  $("place").hidden = !place;
+  if (place) {
+    $("place-text").textContent = `Version ${place.version} of ${c.version}, as it was: read-only, and nothing is saved by looking.` +
+      (place.imageUrl ? "" : " It was never rendered; making it current renders it.");
+  }
+  for (const e of $("form").elements) {
+    if (e.id === "kind") e.disabled = !!c; // a configuration keeps its kind
+    else e.disabled = !!place || (e.id === "save" && state.saving);
+  }
   $("form-title").textContent = c ? "Edit configuration" : "New configuration";
   $("save").textContent = c ? "Save changes" : "Save and render";
   $("delete").hidden = !c;
@@ -52,26 +64,28 @@ function showSelected() {
   }
 
   const img = $("image");
-  if (c && c.imageUrl) {
-    if (img.getAttribute("src") !== c.imageUrl) {
+  const shownUrl = place ? place.imageUrl : c && c.imageUrl;
+  const shownParams = place ? place.params : c && c.params;
+  if (c && shownUrl) {
+    if (img.getAttribute("src") !== shownUrl) {
       // Its size is known before it loads: nothing below it moves.
       const side = c.stats && c.stats.pixels ? Math.round(Math.sqrt(c.stats.pixels)) : 384;
-      Object.assign(img, c.kind === "julia" ? { width: c.params.width, height: c.params.height } : { width: side, height: side });
-      img.src = c.imageUrl;
+      Object.assign(img, c.kind === "julia" ? { width: shownParams.width, height: shownParams.height } : { width: side, height: side });
+      img.src = shownUrl;
       img.style.transform = ""; // the new view has landed
     }
     img.alt = c.kind === "julia" ? `Julia set for c = ${c.params.c.re} + ${c.params.c.im}i`
       : `Decision boundary of the classifier over the ${c.params.dataset.name} dataset`;
-    img.classList.toggle("explorable", c.kind === "julia");
+    img.classList.toggle("explorable", c.kind === "julia" && !place);
     img.hidden = false;
-    img.classList.toggle("is-outdated", c.outdated);
+    img.classList.toggle("is-outdated", !place && c.outdated);
   } else {
     img.hidden = true;
     img.removeAttribute("src");
   }
-  $("outdated").hidden = !(c && c.outdated);
+  $("outdated").hidden = !(c && c.outdated && !place);
   $("reset-view").hidden = !(c && c.kind === "julia" && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
-  $("placeholder").hidden = !!(c && c.imageUrl);
+  $("placeholder").hidden = !!(c && shownUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
   showMosaic(c && c.status === "rendering" ? c : null);
   const failure = $("failure");

@@ -2,13 +2,14 @@
 // about the cursor, drag pans, a pinch zooms about its midpoint, keys + −
 // and arrows; each gesture saves a new
 // view of the open configuration, the old image transformed at once until
-// the new one lands. The URL names the configuration and its view; Back and
-// Forward walk its versions, and the strip of versions (with thumbnails
-// where rendered) puts an earlier one back.
+// the new one lands. The URL names the configuration and its version; Back
+// and Forward walk its versions, each shown as it was (read-only, nothing
+// saved), as does the strip of versions (with thumbnails where rendered);
+// "Make this the current version" puts one back.
 import { $, el } from "./dom.js";
 import { api, configurationPath, meta } from "./api.js";
 import { current, on, state, toast, upsert } from "./state.js";
-import { setParams } from "./form.js";
+import { fillForm, setParams } from "./form.js";
 import { parseURL, replaceNextStep, showView } from "./url.js";
 import { summary } from "./classifier.js";
 
@@ -42,7 +43,7 @@ function explore(x, y, factor, dx = 0, dy = 0) {
 }
 
 // explorable says whether the open configuration is a view to explore.
-const explorable = () => { const c = current(); return !!c && c.kind === "julia"; };
+const explorable = () => { const c = current(); return !!c && c.kind === "julia" && !state.viewing; };
 
 export function wireExplore() {
   const img = $("image");
@@ -123,8 +124,10 @@ export function wireExplore() {
   });
   $("versions").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-version]");
-    if (b) restore(Number(b.dataset.version));
+    if (b) goTo(Number(b.dataset.version));
   });
+  $("place-current").addEventListener("click", makeCurrent);
+  $("place-leave").addEventListener("click", () => { const c = current(); if (c) goTo(c.version); });
   addEventListener("popstate", () => { followURL(); });
 }
 
@@ -133,9 +136,10 @@ export function wireExplore() {
 
 const sameView = (p, v) => p.center.re === v.re && p.center.im === v.im && p.zoom === v.zoom;
 
-// followURL opens what the URL names: Back, Forward, a link. A version or
-// view other than the configuration's current one is put back (a new
-// version, rendered at once where its image is kept).
+// followURL opens what the URL names: Back, Forward, a link. A version
+// is a place: an earlier one is shown as it was, read-only, its kept image
+// and parameters, with "Make this the current version"; nothing is saved
+// by going there. A link naming a view and no version renders that view.
 export async function followURL() {
   const { id, version, view } = parseURL();
   if (!id) return on.select(null);
@@ -151,17 +155,47 @@ export async function followURL() {
     on.select(id);
   }
   const c = current();
-  if (!c || version === c.version || (view && c.kind === "julia" && sameView(c.params, view))) return showView(c);
+  if (!c) return;
+  if (version === c.version || (Number.isNaN(version) && (!view || c.kind !== "julia" || sameView(c.params, view)))) return leavePlace(c);
   const earlier = c.history.find((e) => e.version === version);
-  if (earlier) return put(earlier.params, false);
+  if (earlier) return showPlace(c, earlier);
+  if (!Number.isNaN(version)) {
+    leavePlace(c);
+    return toast(`Version ${version} is no longer kept: this is the current one.`, "info");
+  }
   if (view && c.kind === "julia") put({ ...c.params, center: { re: view.re, im: view.im }, zoom: view.zoom }, false);
 }
 
-// restore puts an earlier version's parameters back, as a new step of the
-// browser's history.
-function restore(version) {
-  const c = current(), earlier = c && c.history.find((e) => e.version === version);
-  if (earlier) put(earlier.params, true);
+// showPlace shows earlier version e of c, read-only.
+function showPlace(c, e) {
+  state.viewing = e;
+  setParams(e.params);
+  on.showSelected();
+}
+
+// leavePlace goes back to c's current version, if an earlier one was shown.
+function leavePlace(c) {
+  if (state.viewing) { state.viewing = null; fillForm(c); on.showSelected(); }
+  showView(c);
+}
+
+// goTo walks to version v of the open configuration: a new step of the
+// browser's history, which Back undoes.
+function goTo(v) {
+  const c = current();
+  if (!c) return;
+  history.pushState(null, "", `${location.pathname}#${c.id}?v=${v}`);
+  followURL();
+}
+
+// makeCurrent puts the version shown back as the current one: a new
+// version, rendered at once where its image is kept.
+function makeCurrent() {
+  const e = state.viewing;
+  if (!e) return;
+  state.viewing = null;
+  on.showSelected();
+  put(e.params, true);
 }
 
 // put saves parameters p as the open configuration's new version, through
@@ -179,20 +213,21 @@ export function showVersions(c) {
   const ul = $("versions");
   $("versions-box").hidden = !c || !c.history.length;
   if (!c || !c.history.length) return ul.replaceChildren();
-  const items = [{ ...c, params: c.params, current: true, imageUrl: c.outdated ? "" : c.imageUrl }, ...c.history];
+  const items = [{ ...c, params: c.params, latest: true, imageUrl: c.outdated ? "" : c.imageUrl }, ...c.history];
+  const shown = state.viewing ? state.viewing.version : c.version;
   ul.replaceChildren(...items.map((v) => {
     const li = document.createElement("li");
     const b = Object.assign(document.createElement("button"), { type: "button", className: "version" });
     const p = v.params, what = c.kind !== "julia" ? `v${v.version} · ${summary(p)}`
       : `v${v.version} · c = ${p.c.re} ${p.c.im < 0 ? "−" : "+"} ${Math.abs(p.c.im)}i · zoom ${p.zoom} · depth ${p.depth} · ${p.colormap}`;
-    b.title = v.current ? what + " (shown now)" : what + " · put it back";
+    b.title = what + (v.version === shown ? " (shown now)" : v.latest ? " · the current version" : " · look at it");
     b.dataset.version = v.version;
-    if (v.current) { b.disabled = true; b.setAttribute("aria-current", "true"); }
+    if (v.version === shown) { b.disabled = true; b.setAttribute("aria-current", "true"); }
     if (v.imageUrl) {
       const h = c.kind === "julia" ? Math.max(1, Math.round(56 * p.height / p.width)) : 56;
       b.append(Object.assign(document.createElement("img"), { src: v.imageUrl + "&thumb=1", alt: "", width: 56, height: h, loading: "lazy", decoding: "async" }));
     } else b.append(el("span", "no-thumb", "not rendered"));
-    b.append(el("span", "version-label", `v${v.version}`));
+    b.append(el("span", "version-label", `v${v.version}` + (v.latest ? " · current" : "")));
     li.append(b);
     return li;
   }));

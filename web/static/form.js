@@ -307,7 +307,7 @@ export async function save(ev) {
     on.select(data.id);
     if (matchMedia("(max-width: 720px)").matches) $("image").closest("section").scrollIntoView({ behavior: "smooth" });
     if (data.status === "done" && (!open || open.paramsHash !== data.paramsHash)) {
-      toast(`“${data.name}” was already rendered: shown at once.`, "info");
+      toast(`“${data.name}” was already rendered: shown at once.`, "info", undefined, { key: "reused" });
     }
   } catch (e) {
     toast("Network error: " + e.message, "bad");

@@ -83,12 +83,12 @@ export function applyUpdate(c) {
   const finished = (c.status === "done" || c.status === "failed") && prev && (prev.status === "queued" || prev.status === "rendering");
   if (finished) announce(c);
   if (c.id === state.selected) {
-    if (c.etag !== loaded.etag && !state.saving) { // (a save's own change is settled by its answer)
+    if (c.etag !== loaded.etag && !state.saving && !state.viewing) { // (a save's own change is settled by its answer)
       if (edited()) showConflict(c); // unsaved edits survive: ask
       else fillForm(c); // nothing of the user's to lose
     }
     on.showSelected();
-    if (!state.saving) showView(c); // (a save's new version is a step of its own)
+    if (!state.saving && !state.viewing) showView(c); // (a save's new version is a step of its own; a place keeps its URL)
   }
   renderList();
 }
