@@ -10,7 +10,7 @@ import { loadList, renderList, wireList } from "./list.js";
 import { buildForm, fillForm, wireForm } from "./form.js";
 import { followURL, showVersions, wireExplore } from "./explore.js";
 import { showView } from "./url.js";
-import { connect, loadMail, mailAsked, poll, showLink } from "./live.js";
+import { applyUpdate, connect, loadMail, mailAsked, poll, showLink } from "./live.js";
 import { showTraining } from "./classifier.js";
 
 // select opens configuration id (null: a new one) in the form and the
@@ -240,7 +240,7 @@ async function main() {
     const c = current();
     if (!c || c.status !== "queued" || document.hidden) return;
     const { res, data } = await api("GET", configurationPath(c.id));
-    if (res.ok && state.selected === c.id) { upsertNewer(data); showSelected(); }
+    if (res.ok) applyUpdate(data); // as a push: the list, the toast, the form
   }, 3000);
   // An open WebSocket keeps a page out of the back/forward cache: close it
   // when the page is hidden away, open it again when it is shown.

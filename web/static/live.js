@@ -76,7 +76,8 @@ export function applyUpdate(c) {
   if (mailAsked.delete(c.id)) loadMail();
   const prev = state.configs.get(c.id);
   if (prev && new Date(prev.updatedAt) > new Date(c.updatedAt)) return; // stale
-  if (prev && prev.updatedAt === c.updatedAt && prev.etag === c.etag && prev.progress === c.progress) return; // nothing new
+  if (prev && prev.updatedAt === c.updatedAt && prev.etag === c.etag && prev.progress === c.progress &&
+    JSON.stringify(prev.queue) === JSON.stringify(c.queue)) return; // nothing new
   // A push carries no place in the queue: the last one read stands.
   if (!c.queue && prev && prev.queue && c.status === "queued" && prev.version === c.version) c = { ...c, queue: prev.queue };
   upsert(c);
