@@ -152,6 +152,10 @@ type Configuration struct {
 	// MailRequests counts the owner's requests to be sent the current
 	// result again (RequestMail); the notifier mails once per request.
 	MailRequests int64
+	// ShareGen is the generation of the configuration's read-only links
+	// (the share link, the e-mails' links): revoking them counts it up, and
+	// a link of another generation opens nothing.
+	ShareGen int64
 
 	// RenderedHash is the params hash of the image shown, which may be of
 	// older parameters (outdated) while a new one renders.
@@ -458,6 +462,13 @@ func (c *Configuration) RequestMail(now time.Time) error {
 	c.MailRequests++
 	c.NotifyError, c.Change, c.UpdatedAt = "", ChangeEdit, now
 	return nil
+}
+
+// RevokeLinks ends every read-only link to the configuration made so far
+// (shared, or in e-mails): the next generation's link replaces them.
+func (c *Configuration) RevokeLinks(now time.Time) {
+	c.ShareGen++
+	c.Change, c.UpdatedAt = ChangeEdit, now
 }
 
 // Heal queues a done configuration whose image was lost (deleted,

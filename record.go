@@ -29,6 +29,7 @@ type record struct {
 	Error        string          `json:"error,omitempty"`
 	NotifyError  string          `json:"notifyError,omitempty"`
 	MailRequests int64           `json:"mailRequests,omitempty"`
+	ShareGen     int64           `json:"shareGen,omitempty"`
 	RenderedHash string          `json:"renderedHash,omitempty"`
 	Stats        *Stats          `json:"stats,omitempty"`
 	QueuedAt     time.Time       `json:"queuedAt,omitzero"`

@@ -309,6 +309,32 @@ func (s *Service) Delete(ctx context.Context, owner, id, ifMatch string) error {
 	return s.Store.DeleteConfiguration(ctx, id)
 }
 
+// RevokeLinks ends owner's read-only links to configuration id (the share
+// link, the e-mails' links); the next generation's link replaces them.
+func (s *Service) RevokeLinks(ctx context.Context, caller Caller, id string) (*Configuration, error) {
+	if _, err := s.Get(ctx, caller.Owner, id); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, caller); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateConfiguration(ctx, id, func(c *Configuration) error { c.RevokeLinks(s.now()); return nil })
+}
+
+// Shared returns the configuration a read-only link names, if the link is
+// of its current generation: whoever follows it sees the result, never
+// the owner.
+func (s *Service) Shared(ctx context.Context, id string, gen int64) (*Configuration, error) {
+	c, err := s.Store.Configuration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.ShareGen != gen {
+		return nil, Errorf(ENOTFOUND, "this link was revoked by its owner")
+	}
+	return c, nil
+}
+
 // Rerender queues owner's failed or cancelled configuration again, or
 // re-sends the job of one left queued by a failed enqueue.
 func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Configuration, error) {

@@ -268,3 +268,48 @@ func TestBrowserOperationsPage(t *testing.T) {
 		t.Errorf("the chart's scale is %q, want its top count and its start time", y)
 	}
 }
+
+// TestBrowserSharesAResult: the owner downloads the image and shares a
+// read-only link; another browser (another device, no session) opens it
+// and sees the result, its parameters and a download, nothing to edit;
+// once the owner revokes the links, it opens nothing.
+func TestBrowserSharesAResult(t *testing.T) {
+	owner := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1")
+	onEveryPage(t, owner, `window.confirm = () => true;`)
+	createInForm(t, owner, s.URL, "to share", "256")
+	if href := eval[string](t, owner, `document.getElementById("download").getAttribute("href") + " " + document.getElementById("download").download`); !strings.Contains(href, "/image?h=") || !strings.HasSuffix(href, "to share.png") {
+		t.Errorf("the download link is %q", href)
+	}
+	within(t, owner, 10*time.Second, "share",
+		chromedp.Click(chromedp.ID("share")),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("share-url").hidden && document.getElementById("share-url").value.includes("/s/")`),
+	)
+	link := eval[string](t, owner, `document.getElementById("share-url").value`)
+	phone := browser(t)
+	within(t, phone, 20*time.Second, "another device opens the link",
+		chromedp.Navigate(link),
+		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "to share" &&
+			document.getElementById("share-image").complete && document.getElementById("share-image").naturalWidth === 256`),
+	)
+	shot(t, phone, dir, "share-opened")
+	if got := eval[string](t, phone, `document.getElementById("share-params").textContent`); !strings.Contains(got, "depth256") || !strings.Contains(got, "colormap") {
+		t.Errorf("the shared page's parameters: %q", got)
+	}
+	if n := eval[int](t, phone, `document.querySelectorAll("input, select, form").length`); n != 0 {
+		t.Errorf("the shared page has %d inputs: it is read-only", n)
+	}
+	if got := eval[string](t, phone, `document.querySelector("#share-downloads a")?.getAttribute("href") || ""`); !strings.Contains(got, "/api/shared/") {
+		t.Errorf("the shared page's download: %q", got)
+	}
+	within(t, owner, 10*time.Second, "the owner revokes",
+		chromedp.Click(chromedp.ID("revoke")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("share-url").value !== "`+link+`"`),
+	)
+	within(t, phone, 20*time.Second, "the revoked link opens nothing",
+		chromedp.Reload(),
+		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "This link opens nothing" &&
+			document.getElementById("share-kind").textContent.includes("revoked")`),
+	)
+}

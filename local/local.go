@@ -187,6 +187,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	reg, rec := prom.New(), newRecent()
 	metrics := tee{reg, rec}
 	limiter := &memlimit.Limiter{}
+	sessions := &web.Sessions{Key: key}
 	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Tiles: db, Addresses: db, Metrics: metrics,
 		Quotas: cfg.Quotas, Limiter: limiter, Kinds: cfg.Kinds}
 	s := &System{
@@ -195,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Worker: &worker.Worker{Service: svc, Leases: db, Images: images, Requeue: db, Logger: log, Metrics: metrics,
 			Workers: max(1, cfg.Goroutines/cfg.Jobs), MaxReceives: cfg.MaxReceives,
 			Timeout: cfg.RenderTimeout},
-		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Metrics: metrics, Kinds: cfg.Kinds,
+		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Link: web.LinkSigner{Key: key}.Path, Metrics: metrics, Kinds: cfg.Kinds,
 			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
 	}
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
@@ -209,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	api := web.NewServer(web.Deps{
 		Service: svc, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
-		Sessions: &web.Sessions{Key: key},
+		Sessions: sessions,
 		Live:     h.Serve,
 		Health:   s.health,
 

@@ -165,6 +165,20 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("POST", conf(v.ID)+"/email", nil)    // deleted: not found
 	c.Do("GET", "/api/configurations?limit=1", nil)
 	c.Do("GET", "/api/mail", nil)
+	// A read-only link, and what it opens.
+	kept := c.Await(c.Create(map[string]any{"name": "shared", "params": small(0.31, 0.1)}).ID, 10*time.Second, "done", testutil.Done)
+	var shared struct{ URL string }
+	c.Do("GET", conf(kept.ID)+"/link", nil).JSON(t, &shared)
+	linkToken := strings.TrimPrefix(shared.URL, "/s/")
+	c.Do("GET", shared.URL, nil)
+	var sv struct{ ImageURL string }
+	c.Do("GET", "/api/shared/"+linkToken, nil).JSON(t, &sv)
+	c.Do("GET", sv.ImageURL, nil)
+	c.Do("GET", "/api/shared/"+linkToken+"/artifacts/weights.json", nil) // a Julia set has none: 404
+	c.Do("GET", "/api/shared/forged-token", nil)
+	c.Do("GET", "/api/shared/forged-token/image", nil)
+	c.Do("DELETE", conf(kept.ID)+"/link", nil)
+	c.Do("GET", conf(v.ID)+"/link", nil) // deleted: not found
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops.DeadLetters) == 0 && time.Now().Before(deadline) {

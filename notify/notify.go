@@ -114,6 +114,11 @@ type Notifier struct {
 	Logger *slog.Logger
 	// BaseURL is where the page is, for links in e-mails.
 	BaseURL string
+	// Link, if set, is the path of a configuration's read-only link
+	// (web.Sessions.LinkPath), which the e-mail links to so that it opens
+	// on any device; else the e-mail links to the page, which opens the
+	// configuration only in the browser holding the owner's session.
+	Link func(*longrun.Configuration) string
 	// Kinds describe what configurations compute, for the e-mails' words;
 	// a kind not in it is named by its name only.
 	Kinds longrun.Kinds
@@ -284,7 +289,7 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 	if err != nil {
 		return err
 	}
-	m := message(c, n.BaseURL, n.Kinds)
+	m := message(c, n.BaseURL, n.link(c), n.Kinds)
 	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + cmp.Or(a.UnsubscribeToken, a.Token)
 	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
@@ -409,8 +414,16 @@ func (n *Notifier) capped(ctx context.Context, m Mail) (string, error) {
 	return "", nil
 }
 
-func message(c *longrun.Configuration, base string, kinds longrun.Kinds) Mail {
-	link := strings.TrimSuffix(base, "/") + "/#" + c.ID
+// link is the path an e-mail about c links to.
+func (n *Notifier) link(c *longrun.Configuration) string {
+	if n.Link != nil {
+		return n.Link(c)
+	}
+	return "/#" + c.ID
+}
+
+func message(c *longrun.Configuration, base, path string, kinds longrun.Kinds) Mail {
+	link := strings.TrimSuffix(base, "/") + path
 	m := Mail{Owner: c.Owner, ConfigurationID: c.ID, Version: c.Version, To: c.NotifyEmail}
 	what, desc := c.KindName(), ""
 	if k, ok := kinds[c.KindName()]; ok {

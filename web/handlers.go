@@ -150,6 +150,12 @@ func (s *server) image(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.imageOf(w, r, c)
+}
+
+// imageOf answers with c's image: the current one, an earlier version's
+// (?h= names it), or the thumbnail of either (?thumb=1).
+func (s *server) imageOf(w http.ResponseWriter, r *http.Request, c *longrun.Configuration) {
 	h := r.URL.Query().Get("h")
 	if e, ok := c.EarlierImage(h); ok && !strings.HasPrefix(c.RenderedHash, h) {
 		if !s.thumbnail(w, r, e.Hash) {
@@ -196,6 +202,11 @@ func (s *server) artifact(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.artifactOf(w, r, c)
+}
+
+// artifactOf answers with the file of c's result the path names.
+func (s *server) artifactOf(w http.ResponseWriter, r *http.Request, c *longrun.Configuration) {
 	name := r.PathValue("name")
 	if c.RenderedHash == "" || c.Stats == nil || !slices.Contains(c.Stats.Artifacts, name) {
 		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "the configuration's result has no %q", name))

@@ -167,12 +167,13 @@ func (s *server) withSession(next http.Handler) http.Handler {
 
 // ownerless are the routes that need no owner: a request without a
 // session gets none there (no cookie is issued), so the page, its assets,
-// health checks and the e-mail links cost no session.
+// health checks, the e-mail links and read-only links (/api/shared/…) cost
+// no session.
 var ownerless = map[string]bool{"/api/health": true, "/api/meta": true, "/api/openapi.json": true,
 	"/api/email/confirm": true, "/api/email/unsubscribe": true}
 
 func needsOwner(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") && !ownerless[r.URL.Path]
+	return strings.HasPrefix(r.URL.Path, "/api/") && !ownerless[r.URL.Path] && !strings.HasPrefix(r.URL.Path, "/api/shared/")
 }
 
 // addr is the client's address, for rate limits.

@@ -136,6 +136,7 @@ func (s *Sessions) verify(payload, sig string) bool {
 const (
 	purposeSession = "s"
 	purposePush    = "p"
+	purposeShare   = "r" // a read-only link
 )
 
 // Token returns a signed session token naming owner, valid for ttl: the
@@ -151,6 +152,47 @@ func (s *Sessions) PushToken(owner string) string { return s.token(purposePush, 
 func (s *Sessions) token(purpose, owner string, ttl time.Duration) string {
 	payload := purpose + "." + owner + "." + strconv.FormatInt(s.now().Add(ttl).Unix(), 10)
 	return payload + "." + s.sign(payload)
+}
+
+// LinkToken returns the signed token of a read-only link to configuration
+// id at link generation gen (longrun.Configuration.ShareGen): it does not
+// expire; revoking the generation ends it.
+func (s *Sessions) LinkToken(id string, gen int64) string {
+	key, _ := s.keys(false)
+	return linkToken(key, id, gen)
+}
+
+func linkToken(key []byte, id string, gen int64) string {
+	payload := purposeShare + "." + id + "." + strconv.FormatInt(gen, 10)
+	return payload + "." + signWith(key, payload)
+}
+
+// A LinkSigner signs read-only links with a key of the sessions' (as
+// Sessions.LinkToken does), for a process that makes links and verifies
+// nothing: the notifier, for its e-mails.
+type LinkSigner struct{ Key []byte }
+
+// Path is the path of configuration c's read-only link.
+func (l LinkSigner) Path(c *longrun.Configuration) string {
+	return "/s/" + linkToken(l.Key, c.ID, c.ShareGen)
+}
+
+// Link returns the configuration and generation a read-only link's token
+// names, or false if it is forged, malformed or another kind of token.
+func (s *Sessions) Link(token string) (id string, gen int64, ok bool) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 || !s.verify(token[:i], token[i+1:]) {
+		return "", 0, false
+	}
+	parts := strings.Split(token[:i], ".")
+	if len(parts) != 3 || parts[0] != purposeShare || !longrun.ValidID(parts[1]) {
+		return "", 0, false
+	}
+	gen, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || gen < 0 {
+		return "", 0, false
+	}
+	return parts[1], gen, true
 }
 
 // Owner returns the owner a session token names, or "" if it is forged,

@@ -511,3 +511,34 @@ func TestTextIsSentCompressed(t *testing.T) {
 		t.Errorf("a client that accepts no gzip got %q", res.Header.Get("Content-Encoding"))
 	}
 }
+
+// TestReadOnlyLinkTokensAreTheirOwnKind: a link token names its
+// configuration and generation under the sessions' key, the notifier's
+// signer makes the same token, and neither a forged one, nor a session or
+// push token, is taken for a link, nor a link token for a session.
+func TestReadOnlyLinkTokensAreTheirOwnKind(t *testing.T) {
+	s := &web.Sessions{Key: []byte("0123456789abcdef0123456789abcdef")}
+	id := longrun.NewID()
+	tok := s.LinkToken(id, 3)
+	if got, gen, ok := s.Link(tok); !ok || got != id || gen != 3 {
+		t.Fatalf("Link(%q) = %q %d %v", tok, got, gen, ok)
+	}
+	if path := (web.LinkSigner{Key: s.Key}).Path(&longrun.Configuration{ID: id, ShareGen: 3}); path != "/s/"+tok {
+		t.Errorf("the notifier's link %s, the server's /s/%s: want the same", path, tok)
+	}
+	other := &web.Sessions{Key: []byte("another key, another deployment.")}
+	for what, bad := range map[string]string{
+		"forged":          tok[:len(tok)-1] + "A",
+		"another key's":   other.LinkToken(id, 3),
+		"a session token": s.Token(id, time.Hour),
+		"a push token":    s.PushToken(id),
+		"unsigned":        "r." + id + ".3",
+	} {
+		if _, _, ok := s.Link(bad); ok {
+			t.Errorf("%s token taken for a link", what)
+		}
+	}
+	if o := s.Owner(tok); o != "" {
+		t.Errorf("a link token taken for a session of %q", o)
+	}
+}

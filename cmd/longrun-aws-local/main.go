@@ -110,10 +110,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		juliaset.Name:   juliaset.New(juliaset.Bounds{}),
 		classifier.Name: classifier.New(),
 	}
+	sessions := &web.Sessions{Key: key}
 	srv := web.NewServer(web.Deps{
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics, Limiter: store, Addresses: store, Kinds: kinds,
 			Queue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}},
-		Images: images, Sessions: &web.Sessions{Key: key},
+		Images: images, Sessions: sessions,
 		Logger: log, Metrics: metrics, Live: h.Serve, MailInbox: *inbox,
 	})
 	ln, err := net.Listen("tcp", *addr)
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Requeue: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}, Images: images,
 		Logger: log, Metrics: metrics, MaxReceives: 5}
 	n := &notify.Notifier{Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: "longrun@example.com"},
-		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url, Kinds: kinds,
+		Push: h, Sent: store, Logger: log, Metrics: metrics, BaseURL: url, Link: web.LinkSigner{Key: key}.Path, Kinds: kinds,
 		Addresses: store, Limiter: store, Failures: &longrun.Service{Store: store, Results: store},
 		Retry: &sqsqueue.Queue{Client: sqsClient, URL: *retries.QueueUrl}, Outbox: &sqsqueue.Queue{Client: sqsClient, URL: queueURL}}
 

@@ -24,6 +24,7 @@ import (
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/web"
 )
 
 func main() { lambda.Start(awsenv.Main("notify", newNotifier).handle) }
@@ -75,6 +76,13 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 	db := dynamodb.NewFromConfig(cfg)
 	store := awsenv.Store(e, db)
 	endpoint := e.Required("WEBSOCKET_ENDPOINT") // https://{api}.execute-api.{region}.amazonaws.com/{stage}
+	// The e-mails link to a read-only link, signed with the sessions' key
+	// (the current one: the API still verifies it after one rotation).
+	key, _, _, err := awsenv.SessionKeys(ctx, e, cfg)
+	if err != nil {
+		return handler{}, err
+	}
+	links := web.LinkSigner{Key: key}
 	n := &notify.Notifier{
 		Mail: &sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: e.Required("SENDER_EMAIL"),
 			ConfigurationSet: getenv("SES_CONFIGURATION_SET")},
@@ -90,6 +98,7 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		Logger:  awsenv.Logger(),
 		Metrics: awsenv.Metrics("notify"),
 		BaseURL: e.Required("BASE_URL"),
+		Link:    links.Path,
 		Kinds:   kinds(e),
 	}
 	return handler{n}, e.Err()

@@ -84,6 +84,10 @@ function showSelected() {
     img.removeAttribute("src");
   }
   $("outdated").hidden = !(c && c.outdated && !place);
+  // Download and share what is shown: the current result, not a place.
+  $("share-box").hidden = !(c && c.imageUrl && !place);
+  if (c && c.imageUrl) { $("download").href = c.imageUrl; $("download").download = `${c.name}.png`; }
+  if (!c || c.id !== shownLinkFor) { $("share-url").hidden = true; $("revoke").hidden = true; }
   $("reset-view").hidden = !(c && c.kind === "julia" && (c.params.zoom !== 1 || c.params.center.re !== 0 || c.params.center.im !== 0));
   $("placeholder").hidden = !!(c && shownUrl);
   $("placeholder").textContent = c ? "No image yet: it appears here when rendered." : "Save a configuration to render it.";
@@ -184,6 +188,28 @@ function removeConfig(id) {
   renderList();
 }
 
+// shownLinkFor is the configuration whose read-only link is shown.
+let shownLinkFor = null;
+
+// share shows (and copies) the open configuration's read-only link, or,
+// revoke, ends its links and shows the new one.
+async function share(revoke) {
+  const c = current();
+  if (!c) return;
+  if (revoke && !confirm("End every read-only link to this result made so far, those in e-mails too?")) return;
+  const { res, data } = await api(revoke ? "DELETE" : "GET", `${configurationPath(c.id)}/link`);
+  if (!res.ok) return toast(errorText(data, "Could not make a link"), "bad");
+  const url = new URL(data.url, location.href).href;
+  shownLinkFor = c.id;
+  Object.assign($("share-url"), { value: url, hidden: false });
+  $("revoke").hidden = false;
+  $("share-url").select();
+  let copied = false;
+  try { await navigator.clipboard.writeText(url); copied = true; } catch (_) { /* not allowed here: the link is shown */ }
+  toast(revoke ? "The earlier links open nothing now; this is the new one." :
+    copied ? "Link copied: it opens this result, read-only, on any device." : "The link is below: it opens this result, read-only, on any device.", "info");
+}
+
 // refreshPending reads the open configuration again while its address
 // waits for confirmation.
 async function refreshPending() {
@@ -205,6 +231,8 @@ function wire() {
   $("send-result").addEventListener("click", sendResult);
   $("delete").addEventListener("click", del);
   $("mail-refresh").addEventListener("click", loadMail);
+  $("share").addEventListener("click", () => share(false));
+  $("revoke").addEventListener("click", () => share(true));
   // An address confirmed in another tab (its page says so on a broadcast
   // channel) or elsewhere (seen when this tab is looked at again): the
   // open configuration's "Confirmation pending" goes.
