@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -312,4 +313,68 @@ func TestBrowserSharesAResult(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "This link opens nothing" &&
 			document.getElementById("share-kind").textContent.includes("revoked")`),
 	)
+}
+
+// axeScript is axe-core, pinned beside Lighthouse (e2e/lighthouse).
+const axeScript = "lighthouse/node_modules/axe-core/axe.min.js"
+
+// axeViolations runs axe-core on the page as it stands and returns its
+// violations, each as its rule and the elements it found.
+func axeViolations(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	src, err := os.ReadFile(axeScript)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("axe-core is not installed (make deps installs it): %v", err)
+		}
+		t.Skipf("axe-core is not installed (make deps installs it): %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](string(src))); err != nil {
+		t.Fatalf("load axe-core: %v", err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
+		r.violations.map(v => v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ")).join(", ")))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe: %v", err)
+	}
+	return out
+}
+
+// TestBrowserHasNoAccessibilityViolations: axe-core finds nothing on the
+// page empty, with a tiled render under way, and with it finished, nor on
+// a read-only link's page.
+func TestBrowserHasNoAccessibilityViolations(t *testing.T) {
+	ctx := browser(t)
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--tile-above", "65536", "--tile-size", "256")
+	within(t, ctx, 20*time.Second, "the empty page",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+	)
+	check := func(state string) {
+		t.Helper()
+		if v := axeViolations(t, ctx); len(v) > 0 {
+			t.Errorf("axe, %s: %d violations:\n%s", state, len(v), strings.Join(v, "\n"))
+		}
+	}
+	check("empty")
+	within(t, ctx, 30*time.Second, "a tiled render under way",
+		setValue("name", "audited poster"), setValue("width", "2048"), setValue("height", "2048"), setValue("depth", "2000"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("mosaic")),
+	)
+	check("rendering")
+	within(t, ctx, 60*time.Second, "finished",
+		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent === "done" && !document.getElementById("image").hidden`),
+	)
+	check("finished")
+	within(t, ctx, 10*time.Second, "its read-only link",
+		chromedp.Click(chromedp.ID("share")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("share-url").value.includes("/s/")`),
+	)
+	link := eval[string](t, ctx, `document.getElementById("share-url").value`)
+	within(t, ctx, 20*time.Second, "the read-only link's page",
+		chromedp.Navigate(link),
+		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "audited poster" && document.getElementById("share-image").complete`),
+	)
+	check("a read-only link's page")
 }
