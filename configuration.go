@@ -512,6 +512,11 @@ func ArtifactKey(h, name string) string { return h + "." + name }
 // kind makes one: kept and freed with its image.
 func ThumbnailKey(h string) string { return ArtifactKey(h, "thumb.png") }
 
+// PreviewKey is the image store's key of a preview of params hash h's
+// result, made before its parts are computed: what the page shows while
+// they fill in. Freed with its image.
+func PreviewKey(h string) string { return ArtifactKey(h, "preview.png") }
+
 // ThumbnailSide is the longest side of a thumbnail: a list's 48 and a
 // version strip's 56 CSS pixels, on a screen of two device pixels to one.
 const ThumbnailSide = 128

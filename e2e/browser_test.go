@@ -539,6 +539,14 @@ func TestBrowserShowsTilesFillingIn(t *testing.T) {
 			/ of 256 tiles/.test(document.querySelector("#progress .label").textContent) &&
 			!/ 0 of 256 tiles/.test(document.querySelector("#progress .label").textContent)`),
 	)
+	// The mosaic is the picture coming, not squares of two colours: the
+	// preview drawn under the tiles to come, with many colours.
+	within(t, ctx, 20*time.Second, "the preview under the tiles",
+		chromedp.Poll[chromedp.Void](`(() => { const c = document.getElementById("mosaic");
+			if (c.hidden) return true; // finished already
+			const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, seen = new Set();
+			for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + "," + d[i + 1] + "," + d[i + 2]);
+			return seen.size > 40; })()`))
 	shot(t, ctx, dir, "12-tiles")
 	label := eval[string](t, ctx, `document.querySelector("#progress .label").textContent`)
 	within(t, ctx, 60*time.Second, "the image, once every tile is done",

@@ -326,7 +326,7 @@ func (s *System) freeImages(ctx context.Context, period time.Duration) {
 		for _, h := range hashes {
 			// The result first: a create that finds it meanwhile renders again
 			// instead of pointing at an image about to go.
-			keys := []string{longrun.ImageKey(h), longrun.ThumbnailKey(h)}
+			keys := []string{longrun.ImageKey(h), longrun.ThumbnailKey(h), longrun.PreviewKey(h)}
 			if r, err := s.DB.Result(ctx, h); err == nil && r != nil {
 				for _, name := range r.Stats.Artifacts {
 					keys = append(keys, longrun.ArtifactKey(h, name))

@@ -62,3 +62,25 @@ func TestListsGetThumbnailsNotImages(t *testing.T) {
 		t.Errorf("the earlier version's thumbnail: %d, %d bytes; want v1's", res.Status, len(res.Body))
 	}
 }
+
+// TestATiledRenderHasAPreviewFirst: a view cut into tiles gets, before its
+// tiles, its view at thumbnail size (the same framing), which the page
+// shows while they fill in; a view too small for one gets none.
+func TestATiledRenderHasAPreviewFirst(t *testing.T) {
+	_, url := start(t, nil, func(c *local.Config) { juliaKind(c).TileAbove, juliaKind(c).TileSize = 1000, 256 })
+	c := testutil.NewClient(t, url)
+	v := c.Await(c.Create(map[string]any{"name": "poster", "params": testutil.Params(-0.7, 0.27015, "width", 1024, "height", 768, "depth", 100)}).ID,
+		30*time.Second, "done", testutil.Done)
+	res := c.Do("GET", "/api/configurations/"+v.ID+"/preview", nil)
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("the tiled render's preview: %d %s", res.Status, res.Body)
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(res.Body)); err != nil || cfg.Width != 128 || cfg.Height != 96 {
+		t.Errorf("the preview of a 1024×768 view: %+v %v, want 128×96", cfg, err)
+	}
+	small := c.Await(c.Create(map[string]any{"name": "small", "params": testutil.Params(-0.7, 0.27015, "width", 300, "height", 200, "depth", 100)}).ID,
+		30*time.Second, "done", testutil.Done)
+	if res := c.Do("GET", "/api/configurations/"+small.ID+"/preview", nil); res.Status != http.StatusNotFound {
+		t.Errorf("a small tiled view's preview: %d, want 404 (none made)", res.Status)
+	}
+}

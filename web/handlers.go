@@ -194,6 +194,31 @@ func (s *server) imageOf(w http.ResponseWriter, r *http.Request, c *longrun.Conf
 	s.sendImage(w, r, f, c.RenderedHash, h != "" && strings.HasPrefix(c.RenderedHash, h))
 }
 
+// preview answers with the low-resolution preview of the current
+// version's computation, made before its parts (a tiled render's), where
+// its kind made one: what the page shows while the parts fill in.
+func (s *server) preview(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Service.Get(r.Context(), Owner(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	key := longrun.PreviewKey(c.ParamsHash)
+	if u, ok := s.Images.(imageURLer); ok {
+		s.redirectToImage(w, r, u, key) // (S3 answers 404 for none)
+		return
+	}
+	f, err := s.Images.OpenImage(r.Context(), key)
+	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+		err = longrun.Errorf(longrun.ENOTFOUND, "this version has no preview")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.sendImage(w, r, f, c.ParamsHash, false)
+}
+
 // artifact answers with one of the result's files beside its image (a
 // model's weights), as a download.
 func (s *server) artifact(w http.ResponseWriter, r *http.Request) {

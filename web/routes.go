@@ -39,6 +39,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /api/configurations/{id}/email", s.sendResult)
 	mux.HandleFunc("GET /api/configurations/{id}/image", s.image)
 	mux.HandleFunc("GET /api/configurations/{id}/artifacts/{name}", s.artifact)
+	mux.HandleFunc("GET /api/configurations/{id}/preview", s.preview)
 	mux.HandleFunc("GET /api/mail", s.mail)
 	mux.HandleFunc("GET /api/email/confirm", s.confirmForm)
 	mux.HandleFunc("POST /api/email/confirm", s.confirmEmail)

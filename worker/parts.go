@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -42,6 +43,28 @@ func (w *Worker) plan(run Runner, spec longrun.Spec) *Plan {
 		return nil
 	}
 	return p
+}
+
+// preview keeps the runner's preview of a computation about to be cut into
+// parts (longrun.PreviewKey), if it makes one; one lost costs the page its
+// preview, never the computation.
+func (w *Worker) preview(ctx context.Context, job longrun.Job, c *longrun.Configuration, spec longrun.Spec, run Runner, plan *Plan, log *slog.Logger) {
+	p, ok := run.(Previewer)
+	if !ok {
+		return
+	}
+	var buf bytes.Buffer
+	t := w.task(c, spec, log)
+	t.Parts, t.Size = plan.Parts, plan.Size
+	if err := p.Preview(ctx, t, &buf); err != nil {
+		if !errors.Is(err, ErrNoPreview) {
+			log.WarnContext(ctx, "job: no preview", "err", err)
+		}
+		return
+	}
+	if err := w.Images.PutImage(ctx, longrun.PreviewKey(job.Hash), buf.Bytes()); err != nil {
+		log.WarnContext(ctx, "job: could not keep the preview", "err", err)
+	}
 }
 
 // planParts begins a computation in parts: the version is marked

@@ -44,6 +44,19 @@ type Runner interface {
 	Assemble(ctx context.Context, t *Task) (*Output, error)
 }
 
+// A Previewer is a Runner that makes, cheaply, a low-resolution preview of
+// a computation it cuts into parts (Julia: the view at thumbnail size,
+// about a hundred-thousandth of a poster's work): the page shows it while
+// the parts fill in. It writes a PNG at most longrun.ThumbnailSide
+// pixels a side.
+type Previewer interface {
+	Preview(ctx context.Context, t *Task, w io.Writer) error
+}
+
+// ErrNoPreview is a Previewer's answer for a spec that needs no preview
+// (small, or its parts kept already).
+var ErrNoPreview = errors.New("no preview needed")
+
 // A Plan is how a spec's computation is cut into parts.
 type Plan struct {
 	Parts int

@@ -181,6 +181,7 @@ func (w *Worker) process(ctx context.Context, job longrun.Job, log *slog.Logger)
 		return err
 	}
 	if plan := w.plan(run, spec); plan != nil {
+		w.preview(ctx, job, c, spec, run, plan, log)
 		return w.planParts(ctx, job, plan, log)
 	}
 	// One computation per lease: Julia's parameters that differ only in

@@ -163,6 +163,41 @@ func (k *Kind) Assemble(ctx context.Context, t *worker.Task) (*worker.Output, er
 	return &worker.Output{Image: write, Thumbnail: th.Encode, Stats: longrun.Stats{Pixels: p.Width * p.Height}}, nil
 }
 
+// previewWork is the most work a preview may cost: a part's.
+const previewWork = 1_000_000_000
+
+// errNoPreview says a view needs no preview.
+var errNoPreview = worker.ErrNoPreview
+
+// Preview renders the view at thumbnail size (at most 128 pixels a side,
+// the same framing), before a tiled render's tiles: about a
+// hundred-thousandth of a poster's work. A view under four times that
+// side gets none (its tiles come nearly as soon), nor one whose first
+// tile is kept (another colormap of a view rendered before: it assembles
+// at once), nor one so deep that even the preview would cost a part.
+func (k *Kind) Preview(ctx context.Context, t *worker.Task, w io.Writer) error {
+	sp := t.Spec.(Params)
+	p := sp.Julia()
+	if max(p.Width, p.Height) < 4*longrun.ThumbnailSide {
+		return errNoPreview
+	}
+	if tiles := p.Tiles(t.Size, t.Size); len(tiles) > 0 {
+		if _, _, ok := k.kept(ctx, t, TileKey(sp.CountsHash(), t.Size, 0), tiles[0].Rect.Dx(), tiles[0].Rect.Dy(), p.Depth); ok {
+			return errNoPreview
+		}
+	}
+	scale := float64(longrun.ThumbnailSide) / float64(max(p.Width, p.Height))
+	p.Width, p.Height = max(1, int(float64(p.Width)*scale+0.5)), max(1, int(float64(p.Height)*scale+0.5))
+	if int64(p.Width)*int64(p.Height)*int64(p.Depth) > previewWork {
+		return errNoPreview
+	}
+	cs, _, err := k.compute()(ctx, p, image.Rect(0, 0, p.Width, p.Height), julia.Options{Workers: t.Workers})
+	if err != nil {
+		return err
+	}
+	return julia.Encode(w, cs.Image(p.Colormap))
+}
+
 // refused marks the renderer's refusal of parameters permanent.
 func refused(err error) error {
 	var pe *julia.ParamError

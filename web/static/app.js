@@ -131,8 +131,28 @@ function eta(c) {
   return left < 90 ? ` · about ${Math.round(left)} s left` : ` · about ${Math.round(left / 60)} min left`;
 }
 
-// showMosaic draws a tiled render's tiles, done or not, where its image
-// will be: the mosaic fills in as tiles finish.
+// previews are the loaded previews of tiled renders, by URL: the view at
+// thumbnail size, rendered before its tiles.
+const previews = new Map();
+
+// previewOf is c's preview once loaded, else null (and it is asked for:
+// the mosaic is drawn again when it lands).
+function previewOf(c) {
+  const url = `${configurationPath(c.id)}/preview?v=${c.version}`;
+  let p = previews.get(url);
+  if (!p) {
+    p = Object.assign(new Image(), { decoding: "async" });
+    p.onload = () => { if (current() && current().id === c.id) showSelected(); };
+    p.src = url;
+    previews.set(url, p);
+  }
+  return p.complete && p.naturalWidth > 0 ? p : null;
+}
+
+// showMosaic draws a tiled render where its image will be: its preview
+// (the view at low resolution, rendered first), each tile still to come
+// dimmed, so the picture sharpens into place as tiles finish; without a
+// preview, a square per tile.
 function showMosaic(c) {
   const canvas = $("mosaic");
   canvas.hidden = !(c && c.tiles);
@@ -144,10 +164,19 @@ function showMosaic(c) {
   const cols = Math.ceil(w / size), rows = Math.ceil(h / size), scale = Math.min(1, 480 / Math.max(w, h));
   Object.assign(canvas, { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) });
   const g = canvas.getContext("2d"), bits = Uint8Array.from(atob(c.tiles.map), (ch) => ch.charCodeAt(0));
+  const preview = previewOf(c);
   g.fillStyle = "#1a1f2b"; g.fillRect(0, 0, canvas.width, canvas.height);
+  if (preview) {
+    g.imageSmoothingQuality = "high";
+    g.drawImage(preview, 0, 0, canvas.width, canvas.height);
+  }
   for (let i = 0; i < c.tiles.total; i++) {
-    const x = (i % cols) * size * scale, y = Math.floor(i / cols) * size * scale;
-    g.fillStyle = bits[i >> 3] & (1 << (i & 7)) ? "#6d4cf0" : "#232838";
+    const x = (i % cols) * size * scale, y = Math.floor(i / cols) * size * scale, done = bits[i >> 3] & (1 << (i & 7));
+    if (preview) {
+      if (!done) { g.fillStyle = "rgba(11, 13, 18, 0.6)"; g.fillRect(x, y, size * scale, size * scale); }
+      continue;
+    }
+    g.fillStyle = done ? "#6d4cf0" : "#232838";
     g.fillRect(x + 1, y + 1, Math.max(1, size * scale - 2), Math.max(1, size * scale - 2));
   }
   canvas.setAttribute("aria-label", `${c.tiles.done} of ${c.tiles.total} tiles rendered (${cols} × ${rows})`);
