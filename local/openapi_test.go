@@ -178,7 +178,7 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("GET", "/api/shared/forged-token", nil)
 	c.Do("GET", "/api/shared/forged-token/image", nil)
 	c.Do("DELETE", conf(kept.ID)+"/link", nil)
-	c.Do("GET", conf(v.ID)+"/link", nil)         // deleted: not found
+	c.Do("GET", conf(v.ID)+"/link", nil)       // deleted: not found
 	c.Do("GET", conf(kept.ID)+"/preview", nil) // too small for one: not found
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
