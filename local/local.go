@@ -326,12 +326,14 @@ func (s *System) freeImages(ctx context.Context, period time.Duration) {
 		for _, h := range hashes {
 			// The result first: a create that finds it meanwhile renders again
 			// instead of pointing at an image about to go.
-			keys := []string{longrun.ImageKey(h), longrun.ThumbnailKey(h), longrun.PreviewKey(h)}
+			// The image last: while it is there, so is what goes with it.
+			keys := []string{longrun.ThumbnailKey(h), longrun.PreviewKey(h)}
 			if r, err := s.DB.Result(ctx, h); err == nil && r != nil {
 				for _, name := range r.Stats.Artifacts {
 					keys = append(keys, longrun.ArtifactKey(h, name))
 				}
 			}
+			keys = append(keys, longrun.ImageKey(h))
 			if err := s.DB.DeleteResult(ctx, h); err != nil {
 				s.logger.Warn("images: could not forget a result", "hash", h, "err", err)
 				continue
