@@ -7,7 +7,7 @@
 // own on the page to be configured.
 
 // words turns a property's name into a label: "learningRate" → "learning rate".
-const words = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+export const words = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 
 export const inputId = (path) => "p-" + path.join("-");
 
@@ -93,7 +93,7 @@ export function schemaForm(box, schema) {
 // a number when it reads as one, and otherwise the text itself, so the
 // server names the field it breaks rather than the page saving a default
 // in its place.
-function readValue(p, text) {
+export function readValue(p, text) {
   const v = text.trim();
   if (v === "") return undefined;
   if (p.enum) return v;
