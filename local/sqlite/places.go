@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/longrun/longrun"
@@ -20,133 +21,174 @@ const paceWindow = time.Minute
 // work of the jobs finished over the last minute, a second: what was
 // handed out says nothing of how fast it goes.
 func (db *DB) Places(ctx context.Context) (map[longrun.JobRef]longrun.Place, float64, error) {
-	now := db.now()
-	type job struct {
-		id          int64
-		client, grp string
-		work        int64
-		ref         longrun.JobRef
+	served, err := db.served(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
-	type owner struct {
-		key    string
-		served int64
-		busy   int
-		jobs   []job
+	clients, err := db.waiting(ctx, served)
+	if err != nil {
+		return nil, 0, err
 	}
-	type client struct {
-		served int64
-		busy   int
-		owners []*owner
+	return foresee(clients), db.pace(), nil
+}
+
+// A share is a client's or an owner's part of the workers, as Receive
+// weighs it: the work handed out to it, then its jobs in flight, then its
+// oldest waiting job.
+type share struct {
+	served int64
+	busy   int
+}
+
+// before reports whether share s, whose oldest waiting job is first, goes
+// before share o, whose oldest is ofirst.
+func (s share) before(o share, first, ofirst int64) bool {
+	if s.served != o.served {
+		return s.served < o.served
 	}
-	shares := map[string]int64{}
+	if s.busy != o.busy {
+		return s.busy < o.busy
+	}
+	return first < ofirst
+}
+
+// A waitingJob is a job as Places weighs it.
+type waitingJob struct {
+	id   int64
+	work int64
+	ref  longrun.JobRef
+}
+
+// An ownerShare is an owner's share within its client, with its waiting
+// jobs, oldest first.
+type ownerShare struct {
+	share
+	jobs []waitingJob
+}
+
+// oldest is the id of the owner's oldest waiting job; none: the greatest.
+func (o *ownerShare) oldest() int64 {
+	if len(o.jobs) == 0 {
+		return math.MaxInt64
+	}
+	return o.jobs[0].id
+}
+
+// A clientShare is a client's share, with its owners'.
+type clientShare struct {
+	share
+	owners []*ownerShare
+}
+
+// oldest is the id of the oldest waiting job of the client's owners.
+func (c *clientShare) oldest() int64 {
+	m := int64(math.MaxInt64)
+	for _, o := range c.owners {
+		m = min(m, o.oldest())
+	}
+	return m
+}
+
+// served reads the work each share was handed (job_shares).
+func (db *DB) served(ctx context.Context) (map[string]int64, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT key, served FROM job_shares`)
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, unavailable(err)
 	}
+	defer rows.Close()
+	served := map[string]int64{}
 	for rows.Next() {
 		var k string
 		var v int64
 		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, 0, err
+			return nil, err
 		}
-		shares[k] = v
+		served[k] = v
 	}
-	rows.Close()
-	clients, owners := map[string]*client{}, map[string]*owner{}
-	rows, err = db.r.QueryContext(ctx, `SELECT id, client, grp, work, visible_at <= ?1, visible_at > ?1 AND receives > 0, body FROM jobs ORDER BY id`, now)
+	return served, rows.Err()
+}
+
+// waiting reads the queue into its clients' and owners' shares: their
+// work served, their jobs in flight, their waiting jobs.
+func (db *DB) waiting(ctx context.Context, served map[string]int64) ([]*clientShare, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, client, grp, work, visible_at <= ?1, visible_at > ?1 AND receives > 0, body
+		FROM jobs ORDER BY id`, db.now())
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, unavailable(err)
 	}
+	defer rows.Close()
+	clients, owners := map[string]*clientShare{}, map[string]*ownerShare{}
+	var out []*clientShare
 	for rows.Next() {
-		var j job
+		var j waitingJob
+		var client, grp string
 		var waiting, inFlight bool
 		var body []byte
-		if err := rows.Scan(&j.id, &j.client, &j.grp, &j.work, &waiting, &inFlight, &body); err != nil {
-			rows.Close()
-			return nil, 0, err
+		if err := rows.Scan(&j.id, &client, &grp, &j.work, &waiting, &inFlight, &body); err != nil {
+			return nil, err
 		}
-		c := clients[j.client]
+		c := clients[client]
 		if c == nil {
-			c = &client{served: shares["c "+j.client]}
-			clients[j.client] = c
+			c = &clientShare{share: share{served: served["c "+client]}}
+			clients[client] = c
+			out = append(out, c)
 		}
-		ok := "o " + j.client + " " + j.grp
-		o := owners[ok]
+		key := "o " + client + " " + grp
+		o := owners[key]
 		if o == nil {
-			o = &owner{key: ok, served: shares[ok]}
-			owners[ok] = o
+			o = &ownerShare{share: share{served: served[key]}}
+			owners[key] = o
 			c.owners = append(c.owners, o)
 		}
 		if inFlight {
 			c.busy++
 			o.busy++
 		}
-		if !waiting {
-			continue
-		}
 		var msg longrun.Job
-		if json.Unmarshal(body, &msg) != nil {
+		if !waiting || json.Unmarshal(body, &msg) != nil {
 			continue
 		}
 		j.ref = longrun.JobRef{ID: msg.ID, Version: msg.Version}
 		o.jobs = append(o.jobs, j)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
+	return out, rows.Err()
+}
 
-	// first is the oldest job of a share's owners, for the ties.
-	first := func(os []*owner) int64 {
-		m := int64(1<<63 - 1)
-		for _, o := range os {
-			if len(o.jobs) > 0 && o.jobs[0].id < m {
-				m = o.jobs[0].id
-			}
-		}
-		return m
-	}
+// foresee hands the waiting jobs out as Receive would, each charging its
+// work to its shares and staying in flight, and returns each version's
+// place: the jobs handed out before its first, and their work.
+func foresee(clients []*clientShare) map[longrun.JobRef]longrun.Place {
 	places := map[longrun.JobRef]longrun.Place{}
 	var ahead int
 	var aheadWork int64
 	for {
-		var best *client
-		for _, c := range clients {
-			if first(c.owners) == 1<<63-1 {
-				continue
-			}
-			if best == nil || c.served < best.served || c.served == best.served && (c.busy < best.busy ||
-				c.busy == best.busy && first(c.owners) < first(best.owners)) {
-				best = c
+		var c *clientShare
+		for _, x := range clients {
+			if x.oldest() != math.MaxInt64 && (c == nil || x.before(c.share, x.oldest(), c.oldest())) {
+				c = x
 			}
 		}
-		if best == nil {
-			break
+		if c == nil {
+			return places
 		}
-		var next *owner
-		for _, o := range best.owners {
-			if len(o.jobs) == 0 {
-				continue
-			}
-			if next == nil || o.served < next.served || o.served == next.served && (o.busy < next.busy ||
-				o.busy == next.busy && o.jobs[0].id < next.jobs[0].id) {
-				next = o
+		var o *ownerShare
+		for _, x := range c.owners {
+			if len(x.jobs) > 0 && (o == nil || x.before(o.share, x.oldest(), o.oldest())) {
+				o = x
 			}
 		}
-		j := next.jobs[0]
-		next.jobs = next.jobs[1:]
+		j := o.jobs[0]
+		o.jobs = o.jobs[1:]
 		if _, seen := places[j.ref]; !seen {
 			places[j.ref] = longrun.Place{Ahead: ahead, AheadWork: aheadWork}
 		}
 		ahead++
 		aheadWork += j.work
-		best.served += j.work
-		next.served += j.work
-		best.busy++ // in flight from then on, as far as can be foreseen
-		next.busy++
+		for _, sh := range []*share{&c.share, &o.share} {
+			sh.served += j.work
+			sh.busy++ // in flight from then on, as far as can be foreseen
+		}
 	}
-	return places, db.pace(), nil
 }
 
 // finished records the work of a job just done (deleted), for the pace.

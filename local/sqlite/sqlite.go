@@ -218,18 +218,8 @@ func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admissi
 			a.MaxActive, a.MaxBytes, a.MaxTotalBytes = 0, 0, 0 // and starts no render
 		}
 	}
-	if a.MaxTotalBytes > 0 {
-		var total int64
-		if err := tx.QueryRow(`SELECT bytes FROM kept_total`).Scan(&total); err != nil {
-			return false, err
-		}
-		total -= c.KeptBytes()
-		if was != nil {
-			total += was.KeptBytes()
-		}
-		if err := a.CheckTotal(total); err != nil {
-			return false, err
-		}
+	if err := checkTotal(tx, was, c, a); err != nil {
+		return false, err
 	}
 	if a.MaxStored > 0 || a.MaxActive > 0 || a.MaxBytes > 0 {
 		var stored, active int
@@ -249,6 +239,23 @@ func (db *DB) admit(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admissi
 		return false, nil
 	}
 	return true, db.insertJob(tx, c.Job(), 0)
+}
+
+// checkTotal checks, in tx, the bytes all configurations kept before a
+// write that took was (nil: a create) to c against a's quota in all.
+func checkTotal(tx *sql.Tx, was, c *longrun.Configuration, a longrun.Admission) error {
+	if a.MaxTotalBytes <= 0 {
+		return nil
+	}
+	var total int64
+	if err := tx.QueryRow(`SELECT bytes FROM kept_total`).Scan(&total); err != nil {
+		return err
+	}
+	total -= c.KeptBytes()
+	if was != nil {
+		total += was.KeptBytes()
+	}
+	return a.CheckTotal(total)
 }
 
 // setRefs records, in tx, the images c keeps (migration 0011).
