@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/web"
 )
 
 // onEveryPage runs script in every document the browser opens, before the
@@ -215,7 +216,7 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
-			body: JSON.stringify({name: "poster", params: {c: {re: -0.7, im: 0.27015}, width: 2048, height: 2048, depth: 3000}})})`),
+			body: JSON.stringify({name: "poster", params: {c: {re: 0, im: 0}, width: 2048, height: 2048, depth: 20000}})})`),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list .badge")].some(b => b.textContent.startsWith("rendering"))`),
 		setValue("name", "small"), setValue("width", "64"), setValue("height", "64"),
 		chromedp.Click(chromedp.ID("save")),
@@ -243,9 +244,12 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 func TestBrowserOperationsPage(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
-	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--jobs", "2", "--tile-above", "65536", "--tile-size", "256")
+	s := serve(t, t.TempDir(), "--render-goroutines", "1", "--tile-above", "65536", "--tile-size", "256")
 	c := testutil.NewClient(t, s.URL)
-	c.Create(map[string]any{"name": "the poster", "params": testutil.Params(-0.7, 0.27015, "width", 4096, "height", 4096, "depth", 2000)})
+	// The poster cut into parts first, then a training behind its parts.
+	// (c = 0: a fifth of the view runs to the depth, a minute of work.)
+	poster := c.Create(map[string]any{"name": "the poster", "params": testutil.Params(0, 0, "width", 4096, "height", 4096, "depth", 20000)})
+	c.Await(poster.ID, 30*time.Second, "tiled", func(v web.View) bool { return v.Tiles != nil })
 	c.Create(map[string]any{"kind": "classifier", "name": "waiting net", "params": map[string]any{"dataset": map[string]any{"name": "moons"}, "epochs": 50}})
 	within(t, ctx, 20*time.Second, "a wrong token",
 		chromedp.Navigate(s.URL+"/ops.html"),
@@ -358,7 +362,8 @@ func TestBrowserHasNoAccessibilityViolations(t *testing.T) {
 	}
 	check("empty")
 	within(t, ctx, 30*time.Second, "a tiled render under way",
-		setValue("name", "audited poster"), setValue("width", "2048"), setValue("height", "2048"), setValue("depth", "2000"),
+		setValue("name", "audited poster"), setValue("width", "2048"), setValue("height", "2048"), setValue("depth", "20000"),
+		setValue("c-re", "0"), setValue("c-im", "0"), // a fifth of the view to the depth: seconds of tiles
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.ID("mosaic")),
 	)
