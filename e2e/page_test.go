@@ -235,6 +235,16 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 	if first < 2 {
 		t.Errorf("%d ahead of a render queued behind a poster of 256 parts", first)
 	}
+	// A row of the list, not open, says its place too, kept current.
+	rowAhead := `(() => { const b = [...document.querySelectorAll("#list li")].find(li => li.querySelector(".name").textContent === "another small");
+		const m = b && /queued · (\d+) ahead/.exec(b.querySelector(".badge").textContent); return m ? Number(m[1]) : -1; })()`
+	within(t, ctx, 20*time.Second, "a queued row's place",
+		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({name: "another small", params: {c: {re: 0.3, im: 0.5}, width: 64, height: 64}})})`),
+		chromedp.Poll[chromedp.Void](rowAhead+` > 0`))
+	was := eval[int](t, ctx, rowAhead)
+	within(t, ctx, 30*time.Second, "the row's place goes down",
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const n = %s; return n >= 0 && n < %d || n === -1; })()`, rowAhead, was)))
 }
 
 // TestBrowserOperationsPage: the token form goes once the token is

@@ -291,13 +291,21 @@ async function main() {
   loadMail();
   setInterval(poll, 4000);
   // A queued configuration's place changes with every job handed out, not
-  // with its own changes, which are what is pushed: while one is open and
-  // seen, it is read again every 3 s.
+  // with its own changes, which are what is pushed: while the page is seen,
+  // the open one, if queued, is read again every 3 s, and the list's first
+  // page too while one of its rows is queued (one request each, at most).
   setInterval(async () => {
+    if (document.hidden) return;
     const c = current();
-    if (!c || c.status !== "queued" || document.hidden) return;
-    const { res, data } = await api("GET", configurationPath(c.id));
-    if (res.ok) applyUpdate(data); // as a push: the list, the toast, the form
+    if (c && c.status === "queued") {
+      const { res, data } = await api("GET", configurationPath(c.id));
+      if (res.ok) applyUpdate(data); // as a push: the list, the toast, the form
+    }
+    const others = state.order.some((id) => id !== state.selected && state.configs.get(id)?.status === "queued");
+    if (others && !$("search").value.trim() && !$("status-filter").value) {
+      const { res, data } = await api("GET", "/api/configurations");
+      if (res.ok) for (const x of data.configurations) applyUpdate(x);
+    }
   }, 3000);
   // An open WebSocket keeps a page out of the back/forward cache: close it
   // when the page is hidden away, open it again when it is shown.
