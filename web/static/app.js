@@ -283,10 +283,11 @@ async function main() {
   buildForm();
   wire();
   fillForm(null);
-  // The push connection opens first, then the list loads once; a reconnect
-  // loads it again (live.js), the first open does not.
-  connect();
+  // The list loads once (a new visitor's request for it makes the session
+  // the push connection then carries); the connection's first open does
+  // not load it again, a reconnect does (live.js).
   await loadList();
+  connect();
   await followURL();
   loadMail();
   setInterval(poll, 4000);
