@@ -176,3 +176,34 @@ func (s *Service) PrepareTiled(ctx context.Context, job Job) (*Configuration, Sk
 	}
 	return c, SkipNone, nil
 }
+
+// Place says where configuration c's current version stands in the queue,
+// if it is queued and the queue can tell.
+func (s *Service) Place(ctx context.Context, c *Configuration) (Place, bool) {
+	p, ok := s.Queue.(Placer)
+	if !ok || c.Status != StatusQueued {
+		return Place{}, false
+	}
+	s.places.mu.Lock()
+	defer s.places.mu.Unlock()
+	ref := JobRef{ID: c.ID, Version: c.Version}
+	pl, ok := s.places.places[ref]
+	// A version queued since the last reading is not in it: read again,
+	// though not more than every placesRetry.
+	if age := time.Since(s.places.at); age > placesFor || !ok && age > placesRetry {
+		places, pace, err := p.Places(ctx)
+		if err != nil {
+			return Place{}, false
+		}
+		s.places.at, s.places.places, s.places.pace = time.Now(), places, pace
+		pl, ok = places[ref]
+	}
+	if !ok {
+		return Place{}, false
+	}
+	pl.StartsIn = -1
+	if s.places.pace > 0 {
+		pl.StartsIn = time.Duration(float64(pl.AheadWork) / s.places.pace * float64(time.Second))
+	}
+	return pl, true
+}
