@@ -440,7 +440,12 @@ func message(c *longrun.Configuration, base, path string, kinds longrun.Kinds) M
 		}
 	} else {
 		m.Subject = fmt.Sprintf("Your %s could not be computed", what)
-		m.Text = fmt.Sprintf("Your %s %s (version %d%s) could not be computed:\n\n%s\n\nRetry it at %s\n", what, c.Name, c.Version, desc, c.Error, link)
+		// A read-only link cannot retry: the page where it was made can.
+		page := strings.TrimSuffix(base, "/") + "/#" + c.ID
+		m.Text = fmt.Sprintf("Your %s %s (version %d%s) could not be computed:\n\n%s\n\nRetry it from the page where you made it: %s\n", what, c.Name, c.Version, desc, c.Error, page)
+		if page != link {
+			m.Text += fmt.Sprintf("What it shows, on any device: %s\n", link)
+		}
 	}
 	return m
 }

@@ -387,3 +387,32 @@ func TestEmailsAndPushesNameTheKind(t *testing.T) {
 		t.Errorf("pushed %+v, want the configuration with its kind", pushed)
 	}
 }
+
+// TestEmailsLinkWhereTheyHelp: a finished version's e-mail links to its
+// read-only link, which opens on any device; a failed one's to the page
+// where it can be retried, and to the read-only link beside it.
+func TestEmailsLinkWhereTheyHelp(t *testing.T) {
+	n, m, _ := newNotifier(t)
+	n.Link = func(c *longrun.Configuration) string { return "/s/token-of-" + c.ID[:4] }
+	done := config(longrun.StatusDone, 1)
+	if _, err := n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 1, config(longrun.StatusRendering, 1), done)}}); err != nil {
+		t.Fatal(err)
+	}
+	failed := config(longrun.StatusFailed, 2)
+	failed.Error = "the renderer refused it"
+	if _, err := n.HandleStream(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, 2, config(longrun.StatusRendering, 2), failed)}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.sent) != 2 {
+		t.Fatalf("%d e-mails, want 2", len(m.sent))
+	}
+	if text := m.sent[0].Text; !strings.Contains(text, "See it at http://x/s/token-of-0123") {
+		t.Errorf("the finished version's e-mail:\n%s\nwant its read-only link", text)
+	}
+	if text := m.sent[1].Text; !strings.Contains(text, "Retry it from the page where you made it: http://x/#"+failed.ID) ||
+		!strings.Contains(text, "http://x/s/token-of-0123") {
+		t.Errorf("the failed version's e-mail:\n%s\nwant the page to retry from and the read-only link", text)
+	}
+}
