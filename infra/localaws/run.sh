@@ -57,8 +57,10 @@ FAUXQS_PORT=$sqs FAUXQS_HOST=127.0.0.1 setsid node --import "$here/loopback.mjs"
 setsid $nm/.bin/aws-ses-v2-local --host 127.0.0.1 --port "$ses" >"$logs/ses.log" 2>&1 & pids+=($!)
 setsid "$bin/fakes3" --addr "127.0.0.1:$s3" >"$logs/s3.log" 2>&1 & pids+=($!)
 
+# Up to 90 s each: DynamoDB Local compiles its loopback launcher as it
+# starts, which took over 30 s beside make test's browser tests on 2 cores.
 for p in "$ddb" "$sqs" "$ses" "$s3"; do
-  for _ in $(seq 1 150); do taken "$p" && break; sleep 0.2; done
+  for _ in $(seq 1 450); do taken "$p" && break; sleep 0.2; done
   taken "$p" || { echo "a local AWS server did not start on port $p: see $logs" >&2; exit 1; }
 done
 echo "local AWS servers: DynamoDB :$ddb, SQS :$sqs, SES :$ses (inbox http://127.0.0.1:$ses/), S3 :$s3; logs in $logs"
