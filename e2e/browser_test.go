@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -296,13 +295,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 func TestBrowserPollsWithoutAWebSocket(t *testing.T) {
 	ctx := browser(t)
 	s := serve(t, t.TempDir(), "--render-goroutines", "1")
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: `window.WebSocket = function () { throw new Error("no WebSocket here"); };`})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	onEveryPage(t, ctx, `window.WebSocket = function () { throw new Error("no WebSocket here"); };`)
 	within(t, ctx, 20*time.Second, "open the page and save",
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.off")),

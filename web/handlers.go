@@ -203,20 +203,7 @@ func (s *server) preview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	key := longrun.PreviewKey(c.ParamsHash)
-	if u, ok := s.Images.(imageURLer); ok {
-		s.redirectToImage(w, r, u, key) // (S3 answers 404 for none)
-		return
-	}
-	f, err := s.Images.OpenImage(r.Context(), key)
-	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		err = longrun.Errorf(longrun.ENOTFOUND, "this version has no preview")
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.sendImage(w, r, f, c.ParamsHash, false)
+	s.stored(w, r, longrun.PreviewKey(c.ParamsHash), c.ParamsHash, "this version has no preview", false)
 }
 
 // artifact answers with one of the result's files beside its image (a
@@ -266,20 +253,26 @@ func (s *server) artifactOf(w http.ResponseWriter, r *http.Request, c *longrun.C
 // earlierImage answers with the image of an earlier version (a thumbnail
 // of the history); one that is gone is not rendered again.
 func (s *server) earlierImage(w http.ResponseWriter, r *http.Request, hash string) {
-	key := longrun.ImageKey(hash)
+	s.stored(w, r, longrun.ImageKey(hash), hash, "the image of that version is gone", true)
+}
+
+// stored answers with the image store's key: a redirect to it where the
+// store makes URLs (S3 answers 404 for none), else its bytes; missing
+// says what a 404 means.
+func (s *server) stored(w http.ResponseWriter, r *http.Request, key, hash, missing string, immutable bool) {
 	if u, ok := s.Images.(imageURLer); ok {
 		s.redirectToImage(w, r, u, key)
 		return
 	}
 	f, err := s.Images.OpenImage(r.Context(), key)
 	if longrun.ErrorCode(err) == longrun.ENOTFOUND {
-		err = longrun.Errorf(longrun.ENOTFOUND, "the image of that version is gone")
+		err = longrun.Errorf(longrun.ENOTFOUND, "%s", missing)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.sendImage(w, r, f, hash, true)
+	s.sendImage(w, r, f, hash, immutable)
 }
 
 // thumbnail answers ?thumb=1 with the thumbnail of params hash's image,

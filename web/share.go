@@ -42,12 +42,7 @@ func sharedView(c *longrun.Configuration, token string) SharedView {
 		Stats: c.Stats, Error: c.Error, FinishedAt: c.FinishedAt}
 	if c.RenderedHash != "" {
 		out.ImageURL = base + "/image?h=" + c.RenderedHash[:16]
-		for name := range v.Artifacts {
-			if out.Artifacts == nil {
-				out.Artifacts = map[string]string{}
-			}
-			out.Artifacts[name] = base + "/artifacts/" + name + "?h=" + c.RenderedHash[:16]
-		}
+		out.Artifacts = artifactURLs(base, c)
 	}
 	return out
 }

@@ -92,12 +92,7 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
 	if c.RenderedHash != "" {
 		v.ImageURL = imageURL(c.ID, c.RenderedHash)
-		if c.Stats != nil && len(c.Stats.Artifacts) > 0 {
-			v.Artifacts = map[string]string{}
-			for _, name := range c.Stats.Artifacts {
-				v.Artifacts[name] = configurationURL(c.ID) + "/artifacts/" + name + "?h=" + c.RenderedHash[:16]
-			}
-		}
+		v.Artifacts = artifactURLs(configurationURL(c.ID), c)
 	}
 	if t := c.Tiling; t != nil {
 		v.Tiles = &TilesView{Total: t.Total, Done: t.Count, Size: t.Size, Map: t.Done}
@@ -110,6 +105,19 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 		}
 	}
 	return v
+}
+
+// artifactURLs are the URLs of c's result's files beside its image, under
+// base (the configuration's, or a read-only link's); nil when none.
+func artifactURLs(base string, c *longrun.Configuration) map[string]string {
+	if c.RenderedHash == "" || c.Stats == nil || len(c.Stats.Artifacts) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, name := range c.Stats.Artifacts {
+		out[name] = base + "/artifacts/" + name + "?h=" + c.RenderedHash[:16]
+	}
+	return out
 }
 
 // imageURL is the path of the image of params hash h, as configuration id
