@@ -355,13 +355,7 @@ func roles(t *testing.T) map[string]role {
 			ManagedPolicyArns []string
 			Policies          []struct {
 				PolicyName     string
-				PolicyDocument struct {
-					Statement []struct {
-						Effect   string
-						Action   any
-						Resource any
-					}
-				}
+				PolicyDocument struct{ Statement []json.RawMessage }
 			}
 		}
 		if err := json.Unmarshal(r.Properties, &p); err != nil {
@@ -379,7 +373,7 @@ func roles(t *testing.T) map[string]role {
 			// The template's own policies are <Function>RolePolicy<N>;
 			// SAM names the ones it adds for event destinations otherwise.
 			ours := regexp.MustCompile(`RolePolicy\d+$`).MatchString(pol.PolicyName)
-			for _, st := range pol.PolicyDocument.Statement {
+			for _, st := range statements(t, pol.PolicyDocument.Statement) {
 				if st.Effect != "Allow" {
 					continue
 				}
@@ -397,6 +391,33 @@ func roles(t *testing.T) map[string]role {
 		roles[strings.TrimSuffix(id, "Role")] = ro
 	}
 	return roles
+}
+
+type statement struct {
+	Effect   string
+	Action   any
+	Resource any
+}
+
+// statements decodes a policy's statements; one under a condition
+// (Fn::If, the template's HasWebhooks) is taken as granted, as the
+// emulator test runs with what it serves.
+func statements(t *testing.T, raw []json.RawMessage) []statement {
+	var out []statement
+	for _, r := range raw {
+		var cond struct {
+			If []json.RawMessage `json:"Fn::If"`
+		}
+		if json.Unmarshal(r, &cond) == nil && len(cond.If) == 3 {
+			r = cond.If[1]
+		}
+		var st statement
+		if err := json.Unmarshal(r, &st); err != nil {
+			t.Fatalf("a statement %s: %v", r, err)
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // samTransform prints template.yaml as sam deploy makes it: the code where

@@ -36,6 +36,7 @@ import (
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/webhook"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -213,16 +214,35 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	// previous version (a rotation in progress).
 	key, oldKey := "a-session-key-for-the-emulator-test-0123", "the-previous-session-key-still-valid-0"
 	stages := &secretStages{m: map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}}
-	secrets := httptest.NewServer(secretsManager(t, "session-key", stages))
+	// The webhooks' secret too, and an application's backend that
+	// verifies what it is sent.
+	hookSecret := "abcdefghijklmnopqrstuvwxyz012345"
+	secrets := httptest.NewServer(secretsManager(t, map[string]*secretStages{"session-key": stages,
+		"webhook-secret": {m: map[string]string{"AWSCURRENT": hookSecret}}}))
 	defer secrets.Close()
 	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
+	hooks := make(chan notify.HookEvent, 10)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hookKey, _ := webhook.ParseSecret(hookSecret)
+		if _, err := webhook.Verify(hookKey, r.Header, body, time.Now()); err != nil {
+			t.Errorf("a webhook that does not verify: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ev notify.HookEvent
+		json.Unmarshal(body, &ev)
+		hooks <- ev
+	}))
+	defer backend.Close()
+	env["WEBHOOK_URLS"], env["WEBHOOK_SECRET"] = backend.URL+"/longrun", "webhook-secret"
 	// What each binary calls on AWS, and the template's name for each
 	// resource the test made (checkPermissions).
 	callsDir := t.TempDir()
 	calls := func(name string) string { return filepath.Join(callsDir, name+".jsonl") }
 	names := map[string]string{configs: "ConfigurationsTable", results: "ResultsTable", conns: "ConnectionsTable",
 		bucket: "ImageBucket", "no-such-bucket": "ImageBucket", *q.QueueUrl: "JobQueue", *retries.QueueUrl: "MailRetryQueue",
-		"session-key": "SessionKeySecret"}
+		"session-key": "SessionKeySecret", "webhook-secret": "WebhookSecret"}
 	api := start(t, emulator, bootstraps["api"], "api", env, calls("api"))
 	render := start(t, emulator, bootstraps["render"], "render", env, calls("render"))
 	notifyFn := start(t, emulator, bootstraps["notify"], "notify", env, calls("notify"))
@@ -298,7 +318,8 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 			notifyFn.invoke(t, mustJSON(t, ev), &resp)
 			return resp, nil
 		}}
-	go poller.Run(pctx)
+	polled := make(chan struct{})
+	go func() { poller.Run(pctx); close(polled) }()
 	mailBy := time.Now().Add(60 * time.Second)
 	for !mailed(t, email) {
 		if ctx.Err() != nil || time.Now().After(mailBy) {
@@ -306,7 +327,33 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The done version's webhook waits in the retry queue, which hands it
+	// to the notify binary as Lambda would: the backend hears of it.
+	var hookMsg *sqs.ReceiveMessageOutput
+	for hookBy := time.Now().Add(30 * time.Second); hookMsg == nil || len(hookMsg.Messages) == 0; {
+		if time.Now().After(hookBy) {
+			t.Fatalf("no webhook queued within 30 s\n%s", notifyFn.log)
+		}
+		if hookMsg, err = sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: retries.QueueUrl, WaitTimeSeconds: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	stop()
+	<-polled // the emulator takes one invoke at a time
+	var hookBatch events.SQSEvent
+	for _, m := range hookMsg.Messages {
+		hookBatch.Records = append(hookBatch.Records, events.SQSMessage{MessageId: *m.MessageId, Body: *m.Body, EventSource: "aws:sqs"})
+	}
+	var hookResp events.SQSEventResponse
+	notifyFn.invoke(t, mustJSON(t, hookBatch), &hookResp)
+	select {
+	case ev := <-hooks:
+		if ev.Type != "configuration.done" || ev.Data.Configuration.ID != v.ID || !strings.HasPrefix(ev.Data.Link, "https://app.example/s/") {
+			t.Errorf("the webhook said %+v", ev)
+		}
+	default:
+		t.Fatalf("the backend heard nothing (%+v)\n%s", hookResp, notifyFn.log)
+	}
 	inbox := awstest.Inbox(t, email)
 	link := regexp.MustCompile(`/api/email/confirm\?token=([0-9a-f]{32})`).FindStringSubmatch(inbox[0].Body.Text)
 	if len(inbox) != 1 || !strings.HasPrefix(inbox[0].Subject, "Confirm") || link == nil {
@@ -584,18 +631,22 @@ func (s *secretStages) get(stage string) (string, bool) {
 }
 
 // secretsManager answers GetSecretValue for one secret's version stages.
-func secretsManager(t *testing.T, name string, stages *secretStages) http.Handler {
+func secretsManager(t *testing.T, secrets map[string]*secretStages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ SecretId, VersionStage string }
 		json.NewDecoder(r.Body).Decode(&in)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		v, ok := stages.get(in.VersionStage)
-		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || in.SecretId != name || !ok {
+		stages, ok := secrets[in.SecretId]
+		var v string
+		if ok {
+			v, ok = stages.get(in.VersionStage)
+		}
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || !ok {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"__type":"ResourceNotFoundException","message":"no such secret or version"}`)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + name,
-			"Name": name, "SecretString": v, "VersionStages": []string{in.VersionStage}})
+		json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + in.SecretId,
+			"Name": in.SecretId, "SecretString": v, "VersionStages": []string{in.VersionStage}})
 	})
 }

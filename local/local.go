@@ -94,6 +94,9 @@ type Config struct {
 	// dead-letter retry need as a bearer token; empty means those routes
 	// answer 404.
 	OpsToken string
+	// Webhooks, if any endpoints, hear of every version that ends,
+	// signed with their Key.
+	Webhooks notify.Webhooks
 	Logger   *slog.Logger
 }
 
@@ -198,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 			Timeout: cfg.RenderTimeout},
 		Notifier: &notify.Notifier{Mail: box, Push: h, Sent: db, Logger: log, BaseURL: url, Link: web.LinkSigner{Key: key}.Path, Metrics: metrics, Kinds: cfg.Kinds,
 			Addresses: db, Limiter: limiter, Quotas: cfg.Quotas, Failures: svc, Retry: db.MailQueue()},
+	}
+	if len(cfg.Webhooks.Endpoints) > 0 {
+		s.Notifier.Hooks = &cfg.Webhooks
 	}
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
 		MaxReceives: cfg.MaxReceives, RetryBase: cfg.RetryBase, Logger: log}
@@ -361,7 +367,9 @@ func (s *System) Run(ctx context.Context) error {
 		wg.Go(func() { s.jobs.Run(ctx) })
 	}
 	wg.Go(func() { s.feed.Run(ctx) })
-	wg.Go(func() { s.mailRetries.Run(ctx) })
+	for range 4 { // a slow webhook endpoint holds one of them up, never all
+		wg.Go(func() { s.mailRetries.Run(ctx) })
+	}
 	wg.Go(func() { s.sample(ctx, 10*time.Second) })
 	wg.Go(func() { s.freeImages(ctx, min(time.Minute, s.cfg.ImageGrace/2)) })
 	errc := make(chan error, 1)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -42,16 +43,19 @@ type Mail struct {
 // message, an unverified recipient): retrying cannot help.
 var ErrRefused = errors.New("refused by the mail service")
 
-// A Retry is an e-mail whose send failed, waiting to be tried again.
+// A Retry is a notification sent from the retry queue: an e-mail whose
+// send failed, or a webhook delivery (queued from the start, so the feed
+// never waits on an endpoint).
 type Retry struct {
-	Key     string `json:"key"` // its sent mark
-	Mail    Mail   `json:"mail"`
-	Attempt int    `json:"attempt"` // sends tried so far
+	Key     string    `json:"key"` // its sent mark
+	Mail    Mail      `json:"mail,omitzero"`
+	Hook    *Delivery `json:"hook,omitempty"`
+	Attempt int       `json:"attempt"` // sends tried so far
 }
 
-// A RetryQueue holds e-mails to try again after a delay, apart from the
-// change feed, so one failing e-mail never holds back anyone's pushes or
-// e-mails.
+// A RetryQueue holds notifications to send after a delay, apart from the
+// change feed, so one failing e-mail or endpoint never holds back anyone's
+// pushes or e-mails.
 type RetryQueue interface {
 	SendMailAfter(ctx context.Context, r Retry, delay time.Duration) error
 }
@@ -145,6 +149,8 @@ type Notifier struct {
 	// the job is written in the configuration's transaction instead.
 	Outbox      JobQueue
 	OutboxDelay time.Duration
+	// Hooks, if set, are POSTed every version that ends.
+	Hooks *Webhooks
 }
 
 // A JobQueue takes a render job to deliver after a delay.
@@ -218,6 +224,9 @@ func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration)
 	}
 	// The e-mail goes first, so a page told "done" finds it in the mailbox.
 	if err := n.mailFor(ctx, old, cur); err != nil {
+		return err
+	}
+	if err := n.hooksFor(ctx, old, cur); err != nil {
 		return err
 	}
 	status, err := longrun.EmailStatus(ctx, n.Addresses, cur.Owner, cur.NotifyEmail)
@@ -359,20 +368,37 @@ func (n *Notifier) recordFailure(ctx context.Context, r Retry, reason string) er
 	return n.Failures.RecordMailFailure(ctx, r.Mail.ConfigurationID, r.Mail.Version, reason)
 }
 
-// HandleRetries tries again the e-mails of the retry queue, as SQS events,
-// each on its own: a failure is queued again with a longer delay (or
+// HandleRetries sends the retry queue's notifications, as SQS events (the
+// e-mails tried again, the webhook deliveries), each on its own: a failure is queued again with a longer delay (or
 // recorded as failed), and reported only if it could not be queued.
 func (n *Notifier) HandleRetries(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, m := range ev.Records {
+	// Each on its own, and at once: an endpoint that waits its whole
+	// timeout delays none of the batch's other messages.
+	failed := make([]bool, len(ev.Records))
+	var wg sync.WaitGroup
+	for i, m := range ev.Records {
 		var r Retry
 		if err := json.Unmarshal([]byte(m.Body), &r); err != nil {
-			n.logger().Error("notify: undecodable e-mail retry dropped", "messageId", m.MessageId, "err", err)
+			n.logger().Error("notify: undecodable retry dropped", "messageId", m.MessageId, "err", err)
 			continue
 		}
-		log := n.logger().With("configurationId", r.Mail.ConfigurationID, "version", r.Mail.Version, "channel", "email")
-		if err := n.retry(ctx, r, log); err != nil {
-			log.WarnContext(ctx, "notify: e-mail retry could not be handled", "err", err)
+		wg.Go(func() {
+			var err error
+			if r.Hook != nil {
+				err = n.deliverHook(ctx, r)
+			} else {
+				err = n.retry(ctx, r, n.retryLogger(r))
+			}
+			if err != nil {
+				n.retryLogger(r).WarnContext(ctx, "notify: retry could not be handled", "err", err)
+				failed[i] = true
+			}
+		})
+	}
+	wg.Wait()
+	var resp events.SQSEventResponse
+	for i, m := range ev.Records {
+		if failed[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
 	}

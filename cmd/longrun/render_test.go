@@ -94,3 +94,33 @@ func TestServeBadFlagsNameTheFlag(t *testing.T) {
 		})
 	}
 }
+
+// Webhook endpoints are the operator's: each must be an http(s) URL, and
+// they need the secret their deliveries are signed with.
+func TestServeWebhookFlagsNameWhatIsWrong(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		secret string
+		want   string
+	}{
+		{[]string{"--webhook-url", "ftp://backend.example/hooks"}, "", "-webhook-url: want an http or https URL"},
+		{[]string{"--webhook-url", "https://backend.example/hooks"}, "", "LONGRUN_WEBHOOK_SECRET"},
+		{[]string{"--webhook-url", "https://backend.example/hooks"}, "whsec_c2hvcnQ=", "LONGRUN_WEBHOOK_SECRET: a webhook secret is 24 to 64 bytes"},
+	} {
+		data := t.TempDir()
+		getenv := func(k string) string {
+			if k == "LONGRUN_WEBHOOK_SECRET" {
+				return c.secret
+			}
+			return ""
+		}
+		err := run(context.Background(), append(append([]string{"serve"}, c.args...), "--data", data, "--addr", "127.0.0.1:0"), getenv, new(bytes.Buffer), new(bytes.Buffer))
+		var u usageError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v with secret %q: got %v, want a usage error naming %s", c.args, c.secret, err, c.want)
+		}
+		if entries, _ := os.ReadDir(data); len(entries) != 0 {
+			t.Errorf("a bad command wrote into the data folder: %v", entries)
+		}
+	}
+}

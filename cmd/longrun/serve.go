@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/local/files"
+	"github.com/longrun/longrun/webhook"
 )
 
 // checkServe refuses flags out of their bounds, naming the flag.
@@ -84,6 +86,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.Quotas.AddressSessions, "address-sessions", 60, "new sessions (owners) a client address may start an hour")
 	fs.IntVar(&cfg.Quotas.MailPerAddress, "mail-per-address", 20, "e-mails an address may receive a day")
 	fs.IntVar(&cfg.Quotas.MailPerOwner, "mail-per-owner", 100, "e-mails an owner's configurations may send a day")
+	fs.Func("webhook-url", "an endpoint to POST every finished, failed or cancelled version to, signed with LONGRUN_WEBHOOK_SECRET (repeatable)", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an http or https URL")
+		}
+		cfg.Webhooks.Endpoints = append(cfg.Webhooks.Endpoints, v)
+		return nil
+	})
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take the client's address from X-Forwarded-For (behind a proxy)")
 	if err := parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -107,6 +117,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.OpsToken = getenv("LONGRUN_OPS_TOKEN")
 	if cfg.OpsToken != "" && len(cfg.OpsToken) < 16 {
 		return usagef("serve: LONGRUN_OPS_TOKEN must be at least 16 characters")
+	}
+	if len(cfg.Webhooks.Endpoints) > 0 {
+		secret := getenv("LONGRUN_WEBHOOK_SECRET")
+		if secret == "" {
+			return usagef("serve: flag --webhook-url needs LONGRUN_WEBHOOK_SECRET, the secret its deliveries are signed with (whsec_ and base64 of 24 to 64 random bytes: try  echo whsec_$(head -c 32 /dev/urandom | base64))")
+		}
+		key, err := webhook.ParseSecret(secret)
+		if err != nil {
+			return usagef("serve: LONGRUN_WEBHOOK_SECRET: %v", err)
+		}
+		cfg.Webhooks.Key = key
 	}
 	// The kinds of computation this server runs: a new kind is one more
 	// entry (see the README's "Adding a kind").

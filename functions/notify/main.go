@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -25,6 +26,7 @@ import (
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
+	"github.com/longrun/longrun/webhook"
 )
 
 func main() { lambda.Start(awsenv.Main("notify", newNotifier).handle) }
@@ -100,6 +102,19 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		BaseURL: e.Required("BASE_URL"),
 		Link:    links.Path,
 		Kinds:   kinds(e),
+	}
+	if urls := strings.Fields(strings.ReplaceAll(getenv("WEBHOOK_URLS"), ",", " ")); len(urls) > 0 {
+		// The operator's endpoints, signed with the stack's secret (its
+		// value, after whsec_, is the key's base64).
+		secret, err := awsenv.Secret(ctx, e, cfg, "WEBHOOK_SECRET")
+		if err != nil {
+			return handler{}, err
+		}
+		key, err := webhook.ParseSecret(secret)
+		if err != nil && e.Err() == nil {
+			return handler{}, fmt.Errorf("WEBHOOK_SECRET: %w", err)
+		}
+		n.Hooks = &notify.Webhooks{Endpoints: urls, Key: key}
 	}
 	return handler{n}, e.Err()
 }

@@ -139,6 +139,20 @@ func SessionKeys(ctx context.Context, e *Env, cfg aws.Config) ([]byte, [][]byte,
 	return key, previous, read, err
 }
 
+// Secret reads the current value of the Secrets Manager secret the
+// variable name names.
+func Secret(ctx context.Context, e *Env, cfg aws.Config, name string) (string, error) {
+	id := e.Required(name)
+	if id == "" {
+		return "", nil
+	}
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id, VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		return "", fmt.Errorf("read the secret %s names: %w", name, err)
+	}
+	return aws.ToString(out.SecretString), nil
+}
+
 // Quotas reads MAX_ACTIVE, MAX_STORED, MAX_OWNER_BYTES, OWNER_WRITES,
 // ADDRESS_WRITES, ADDRESS_SESSIONS, MAIL_PER_ADDRESS, MAIL_PER_OWNER,
 // CLIENT_V4_BITS and CLIENT_V6_BITS; each unset one takes its default.
