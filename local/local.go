@@ -172,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	key := cfg.SessionKey
 	if len(key) == 0 {
-		if key, err = sessionKey(filepath.Join(cfg.DataDir, "session.key")); err != nil {
+		if key, err = keyFile(filepath.Join(cfg.DataDir, "session.key"), "session key", "signs every owner out of their configurations"); err != nil {
 			return fail(err)
 		}
 	}
@@ -254,16 +254,16 @@ func (cfg *Config) defaults() {
 	}
 }
 
-// sessionKey reads the key file, making it on first start.
-// A present but broken key file stops the start: replacing it would sign
-// every owner out and lose them their configurations.
-func sessionKey(path string) ([]byte, error) {
+// keyFile reads a key file, making it on first start. A present but broken
+// key file stops the start: replacing it would lose what it keys (lost
+// says what).
+func keyFile(path, what, lost string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(key) != 32 {
-			return nil, fmt.Errorf("%s is not a session key (64 hex digits): restore it from a backup, "+
-				"or delete it to make a new one, which signs every owner out of their configurations", path)
+			return nil, fmt.Errorf("%s is not a %s (64 hex digits): restore it from a backup, "+
+				"or delete it to make a new one, which %s", path, what, lost)
 		}
 		return key, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,10 +48,11 @@ var ErrRefused = errors.New("refused by the mail service")
 // send failed, or a webhook delivery (queued from the start, so the feed
 // never waits on an endpoint).
 type Retry struct {
-	Key     string    `json:"key"` // its sent mark
-	Mail    Mail      `json:"mail,omitzero"`
-	Hook    *Delivery `json:"hook,omitempty"`
-	Attempt int       `json:"attempt"` // sends tried so far
+	Key     string      `json:"key"` // its sent mark
+	Mail    Mail        `json:"mail,omitzero"`
+	Hook    *Delivery   `json:"hook,omitempty"`
+	Device  *DevicePush `json:"device,omitempty"`
+	Attempt int         `json:"attempt"` // sends tried so far
 }
 
 // A RetryQueue holds notifications to send after a delay, apart from the
@@ -151,6 +153,12 @@ type Notifier struct {
 	OutboxDelay time.Duration
 	// Hooks, if set, are POSTed every version that ends.
 	Hooks *Webhooks
+	// Devices are the owners' browsers to notify through their push
+	// services (Web Push), signed with VAPID; both nil notify none.
+	Devices longrun.Devices
+	VAPID   *VAPID
+	// DeviceClient sends to the push services; nil is http.DefaultClient.
+	DeviceClient *http.Client
 }
 
 // A JobQueue takes a render job to deliver after a delay.
@@ -227,6 +235,9 @@ func (n *Notifier) changed(ctx context.Context, old, cur *longrun.Configuration)
 		return err
 	}
 	if err := n.hooksFor(ctx, old, cur); err != nil {
+		return err
+	}
+	if err := n.devicesFor(ctx, old, cur); err != nil {
 		return err
 	}
 	status, err := longrun.EmailStatus(ctx, n.Addresses, cur.Owner, cur.NotifyEmail)
@@ -384,9 +395,12 @@ func (n *Notifier) HandleRetries(ctx context.Context, ev events.SQSEvent) (event
 		}
 		wg.Go(func() {
 			var err error
-			if r.Hook != nil {
+			switch {
+			case r.Hook != nil:
 				err = n.deliverHook(ctx, r)
-			} else {
+			case r.Device != nil:
+				err = n.deliverDevices(ctx, r)
+			default:
 				err = n.retry(ctx, r, n.retryLogger(r))
 			}
 			if err != nil {

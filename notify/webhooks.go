@@ -184,5 +184,8 @@ func (n *Notifier) retryLogger(r Retry) *slog.Logger {
 	if r.Hook != nil {
 		return n.logger().With("channel", "webhook", "webhookId", r.Hook.ID)
 	}
+	if r.Device != nil {
+		return n.logger().With("channel", "device", "owner", r.Device.Owner)
+	}
 	return n.logger().With("configurationId", r.Mail.ConfigurationID, "version", r.Mail.Version, "channel", "email")
 }

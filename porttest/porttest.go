@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -711,5 +712,72 @@ func addressSuppression(t *testing.T, as longrun.Addresses) {
 	}
 	if s, err := as.Suppressed(ctx, "bounce@EXAMPLE.com"); !s || err != nil {
 		t.Errorf("after: %v %v, want suppressed", s, err)
+	}
+}
+
+// TestDevices runs the push devices suite; newDevices returns an empty
+// store.
+func TestDevices(t *testing.T, newDevices func(t *testing.T) longrun.Devices) {
+	t.Run("devices are kept per owner, replaced by endpoint, bounded, removed", func(t *testing.T) {
+		devicesKeptBoundedRemoved(t, newDevices(t))
+	})
+}
+
+func device(i int, at time.Time) longrun.Device {
+	return longrun.Device{Endpoint: fmt.Sprintf("https://fcm.googleapis.com/fcm/send/device-%d", i),
+		Keys: longrun.DeviceKeys{P256dh: fmt.Sprintf("key-%d", i), Auth: "auth"}, AddedAt: at.Add(time.Duration(i) * time.Second)}
+}
+
+func endpoints(t *testing.T, ds longrun.Devices, owner string) []string {
+	t.Helper()
+	got, err := ds.Devices(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range got {
+		out = append(out, d.Endpoint+" "+d.Keys.P256dh)
+	}
+	return out
+}
+
+func devicesKeptBoundedRemoved(t *testing.T, ds longrun.Devices) {
+	ctx := context.Background()
+	owner, other := longrun.NewID(), longrun.NewID()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if got := endpoints(t, ds, owner); len(got) != 0 {
+		t.Fatalf("a new owner has devices %v", got)
+	}
+	for i := range longrun.MaxDevices + 2 {
+		if err := ds.AddDevice(ctx, owner, device(i, now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds.AddDevice(ctx, other, device(0, now))
+	got := endpoints(t, ds, owner)
+	if len(got) != longrun.MaxDevices || got[0] != device(2, now).Endpoint+" key-2" {
+		t.Fatalf("after %d adds: %v; want the %d added last, the oldest first", longrun.MaxDevices+2, got, longrun.MaxDevices)
+	}
+	// The same endpoint again (the browser renewed its keys) replaces it.
+	renewed := device(5, now.Add(time.Hour))
+	renewed.Keys.P256dh = "renewed"
+	if err := ds.AddDevice(ctx, owner, renewed); err != nil {
+		t.Fatal(err)
+	}
+	got = endpoints(t, ds, owner)
+	if len(got) != longrun.MaxDevices || !slices.Contains(got, renewed.Endpoint+" renewed") || slices.Contains(got, renewed.Endpoint+" key-5") {
+		t.Errorf("after a renewal: %v", got)
+	}
+	if err := ds.RemoveDevice(ctx, owner, device(3, now).Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.RemoveDevice(ctx, owner, "https://fcm.googleapis.com/fcm/send/never-added"); err != nil {
+		t.Errorf("removing a device never added: %v", err)
+	}
+	if got := endpoints(t, ds, owner); len(got) != longrun.MaxDevices-1 || slices.Contains(got, device(3, now).Endpoint+" key-3") {
+		t.Errorf("after a removal: %v", got)
+	}
+	if got := endpoints(t, ds, other); len(got) != 1 {
+		t.Errorf("another owner's devices: %v", got)
 	}
 }

@@ -123,3 +123,7 @@ func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
 		t.Errorf("after every tile: %d of %d, progress %v, range to %d", got.Tiling.Count, total, got.Progress, got.Tiling.Hi)
 	}
 }
+
+func TestDevicesConformance(t *testing.T) {
+	porttest.TestDevices(t, func(t *testing.T) longrun.Devices { return newStore(t) })
+}

@@ -258,3 +258,7 @@ func TestTheBytesKeptInAllBoundEveryOwnersRenders(t *testing.T) {
 		t.Errorf("a render once a delete freed 600 bytes: %v", err)
 	}
 }
+
+func TestDevicesConformance(t *testing.T) {
+	porttest.TestDevices(t, func(t *testing.T) longrun.Devices { return open(t) })
+}

@@ -1,0 +1,192 @@
+package notify
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	webpush "github.com/SherClockHolmes/webpush-go"
+
+	"github.com/longrun/longrun"
+)
+
+// VAPID identifies this server to the browsers' push services (RFC 8292):
+// a P-256 key pair, base64url, and a contact for their operators.
+type VAPID struct {
+	PublicKey  string // 65 bytes, uncompressed: what a page subscribes with
+	PrivateKey string // the 32-byte scalar
+	// Subject is an e-mail address (no "mailto:") or an https URL.
+	Subject string
+}
+
+// VAPIDFromSeed derives the key pair from a secret seed (32 random bytes
+// locally, the stack's secret on AWS), so that every process holding the
+// seed signs with the same key and nothing is made at run time.
+func VAPIDFromSeed(seed []byte, subject string) (VAPID, error) {
+	if len(seed) < 16 {
+		return VAPID{}, fmt.Errorf("a VAPID seed is at least 16 bytes")
+	}
+	for i := 0; i < 256; i++ {
+		sum := sha256.Sum256(append([]byte("longrun vapid "+strconv.Itoa(i)+" "), seed...))
+		key, err := ecdh.P256().NewPrivateKey(sum[:]) // refuses the rare scalar out of range
+		if err != nil {
+			continue
+		}
+		enc := base64.RawURLEncoding.EncodeToString
+		return VAPID{PublicKey: enc(key.PublicKey().Bytes()), PrivateKey: enc(key.Bytes()), Subject: subject}, nil
+	}
+	return VAPID{}, fmt.Errorf("no P-256 key from this seed")
+}
+
+// DeviceTTL is how long a push service keeps a notification for a device
+// that is off (the TTL header): a day.
+const DeviceTTL = 24 * time.Hour
+
+// DeviceMaxAttempts is how often a notification is offered to a push
+// service that fails before it is given up.
+const DeviceMaxAttempts = 5
+
+// DeviceRetryBase is the first wait before a push service is tried again.
+var DeviceRetryBase = 10 * time.Second
+
+// A DevicePush is a notification for an owner's devices: all of them, or
+// the one of Endpoint (a retry).
+type DevicePush struct {
+	Owner    string          `json:"owner"`
+	Endpoint string          `json:"endpoint,omitempty"`
+	Topic    string          `json:"topic"`
+	Payload  json.RawMessage `json:"payload"`
+}
+
+// A DeviceNote is what the service worker shows.
+type DeviceNote struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	// URL is the page to open when the notification is clicked.
+	URL string `json:"url"`
+	// Tag makes one notification per version: a second for the same
+	// version replaces the first.
+	Tag string `json:"tag"`
+}
+
+// devicesFor queues the device notification of a version that finished
+// (done or failed: a cancel is the owner's own doing), once per version.
+func (n *Notifier) devicesFor(ctx context.Context, old, cur *longrun.Configuration) error {
+	if n.Devices == nil || n.VAPID == nil || (cur.Status != longrun.StatusDone && cur.Status != longrun.StatusFailed) {
+		return nil
+	}
+	if old != nil && old.Version == cur.Version && old.Status == cur.Status {
+		return nil
+	}
+	ds, err := n.Devices.Devices(ctx, cur.Owner)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	version := strconv.FormatInt(cur.Version, 10)
+	m := message(cur, n.BaseURL, "/#"+cur.ID, n.Kinds)
+	body := cur.Name + " · version " + version
+	if cur.Status == longrun.StatusFailed {
+		body += ": " + cur.Error
+	}
+	payload, err := json.Marshal(DeviceNote{Title: m.Subject, Body: body, URL: "/#" + cur.ID, Tag: cur.ID + "/" + version})
+	if err != nil {
+		return err
+	}
+	key := "device/" + cur.ID + "/" + version + "/" + string(cur.Status)
+	first, err := n.Sent.MarkSent(ctx, key)
+	if err != nil || !first {
+		return err
+	}
+	sum := sha256.Sum256([]byte(cur.ID))
+	r := Retry{Key: key, Device: &DevicePush{Owner: cur.Owner, Topic: base64.RawURLEncoding.EncodeToString(sum[:24]), Payload: payload}}
+	if n.Retry == nil {
+		return n.deliverDevices(ctx, r)
+	}
+	if err := n.Retry.SendMailAfter(ctx, r, 0); err != nil {
+		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
+			n.logger().Error("notify: could not unmark a device notification that was not queued; it will not be sent", "err", uerr)
+		}
+		return fmt.Errorf("queue a device notification: %w", err)
+	}
+	return nil
+}
+
+// deliverDevices offers r to its push services: each device's on its own;
+// one that fails is queued again for that device alone; one whose push
+// service says the subscription is gone (404, 410) is forgotten.
+func (n *Notifier) deliverDevices(ctx context.Context, r Retry) error {
+	p := r.Device
+	ds, err := n.Devices.Devices(ctx, p.Owner)
+	if err != nil {
+		return err
+	}
+	r.Attempt++
+	for _, d := range ds {
+		if p.Endpoint != "" && d.Endpoint != p.Endpoint {
+			continue
+		}
+		log := n.logger().With("channel", "device", "owner", p.Owner, "pushService", host(d.Endpoint))
+		status, err := n.sendDevice(ctx, d, p)
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "notify: device notified", "outcome", "sent", "attempt", r.Attempt)
+			n.count("device", "sent")
+		case status == http.StatusNotFound || status == http.StatusGone:
+			log.InfoContext(ctx, "notify: device unsubscribed; forgotten", "outcome", "gone")
+			n.count("device", "gone")
+			if err := n.Devices.RemoveDevice(ctx, p.Owner, d.Endpoint); err != nil {
+				return err
+			}
+		case n.Retry == nil || r.Attempt >= DeviceMaxAttempts || (status >= 400 && status < 500 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout):
+			log.WarnContext(ctx, "notify: device notification failed for good", "outcome", "failed", "attempt", r.Attempt, "err", err)
+			n.count("device", "failed")
+		default:
+			one := *p
+			one.Endpoint = d.Endpoint
+			delay := min(DeviceRetryBase<<(r.Attempt-1), 15*time.Minute)
+			log.WarnContext(ctx, "notify: device notification failed; it will be tried again", "outcome", "retrying",
+				"attempt", r.Attempt, "delay", delay.String(), "err", err)
+			n.count("device", "retrying")
+			if err := n.Retry.SendMailAfter(ctx, Retry{Key: r.Key, Device: &one, Attempt: r.Attempt}, delay); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sendDevice encrypts p for d (RFC 8291) and POSTs it to d's push service
+// with this server's VAPID signature, returning the service's status.
+func (n *Notifier) sendDevice(ctx context.Context, d longrun.Device, p *DevicePush) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, HookTimeout)
+	defer cancel()
+	var client webpush.HTTPClient = http.DefaultClient
+	if n.DeviceClient != nil {
+		client = n.DeviceClient
+	}
+	res, err := webpush.SendNotificationWithContext(ctx, p.Payload, &webpush.Subscription{Endpoint: d.Endpoint,
+		Keys: webpush.Keys{P256dh: d.Keys.P256dh, Auth: d.Keys.Auth}}, &webpush.Options{
+		HTTPClient: client, Subscriber: n.VAPID.Subject, TTL: int(DeviceTTL / time.Second), Urgency: webpush.UrgencyNormal,
+		Topic: p.Topic, VAPIDPublicKey: n.VAPID.PublicKey, VAPIDPrivateKey: n.VAPID.PrivateKey})
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return res.StatusCode, fmt.Errorf("the push service answered %s", res.Status)
+	}
+	return res.StatusCode, nil
+}
+
+// host is an endpoint's host, for logs: the rest names the device.
+func host(endpoint string) string {
+	h, _, _ := strings.Cut(strings.TrimPrefix(endpoint, "https://"), "/")
+	return h
+}
