@@ -55,8 +55,14 @@ var urlLine = regexp.MustCompile(`running at (http://\S+)`)
 // serve starts `longrun serve` on a free port over the data folder.
 func serve(t *testing.T, data string, args ...string) *server {
 	t.Helper()
+	return serveWith(t, data, nil, args...)
+}
+
+// serveWith is serve with more environment variables.
+func serveWith(t *testing.T, data string, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	cmd.Env = append(os.Environ(), "LONGRUN_SESSION_KEY=e2e-session-key-that-is-long-enough-to-use", "LONGRUN_OPS_TOKEN="+opsToken)
+	cmd.Env = append(append(os.Environ(), "LONGRUN_SESSION_KEY=e2e-session-key-that-is-long-enough-to-use", "LONGRUN_OPS_TOKEN="+opsToken), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

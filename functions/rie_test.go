@@ -218,7 +218,8 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	// verifies what it is sent.
 	hookSecret := "abcdefghijklmnopqrstuvwxyz012345"
 	secrets := httptest.NewServer(secretsManager(t, map[string]*secretStages{"session-key": stages,
-		"webhook-secret": {m: map[string]string{"AWSCURRENT": hookSecret}}}))
+		"webhook-secret": {m: map[string]string{"AWSCURRENT": hookSecret}},
+		"vapid-key":      {m: map[string]string{"AWSCURRENT": "a-seed-for-the-devices-vapid-key-in-the-emulator-test-0123456789"}}}))
 	defer secrets.Close()
 	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
 	hooks := make(chan notify.HookEvent, 10)
@@ -236,13 +237,14 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	}))
 	defer backend.Close()
 	env["WEBHOOK_URLS"], env["WEBHOOK_SECRET"] = backend.URL+"/longrun", "webhook-secret"
+	env["VAPID_KEY_SECRET"] = "vapid-key"
 	// What each binary calls on AWS, and the template's name for each
 	// resource the test made (checkPermissions).
 	callsDir := t.TempDir()
 	calls := func(name string) string { return filepath.Join(callsDir, name+".jsonl") }
 	names := map[string]string{configs: "ConfigurationsTable", results: "ResultsTable", conns: "ConnectionsTable",
 		bucket: "ImageBucket", "no-such-bucket": "ImageBucket", *q.QueueUrl: "JobQueue", *retries.QueueUrl: "MailRetryQueue",
-		"session-key": "SessionKeySecret", "webhook-secret": "WebhookSecret"}
+		"session-key": "SessionKeySecret", "webhook-secret": "WebhookSecret", "vapid-key": "VapidKeySecret"}
 	api := start(t, emulator, bootstraps["api"], "api", env, calls("api"))
 	render := start(t, emulator, bootstraps["render"], "render", env, calls("render"))
 	notifyFn := start(t, emulator, bootstraps["notify"], "notify", env, calls("notify"))

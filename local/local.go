@@ -97,7 +97,12 @@ type Config struct {
 	// Webhooks, if any endpoints, hear of every version that ends,
 	// signed with their Key.
 	Webhooks notify.Webhooks
-	Logger   *slog.Logger
+	// PushHosts are the push services devices may subscribe at, in place
+	// of the browsers' (longrun.PushServices): a private one, or a test's.
+	PushHosts []string
+	// DeviceClient sends device notifications; nil is http.DefaultClient.
+	DeviceClient *http.Client
+	Logger       *slog.Logger
 }
 
 // A System is the running local system.
@@ -205,6 +210,17 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if len(cfg.Webhooks.Endpoints) > 0 {
 		s.Notifier.Hooks = &cfg.Webhooks
 	}
+	// Devices are notified with a key pair of the data folder's own.
+	seed, err := keyFile(filepath.Join(cfg.DataDir, "vapid.key"), "VAPID key",
+		"makes every browser subscribe again before it is notified on its device")
+	if err != nil {
+		return fail(err)
+	}
+	vapid, err := notify.VAPIDFromSeed(seed, "longrun@"+cmp.Or(hostname(), "localhost"))
+	if err != nil {
+		return fail(err)
+	}
+	s.Notifier.Devices, s.Notifier.VAPID, s.Notifier.DeviceClient = db, &vapid, cfg.DeviceClient
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
 		MaxReceives: cfg.MaxReceives, RetryBase: cfg.RetryBase, Logger: log}
 	s.mailRetries = &pump.Jobs{Queue: db.MailQueue(), Handler: s.Notifier.HandleRetries, Visibility: time.Minute,
@@ -219,6 +235,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Sessions: sessions,
 		Live:     h.Serve,
 		Health:   s.health,
+		Devices:  db, PushKey: vapid.PublicKey, PushHosts: cfg.PushHosts,
 
 		TrustForwardedFor: cfg.TrustForwardedFor,
 	})
@@ -252,6 +269,11 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // keyFile reads a key file, making it on first start. A present but broken

@@ -180,6 +180,14 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("DELETE", conf(kept.ID)+"/link", nil)
 	c.Do("GET", conf(v.ID)+"/link", nil)       // deleted: not found
 	c.Do("GET", conf(kept.ID)+"/preview", nil) // too small for one: not found
+	// A device to notify, one the server will not send to, one forgotten.
+	c.Do("GET", "/api/push/key", nil)
+	dev := map[string]any{"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "expirationTime": nil,
+		"keys": map[string]string{"p256dh": "BOr9Pv1uIPQ4Ux6aDFxMKf2Ynd6lB6P2cGZc0sFkOYRc3oIdQ-53MzNw51O2e5pAr5c2vRPcBXjmVIBMQLnHJ5w", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}
+	c.Do("POST", "/api/devices", dev)
+	c.Do("POST", "/api/devices", map[string]any{"endpoint": "https://169.254.169.254/latest", "keys": map[string]string{}})
+	c.Do("DELETE", "/api/devices", map[string]string{"endpoint": "https://fcm.googleapis.com/fcm/send/abc"})
+	c.Do("DELETE", "/api/devices", map[string]string{})
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops.DeadLetters) == 0 && time.Now().Before(deadline) {

@@ -52,6 +52,9 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/shared/{token}/artifacts/{name}", s.sharedArtifact)
 	mux.HandleFunc("GET /api/live", s.live)
 	mux.HandleFunc("GET /api/push-token", s.pushToken)
+	mux.HandleFunc("GET /api/push/key", s.pushKey)
+	mux.HandleFunc("POST /api/devices", s.addDevice)
+	mux.HandleFunc("DELETE /api/devices", s.removeDevice)
 	files, _ := fs.Sub(static, "static")
 	page := assets(files)
 	// A read-only link's page: the result, on any device, no session; the

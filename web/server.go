@@ -63,6 +63,12 @@ type Deps struct {
 	// X-Forwarded-For, which a proxy in front adds; else it is the
 	// connection's (on AWS, API Gateway's sourceIp).
 	TrustForwardedFor bool
+	// Devices keeps the browsers owners ask to be notified on, which
+	// subscribe with PushKey (the VAPID public key) at push services on
+	// PushHosts (nil: longrun.PushServices). Nil Devices: none.
+	Devices   longrun.Devices
+	PushKey   string
+	PushHosts []string
 }
 
 type server struct {
@@ -170,7 +176,7 @@ func (s *server) withSession(next http.Handler) http.Handler {
 // health checks, the e-mail links and read-only links (/api/shared/…) cost
 // no session.
 var ownerless = map[string]bool{"/api/health": true, "/api/meta": true, "/api/openapi.json": true,
-	"/api/email/confirm": true, "/api/email/unsubscribe": true}
+	"/api/email/confirm": true, "/api/email/unsubscribe": true, "/api/push/key": true}
 
 func needsOwner(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/api/") && !ownerless[r.URL.Path] && !strings.HasPrefix(r.URL.Path, "/api/shared/")
@@ -286,14 +292,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // decode reads a JSON request body into v: JSON only, MaxBody at most, no
 // nulls, no unknown fields, one value.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+func decode(w http.ResponseWriter, r *http.Request, v any, nullable ...string) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return &longrun.Error{Code: longrun.EMEDIATYPE, Message: "the body must be JSON (Content-Type: application/json)"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err == nil {
-		if path := nullAt(body); path != "" {
+		if path := nullAt(body); path != "" && !slices.Contains(nullable, path) {
 			return &longrun.Error{Code: longrun.EINVALID, Message: "invalid request",
 				Fields: []longrun.FieldError{{Field: path, Rule: "must not be null: give a value, or leave the field out for its default"}}}
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/kinds/classifier"
@@ -92,6 +93,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return errors.New("want an http or https URL")
 		}
 		cfg.Webhooks.Endpoints = append(cfg.Webhooks.Endpoints, v)
+		return nil
+	})
+	fs.Func("push-service", "a push service host devices may subscribe at, in place of the browsers' own (repeatable; *.example.com takes its subdomains)", func(v string) error {
+		if v == "" || strings.ContainsAny(v, "/:@ ") {
+			return errors.New("want a host name, such as push.example.com")
+		}
+		cfg.PushHosts = append(cfg.PushHosts, v)
 		return nil
 	})
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take the client's address from X-Forwarded-For (behind a proxy)")

@@ -57,14 +57,22 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		}}
 	metrics := awsenv.Metrics("api")
 	images := awsenv.Images(e, cfg)
-	srv := web.NewServer(web.Deps{
+	vapid, err := awsenv.VAPID(ctx, e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	deps := web.Deps{
 		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
 			Limiter: store, Quotas: awsenv.Quotas(e), Kinds: kinds(e), Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
 		Sessions: sessions, Logger: log, Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),
-	})
+	}
+	if vapid != nil {
+		deps.Devices, deps.PushKey = store, vapid.PublicKey
+	}
+	srv := web.NewServer(deps)
 	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions, quotas: awsenv.Quotas(e),
 		conns: &wspush.Connections{DB: db, Table: e.Required("CONNECTION_TABLE")}}
 	if err := e.Err(); err != nil {

@@ -103,6 +103,12 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		Link:    links.Path,
 		Kinds:   kinds(e),
 	}
+	if n.VAPID, err = awsenv.VAPID(ctx, e, cfg); err != nil {
+		return handler{}, err
+	}
+	if n.VAPID != nil {
+		n.Devices = store
+	}
 	if urls := strings.Fields(strings.ReplaceAll(getenv("WEBHOOK_URLS"), ",", " ")); len(urls) > 0 {
 		// The operator's endpoints, signed with the stack's secret (its
 		// value, after whsec_, is the key's base64).

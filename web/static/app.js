@@ -12,6 +12,7 @@ import { followURL, showVersions, wireExplore } from "./explore.js";
 import { showView } from "./url.js";
 import { applyUpdate, connect, loadMail, mailAsked, poll, showLink } from "./live.js";
 import { showTraining } from "./classifier.js";
+import { wireDevice } from "./device.js";
 
 // select opens configuration id (null: a new one) in the form and the
 // preview, and names it in the URL.
@@ -269,11 +270,7 @@ function wire() {
     new BroadcastChannel("longrun").onmessage = (e) => { if (e.data && e.data.type === "address-confirmed") refreshPending(); };
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPending(); });
-  const perm = $("notify-perm");
-  if (window.Notification && Notification.permission === "default") {
-    perm.hidden = false;
-    perm.addEventListener("click", async () => { await Notification.requestPermission(); perm.hidden = true; });
-  }
+  wireDevice();
 }
 
 async function main() {

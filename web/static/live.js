@@ -99,7 +99,8 @@ export function applyUpdate(c) {
 // finish, never a pile; the open one in sight tells of itself.
 function announce(c) {
   const ok = c.status === "done";
-  if (window.Notification && Notification.permission === "granted" && document.hidden) {
+  // (a device notified through its push service hears of it from there)
+  if (window.Notification && Notification.permission === "granted" && document.hidden && !state.device) {
     new Notification(ok ? "Render finished" : "Render failed", { body: c.name });
   }
   if (c.notifyEmail) setTimeout(loadMail, 300);

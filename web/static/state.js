@@ -2,8 +2,9 @@
 // open one; and the toasts that tell of what happened.
 import { $ } from "./dom.js";
 
-export const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0, opened: false, saving: false, viewing: null };
-// (viewing is the earlier version shown, read-only, while the URL names it.)
+export const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0, opened: false, saving: false, viewing: null, device: false };
+// (viewing is the earlier version shown, read-only, while the URL names it;
+// device, whether this browser is notified through its push service.)
 
 // on holds what app.js does for the other modules — open a configuration,
 // show the open one, drop a deleted one — set once the page starts, so

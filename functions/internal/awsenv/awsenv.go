@@ -26,6 +26,7 @@ import (
 	"github.com/longrun/longrun/aws/emf"
 	"github.com/longrun/longrun/aws/s3images"
 	"github.com/longrun/longrun/kinds/juliaset"
+	"github.com/longrun/longrun/notify"
 )
 
 // Env reads required and optional variables, collecting what is missing.
@@ -151,6 +152,21 @@ func Secret(ctx context.Context, e *Env, cfg aws.Config, name string) (string, e
 		return "", fmt.Errorf("read the secret %s names: %w", name, err)
 	}
 	return aws.ToString(out.SecretString), nil
+}
+
+// VAPID reads the key pair devices are notified with, from the seed in the
+// Secrets Manager secret VAPID_KEY_SECRET names; nil where it names none
+// (device notifications off).
+func VAPID(ctx context.Context, e *Env, cfg aws.Config) (*notify.VAPID, error) {
+	if e.Getenv("VAPID_KEY_SECRET") == "" {
+		return nil, nil
+	}
+	seed, err := Secret(ctx, e, cfg, "VAPID_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	v, err := notify.VAPIDFromSeed([]byte(seed), e.Getenv("SENDER_EMAIL"))
+	return &v, err
 }
 
 // Quotas reads MAX_ACTIVE, MAX_STORED, MAX_OWNER_BYTES, OWNER_WRITES,
