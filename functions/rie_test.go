@@ -419,6 +419,24 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	if got.StatusCode != 200 || v.Status != longrun.StatusDone || v.Outdated || v.Stats == nil {
 		t.Fatalf("after render: %d %+v", got.StatusCode, v)
 	}
+	// 4a. The notify binary numbered each push it made (the stream went
+	// through it above); the api binary gives a page that was away what it
+	// missed, in order.
+	missed := get
+	missed.RawPath, missed.RequestContext.HTTP.Path = "/api/updates", "/api/updates"
+	missed.RawQueryString, missed.QueryStringParameters = "since=0", map[string]string{"since": "0"}
+	api.invoke(t, mustJSON(t, missed), &got)
+	var ups web.Updates
+	json.Unmarshal([]byte(got.Body), &ups)
+	if got.StatusCode != 200 || ups.Snapshot || len(ups.Updates) == 0 || ups.Seq != int64(len(ups.Updates)) {
+		t.Fatalf("the updates a page missed: %d %s", got.StatusCode, got.Body)
+	}
+	for i, raw := range ups.Updates {
+		var m notify.Message
+		if json.Unmarshal(raw, &m); m.Seq != int64(i+1) || m.ID == "" {
+			t.Errorf("update %d: %s", i, raw)
+		}
+	}
 	img := get
 	img.RawPath, img.RequestContext.HTTP.Path = "/api/configurations/"+v.ID+"/image", "/api/configurations/"+v.ID+"/image"
 	api.invoke(t, mustJSON(t, img), &got)

@@ -188,6 +188,9 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("POST", "/api/devices", map[string]any{"endpoint": "https://169.254.169.254/latest", "keys": map[string]string{}})
 	c.Do("DELETE", "/api/devices", map[string]string{"endpoint": "https://fcm.googleapis.com/fcm/send/abc"})
 	c.Do("DELETE", "/api/devices", map[string]string{})
+	c.Do("GET", "/api/updates?since=0", nil)
+	c.Do("GET", "/api/updates?since=2", nil)
+	c.Do("GET", "/api/updates?since=-1", nil)
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops.DeadLetters) == 0 && time.Now().Before(deadline) {

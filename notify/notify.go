@@ -159,6 +159,9 @@ type Notifier struct {
 	VAPID   *VAPID
 	// DeviceClient sends to the push services; nil is http.DefaultClient.
 	DeviceClient *http.Client
+	// Replay numbers and keeps each owner's pushes, for a page that was
+	// away to ask for what it missed; nil numbers none.
+	Replay longrun.Replay
 }
 
 // A JobQueue takes a render job to deliver after a delay.
@@ -174,6 +177,9 @@ func (n *Notifier) count(channel, outcome string) {
 
 // A Message is what pages receive over their WebSocket.
 type Message struct {
+	// Seq numbers the owner's updates, 1, 2, 3… (longrun.Replay); absent
+	// where they are not kept.
+	Seq           int64     `json:"seq,omitempty"`
 	Type          string    `json:"type"` // "configuration" or "deleted"
 	ID            string    `json:"id"`
 	Configuration *web.View `json:"configuration,omitempty"`
@@ -504,6 +510,17 @@ func extra(st *longrun.Stats) string {
 
 func (n *Notifier) push(ctx context.Context, owner string, m Message) {
 	b, err := json.Marshal(m)
+	if err == nil && n.Replay != nil {
+		// Numbered first: a page that sees a gap asks for what is missing.
+		var seq int64
+		if seq, err = n.Replay.Record(ctx, owner, b); err == nil {
+			m.Seq = seq
+			b, err = json.Marshal(m)
+		} else { // pushed all the same: the page loads afresh on its next gap
+			n.logger().WarnContext(ctx, "notify: update not numbered", "configurationId", m.ID, "err", err)
+			b, err = json.Marshal(m)
+		}
+	}
 	if err == nil {
 		err = n.Push.Push(ctx, owner, b)
 	}

@@ -781,3 +781,94 @@ func devicesKeptBoundedRemoved(t *testing.T, ds longrun.Devices) {
 		t.Errorf("another owner's devices: %v", got)
 	}
 }
+
+// TestReplay runs the owners' updates suite; newReplay returns an empty
+// store and a way to move its clock on.
+func TestReplay(t *testing.T, newReplay func(t *testing.T) (longrun.Replay, func(time.Duration))) {
+	t.Run("updates are numbered per owner and read back after a number", func(t *testing.T) {
+		r, _ := newReplay(t)
+		replayNumbersAndReads(t, r)
+	})
+	t.Run("a page too far behind is told to load afresh", func(t *testing.T) {
+		replayTooFarBehind(t, newReplay)
+	})
+}
+
+func record(t *testing.T, r longrun.Replay, owner string, n int) []int64 {
+	t.Helper()
+	var seqs []int64
+	for i := range n {
+		seq, err := r.Record(context.Background(), owner, fmt.Appendf(nil, `{"type":"configuration","n":%d}`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs
+}
+
+func since(t *testing.T, r longrun.Replay, owner string, seq int64) ([]int64, bool) {
+	t.Helper()
+	us, complete, err := r.Since(context.Background(), owner, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, u := range us {
+		out = append(out, u.Seq)
+	}
+	return out, complete
+}
+
+func replayNumbersAndReads(t *testing.T, r longrun.Replay) {
+	ctx := context.Background()
+	owner, other := longrun.NewID(), longrun.NewID()
+	if seq, err := r.Seq(ctx, owner); seq != 0 || err != nil {
+		t.Fatalf("a new owner's number: %d %v", seq, err)
+	}
+	if got, complete := since(t, r, owner, 0); len(got) != 0 || !complete {
+		t.Errorf("a new owner's updates: %v %v", got, complete)
+	}
+	if seqs := record(t, r, owner, 3); !slices.Equal(seqs, []int64{1, 2, 3}) {
+		t.Fatalf("numbers %v, want 1 2 3", seqs)
+	}
+	if seqs := record(t, r, other, 1); seqs[0] != 1 {
+		t.Errorf("another owner's first number: %d", seqs[0])
+	}
+	us, complete, _ := r.Since(ctx, owner, 0)
+	if len(us) != 3 || !complete || string(us[2].Message) != `{"type":"configuration","n":2}` {
+		t.Fatalf("after 0: %+v %v", us, complete)
+	}
+	for _, c := range []struct {
+		after    int64
+		want     []int64
+		complete bool
+	}{{1, []int64{2, 3}, true}, {3, nil, true}, {9, nil, false}} {
+		if got, complete := since(t, r, owner, c.after); !slices.Equal(got, c.want) || complete != c.complete {
+			t.Errorf("after %d: %v %v, want %v %v", c.after, got, complete, c.want, c.complete)
+		}
+	}
+	if seq, _ := r.Seq(ctx, owner); seq != 3 {
+		t.Errorf("the owner's number: %d, want 3", seq)
+	}
+}
+
+func replayTooFarBehind(t *testing.T, newReplay func(t *testing.T) (longrun.Replay, func(time.Duration))) {
+	r, advance := newReplay(t)
+	owner := longrun.NewID()
+	record(t, r, owner, longrun.MaxReplay+5)
+	if got, complete := since(t, r, owner, 0); complete {
+		t.Errorf("%d missed: complete (%d returned), want a fresh load", longrun.MaxReplay+5, len(got))
+	}
+	last := int64(longrun.MaxReplay + 5)
+	if got, complete := since(t, r, owner, last-2); !complete || !slices.Equal(got, []int64{last - 1, last}) {
+		t.Errorf("two missed: %v %v", got, complete)
+	}
+	advance(longrun.UpdateRetention + time.Minute)
+	if got, complete := since(t, r, owner, last-2); complete || len(got) != 0 {
+		t.Errorf("after the retention: %v %v, want none kept and a fresh load", got, complete)
+	}
+	if seq := record(t, r, owner, 1); seq[0] != last+1 {
+		t.Errorf("the number after the retention: %d, want %d", seq[0], last+1)
+	}
+}

@@ -70,6 +70,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Configurations []View `json:"configurations"`
 	NextCursor     string `json:"nextCursor"`
+	Seq            *int64 `json:"seq,omitempty"`
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
@@ -85,12 +86,24 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	filter := longrun.ListFilter{Status: longrun.Status(q.Get("status")), Name: q.Get("q")}
+	// The number of the owner's last update, read before the list: a page
+	// that starts from this list asks for the updates after it, and so
+	// misses none that the list was read too early to show.
+	var seq *int64
+	if s.Replay != nil {
+		n, err := s.Replay.Seq(r.Context(), Owner(r.Context()))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		seq = &n
+	}
 	list, next, err := s.Service.List(r.Context(), Owner(r.Context()), q.Get("cursor"), limit, filter)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p := page{Configurations: make([]View, len(list)), NextCursor: next}
+	p := page{Configurations: make([]View, len(list)), NextCursor: next, Seq: seq}
 	for i, c := range list {
 		p.Configurations[i] = s.view(r.Context(), c)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,7 +110,21 @@ func Resources(input any) []string {
 		"ConfigurationSetName": "configuration-set:", "ConnectionId": "connection:", "StreamArn": "stream:"} {
 		add(str(name), prefix)
 	}
-	return append(out, transactTables(v)...)
+	return append(append(out, transactTables(v)...), batchTables(v)...)
+}
+
+// batchTables names the tables of a batch (RequestItems, by table name).
+func batchTables(v reflect.Value) []string {
+	items := v.FieldByName("RequestItems")
+	if !items.IsValid() || items.Kind() != reflect.Map {
+		return nil
+	}
+	var out []string
+	for _, k := range items.MapKeys() {
+		out = append(out, "table:"+k.String())
+	}
+	slices.Sort(out)
+	return out
 }
 
 // stringField is the value of v's field name when it is a non-nil

@@ -25,6 +25,7 @@ func TestResourcesNameWhatIAMChecks(t *testing.T) {
 			{Put: &types.Put{TableName: aws.String("results")}}, {Delete: &types.Delete{TableName: aws.String("configs")}}}},
 			[]string{"put:results", "delete:configs"}},
 		{&sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String("http://q/jobs")}, []string{"queue:http://q/jobs"}},
+		{&dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"results": {}}}, []string{"table:results"}},
 		{&s3.HeadObjectInput{Bucket: aws.String("images"), Key: aws.String("counts/h.counts")}, []string{"bucket:images", "object:images/counts/h.counts"}},
 		{"not an input", nil},
 	} {

@@ -127,3 +127,12 @@ func TestAPostersTilesWriteTheirLedgerNotTheConfiguration(t *testing.T) {
 func TestDevicesConformance(t *testing.T) {
 	porttest.TestDevices(t, func(t *testing.T) longrun.Devices { return newStore(t) })
 }
+
+func TestReplayConformance(t *testing.T) {
+	porttest.TestReplay(t, func(t *testing.T) (longrun.Replay, func(time.Duration)) {
+		st := newStore(t)
+		clock := time.Now()
+		st.Now = func() time.Time { return clock }
+		return st, func(d time.Duration) { clock = clock.Add(d) }
+	})
+}

@@ -68,6 +68,9 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		Sessions: sessions, Logger: log, Metrics: metrics,
 		Images:  awsenv.Images(e, cfg),
 		PushURL: getenv("WEBSOCKET_URL"),
+		// A page that was away asks for the updates it missed: API
+		// Gateway's WebSocket replays nothing.
+		Replay: store,
 	}
 	if vapid != nil {
 		deps.Devices, deps.PushKey = store, vapid.PublicKey

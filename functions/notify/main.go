@@ -101,6 +101,7 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		Metrics: awsenv.Metrics("notify"),
 		BaseURL: e.Required("BASE_URL"),
 		Link:    links.Path,
+		Replay:  store, // each push numbered, for a page that was away
 		Kinds:   kinds(e),
 	}
 	if n.VAPID, err = awsenv.VAPID(ctx, e, cfg); err != nil {

@@ -262,3 +262,12 @@ func TestTheBytesKeptInAllBoundEveryOwnersRenders(t *testing.T) {
 func TestDevicesConformance(t *testing.T) {
 	porttest.TestDevices(t, func(t *testing.T) longrun.Devices { return open(t) })
 }
+
+func TestReplayConformance(t *testing.T) {
+	porttest.TestReplay(t, func(t *testing.T) (longrun.Replay, func(time.Duration)) {
+		db := open(t)
+		clock := time.Now()
+		db.Now = func() time.Time { return clock }
+		return db, func(d time.Duration) { clock = clock.Add(d) }
+	})
+}

@@ -105,6 +105,8 @@ export async function loadList(more = false) {
   const newer = (c) => { const k = known.get(c.id); return k && new Date(k.updatedAt) > new Date(c.updatedAt) ? k : c; };
   for (const c of data.configurations) { if (!state.order.includes(c.id)) state.order.push(c.id); state.configs.set(c.id, newer(c)); }
   state.next = data.nextCursor;
+  // The list is the state as of its number: the pushes after it follow.
+  if (!more && typeof data.seq === "number") state.seq = data.seq;
   renderList();
   if (state.selected && state.configs.has(state.selected)) on.showSelected();
 }

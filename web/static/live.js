@@ -38,7 +38,11 @@ export async function connect() {
     state.retry = 0;
     link.set(true);
     showLink();
-    if (state.opened) loadList(); // catch up on what happened while disconnected
+    // What happened while no connection was open (before the first, or
+    // while away): the updates after the last applied, or the list afresh
+    // where the server keeps none.
+    if (state.seq !== null) catchUp();
+    else if (state.opened) loadList();
     state.opened = true;
   };
   ws.onclose = () => {
@@ -51,9 +55,57 @@ export async function connect() {
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
-    if (msg.type === "deleted") return on.removeConfig(msg.id);
-    if (msg.type === "configuration") applyUpdate(msg.configuration);
+    receive(msg);
   };
+}
+
+// receive takes a push. Pushes are numbered (seq): each is applied once, in
+// order; a gap in the numbers (a push lost, or two sent out of order) is
+// filled by asking for the updates after the last applied.
+function receive(msg) {
+  if (typeof msg.seq !== "number" || state.seq === null) {
+    if (typeof msg.seq === "number") state.seq = msg.seq;
+    return apply(msg);
+  }
+  if (msg.seq <= state.seq) return; // applied already (a catch-up brought it)
+  if (msg.seq === state.seq + 1 && !catching) {
+    state.seq = msg.seq;
+    return apply(msg);
+  }
+  catchUp();
+}
+
+let catching = false, behind = false;
+
+// catchUp applies, in order, the updates after the last applied; where the
+// server no longer keeps them all, it loads the list afresh (which says the
+// number to go on from). One runs at a time: a push that comes meanwhile
+// makes it ask again.
+export async function catchUp() {
+  if (catching) { behind = true; return; }
+  catching = true;
+  try {
+    do {
+      behind = false;
+      const { res, data } = await api("GET", `/api/updates?since=${state.seq}`);
+      if (res.status === 0) break; // offline: the next connection asks again
+      if (!res.ok || data.snapshot) { await loadList(); break; }
+      for (const m of data.updates) {
+        if (m.seq <= state.seq) continue;
+        state.seq = m.seq;
+        apply(m);
+      }
+    } while (behind);
+  } finally { catching = false; }
+}
+
+// apply shows an update, and tells the page's host of it: an application
+// embedding longrun listens for "longrun:update" on the document.
+function apply(msg) {
+  if (msg.type === "deleted") on.removeConfig(msg.id);
+  else if (msg.type === "configuration") applyUpdate(msg.configuration);
+  else return;
+  document.dispatchEvent(new CustomEvent("longrun:update", { detail: msg }));
 }
 
 // poll stands in for pushes while no WebSocket is open (where there is
