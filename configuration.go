@@ -125,6 +125,9 @@ type Configuration struct {
 	ParamsHash  string
 	Work        int64
 	NotifyEmail string
+	// Notify is how the owner wants to hear of this configuration's ends;
+	// nil: as the owner's default.
+	Notify *Channels
 
 	// Version counts parameter changes; jobs carry it, and a worker's writes
 	// are conditional on it.
@@ -236,12 +239,13 @@ type Draft struct {
 	Kind        string
 	Spec        Spec
 	NotifyEmail string
+	Notify      *Channels
 }
 
 // NewConfiguration returns owner's new configuration of the draft: queued,
 // or done at once when result (non-nil) already holds its image.
 func NewConfiguration(owner string, d Draft, result *Result, now time.Time) *Configuration {
-	c := &Configuration{ID: NewID(), Owner: owner, Name: d.Name, Kind: d.Kind, NotifyEmail: d.NotifyEmail, Rev: 1, CreatedAt: now}
+	c := &Configuration{ID: NewID(), Owner: owner, Name: d.Name, Kind: d.Kind, NotifyEmail: d.NotifyEmail, Notify: d.Notify, Rev: 1, CreatedAt: now}
 	c.setParams(d.Spec, result, now)
 	return c
 }
@@ -340,7 +344,7 @@ func (c *Configuration) Edit(d Draft, result *Result, now time.Time) bool {
 	if d.NotifyEmail != c.NotifyEmail {
 		c.NotifyError = ""
 	}
-	c.Name, c.NotifyEmail = d.Name, d.NotifyEmail
+	c.Name, c.NotifyEmail, c.Notify = d.Name, d.NotifyEmail, d.Notify
 	c.Rev++
 	c.Change, c.UpdatedAt = ChangeEdit, now
 	return c.setParams(d.Spec, result, now)

@@ -14,6 +14,8 @@ type Input struct {
 	Kind        *string         `json:"kind"`
 	Params      json.RawMessage `json:"params"`
 	NotifyEmail *string         `json:"notifyEmail"`
+	// Notify is how to be told of its ends; omitted: the owner's default.
+	Notify *Channels `json:"notify"`
 }
 
 // Draft returns the normalized input, or an EINVALID error listing every
@@ -47,6 +49,6 @@ func (in *Input) Draft(ks Kinds) (Draft, error) {
 	if err := fe.Err(); err != nil {
 		return Draft{}, err
 	}
-	d.Spec = spec
+	d.Spec, d.Notify = spec, in.Notify
 	return d, nil
 }

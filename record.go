@@ -19,6 +19,7 @@ type record struct {
 	ParamsHash   string          `json:"paramsHash"`
 	Work         int64           `json:"work,omitempty"`
 	NotifyEmail  string          `json:"notifyEmail,omitempty"`
+	Notify       *Channels       `json:"notify,omitempty"`
 	Version      int64           `json:"version"`
 	Rev          int64           `json:"rev"`
 	Seq          int64           `json:"seq"`

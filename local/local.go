@@ -221,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return fail(err)
 	}
 	s.Notifier.Devices, s.Notifier.VAPID, s.Notifier.DeviceClient = db, &vapid, cfg.DeviceClient
-	s.Notifier.Replay = db
+	s.Notifier.Replay, s.Notifier.Preferences = db, db
 	s.jobs = &pump.Jobs{Queue: db, Handler: s.Worker.HandleSQS, Visibility: cfg.Visibility,
 		MaxReceives: cfg.MaxReceives, RetryBase: cfg.RetryBase, Logger: log}
 	s.mailRetries = &pump.Jobs{Queue: db.MailQueue(), Handler: s.Notifier.HandleRetries, Visibility: time.Minute,
@@ -236,7 +236,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		Sessions: sessions,
 		Live:     h.Serve,
 		Health:   s.health,
-		Devices:  db, PushKey: vapid.PublicKey, PushHosts: cfg.PushHosts, Replay: db,
+		Devices:  db, PushKey: vapid.PublicKey, PushHosts: cfg.PushHosts, Replay: db, Preferences: db,
 
 		TrustForwardedFor: cfg.TrustForwardedFor,
 	})

@@ -191,6 +191,10 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("GET", "/api/updates?since=0", nil)
 	c.Do("GET", "/api/updates?since=2", nil)
 	c.Do("GET", "/api/updates?since=-1", nil)
+	c.Do("GET", "/api/preferences", nil)
+	c.Do("PUT", "/api/preferences", map[string]any{"notify": map[string]bool{"email": false}})
+	c.Do("PUT", "/api/preferences", map[string]any{"notify": map[string]any{"sms": true}})
+	c.Create(map[string]any{"name": "quiet", "notify": map[string]bool{"page": false}, "params": small(0.32, 0.1)})
 	var ops struct{ DeadLetters []struct{ ID int64 } }
 	deadline := time.Now().Add(10 * time.Second)
 	for len(ops.DeadLetters) == 0 && time.Now().Before(deadline) {

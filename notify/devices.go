@@ -85,6 +85,10 @@ func (n *Notifier) devicesFor(ctx context.Context, old, cur *longrun.Configurati
 	if old != nil && old.Version == cur.Version && old.Status == cur.Status {
 		return nil
 	}
+	if !n.wants(ctx, cur, longrun.ChannelDevice) {
+		n.count("device", "unwanted")
+		return nil
+	}
 	ds, err := n.Devices.Devices(ctx, cur.Owner)
 	if err != nil || len(ds) == 0 {
 		return err

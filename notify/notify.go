@@ -159,6 +159,9 @@ type Notifier struct {
 	VAPID   *VAPID
 	// DeviceClient sends to the push services; nil is http.DefaultClient.
 	DeviceClient *http.Client
+	// Preferences hold the owners' default channels, for configurations
+	// that do not say (Configuration.Notify); nil: every channel.
+	Preferences longrun.Preferences
 	// Replay numbers and keeps each owner's pushes, for a page that was
 	// away to ask for what it missed; nil numbers none.
 	Replay longrun.Replay
@@ -270,9 +273,29 @@ func (n *Notifier) mailFor(ctx context.Context, old, cur *longrun.Configuration)
 	transition := old == nil || old.Version != cur.Version || old.Status != cur.Status
 	requested := old != nil && cur.MailRequests > old.MailRequests // "send me the result now"
 	if (cur.Status == longrun.StatusDone || cur.Status == longrun.StatusFailed) && (transition || requested) {
+		if !requested && !n.wants(ctx, cur, longrun.ChannelEmail) {
+			n.logger().InfoContext(ctx, "notify: no e-mail: its owner chose none", "configurationId", cur.ID, "version", cur.Version,
+				"channel", "email", "outcome", "unwanted")
+			n.count("email", "unwanted")
+			return nil
+		}
 		return n.mail(ctx, cur)
 	}
 	return nil
+}
+
+// wants reports whether c's owner wants to hear of it on the channel: as c
+// says, else as the owner's default (yes when it cannot be read: a missed
+// notification is worse than one too many).
+func (n *Notifier) wants(ctx context.Context, c *longrun.Configuration, channel string) bool {
+	var owner longrun.Channels
+	if n.Preferences != nil && !c.Notify.Decides(channel) {
+		var err error
+		if owner, err = n.Preferences.Preferences(ctx, c.Owner); err != nil {
+			n.logger().WarnContext(ctx, "notify: the owner's channels could not be read; notified on every one", "err", err)
+		}
+	}
+	return c.Notify.Wants(channel, owner)
 }
 
 // confirm sends the one confirmation mail of owner's new address: nothing

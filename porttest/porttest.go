@@ -872,3 +872,31 @@ func replayTooFarBehind(t *testing.T, newReplay func(t *testing.T) (longrun.Repl
 		t.Errorf("the number after the retention: %d, want %d", seq[0], last+1)
 	}
 }
+
+// TestPreferences runs the owners' default channels suite.
+func TestPreferences(t *testing.T, newPreferences func(t *testing.T) longrun.Preferences) {
+	t.Run("an owner's defaults are every channel until set, then as set", func(t *testing.T) {
+		ps := newPreferences(t)
+		ctx := context.Background()
+		owner, other := longrun.NewID(), longrun.NewID()
+		got, err := ps.Preferences(ctx, owner)
+		if err != nil || got.Page != nil || got.Device != nil || got.Email != nil {
+			t.Fatalf("a new owner's: %+v %v", got, err)
+		}
+		no := false
+		if err := ps.SetPreferences(ctx, owner, longrun.Channels{Email: &no}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = ps.Preferences(ctx, owner)
+		if got.Email == nil || *got.Email || got.Page != nil {
+			t.Errorf("after set: %+v", got)
+		}
+		var c *longrun.Channels
+		if c.Wants(longrun.ChannelEmail, got) || !c.Wants(longrun.ChannelDevice, got) {
+			t.Errorf("wants: email %v device %v", c.Wants(longrun.ChannelEmail, got), c.Wants(longrun.ChannelDevice, got))
+		}
+		if o, _ := ps.Preferences(ctx, other); o.Email != nil {
+			t.Errorf("another owner's: %+v", o)
+		}
+	})
+}

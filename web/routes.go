@@ -54,6 +54,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/push-token", s.pushToken)
 	mux.HandleFunc("GET /api/push/key", s.pushKey)
 	mux.HandleFunc("GET /api/updates", s.updates)
+	mux.HandleFunc("GET /api/preferences", s.preferences)
+	mux.HandleFunc("PUT /api/preferences", s.setPreferences)
 	mux.HandleFunc("POST /api/devices", s.addDevice)
 	mux.HandleFunc("DELETE /api/devices", s.removeDevice)
 	files, _ := fs.Sub(static, "static")

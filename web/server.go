@@ -69,6 +69,9 @@ type Deps struct {
 	Devices   longrun.Devices
 	PushKey   string
 	PushHosts []string
+	// Preferences hold the owners' default channels; nil: every channel,
+	// not to be changed.
+	Preferences longrun.Preferences
 	// Replay holds the owners' numbered updates, for a page that was away
 	// (GET /api/updates); nil: a page loads its list afresh instead.
 	Replay longrun.Replay

@@ -42,6 +42,9 @@ type View struct {
 	// NotifyEmailStatus is "" without an address, else pending (the
 	// confirmation mail is out), confirmed, unsubscribed or suppressed.
 	NotifyEmailStatus string `json:"notifyEmailStatus"`
+	// Notify is how the owner chose to hear of this configuration's ends;
+	// absent: as their default (GET /api/preferences).
+	Notify *longrun.Channels `json:"notify,omitempty"`
 	// NotifyError says why the latest version's e-mail could not be sent.
 	NotifyError string `json:"notifyError"`
 	// History lists earlier versions, the latest first.
@@ -89,7 +92,7 @@ func ViewOf(c *longrun.Configuration, emailStatus string) View {
 	v := View{ID: c.ID, Name: c.Name, Kind: c.KindName(), Params: c.Params, Live: c.Live, ParamsHash: c.ParamsHash, Version: c.Version,
 		ETag: c.ETag(), Status: c.Status, Progress: c.Progress, RenderedHash: c.RenderedHash,
 		Outdated: c.Outdated(), Error: c.Error, Stats: c.Stats, CreatedAt: c.CreatedAt,
-		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError}
+		UpdatedAt: c.UpdatedAt, QueuedAt: c.QueuedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, NotifyEmail: c.NotifyEmail, NotifyEmailStatus: emailStatus, NotifyError: c.NotifyError, Notify: c.Notify}
 	if c.RenderedHash != "" {
 		v.ImageURL = imageURL(c.ID, c.RenderedHash)
 		v.Artifacts = artifactURLs(configurationURL(c.ID), c)

@@ -12,7 +12,8 @@ import (
 
 func TestStreamImageRoundTrips(t *testing.T) {
 	now := time.Now().UTC()
-	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "ünï", NotifyEmail: "a@example.com",
+	no := false
+	c := longrun.NewConfiguration(longrun.NewID(), longrun.Draft{Name: "ünï", NotifyEmail: "a@example.com", Notify: &longrun.Channels{Email: &no},
 		Spec: juliaset.Params{C: juliaset.Complex{Re: -0.123456789012345, Im: 1e-300}, Zoom: 1e12, Width: 16, Height: 17, Depth: 3, Colormap: "ocean"}}, nil, now)
 	if err := c.StartRender(c.Version, now); err != nil {
 		t.Fatal(err)

@@ -136,3 +136,7 @@ func TestReplayConformance(t *testing.T) {
 		return st, func(d time.Duration) { clock = clock.Add(d) }
 	})
 }
+
+func TestPreferencesConformance(t *testing.T) {
+	porttest.TestPreferences(t, func(t *testing.T) longrun.Preferences { return newStore(t) })
+}

@@ -70,7 +70,8 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		PushURL: getenv("WEBSOCKET_URL"),
 		// A page that was away asks for the updates it missed: API
 		// Gateway's WebSocket replays nothing.
-		Replay: store,
+		Replay:      store,
+		Preferences: store,
 	}
 	if vapid != nil {
 		deps.Devices, deps.PushKey = store, vapid.PublicKey

@@ -102,7 +102,9 @@ func newNotifier(ctx context.Context, getenv func(string) string) (handler, erro
 		BaseURL: e.Required("BASE_URL"),
 		Link:    links.Path,
 		Replay:  store, // each push numbered, for a page that was away
-		Kinds:   kinds(e),
+		// The owners' default channels, for configurations that do not say.
+		Preferences: store,
+		Kinds:       kinds(e),
 	}
 	if n.VAPID, err = awsenv.VAPID(ctx, e, cfg); err != nil {
 		return handler{}, err

@@ -271,3 +271,7 @@ func TestReplayConformance(t *testing.T) {
 		return db, func(d time.Duration) { clock = clock.Add(d) }
 	})
 }
+
+func TestPreferencesConformance(t *testing.T) {
+	porttest.TestPreferences(t, func(t *testing.T) longrun.Preferences { return open(t) })
+}

@@ -53,3 +53,12 @@ test("values are shown as a person reads them", () => {
   assert.equal(show([8, 8]), "[8,8]");
   assert.equal(show("magma"), "magma");
 });
+
+test("the channels merge field by field, and round-trip through flatten", () => {
+  const body = { name: "n", notifyEmail: "", notify: { page: true, device: true, email: true }, params: { depth: 256 } };
+  const b = flatten(body);
+  assert.deepEqual(unflatten(b), body);
+  const m = merge3(b, { ...b, "notify.email": false }, { ...b, name: "theirs", "notify.device": false });
+  assert.deepEqual(unflatten(m.merged).notify, { page: true, device: false, email: false });
+  assert.equal(m.merged.name, "theirs");
+});

@@ -7,7 +7,7 @@ import { $ } from "./dom.js";
 import { api, configurationPath, errorText, link, loadMeta } from "./api.js";
 import { current, on, seen, state, toast, upsertNewer } from "./state.js";
 import { loadList, renderList, wireList } from "./list.js";
-import { buildForm, fillForm, wireForm } from "./form.js";
+import { buildForm, edited, fillForm, wireForm } from "./form.js";
 import { followURL, showVersions, wireExplore } from "./explore.js";
 import { showView } from "./url.js";
 import { applyUpdate, connect, loadMail, mailAsked, poll, showLink } from "./live.js";
@@ -263,6 +263,7 @@ function wire() {
   $("mail-refresh").addEventListener("click", loadMail);
   $("share").addEventListener("click", () => share(false));
   $("revoke").addEventListener("click", () => share(true));
+  $("ch-default").addEventListener("click", saveDefaults);
   // An address confirmed in another tab (its page says so on a broadcast
   // channel) or elsewhere (seen when this tab is looked at again): the
   // open configuration's "Confirmation pending" goes.
@@ -271,6 +272,26 @@ function wire() {
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPending(); });
   wireDevice();
+}
+
+// loadPrefs reads the owner's default channels; a new configuration's
+// form starts from them.
+async function loadPrefs() {
+  const { res, data } = await api("GET", "/api/preferences");
+  if (!res.ok) return;
+  state.prefs = data.notify;
+  if (!state.selected && !edited()) fillForm(null);
+}
+
+// saveDefaults makes the form's channels the owner's defaults.
+async function saveDefaults() {
+  const notify = {};
+  for (const k of ["page", "device", "email"]) notify[k] = $("ch-" + k).checked;
+  const { res, data } = await api("PUT", "/api/preferences", { notify });
+  if (!res.ok) return toast(errorText(data, "Could not keep your defaults"), "bad");
+  state.prefs = data.notify;
+  const said = Object.entries(data.notify).filter(([, v]) => v).map(([k]) => ({ page: "on the page", device: "on your devices", email: "by e-mail" })[k]);
+  toast(said.length ? `By default you are told ${said.join(", ")}.` : "By default you are told nowhere: the list still shows every result.");
 }
 
 async function main() {
@@ -284,6 +305,7 @@ async function main() {
   // the push connection then carries); the connection's first open does
   // not load it again, a reconnect does (live.js).
   await loadList();
+  await loadPrefs();
   connect();
   await followURL();
   loadMail();

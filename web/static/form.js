@@ -44,6 +44,7 @@ export function fillForm(c) {
   showKind();
   setParams(c ? c.params : meta.kinds[kindOf()].defaults);
   $("email").value = c ? c.notifyEmail : $("email").value;
+  putChannels(c ? c.notify : null);
   $("preset").value = "";
   clearErrors();
   depthHint();
@@ -56,12 +57,33 @@ export function fillForm(c) {
 export function edited() { return JSON.stringify(formBody()) !== loaded.values; }
 
 // bodyOf is a configuration's fields as the form's body has them.
-const bodyOf = (c) => ({ name: c.name, notifyEmail: c.notifyEmail, params: c.params });
+const bodyOf = (c) => ({ name: c.name, notifyEmail: c.notifyEmail, notify: channels(c.notify), params: c.params });
+
+// The channels a configuration is told on: its own choice, else the
+// owner's defaults (state.prefs), else every one.
+const CHANNELS = ["page", "device", "email"];
+export function channels(own) {
+  const out = {};
+  for (const k of CHANNELS) out[k] = (own && typeof own[k] === "boolean") ? own[k] : (state.prefs ? state.prefs[k] !== false : true);
+  return out;
+}
+
+function putChannels(own) {
+  const ch = channels(own);
+  for (const k of CHANNELS) $("ch-" + k).checked = ch[k];
+}
+
+function readChannels() {
+  const out = {};
+  for (const k of CHANNELS) out[k] = $("ch-" + k).checked;
+  return out;
+}
 
 // putBody puts a body's fields in the form.
 function putBody(body) {
   $("name").value = body.name || "";
   $("email").value = body.notifyEmail || "";
+  putChannels(body.notify);
   setParams(body.params);
 }
 
@@ -76,7 +98,7 @@ function readAs(body) {
 }
 
 // fieldName names a field as the page does.
-const fieldName = (f) => (f === "notifyEmail" ? "e-mail" : f.replace(/^params\./, ""));
+const fieldName = (f) => (f === "notifyEmail" ? "e-mail" : f.startsWith("notify.") ? "telling you " + ({ page: "on the page", device: "on your devices", email: "by e-mail" }[f.slice(7)] || f.slice(7)) : f.replace(/^params\./, ""));
 
 // theirs is the newer state of the open configuration, saved elsewhere,
 // while this form has edits of its own; merging is the merge of the two
@@ -187,7 +209,7 @@ function num(id) {
 
 function formBody() {
   if (kindOf() !== "julia") {
-    return { name: $("name").value.trim() || undefined, kind: kindOf(), params: forms[kindOf()].get(), notifyEmail: $("email").value.trim() };
+    return { name: $("name").value.trim() || undefined, kind: kindOf(), params: forms[kindOf()].get(), notifyEmail: $("email").value.trim(), notify: readChannels() };
   }
   const params = {
     c: { re: num("c-re") ?? NaN, im: num("c-im") ?? 0 },
@@ -196,7 +218,7 @@ function formBody() {
     colormap: $("colormap").value,
   };
   for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-  return { name: $("name").value.trim() || undefined, params, notifyEmail: $("email").value.trim() };
+  return { name: $("name").value.trim() || undefined, params, notifyEmail: $("email").value.trim(), notify: readChannels() };
 }
 
 export function clearErrors() {

@@ -4,7 +4,7 @@ import { $, el } from "./dom.js";
 import { api, errorText, link } from "./api.js";
 import { on, state, tellReady, toast, upsert } from "./state.js";
 import { renderList, loadList } from "./list.js";
-import { edited, fillForm, loaded, showConflict } from "./form.js";
+import { channels, edited, fillForm, loaded, showConflict } from "./form.js";
 import { showView } from "./url.js";
 
 async function pushURL() {
@@ -151,6 +151,7 @@ export function applyUpdate(c) {
 // finish, never a pile; the open one in sight tells of itself.
 function announce(c) {
   const ok = c.status === "done";
+  if (!channels(c.notify).page) return; // its owner chose not to be told here
   // (a device notified through its push service hears of it from there)
   if (window.Notification && Notification.permission === "granted" && document.hidden && !state.device) {
     new Notification(ok ? "Render finished" : "Render failed", { body: c.name });

@@ -23,10 +23,12 @@ export function merge3(base, mine, theirs) {
   return { merged, fromMine, fromTheirs, conflicts };
 }
 
-// flatten makes a form body ({name, notifyEmail, params: {…}}) a flat map:
-// name, notifyEmail, and each parameter as params.KEY.
+// flatten makes a form body ({name, notifyEmail, notify: {…}, params: {…}})
+// a flat map: name, notifyEmail, each channel as notify.KEY and each
+// parameter as params.KEY.
 export function flatten(body) {
   const out = { name: body.name ?? "", notifyEmail: body.notifyEmail ?? "" };
+  for (const [k, v] of Object.entries(body.notify || {})) out["notify." + k] = v;
   for (const [k, v] of Object.entries(body.params || {})) out["params." + k] = v;
   return out;
 }
@@ -34,7 +36,10 @@ export function flatten(body) {
 // unflatten is flatten's inverse.
 export function unflatten(flat) {
   const body = { name: flat.name, notifyEmail: flat.notifyEmail, params: {} };
-  for (const [k, v] of Object.entries(flat)) if (k.startsWith("params.")) body.params[k.slice(7)] = v;
+  for (const [k, v] of Object.entries(flat)) {
+    if (k.startsWith("params.")) body.params[k.slice(7)] = v;
+    else if (k.startsWith("notify.")) (body.notify ??= {})[k.slice(7)] = v;
+  }
   return body;
 }
 

@@ -2,11 +2,11 @@
 // open one; and the toasts that tell of what happened.
 import { $ } from "./dom.js";
 
-export const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0, opened: false, saving: false, viewing: null, device: false, seq: null };
+export const state = { configs: new Map(), order: [], selected: null, next: "", ws: null, retry: 0, opened: false, saving: false, viewing: null, device: false, seq: null, prefs: null };
 // (viewing is the earlier version shown, read-only, while the URL names it;
 // device, whether this browser is notified through its push service; seq,
 // the number of the last update applied, null where the server numbers
-// none.)
+// none; prefs, the owner's default channels.)
 
 // on holds what app.js does for the other modules — open a configuration,
 // show the open one, drop a deleted one — set once the page starts, so
