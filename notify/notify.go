@@ -35,6 +35,8 @@ type Mail struct {
 	To              string `json:"to"`
 	Subject         string `json:"subject"`
 	Text            string `json:"text"`
+	// HTML, if set, is the same message for mail clients that show HTML.
+	HTML string `json:"html,omitempty"`
 	// Unsubscribe is the link that stops this owner's mail to the
 	// address, for the List-Unsubscribe header.
 	Unsubscribe string `json:"unsubscribe,omitempty"`
@@ -341,6 +343,7 @@ func (n *Notifier) mail(ctx context.Context, c *longrun.Configuration) error {
 	m := message(c, n.BaseURL, n.link(c), n.Kinds)
 	m.Unsubscribe = strings.TrimSuffix(n.BaseURL, "/") + "/api/email/unsubscribe?token=" + cmp.Or(a.UnsubscribeToken, a.Token)
 	m.Text += "\nTo get no more of these e-mails: " + m.Unsubscribe + "\n"
+	m.HTML = html(c, m, n.BaseURL, n.link(c), n.Kinds)
 	key := "mail/" + c.ID + "/" + strconv.FormatInt(c.Version, 10) + "/" + string(c.Status)
 	if c.MailRequests > 0 { // each request is sent once; a finish after requests still mails
 		key += "/" + strconv.FormatInt(c.MailRequests, 10)

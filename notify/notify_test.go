@@ -416,3 +416,31 @@ func TestEmailsLinkWhereTheyHelp(t *testing.T) {
 		t.Errorf("the failed version's e-mail:\n%s\nwant the page to retry from and the read-only link", text)
 	}
 }
+
+// A result's e-mail has an HTML part: its thumbnail, its read-only link,
+// the way out; a name is escaped, never markup.
+func TestEmailsHaveAnHTMLPartWithTheThumbnail(t *testing.T) {
+	n, m, _ := newNotifier(t)
+	n.Link = func(c *longrun.Configuration) string { return "/s/tok" }
+	done := config(longrun.StatusDone, 1)
+	done.Name, done.RenderedHash = `<script>alert("x")</script>`, "0123456789abcdef0123"
+	stream(t, n, record(t, 1, config(longrun.StatusRendering, 1), done))
+	failed := config(longrun.StatusFailed, 2)
+	failed.Error = "the renderer refused it"
+	stream(t, n, record(t, 2, config(longrun.StatusRendering, 2), failed))
+	if len(m.sent) != 2 {
+		t.Fatalf("%d e-mails", len(m.sent))
+	}
+	h := m.sent[0].HTML
+	for _, want := range []string{`<img src="http://x/api/shared/tok/image?thumb=1"`, `href="http://x/s/tok"`, `href="http://x/api/email/unsubscribe?token=`, "&lt;script&gt;"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the HTML part lacks %s:\n%s", want, h)
+		}
+	}
+	if strings.Contains(h, "<script>") {
+		t.Errorf("the name was not escaped:\n%s", h)
+	}
+	if f := m.sent[1].HTML; strings.Contains(f, "<img") || !strings.Contains(f, "the renderer refused it") || !strings.Contains(f, `href="http://x/#`+failed.ID) {
+		t.Errorf("the failed version's HTML part:\n%s", f)
+	}
+}

@@ -242,7 +242,7 @@ func Name(prefix string) string {
 type SentMail struct {
 	Subject     string
 	Destination struct{ To []string }
-	Body        struct{ Text string }
+	Body        struct{ Text, HTML string }
 }
 
 // Inbox returns the e-mails the SES server received for to.

@@ -25,13 +25,16 @@ type Mailer struct {
 // Mailer implements this port.
 var _ notify.Mailer = (*Mailer)(nil)
 
-// Send sends m as plain text.
+// Send sends m as plain text, and as HTML beside it when it has that.
 // A rejected message is refused for good (notify.ErrRefused); anything
 // else may pass on a retry.
 func (s *Mailer) Send(ctx context.Context, m notify.Mail) error {
 	msg := &types.Message{
 		Subject: &types.Content{Data: aws.String(m.Subject), Charset: aws.String("UTF-8")},
 		Body:    &types.Body{Text: &types.Content{Data: aws.String(m.Text), Charset: aws.String("UTF-8")}},
+	}
+	if m.HTML != "" {
+		msg.Body.Html = &types.Content{Data: aws.String(m.HTML), Charset: aws.String("UTF-8")}
 	}
 	if m.Unsubscribe != "" {
 		msg.Headers = []types.MessageHeader{

@@ -19,11 +19,13 @@ func TestSentMailArrives(t *testing.T) {
 	awstest.SES(t)
 	m := &sesmail.Mailer{Client: sesv2.NewFromConfig(awstest.Config(t)), From: "longrun@example.com"}
 	to := "reader-" + awstest.Name("x") + "@example.com"
-	if err := m.Send(context.Background(), notify.Mail{To: to, Subject: "Your Julia set “x” is ready", Text: "See it at http://x/#id\n"}); err != nil {
+	if err := m.Send(context.Background(), notify.Mail{To: to, Subject: "Your Julia set “x” is ready", Text: "See it at http://x/#id\n",
+		HTML: `<p><a href="http://x/#id">See it</a></p>`}); err != nil {
 		t.Fatal(err)
 	}
 	got := awstest.Inbox(t, to)
-	if len(got) != 1 || !strings.Contains(got[0].Subject, "is ready") || !strings.Contains(got[0].Body.Text, "http://x/#id") {
+	if len(got) != 1 || !strings.Contains(got[0].Subject, "is ready") || !strings.Contains(got[0].Body.Text, "http://x/#id") ||
+		!strings.Contains(got[0].Body.HTML, `<a href="http://x/#id">`) {
 		t.Fatalf("the SES server holds %+v for %s, want the one e-mail", got, to)
 	}
 }
