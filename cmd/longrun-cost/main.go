@@ -72,7 +72,7 @@ const (
 	configReads      = 8  // quota count, the worker's reads, each write's read
 	resultReads      = 4  // dedup lookup, lease, sent mark, address
 	pushesPerRender  = 4  // rendering, progress, done, and one connect
-	apiRoutes        = 21 // web/openapi.json's operations
+	apiRoutes        = 29 // web/routes.go's API routes, less the local runner's (live, the dev mailbox)
 	statusesPerRoute = 3  // the statuses a route is seen answering in a month
 	tileSide         = 512
 )
@@ -118,6 +118,9 @@ func cost(j job, st stack, slowdown, views float64) []line {
 	}
 	unitsPerWrite := math.Ceil(recordKB)
 	dynamoWrites := configWrites*unitsPerWrite*gsi + statusWrites + resultWrites + countedWrites*(unitsPerWrite+2)
+	// Each push numbered and kept an hour for a page that was away: the
+	// owner's counter (one unit) and the update (a view, 2 KB).
+	dynamoWrites += pushesPerRender * (1 + unitsPerWrite)
 	dynamoReads := float64(configReads + resultReads + 1) // the recheck reads the record
 	if tiles > 0 {
 		// Per tile: a read of the configuration, one ledger update (the
@@ -236,7 +239,7 @@ func run(args []string, out io.Writer) error {
 		{"16384² poster, depth 1,000, one e-mail", 1024 * 17, 16384, 16384, 100e6, 1},
 	}
 	fixed := []line{
-		{"the session-key secret", secretMonth},
+		{"the session-key and VAPID secrets", 2 * secretMonth},
 		{"the topics' KMS key", kmsKeyMonth},
 		{fmt.Sprintf("%d alarms evaluating %d metrics", st.alarms, st.alarmMetrics), float64(st.alarmMetrics) * alarmMetric},
 		{"the dashboard", dashboardMonth},
@@ -253,6 +256,7 @@ func run(args []string, out io.Writer) error {
 	}
 
 	printByLine(out, jobs[:4], st, *slowdown, *views)
+	printChannels(out, st)
 	fmt.Fprintf(out, "\nFixed a month: $%.2f —", fixedTotal)
 	for i, f := range fixed {
 		sep := ","
@@ -271,6 +275,40 @@ func run(args []string, out io.Writer) error {
 		pricesAsOf, *slowdown, st.renderGB*1024, sdkOverheadMs, tileOverheadMs, st.imageDays, st.countsDays, st.ownerIndexAll, recordKB, configWrites, statusWrites,
 		countedWrites, resultWrites, configReads+resultReads+1, recheckMs, *views, pushesPerRender, logBytesPerRender, apiRoutes, statusesPerRoute)
 	return nil
+}
+
+// A channel is one way of telling an owner a version ended, beside the
+// pushes to open pages (counted with each render).
+type channel struct {
+	name, what string
+	cost       float64
+}
+
+// channels are the costs of each notification channel, per finished
+// version told on it. Device notifications and webhooks go out from the
+// retry queue (an SQS message sent, received and deleted; a notify
+// invocation of about 20 ms, at most 10 in a batch: counted whole here)
+// after a sent mark (a write, a read); the push services themselves are
+// free. A page that was away asks for what it missed: an HTTP request, an
+// api invocation, its updates read by key.
+func channels(st stack) []channel {
+	notifyCall := 20.0/1000*st.notifyGB*lambdaGBSecond + lambdaRequest
+	queued := 3*sqsRequest + notifyCall + dynamoWrite + dynamoRead
+	return []channel{
+		{"e-mail", "SES, its sent mark, the address read", sesEmail + dynamoWrite + 2*dynamoRead},
+		{"device (Web Push)", "the owner's devices read (one item), queued, sent to each push service", queued + dynamoRead},
+		{"webhook, each endpoint", "queued, POSTed (a retry: the same again)", queued},
+		{"a page's catch-up", "GET /api/updates: the counter and up to 100 updates read by key", httpAPIRequest +
+			apiInvocationMs/1000*st.apiGB*lambdaGBSecond + lambdaRequest + dynamoRead + 4*dynamoRead},
+	}
+}
+
+func printChannels(out io.Writer, st stack) {
+	fmt.Fprintf(out, "\nEach notification channel, per million versions told on it (the pushes to open pages are in the lines above):\n\n")
+	fmt.Fprintf(out, "| channel | per million | what it pays for |\n|---|---|---|\n")
+	for _, c := range channels(st) {
+		fmt.Fprintf(out, "| %s | $%.2f | %s |\n", c.name, 1e6*c.cost, c.what)
+	}
 }
 
 func cmpFloat(a, b float64) int {

@@ -39,7 +39,8 @@ func TestTheTablesHaveEveryCaseAndLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"default 512², no e-mail", "1024², depth 256, one e-mail", "16384² poster", "S3 storage: counts and tiles",
-		"S3 egress", "DynamoDB writes", "custom metrics", "Fixed a month", "Assumptions:", "alarms evaluating"} {
+		"S3 egress", "DynamoDB writes", "custom metrics", "Fixed a month", "Assumptions:", "alarms evaluating",
+		"device (Web Push)", "webhook, each endpoint", "a page's catch-up"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}
@@ -80,7 +81,7 @@ func TestCountsRetentionIsWhatStorageCosts(t *testing.T) {
 		t.Errorf("counts kept %v days: $%.2f a million renders, want a few dollars", stackOf(t).countsDays, s)
 	}
 	rest := 1e6 * (total(short) - storage(short))
-	if l := 1e6 * storage(long); l < 60 || l < rest {
-		t.Errorf("counts kept 90 days: $%.2f a million, want more than the rest ($%.2f)", l, rest)
+	if l := 1e6 * storage(long); l < 60 || l < 0.8*rest {
+		t.Errorf("counts kept 90 days: $%.2f a million, want about as much as the rest ($%.2f)", l, rest)
 	}
 }
