@@ -74,3 +74,30 @@ func TestBrowserMissesNothingWhileAway(t *testing.T) {
 		t.Errorf("the list shows %q", got)
 	}
 }
+
+// The owner says how to be told: the boxes a configuration is saved with
+// are its own; "Make these my defaults" carries them to the next ones, on
+// a reload too.
+func TestBrowserKeepsHowTheOwnerWantsToBeTold(t *testing.T) {
+	ctx := browser(t)
+	s := serve(t, t.TempDir())
+	within(t, ctx, 30*time.Second, "every channel at first; e-mail off for this one",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		chromedp.Poll[chromedp.Void](`["ch-page", "ch-device", "ch-email"].every(id => document.getElementById(id).checked)`),
+		setValue("name", "quiet"), setValue("width", "64"), setValue("height", "64"),
+		chromedp.Click(chromedp.ID("ch-email")),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.Poll[chromedp.Void](`location.hash.length > 1`),
+		chromedp.Poll[chromedp.Void](`fetch("/api/configurations/" + location.hash.slice(1)).then(r => r.json()).then(c => { window.__c = c; }), window.__c && window.__c.notify && window.__c.notify.email === false && window.__c.notify.page === true`),
+	)
+	within(t, ctx, 30*time.Second, "no page toasts by default, after a reload",
+		chromedp.Click(chromedp.ID("new")),
+		chromedp.Click(chromedp.ID("ch-page")),
+		chromedp.Click(chromedp.ID("ch-default")),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("By default you are told on your devices, by e-mail"))`),
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(".live.on")),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("ch-page").checked && document.getElementById("ch-email").checked`),
+	)
+}
