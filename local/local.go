@@ -156,14 +156,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		db.Close()
 		return nil, err
 	}
-	// This process is the only consumer of the queue: whatever a previous
-	// run had received or leased is orphaned.
-	if n, err := db.ReleaseInFlight(ctx); err != nil {
-		return fail(err)
-	} else if n > 0 {
-		log.Info("jobs a previous run left in flight are queued again", "jobs", n)
-	}
-	if err := db.ReleaseClaims(ctx); err != nil {
+	if err := releaseOrphans(ctx, db, log); err != nil {
 		return fail(err)
 	}
 	images, err := files.Open(filepath.Join(cfg.DataDir, "images"))
@@ -210,13 +203,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if len(cfg.Webhooks.Endpoints) > 0 {
 		s.Notifier.Hooks = &cfg.Webhooks
 	}
-	// Devices are notified with a key pair of the data folder's own.
-	seed, err := keyFile(filepath.Join(cfg.DataDir, "vapid.key"), "VAPID key",
-		"makes every browser subscribe again before it is notified on its device")
-	if err != nil {
-		return fail(err)
-	}
-	vapid, err := notify.VAPIDFromSeed(seed, "longrun@"+cmp.Or(hostname(), "localhost"))
+	vapid, err := vapidKeys(cfg.DataDir)
 	if err != nil {
 		return fail(err)
 	}
@@ -272,9 +259,29 @@ func (cfg *Config) defaults() {
 	}
 }
 
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
+// releaseOrphans queues again what a previous run had received or leased:
+// this process is the only consumer of the queue.
+func releaseOrphans(ctx context.Context, db *sqlite.DB, log *slog.Logger) error {
+	n, err := db.ReleaseInFlight(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("jobs a previous run left in flight are queued again", "jobs", n)
+	}
+	return db.ReleaseClaims(ctx)
+}
+
+// vapidKeys are the key pair devices are notified with: the data folder's
+// own, from a seed made on first start.
+func vapidKeys(dir string) (notify.VAPID, error) {
+	seed, err := keyFile(filepath.Join(dir, "vapid.key"), "VAPID key",
+		"makes every browser subscribe again before it is notified on its device")
+	if err != nil {
+		return notify.VAPID{}, err
+	}
+	host, _ := os.Hostname()
+	return notify.VAPIDFromSeed(seed, "longrun@"+cmp.Or(host, "localhost"))
 }
 
 // keyFile reads a key file, making it on first start. A present but broken

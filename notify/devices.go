@@ -93,31 +93,42 @@ func (n *Notifier) devicesFor(ctx context.Context, old, cur *longrun.Configurati
 	if err != nil || len(ds) == 0 {
 		return err
 	}
-	version := strconv.FormatInt(cur.Version, 10)
-	m := message(cur, n.BaseURL, "/#"+cur.ID, n.Kinds)
-	body := cur.Name + " · version " + version
-	if cur.Status == longrun.StatusFailed {
-		body += ": " + cur.Error
-	}
-	payload, err := json.Marshal(DeviceNote{Title: m.Subject, Body: body, URL: "/#" + cur.ID, Tag: cur.ID + "/" + version})
+	payload, err := json.Marshal(n.deviceNote(cur))
 	if err != nil {
 		return err
 	}
-	key := "device/" + cur.ID + "/" + version + "/" + string(cur.Status)
+	key := "device/" + cur.ID + "/" + strconv.FormatInt(cur.Version, 10) + "/" + string(cur.Status)
 	first, err := n.Sent.MarkSent(ctx, key)
 	if err != nil || !first {
 		return err
 	}
 	sum := sha256.Sum256([]byte(cur.ID))
 	r := Retry{Key: key, Device: &DevicePush{Owner: cur.Owner, Topic: base64.RawURLEncoding.EncodeToString(sum[:24]), Payload: payload}}
+	return n.queue(ctx, r, "a device notification", n.deliverDevices)
+}
+
+// deviceNote is what a device shows of c's end.
+func (n *Notifier) deviceNote(c *longrun.Configuration) DeviceNote {
+	version := strconv.FormatInt(c.Version, 10)
+	body := c.Name + " · version " + version
+	if c.Status == longrun.StatusFailed {
+		body += ": " + c.Error
+	}
+	return DeviceNote{Title: message(c, n.BaseURL, "/#"+c.ID, n.Kinds).Subject, Body: body, URL: "/#" + c.ID, Tag: c.ID + "/" + version}
+}
+
+// queue hands r to the retry queue, to be sent at once from there (where
+// there is none, it is sent here); one not queued is unmarked, so that the
+// feed's redelivery queues it again.
+func (n *Notifier) queue(ctx context.Context, r Retry, what string, send func(context.Context, Retry) error) error {
 	if n.Retry == nil {
-		return n.deliverDevices(ctx, r)
+		return send(ctx, r)
 	}
 	if err := n.Retry.SendMailAfter(ctx, r, 0); err != nil {
-		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
-			n.logger().Error("notify: could not unmark a device notification that was not queued; it will not be sent", "err", uerr)
+		if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), r.Key); uerr != nil {
+			n.logger().Error("notify: could not unmark "+what+" that was not queued; it will not be sent", "err", uerr)
 		}
-		return fmt.Errorf("queue a device notification: %w", err)
+		return fmt.Errorf("queue %s: %w", what, err)
 	}
 	return nil
 }
@@ -136,34 +147,45 @@ func (n *Notifier) deliverDevices(ctx context.Context, r Retry) error {
 		if p.Endpoint != "" && d.Endpoint != p.Endpoint {
 			continue
 		}
-		log := n.logger().With("channel", "device", "owner", p.Owner, "pushService", host(d.Endpoint))
-		status, err := n.sendDevice(ctx, d, p)
-		switch {
-		case err == nil:
-			log.InfoContext(ctx, "notify: device notified", "outcome", "sent", "attempt", r.Attempt)
-			n.count("device", "sent")
-		case status == http.StatusNotFound || status == http.StatusGone:
-			log.InfoContext(ctx, "notify: device unsubscribed; forgotten", "outcome", "gone")
-			n.count("device", "gone")
-			if err := n.Devices.RemoveDevice(ctx, p.Owner, d.Endpoint); err != nil {
-				return err
-			}
-		case n.Retry == nil || r.Attempt >= DeviceMaxAttempts || (status >= 400 && status < 500 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout):
-			log.WarnContext(ctx, "notify: device notification failed for good", "outcome", "failed", "attempt", r.Attempt, "err", err)
-			n.count("device", "failed")
-		default:
-			one := *p
-			one.Endpoint = d.Endpoint
-			delay := min(DeviceRetryBase<<(r.Attempt-1), 15*time.Minute)
-			log.WarnContext(ctx, "notify: device notification failed; it will be tried again", "outcome", "retrying",
-				"attempt", r.Attempt, "delay", delay.String(), "err", err)
-			n.count("device", "retrying")
-			if err := n.Retry.SendMailAfter(ctx, Retry{Key: r.Key, Device: &one, Attempt: r.Attempt}, delay); err != nil {
-				return err
-			}
+		if err := n.offer(ctx, r, d); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// offer sends r to one device, and deals with its push service's answer.
+func (n *Notifier) offer(ctx context.Context, r Retry, d longrun.Device) error {
+	p := r.Device
+	log := n.logger().With("channel", "device", "owner", p.Owner, "pushService", host(d.Endpoint))
+	status, err := n.sendDevice(ctx, d, p)
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "notify: device notified", "outcome", "sent", "attempt", r.Attempt)
+		n.count("device", "sent")
+		return nil
+	case status == http.StatusNotFound || status == http.StatusGone:
+		log.InfoContext(ctx, "notify: device unsubscribed; forgotten", "outcome", "gone")
+		n.count("device", "gone")
+		return n.Devices.RemoveDevice(ctx, p.Owner, d.Endpoint)
+	case n.Retry == nil || r.Attempt >= DeviceMaxAttempts || refused(status):
+		log.WarnContext(ctx, "notify: device notification failed for good", "outcome", "failed", "attempt", r.Attempt, "err", err)
+		n.count("device", "failed")
+		return nil
+	}
+	one := *p
+	one.Endpoint = d.Endpoint
+	delay := min(DeviceRetryBase<<(r.Attempt-1), 15*time.Minute)
+	log.WarnContext(ctx, "notify: device notification failed; it will be tried again", "outcome", "retrying",
+		"attempt", r.Attempt, "delay", delay.String(), "err", err)
+	n.count("device", "retrying")
+	return n.Retry.SendMailAfter(ctx, Retry{Key: r.Key, Device: &one, Attempt: r.Attempt}, delay)
+}
+
+// refused reports whether a push service's status refuses the message for
+// good: a 4xx other than a timeout or too many requests.
+func refused(status int) bool {
+	return status >= 400 && status < 500 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout
 }
 
 // sendDevice encrypts p for d (RFC 8291) and POSTs it to d's push service

@@ -105,16 +105,8 @@ func (n *Notifier) hooksFor(ctx context.Context, old, cur *longrun.Configuration
 		if err != nil || !first {
 			return err
 		}
-		r := Retry{Key: key, Hook: &Delivery{URL: url, ID: id, Body: body}}
-		if n.Retry == nil {
-			n.deliverHook(ctx, r)
-			continue
-		}
-		if err := n.Retry.SendMailAfter(ctx, r, 0); err != nil {
-			if uerr := n.Sent.UnmarkSent(context.WithoutCancel(ctx), key); uerr != nil {
-				n.logger().Error("notify: could not unmark a webhook that was not queued; it will not be sent", "err", uerr)
-			}
-			return fmt.Errorf("queue a webhook: %w", err)
+		if err := n.queue(ctx, Retry{Key: key, Hook: &Delivery{URL: url, ID: id, Body: body}}, "a webhook", n.deliverHook); err != nil {
+			return err
 		}
 	}
 	return nil

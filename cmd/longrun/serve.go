@@ -87,21 +87,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.Quotas.AddressSessions, "address-sessions", 60, "new sessions (owners) a client address may start an hour")
 	fs.IntVar(&cfg.Quotas.MailPerAddress, "mail-per-address", 20, "e-mails an address may receive a day")
 	fs.IntVar(&cfg.Quotas.MailPerOwner, "mail-per-owner", 100, "e-mails an owner's configurations may send a day")
-	fs.Func("webhook-url", "an endpoint to POST every finished, failed or cancelled version to, signed with LONGRUN_WEBHOOK_SECRET (repeatable)", func(v string) error {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("want an http or https URL")
-		}
-		cfg.Webhooks.Endpoints = append(cfg.Webhooks.Endpoints, v)
-		return nil
-	})
-	fs.Func("push-service", "a push service host devices may subscribe at, in place of the browsers' own (repeatable; *.example.com takes its subdomains)", func(v string) error {
-		if v == "" || strings.ContainsAny(v, "/:@ ") {
-			return errors.New("want a host name, such as push.example.com")
-		}
-		cfg.PushHosts = append(cfg.PushHosts, v)
-		return nil
-	})
+	notifyFlags(fs, &cfg)
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take the client's address from X-Forwarded-For (behind a proxy)")
 	if err := parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,16 +112,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.OpsToken != "" && len(cfg.OpsToken) < 16 {
 		return usagef("serve: LONGRUN_OPS_TOKEN must be at least 16 characters")
 	}
-	if len(cfg.Webhooks.Endpoints) > 0 {
-		secret := getenv("LONGRUN_WEBHOOK_SECRET")
-		if secret == "" {
-			return usagef("serve: flag --webhook-url needs LONGRUN_WEBHOOK_SECRET, the secret its deliveries are signed with (whsec_ and base64 of 24 to 64 random bytes: try  echo whsec_$(head -c 32 /dev/urandom | base64))")
-		}
-		key, err := webhook.ParseSecret(secret)
-		if err != nil {
-			return usagef("serve: LONGRUN_WEBHOOK_SECRET: %v", err)
-		}
-		cfg.Webhooks.Key = key
+	if err := webhookKey(&cfg, getenv); err != nil {
+		return err
 	}
 	// The kinds of computation this server runs: a new kind is one more
 	// entry (see the README's "Adding a kind").
@@ -153,5 +131,43 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintln(stdout, "longrun stopped cleanly: jobs in flight go on at the next start")
+	return nil
+}
+
+// notifyFlags are the flags of the operator's notification channels: the
+// webhooks' endpoints, the push services devices may subscribe at.
+func notifyFlags(fs *flag.FlagSet, cfg *local.Config) {
+	fs.Func("webhook-url", "an endpoint to POST every finished, failed or cancelled version to, signed with LONGRUN_WEBHOOK_SECRET (repeatable)", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an http or https URL")
+		}
+		cfg.Webhooks.Endpoints = append(cfg.Webhooks.Endpoints, v)
+		return nil
+	})
+	fs.Func("push-service", "a push service host devices may subscribe at, in place of the browsers' own (repeatable; *.example.com takes its subdomains)", func(v string) error {
+		if v == "" || strings.ContainsAny(v, "/:@ ") {
+			return errors.New("want a host name, such as push.example.com")
+		}
+		cfg.PushHosts = append(cfg.PushHosts, v)
+		return nil
+	})
+}
+
+// webhookKey reads the webhooks' signing secret from
+// LONGRUN_WEBHOOK_SECRET, which endpoints need.
+func webhookKey(cfg *local.Config, getenv func(string) string) error {
+	if len(cfg.Webhooks.Endpoints) == 0 {
+		return nil
+	}
+	secret := getenv("LONGRUN_WEBHOOK_SECRET")
+	if secret == "" {
+		return usagef("serve: flag --webhook-url needs LONGRUN_WEBHOOK_SECRET, the secret its deliveries are signed with (whsec_ and base64 of 24 to 64 random bytes: try  echo whsec_$(head -c 32 /dev/urandom | base64))")
+	}
+	key, err := webhook.ParseSecret(secret)
+	if err != nil {
+		return usagef("serve: LONGRUN_WEBHOOK_SECRET: %v", err)
+	}
+	cfg.Webhooks.Key = key
 	return nil
 }

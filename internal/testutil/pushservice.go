@@ -162,39 +162,13 @@ func (p *PushService) read(r *http.Request, sub *pushSub, name string, body []by
 // checkVAPID verifies "vapid t=JWT, k=KEY": the key the server's, the JWT
 // signed with it (ES256), for this service's origin, expiring within a day.
 func (p *PushService) checkVAPID(h string) (string, error) {
-	var jwt, k string
-	for _, part := range strings.Split(strings.TrimPrefix(h, "vapid "), ",") {
-		part = strings.TrimSpace(part)
-		if v, ok := strings.CutPrefix(part, "t="); ok {
-			jwt = v
-		} else if v, ok := strings.CutPrefix(part, "k="); ok {
-			k = v
-		}
-	}
+	jwt, k := vapidParts(h)
 	if !strings.HasPrefix(h, "vapid ") || jwt == "" || k != p.VAPIDKey {
 		return "", fmt.Errorf("the Authorization is not vapid with the server's key: %q", h)
 	}
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return "", errors.New("not a JWT")
-	}
-	pub, _ := base64.RawURLEncoding.DecodeString(k)
-	x, y := elliptic.Unmarshal(elliptic.P256(), pub) //nolint:staticcheck // the uncompressed point of RFC 8292
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if x == nil || len(sig) != 64 || !ecdsa.Verify(&ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}, digest[:],
-		new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return "", errors.New("the VAPID JWT's ES256 signature does not hold")
-	}
-	var header struct{ Alg string }
-	var claims struct {
-		Aud, Sub string
-		Exp      int64
-	}
-	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	if json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil || header.Alg != "ES256" {
-		return "", errors.New("the VAPID JWT does not decode")
+	claims, err := verifyES256(jwt, k)
+	if err != nil {
+		return "", err
 	}
 	if claims.Aud != p.URL {
 		return "", fmt.Errorf("the VAPID JWT is for %q, not this service (%s)", claims.Aud, p.URL)
@@ -206,6 +180,49 @@ func (p *PushService) checkVAPID(h string) (string, error) {
 		return "", fmt.Errorf("the VAPID JWT's sub %q is no mailto: or https: contact", claims.Sub)
 	}
 	return claims.Sub, nil
+}
+
+// vapidParts are the JWT (t=) and the key (k=) of a vapid Authorization.
+func vapidParts(h string) (jwt, k string) {
+	for _, part := range strings.Split(strings.TrimPrefix(h, "vapid "), ",") {
+		part = strings.TrimSpace(part)
+		if v, ok := strings.CutPrefix(part, "t="); ok {
+			jwt = v
+		} else if v, ok := strings.CutPrefix(part, "k="); ok {
+			k = v
+		}
+	}
+	return jwt, k
+}
+
+type vapidClaims struct {
+	Aud, Sub string
+	Exp      int64
+}
+
+// verifyES256 checks the JWT's ES256 signature with the uncompressed
+// P-256 key k (base64url) and returns its claims.
+func verifyES256(jwt, k string) (vapidClaims, error) {
+	var claims vapidClaims
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return claims, errors.New("not a JWT")
+	}
+	pub, _ := base64.RawURLEncoding.DecodeString(k)
+	x, y := elliptic.Unmarshal(elliptic.P256(), pub) //nolint:staticcheck // the uncompressed point of RFC 8292
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if x == nil || len(sig) != 64 || !ecdsa.Verify(&ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}, digest[:],
+		new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return claims, errors.New("the VAPID JWT's ES256 signature does not hold")
+	}
+	var header struct{ Alg string }
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	if json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil || header.Alg != "ES256" {
+		return claims, errors.New("the VAPID JWT does not decode")
+	}
+	return claims, nil
 }
 
 // decrypt opens an aes128gcm body (RFC 8188) with the keys of RFC 8291.
