@@ -190,12 +190,16 @@ func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
 	var logs testutil.SyncBuffer
 	var mu sync.Mutex
 	var said []string
+	mended := make(chan struct{}, 1)
 	delivered := make(chan struct{})
 	p := &streampoll.Poller{Client: client, Table: st.ConfigTable, Every: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Status: func(reading bool, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			said = append(said, fmt.Sprint(reading))
+			if reading {
+				mended <- struct{}{}
+			}
 		},
 		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			close(delivered)
@@ -206,6 +210,10 @@ func TestAStreakOfFailuresIsSaidOnceAndNothingIsLost(t *testing.T) {
 	case <-delivered:
 	case <-ctx.Done():
 		t.Fatalf("the record written before the failures was never delivered\n%s", logs.String())
+	}
+	select { // (said after the batch that read is delivered)
+	case <-mended:
+	case <-ctx.Done():
 	}
 	mu.Lock()
 	defer mu.Unlock()

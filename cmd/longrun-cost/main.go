@@ -339,8 +339,8 @@ func countAlarms(res *yaml.Node) (alarms, metrics int) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if infra.Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" {
-			continue
+		if infra.Get(res, id, "Type").Value != "AWS::CloudWatch::Alarm" || infra.Get(res, id, "Condition") != nil {
+			continue // (one under a condition is off at the defaults)
 		}
 		alarms++
 		ms := infra.Get(res, id, "Properties", "Metrics")
