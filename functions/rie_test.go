@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,9 +219,20 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	// The webhooks' secret too, and an application's backend that
 	// verifies what it is sent.
 	hookSecret := "abcdefghijklmnopqrstuvwxyz012345"
+	// The devices' key pair comes from its seed; a push service stand-in
+	// (over TLS, which the binaries trust) decrypts what it is sent.
+	vapidSeed := "a-seed-for-the-devices-vapid-key-in-the-emulator-test-0123456789"
+	vapid, err := notify.VAPIDFromSeed([]byte(vapidSeed), env["SENDER_EMAIL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushService := testutil.NewPushService(t, vapid.PublicKey)
+	certs := filepath.Join(t.TempDir(), "push-service.pem")
+	os.WriteFile(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pushService.Certificate().Raw}), 0o600)
+	env["SSL_CERT_FILE"], env["PUSH_SERVICES"] = certs, "127.0.0.1"
 	secrets := httptest.NewServer(secretsManager(t, map[string]*secretStages{"session-key": stages,
 		"webhook-secret": {m: map[string]string{"AWSCURRENT": hookSecret}},
-		"vapid-key":      {m: map[string]string{"AWSCURRENT": "a-seed-for-the-devices-vapid-key-in-the-emulator-test-0123456789"}}}))
+		"vapid-key":      {m: map[string]string{"AWSCURRENT": vapidSeed}}}))
 	defer secrets.Close()
 	env["SESSION_KEY_SECRET"], env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = "session-key", secrets.URL
 	hooks := make(chan notify.HookEvent, 10)
@@ -454,6 +467,22 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the presigned URL served %d bytes that are not a PNG", len(png))
 	}
 
+	// 4a'. A device to notify: the api binary serves the key the notify
+	// binary signs with, and keeps the page's subscription.
+	keyReq := get
+	keyReq.RawPath, keyReq.RequestContext.HTTP.Path = "/api/push/key", "/api/push/key"
+	api.invoke(t, mustJSON(t, keyReq), &got)
+	if !strings.Contains(got.Body, `"publicKey":"`+vapid.PublicKey+`"`) {
+		t.Fatalf("the push key: %d %s, want %s", got.StatusCode, got.Body, vapid.PublicKey)
+	}
+	addDevice := get
+	addDevice.RawPath, addDevice.RequestContext.HTTP.Path, addDevice.RequestContext.HTTP.Method = "/api/devices", "/api/devices", "POST"
+	addDevice.Body = string(mustJSON(t, pushService.Subscribe("phone")))
+	api.invoke(t, mustJSON(t, addDevice), &got)
+	if got.StatusCode != 201 {
+		t.Fatalf("add a device: %d %s", got.StatusCode, got.Body)
+	}
+
 	// 4b. A classifier through the same three functions: created by the
 	// api binary, trained by the render binary from its SQS job, its
 	// decision boundary and weights in the bucket, shown done.
@@ -490,6 +519,26 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Fatalf("the classifier after training: %d %s", got.StatusCode, got.Body)
 	}
 	get.RawPath, get.RequestContext.HTTP.Path = "/api/configurations/"+v.ID, "/api/configurations/"+v.ID
+
+	// 4c. The trained classifier reaches the device: the stream through the
+	// notify binary queues its notification, which the retry queue hands
+	// back to it; the push service decrypts it.
+	devicesFed(t, ctx, sqsClient, *retries.QueueUrl, dynamodbstreams.NewFromConfig(cfg), configs, notifyFn,
+		func() bool {
+			return slices.ContainsFunc(pushService.Messages(), func(m testutil.PushMessage) bool { return strings.Contains(string(m.Payload), cl.ID+"/1") })
+		})
+	var tags []string
+	for _, m := range pushService.Messages() {
+		var note notify.DeviceNote
+		json.Unmarshal(m.Payload, &note)
+		tags = append(tags, note.Tag)
+		if slices.Contains(tags[:len(tags)-1], note.Tag) {
+			t.Errorf("the device was told of %s twice", note.Tag)
+		}
+	}
+	if !slices.Contains(tags, cl.ID+"/1") || len(pushService.Refused()) != 0 {
+		t.Errorf("the device heard of %v (refused: %v), want the classifier %s among them\n%s", tags, pushService.Refused(), cl.ID, notifyFn.log)
+	}
 
 	// 5. The WebSocket API's $connect is accepted with a push token from the
 	// HTTP API and refused without one; the connection is recorded for the owner.
@@ -572,6 +621,51 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		}
 		checkPermissions(t, performed, names)
 	})
+}
+
+// devicesFed runs the stream through the notify binary, and hands it the
+// retry queue's messages as Lambda's SQS event source would, until done
+// (the emulator takes one invoke at a time: they take turns).
+func devicesFed(t *testing.T, ctx context.Context, sqsClient *sqs.Client, queue string, streams *dynamodbstreams.Client, table string,
+	notifyFn *function, done func() bool) {
+	t.Helper()
+	var mu sync.Mutex
+	poller := &streampoll.Poller{Client: streams, Table: table, Filter: notify.Wants,
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var resp events.DynamoDBEventResponse
+			notifyFn.invoke(t, mustJSON(t, ev), &resp)
+			return resp, nil
+		}}
+	pctx, stop := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() { poller.Run(pctx); close(polled) }()
+	defer func() { stop(); <-polled }()
+	for by := time.Now().Add(30 * time.Second); !done(); {
+		if time.Now().After(by) {
+			t.Fatalf("not done within 30 s\n%s", notifyFn.log)
+		}
+		out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &queue, WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch events.SQSEvent
+		for _, m := range out.Messages {
+			batch.Records = append(batch.Records, events.SQSMessage{MessageId: *m.MessageId, Body: *m.Body, EventSource: "aws:sqs"})
+			sqsClient.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &queue, ReceiptHandle: m.ReceiptHandle})
+		}
+		if len(batch.Records) == 0 {
+			continue
+		}
+		mu.Lock()
+		var resp events.SQSEventResponse
+		notifyFn.invoke(t, mustJSON(t, batch), &resp)
+		mu.Unlock()
+		if len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("the retry batch failed: %+v\n%s", resp, notifyFn.log)
+		}
+	}
 }
 
 // emfLines counts the EMF lines in a log that carry the metric.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -75,6 +76,9 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	}
 	if vapid != nil {
 		deps.Devices, deps.PushKey = store, vapid.PublicKey
+		// A private push service in place of the browsers' (PUSH_SERVICES,
+		// comma-separated hosts); unset, only the browsers'.
+		deps.PushHosts = strings.FieldsFunc(getenv("PUSH_SERVICES"), func(r rune) bool { return r == ',' || r == ' ' })
 	}
 	srv := web.NewServer(deps)
 	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions, quotas: awsenv.Quotas(e),
