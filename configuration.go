@@ -128,6 +128,9 @@ type Configuration struct {
 	// Notify is how the owner wants to hear of this configuration's ends;
 	// nil: as the owner's default.
 	Notify *Channels
+	// Trace is the current version's trace (a W3C traceparent), begun by
+	// the request that made the version; its jobs carry it.
+	Trace string
 
 	// Version counts parameter changes; jobs carry it, and a worker's writes
 	// are conditional on it.
@@ -275,7 +278,7 @@ func (c *Configuration) Outdated() bool {
 
 // Job returns the render job of the current version.
 func (c *Configuration) Job() Job {
-	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner, Client: c.Client, Work: c.Work}
+	return Job{ID: c.ID, Version: c.Version, Hash: c.ParamsHash, Owner: c.Owner, Client: c.Client, Work: c.Work, Trace: c.Trace}
 }
 
 // ErrSuperseded means a write was meant for a version that is no longer
@@ -565,6 +568,9 @@ type Job struct {
 	// configuration computes is Configuration.Kind.)
 	Step string `json:"kind,omitempty"`
 	Tile int    `json:"tile,omitempty"`
+	// Trace is the version's trace (Configuration.Trace), which the job's
+	// spans continue.
+	Trace string `json:"trace,omitempty"`
 }
 
 // Group is the job's fair-share group on a queue that knows one level of

@@ -20,6 +20,7 @@ type record struct {
 	Work         int64           `json:"work,omitempty"`
 	NotifyEmail  string          `json:"notifyEmail,omitempty"`
 	Notify       *Channels       `json:"notify,omitempty"`
+	Trace        string          `json:"trace,omitempty"`
 	Version      int64           `json:"version"`
 	Rev          int64           `json:"rev"`
 	Seq          int64           `json:"seq"`

@@ -92,6 +92,10 @@ type Outbox interface {
 // worker and the operations API call it; it alone drives the
 // configurations' transitions through the store.
 type Service struct {
+	// TraceOf, if set, names the trace a request's context carries (a W3C
+	// traceparent): a new version's trace, kept on its record and jobs so
+	// that its render and notifications continue it.
+	TraceOf func(context.Context) string
 	Store   Store
 	Results Results
 	Queue   Queue
@@ -247,7 +251,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, in *Input) (*Config
 		return nil, err
 	}
 	c := NewConfiguration(caller.Owner, d, r, s.now())
-	c.Client = caller.Addr
+	c.Client, c.Trace = caller.Addr, s.trace(ctx)
 	if err := s.Store.CreateConfiguration(ctx, c, s.admission()); err != nil {
 		return nil, err
 	}
@@ -285,6 +289,9 @@ func (s *Service) Edit(ctx context.Context, caller Caller, id, ifMatch string, i
 			return Errorf(EPRECONDITION, "the configuration changed since you loaded it (ETag %s); reload and edit again", c.ETag())
 		}
 		changed = c.Edit(d, r, s.now())
+		if changed {
+			c.Trace = s.trace(ctx)
+		}
 		if changed && caller.Addr != "" {
 			c.Client = caller.Addr
 		}
@@ -357,6 +364,7 @@ func (s *Service) Rerender(ctx context.Context, caller Caller, id string) (*Conf
 			c.Client = caller.Addr
 		}
 		s.estimate(c)
+		c.Trace = s.trace(ctx)
 		return c.Requeue(r, s.now())
 	})
 	if err != nil {
@@ -500,4 +508,12 @@ func (s *Service) enqueue(ctx context.Context, c *Configuration) error {
 	}
 	s.metrics().Add(MetricJobsEnqueued, 1)
 	return nil
+}
+
+// trace is the trace ctx carries, or "".
+func (s *Service) trace(ctx context.Context) string {
+	if s.TraceOf == nil {
+		return ""
+	}
+	return s.TraceOf(ctx)
 }

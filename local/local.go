@@ -25,8 +25,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
+	"github.com/longrun/longrun/internal/tracing"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
@@ -189,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	metrics := tee{reg, rec}
 	limiter := &memlimit.Limiter{}
 	sessions := &web.Sessions{Key: key}
-	svc := &longrun.Service{Store: db, Results: db, Queue: db, Images: images, Tiles: db, Addresses: db, Metrics: metrics,
+	svc := &longrun.Service{TraceOf: tracing.Of, Store: db, Results: db, Queue: db, Images: images, Tiles: db, Addresses: db, Metrics: metrics,
 		Quotas: cfg.Quotas, Limiter: limiter, Kinds: cfg.Kinds}
 	s := &System{
 		URL: url, DB: db, Hub: h, Mailbox: box, Prometheus: reg, Service: svc,
@@ -230,7 +233,11 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	// A request has ReadTimeout to send its body (64 KiB at most), and
 	// WriteTimeout for its answer; the push WebSocket and the image route
 	// set deadlines of their own.
-	s.srv = &http.Server{Handler: s.routes(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
+	// Every request is a span; one that makes a version begins its trace
+	// (svc.TraceOf), which its render and notifications continue.
+	traced := otelhttp.NewHandler(s.routes(api), "longrun", otelhttp.WithSpanNameFormatter(
+		func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	s.srv = &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s, nil
 }

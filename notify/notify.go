@@ -21,9 +21,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
+	"github.com/longrun/longrun/internal/tracing"
 	"github.com/longrun/longrun/web"
 )
 
@@ -228,7 +232,35 @@ func (n *Notifier) handle(ctx context.Context, r events.DynamoDBEventRecord) err
 	case cur == nil:
 		return nil
 	}
-	return n.changed(ctx, old, cur)
+	// Telling of a version is a part of its trace; the feed's own span, if
+	// it has one (a Lambda invocation's), is linked.
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("longrun.configuration.id", cur.ID), attribute.Int64("longrun.version", cur.Version),
+			attribute.String("longrun.status", string(cur.Status)))}
+	if feed := trace.SpanContextFromContext(ctx); feed.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: feed}))
+	}
+	if cur.Trace != "" {
+		ctx = tracing.Parent(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), cur.Trace)
+	} else {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	ctx, span := tracer().Start(ctx, "notify "+cur.Change, opts...)
+	err = n.changed(ctx, old, cur)
+	tracing.End(span, err)
+	return err
+}
+
+// tracer is asked for at each use: the global provider may be set after
+// this package starts (and again, in tests).
+func tracer() trace.Tracer { return otel.Tracer("github.com/longrun/longrun/notify") }
+
+// spanned runs f in a child span named name.
+func spanned(ctx context.Context, name string, f func(context.Context) error) error {
+	ctx, span := tracer().Start(ctx, name)
+	err := f(ctx)
+	tracing.End(span, err)
+	return err
 }
 
 // changed sends what a change calls for — the outbox's copy of a new
@@ -374,7 +406,7 @@ func (n *Notifier) send(ctx context.Context, key string, m Mail) error {
 // its configuration; any other failure goes to the retry queue, until
 // MaxAttempts, and is then recorded too.
 func (n *Notifier) deliver(ctx context.Context, r Retry, log *slog.Logger) error {
-	err := n.Mail.Send(ctx, r.Mail)
+	err := spanned(ctx, "email send", func(ctx context.Context) error { return n.Mail.Send(ctx, r.Mail) })
 	r.Attempt++
 	switch {
 	case err == nil:
@@ -548,7 +580,7 @@ func (n *Notifier) push(ctx context.Context, owner string, m Message) {
 		}
 	}
 	if err == nil {
-		err = n.Push.Push(ctx, owner, b)
+		err = spanned(ctx, "push", func(ctx context.Context) error { return n.Push.Push(ctx, owner, b) })
 	}
 	if err != nil { // pages catch up on their next load; do not hold the feed
 		n.logger().WarnContext(ctx, "notify: push failed", "channel", "push", "outcome", "failed", "configurationId", m.ID, "err", err)

@@ -23,8 +23,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/tracing"
 )
 
 // Leases keep one render per params hash, and rendered results.
@@ -112,11 +116,24 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	return resp, nil
 }
 
+// tracer is asked for at each use: the global provider may be set after
+// this package starts (and again, in tests).
+func tracer() trace.Tracer { return otel.Tracer("github.com/longrun/longrun/worker") }
+
 // Process runs one job, delivered for the receives-th time. A nil error
 // means the job is finished with (rendered, skipped or failed for good).
-func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) error {
+func (w *Worker) Process(ctx context.Context, job longrun.Job, receives int) (err error) {
+	// The job's span continues its version's trace, begun by the request
+	// that made the version.
+	ctx, span := tracer().Start(tracing.Parent(ctx, job.Trace), "job "+cmp.Or(job.Step, "whole"), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("longrun.configuration.id", job.ID), attribute.Int64("longrun.version", job.Version),
+			attribute.Int("longrun.part", job.Tile), attribute.Int("longrun.receives", receives)))
+	defer func() { tracing.End(span, err) }()
 	log := w.logger().With("configurationId", job.ID, "version", job.Version, "paramsHash", job.Hash, "receives", receives)
-	err := w.process(ctx, job, log)
+	if sc := span.SpanContext(); sc.IsValid() {
+		log = log.With("traceId", sc.TraceID().String(), "spanId", sc.SpanID().String())
+	}
+	err = w.process(ctx, job, log)
 	if err == nil || errors.Is(err, longrun.ErrSuperseded) || errors.Is(err, longrun.ErrStopped) {
 		return nil
 	}

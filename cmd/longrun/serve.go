@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/internal/tracing/setup"
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
@@ -122,6 +123,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		classifier.Name: classifier.New(),
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stopTracing, err := setup.Tracing(ctx, getenv, "longrun")
+	if err != nil {
+		return usagef("serve: tracing: %v", err)
+	}
+	defer stopTracing(context.WithoutCancel(ctx)) // flushes the spans held
 	sys, err := local.Start(ctx, cfg)
 	if err != nil {
 		return err

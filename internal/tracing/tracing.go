@@ -1,0 +1,50 @@
+// Package tracing carries a version's OpenTelemetry trace between the
+// processes that work on it: a version of a configuration is one trace,
+// whose context travels as a W3C traceparent on the configuration's record
+// and its jobs (Configuration.Trace, Job.Trace). It uses only the OTel API:
+// without a tracer provider (package setup installs one), spans are no-ops.
+package tracing
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Parent returns ctx carrying the span context of traceparent, if it
+// names one, as the parent of the spans started from it.
+func Parent(ctx context.Context, traceparent string) context.Context {
+	if traceparent == "" {
+		return ctx
+	}
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
+}
+
+// Of returns the traceparent of ctx's span, or "" when it has none.
+func Of(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// Link is a link to traceparent's span, for a span that starts a trace of
+// its own from it (the notifier, fed by the change feed).
+func Link(traceparent string) (trace.Link, bool) {
+	sc := trace.SpanContextFromContext(Parent(context.Background(), traceparent))
+	return trace.Link{SpanContext: sc}, sc.IsValid()
+}
+
+// End ends span with err's outcome.
+func End(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
