@@ -48,6 +48,7 @@ type server struct {
 	cmd  *exec.Cmd
 	done chan error
 	log  *strings.Builder
+	out  *lockedWriter // what it printed to stdout
 }
 
 var urlLine = regexp.MustCompile(`running at (http://\S+)`)
@@ -67,7 +68,7 @@ func serveWith(t *testing.T, data string, env []string, args ...string) *server 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), log: &strings.Builder{}}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: &strings.Builder{}, out: &lockedWriter{b: &strings.Builder{}}}
 	cmd.Stderr = &lockedWriter{b: s.log}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,9 @@ func serveWith(t *testing.T, data string, env []string, args ...string) *server 
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
+			s.out.Write(append(sc.Bytes(), '\n'))
 			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- strings.TrimSuffix(m[1], "/")
 			}
