@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/longrun/longrun/internal/testutil"
 )
 
@@ -49,4 +51,28 @@ func TestServePrintsAVersionsSpansAsOneTrace(t *testing.T) {
 			t.Errorf("no %q span in the POST's trace %s: %v", name, post[0], byName)
 		}
 	}
+}
+
+// The operator sees a run step by step on the ops page, and the owner its
+// line under the result.
+func TestBrowserShowsARunStepByStep(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	s := serve(t, t.TempDir(), "--tile-above", "16384", "--tile-size", "64")
+	createInForm(t, ctx, s.URL, "in parts", "256")
+	within(t, ctx, 20*time.Second, "the owner's line",
+		chromedp.Poll[chromedp.Void](`/^waited \d+\.\d s · rendered \d+\.\d s in 16 parts$/.test(document.getElementById("run").textContent)`))
+	shot(t, ctx, dir, "run-owner")
+	id := openID(t, ctx)
+	within(t, ctx, 20*time.Second, "the operator's steps",
+		chromedp.Navigate(s.URL+"/ops.html?token="+opsToken),
+		chromedp.WaitVisible(chromedp.ID("ops-panel")),
+		setValue("run-id", s.URL+"/#"+id),
+		chromedp.Click(chromedp.CSS("#run-form button")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("run-title").textContent.startsWith("in parts · v1 · waited") &&
+			[...document.querySelectorAll("#run-steps li")].filter(li => li.textContent.includes("job tile")).length === 16 &&
+			document.querySelector("#run-steps li").textContent.includes("POST /api/configurations")`),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("run-steps").scrollIntoView()`),
+	)
+	shot(t, ctx, dir, "run-operator")
 }

@@ -103,6 +103,9 @@ type Config struct {
 	// PushHosts are the push services devices may subscribe at, in place
 	// of the browsers' (longrun.PushServices): a private one, or a test's.
 	PushHosts []string
+	// Timeline, if set, keeps recent traces (a span processor of the tracer
+	// provider) for the runs the owner's page and the ops page show.
+	Timeline *Timeline
 	// DeviceClient sends device notifications; nil is http.DefaultClient.
 	DeviceClient *http.Client
 	Logger       *slog.Logger
@@ -221,12 +224,16 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	for kind := range cfg.Kinds { // each kind's series, at 0 before its first job
 		reg.Add(longrun.MetricJobsRendered, 0, "kind", kind)
 	}
+	var timelines web.Timelines
+	if cfg.Timeline != nil {
+		timelines = cfg.Timeline
+	}
 	api := web.NewServer(web.Deps{
 		Service: svc, Images: images, Logger: log, Mailbox: box, Metrics: metrics,
 		Sessions: sessions,
 		Live:     h.Serve,
 		Health:   s.health,
-		Devices:  db, PushKey: vapid.PublicKey, PushHosts: cfg.PushHosts, Replay: db, Preferences: db,
+		Devices:  db, PushKey: vapid.PublicKey, PushHosts: cfg.PushHosts, Replay: db, Preferences: db, Timelines: timelines,
 
 		TrustForwardedFor: cfg.TrustForwardedFor,
 	})

@@ -20,6 +20,7 @@ func (s *System) routes(api http.Handler) http.Handler {
 		mux.Handle("GET /metrics", s.operator(s.Prometheus.Handler()))
 		mux.Handle("GET /api/ops", s.operator(http.HandlerFunc(s.ops)))
 		mux.Handle("POST /api/ops/dead-letters/{id}/retry", s.operator(http.HandlerFunc(s.retryDeadLetter)))
+		mux.Handle("GET /api/ops/runs/{id}", s.operator(http.HandlerFunc(s.run)))
 	}
 	mux.Handle("/", api)
 	return web.Protect(mux, s.logger)
@@ -153,4 +154,31 @@ func (s *System) work(r *http.Request) ([]runningView, map[string]int, error) {
 		out = append(out, v)
 	}
 	return out, queued, nil
+}
+
+// An OpsRun is a configuration's latest run, for the operator.
+type OpsRun struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Version int64  `json:"version"`
+	web.Run
+}
+
+// run answers with the run of any configuration's current version.
+func (s *System) run(w http.ResponseWriter, r *http.Request) {
+	c, err := s.DB.Configuration(r.Context(), r.PathValue("id"))
+	if err != nil {
+		web.WriteError(w, r, s.logger, err)
+		return
+	}
+	if s.cfg.Timeline == nil {
+		web.WriteError(w, r, s.logger, longrun.Errorf(longrun.ENOTFOUND, "this server keeps no runs (it traces nothing)"))
+		return
+	}
+	run, ok := s.cfg.Timeline.Run(c.ID, c.Version)
+	if !ok {
+		web.WriteError(w, r, s.logger, longrun.Errorf(longrun.ENOTFOUND, "no run of version %d is kept: runs since the server started are", c.Version))
+		return
+	}
+	web.Encode(w, http.StatusOK, OpsRun{ID: c.ID, Name: c.Name, Version: c.Version, Run: run})
 }

@@ -2,6 +2,8 @@ package local_test
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
+	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/web"
 )
 
@@ -100,5 +103,48 @@ func TestAFailedJobIsAnErrorSpanEachTry(t *testing.T) {
 		if s.Status.Code != codes.Error || len(s.Events) == 0 {
 			t.Errorf("a failed delivery's span: status %v, events %v", s.Status, s.Events)
 		}
+	}
+}
+
+// The owner sees a version's run in a line, and the operator its steps.
+func TestARunIsShownFromItsTrace(t *testing.T) {
+	tl := local.NewTimeline(10)
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tl)))
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	_, url := start(t, newRenderer(), func(c *local.Config) {
+		c.Timeline = tl
+		juliaKind(c).TileAbove, juliaKind(c).TileSize = 256, 16
+	})
+	c := testutil.NewClient(t, url)
+	v := c.Create(map[string]any{"name": "in parts", "params": small(-0.22, 0.62)})
+	c.Await(v.ID, 20*time.Second, "done", testutil.Done)
+	var run web.Run
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res := c.Do("GET", "/api/configurations/"+v.ID+"/timeline", nil); res.Status == 200 {
+			res.JSON(t, &run)
+			if strings.Contains(run.Summary, "parts") {
+				break
+			}
+		}
+	}
+	if !regexp.MustCompile(`^waited \d+\.\d s · rendered \d+\.\d s in 4 parts$`).MatchString(run.Summary) {
+		t.Errorf("the run's line: %q (steps %+v)", run.Summary, run.Steps)
+	}
+	var ops local.OpsRun
+	res := c.Do("GET", "/api/ops/runs/"+v.ID, nil, operator...)
+	res.JSON(t, &ops)
+	var parts int
+	for _, s := range ops.Steps {
+		if s.Name == "job "+longrun.JobPart {
+			parts++
+		}
+	}
+	if ops.Name != "in parts" || parts != 4 || ops.Steps[0].Name != "POST /api/configurations" {
+		t.Errorf("the operator's run: %+v", ops)
+	}
+	if res := testutil.NewClient(t, url).Do("GET", "/api/configurations/"+v.ID+"/timeline", nil); res.Status != 404 {
+		t.Errorf("another owner's look at the run: %d", res.Status)
 	}
 }

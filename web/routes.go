@@ -40,6 +40,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/configurations/{id}/image", s.image)
 	mux.HandleFunc("GET /api/configurations/{id}/artifacts/{name}", s.artifact)
 	mux.HandleFunc("GET /api/configurations/{id}/preview", s.preview)
+	mux.HandleFunc("GET /api/configurations/{id}/timeline", s.timeline)
 	mux.HandleFunc("GET /api/mail", s.mail)
 	mux.HandleFunc("GET /api/email/confirm", s.confirmForm)
 	mux.HandleFunc("POST /api/email/confirm", s.confirmEmail)

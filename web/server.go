@@ -72,6 +72,8 @@ type Deps struct {
 	// Preferences hold the owners' default channels; nil: every channel,
 	// not to be changed.
 	Preferences longrun.Preferences
+	// Timelines give the runs of recent versions; nil: none.
+	Timelines Timelines
 	// Replay holds the owners' numbered updates, for a page that was away
 	// (GET /api/updates); nil: a page loads its list afresh instead.
 	Replay longrun.Replay

@@ -123,7 +123,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		classifier.Name: classifier.New(),
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	stopTracing, err := setup.Tracing(ctx, getenv, "longrun")
+	// The recent runs the pages show are kept from the traces.
+	cfg.Timeline = local.NewTimeline(1000)
+	stopTracing, err := setup.Tracing(ctx, getenv, "longrun", cfg.Timeline)
 	if err != nil {
 		return usagef("serve: tracing: %v", err)
 	}

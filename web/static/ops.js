@@ -138,7 +138,38 @@ function drawChart(series) {
 }
 
 
+// showRun draws a configuration's latest run: each step (the request, each
+// job delivery and part, the notifier's sends) as a bar placed in time,
+// with its duration and any error.
+async function showRun(id) {
+  const { res, data } = await api("GET", `/api/ops/runs/${encodeURIComponent(id)}`);
+  const ol = $("run-steps");
+  ol.replaceChildren();
+  if (!res.ok) { $("run-title").textContent = (data && data.error && data.error.message) || `No run (${res.status}).`; return; }
+  $("run-title").textContent = `${data.name} · v${data.version} · ${data.summary || "under way"}`;
+  const t0 = new Date(data.steps[0].start).getTime();
+  const span = Math.max(1, ...data.steps.map((s) => new Date(s.start).getTime() - t0 + s.ms));
+  for (const s of data.steps) {
+    const at = new Date(s.start).getTime() - t0;
+    const li = document.createElement("li");
+    if (s.error) li.className = "failed";
+    const label = document.createElement("span");
+    label.textContent = `+${(at / 1000).toFixed(3)} s  ${s.name}  ${s.ms < 1 ? s.ms.toFixed(2) : Math.round(s.ms)} ms` + (s.error ? ` — ${s.error}` : "");
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.marginLeft = (100 * at / span) + "%";
+    bar.style.width = Math.max(0.5, 100 * s.ms / span) + "%";
+    li.append(label, bar);
+    ol.append(li);
+  }
+}
+
 async function main() {
+  $("run-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = $("run-id").value.trim().replace(/^.*#/, "");
+    if (id) showRun(id);
+  });
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem("opsToken", $("token").value.trim());

@@ -18,18 +18,23 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 )
 
-// Setup installs the tracer provider the environment asks for and returns
-// what flushes and stops it. With OTEL_TRACES_EXPORTER unset or none it
+// Tracing installs the tracer provider the environment asks for, with the
+// processors given (the local run's timeline), and returns what flushes and
+// stops it. With OTEL_TRACES_EXPORTER unset or none and no processor it
 // installs nothing: spans cost a no-op.
-func Tracing(ctx context.Context, getenv func(string) string, service string) (func(context.Context) error, error) {
+func Tracing(ctx context.Context, getenv func(string) string, service string, processors ...sdktrace.SpanProcessor) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	switch getenv("OTEL_TRACES_EXPORTER") {
-	case "", "none":
-		return func(context.Context) error { return nil }, nil
+	opts := []sdktrace.TracerProviderOption{}
+	for _, p := range processors {
+		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}
 	var exp sdktrace.SpanExporter
 	var err error
 	switch name := getenv("OTEL_TRACES_EXPORTER"); name {
+	case "", "none":
+		if len(processors) == 0 {
+			return func(context.Context) error { return nil }, nil
+		}
 	case "console":
 		exp, err = stdouttrace.New() // one JSON object a line
 	case "otlp":
@@ -53,7 +58,10 @@ func Tracing(ctx context.Context, getenv func(string) string, service string) (f
 	if getenv("OTEL_SERVICE_NAME") != "" { // the environment's name wins
 		res = resource.Default()
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	if exp != nil {
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithResource(res))...)
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
 }
