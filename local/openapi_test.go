@@ -192,7 +192,7 @@ func TestEveryRouteAnswersAsPublished(t *testing.T) {
 	c.Do("GET", "/api/updates?since=2", nil)
 	c.Do("GET", "/api/updates?since=-1", nil)
 	c.Do("GET", "/api/preferences", nil)
-	c.Do("GET", conf(kept.ID)+"/timeline", nil)      // this system traces nothing: not found
+	c.Do("GET", conf(kept.ID)+"/timeline", nil) // this system traces nothing: not found
 	c.Do("GET", "/api/ops/runs/"+kept.ID, nil, operator...)
 	c.Do("GET", "/api/ops/runs/"+kept.ID, nil)
 	c.Do("PUT", "/api/preferences", map[string]any{"notify": map[string]bool{"email": false}})
