@@ -2,6 +2,8 @@ package local_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local"
+	"github.com/longrun/longrun/notify"
 	"github.com/longrun/longrun/web"
 )
 
@@ -50,19 +53,23 @@ func spansOf(exp *tracetest.InMemoryExporter, root string) map[string][]tracetes
 // what the notifier sent of it.
 func TestAVersionIsOneTraceFromTheRequestToThePush(t *testing.T) {
 	exp := traced(t)
-	_, url := start(t, newRenderer())
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	_, url := start(t, newRenderer(), func(c *local.Config) {
+		c.Webhooks = notify.Webhooks{Endpoints: []string{backend.URL}, Key: []byte("a-webhook-key-of-32-bytes-012345")}
+	})
 	c := testutil.NewClient(t, url)
 	v := c.Create(map[string]any{"name": "traced", "params": small(-0.21, 0.61)})
 	c.Await(v.ID, 10*time.Second, "done", testutil.Done)
 	var got map[string][]tracetest.SpanStub
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		got = spansOf(exp, "POST /api/configurations")
-		if done(got["notify status"]) {
+		if done(got["notify status"]) && len(got["notify webhook"]) > 0 {
 			break
 		}
 	}
-	if len(got["job whole"]) != 1 || !done(got["notify status"]) || len(got["push"]) == 0 {
-		t.Fatalf("the version's trace holds %v; want the request, one job, the notifier's spans and its pushes", names(got))
+	if len(got["job whole"]) != 1 || !done(got["notify status"]) || len(got["push"]) == 0 || len(got["notify webhook"]) != 1 {
+		t.Fatalf("the version's trace holds %v; want the request, one job, the notifier's spans, its pushes and its webhook", names(got))
 	}
 }
 

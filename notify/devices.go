@@ -103,7 +103,7 @@ func (n *Notifier) devicesFor(ctx context.Context, old, cur *longrun.Configurati
 		return err
 	}
 	sum := sha256.Sum256([]byte(cur.ID))
-	r := Retry{Key: key, Device: &DevicePush{Owner: cur.Owner, Topic: base64.RawURLEncoding.EncodeToString(sum[:24]), Payload: payload}}
+	r := Retry{Key: key, Device: &DevicePush{Owner: cur.Owner, Topic: base64.RawURLEncoding.EncodeToString(sum[:24]), Payload: payload}, Trace: cur.Trace}
 	return n.queue(ctx, r, "a device notification", n.deliverDevices)
 }
 
@@ -179,7 +179,7 @@ func (n *Notifier) offer(ctx context.Context, r Retry, d longrun.Device) error {
 	log.WarnContext(ctx, "notify: device notification failed; it will be tried again", "outcome", "retrying",
 		"attempt", r.Attempt, "delay", delay.String(), "err", err)
 	n.count("device", "retrying")
-	return n.Retry.SendMailAfter(ctx, Retry{Key: r.Key, Device: &one, Attempt: r.Attempt}, delay)
+	return n.Retry.SendMailAfter(ctx, Retry{Key: r.Key, Device: &one, Attempt: r.Attempt, Trace: r.Trace}, delay)
 }
 
 // refused reports whether a push service's status refuses the message for

@@ -59,6 +59,19 @@ type Retry struct {
 	Hook    *Delivery   `json:"hook,omitempty"`
 	Device  *DevicePush `json:"device,omitempty"`
 	Attempt int         `json:"attempt"` // sends tried so far
+	// Trace is its version's trace (Configuration.Trace).
+	Trace string `json:"trace,omitempty"`
+}
+
+// channel names what r sends.
+func (r Retry) channel() string {
+	switch {
+	case r.Hook != nil:
+		return "webhook"
+	case r.Device != nil:
+		return "device"
+	}
+	return "email"
 }
 
 // A RetryQueue holds notifications to send after a delay, apart from the
@@ -399,7 +412,7 @@ func (n *Notifier) send(ctx context.Context, key string, m Mail) error {
 		}
 		return err
 	}
-	return n.deliver(ctx, Retry{Key: key, Mail: m}, log)
+	return n.deliver(ctx, Retry{Key: key, Mail: m, Trace: tracing.Of(ctx)}, log)
 }
 
 // deliver makes one attempt at r. A send refused for good is recorded on
@@ -459,6 +472,9 @@ func (n *Notifier) HandleRetries(ctx context.Context, ev events.SQSEvent) (event
 		}
 		wg.Go(func() {
 			var err error
+			// Each send continues its version's trace.
+			ctx, span := tracer().Start(tracing.Parent(ctx, r.Trace), "notify "+r.channel(), trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithAttributes(attribute.Int("longrun.attempt", r.Attempt+1)))
 			switch {
 			case r.Hook != nil:
 				err = n.deliverHook(ctx, r)
@@ -467,6 +483,7 @@ func (n *Notifier) HandleRetries(ctx context.Context, ev events.SQSEvent) (event
 			default:
 				err = n.retry(ctx, r, n.retryLogger(r))
 			}
+			tracing.End(span, err)
 			if err != nil {
 				n.retryLogger(r).WarnContext(ctx, "notify: retry could not be handled", "err", err)
 				failed[i] = true

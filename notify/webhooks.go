@@ -105,7 +105,7 @@ func (n *Notifier) hooksFor(ctx context.Context, old, cur *longrun.Configuration
 		if err != nil || !first {
 			return err
 		}
-		if err := n.queue(ctx, Retry{Key: key, Hook: &Delivery{URL: url, ID: id, Body: body}}, "a webhook", n.deliverHook); err != nil {
+		if err := n.queue(ctx, Retry{Key: key, Hook: &Delivery{URL: url, ID: id, Body: body}, Trace: cur.Trace}, "a webhook", n.deliverHook); err != nil {
 			return err
 		}
 	}
