@@ -29,7 +29,6 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
-	"github.com/longrun/longrun/internal/tracing"
 	"github.com/longrun/longrun/local/files"
 	"github.com/longrun/longrun/local/hub"
 	"github.com/longrun/longrun/local/mailbox"
@@ -38,6 +37,7 @@ import (
 	"github.com/longrun/longrun/local/pump"
 	"github.com/longrun/longrun/local/sqlite"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/tracing"
 	"github.com/longrun/longrun/web"
 	"github.com/longrun/longrun/worker"
 )
@@ -144,10 +144,7 @@ type System struct {
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	cfg.defaults()
 	log := cfg.Logger
-	if cfg.TrustForwardedFor {
-		log.Warn("--trust-forwarded-for: every per-address limit takes the client's address from X-Forwarded-For; " +
-			"without a proxy in front that sets it, each client names its own address and escapes those limits")
-	}
+	cfg.warnings()
 	if len(cfg.Kinds) == 0 {
 		return nil, errors.New("local: no kinds of computation (Config.Kinds)")
 	}
@@ -247,6 +244,14 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s.srv = &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s, nil
+}
+
+// warnings logs what in cfg weakens the system.
+func (cfg *Config) warnings() {
+	if cfg.TrustForwardedFor {
+		cfg.Logger.Warn("--trust-forwarded-for: every per-address limit takes the client's address from X-Forwarded-For; " +
+			"without a proxy in front that sets it, each client names its own address and escapes those limits")
+	}
 }
 
 func (cfg *Config) defaults() {

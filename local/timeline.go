@@ -112,52 +112,59 @@ func (tl *Timeline) Run(id string, version int64) (web.Run, bool) {
 // summary is a run in a line: "waited 0.4 s · rendered 1.2 s in 64 parts ·
 // mailed 12:04".
 func summary(steps []web.RunStep) string {
-	var asked, first, last time.Time
-	parts, failed := 0, 0
+	j := jobsOf(steps)
 	var out []string
-	for _, s := range steps {
-		end := s.Start.Add(time.Duration(s.Ms * float64(time.Millisecond)))
-		switch {
-		case strings.HasPrefix(s.Name, "POST ") || strings.HasPrefix(s.Name, "PUT "):
-			if asked.IsZero() {
-				asked = end
-			}
-		case strings.HasPrefix(s.Name, "job "):
-			if first.IsZero() {
-				first = s.Start
-			}
-			if end.After(last) {
-				last = end
-			}
-			if s.Name == "job "+longrun.JobPart {
-				parts++
-			}
-			if s.Error != "" {
-				failed++
-			}
-		}
-	}
-	if !asked.IsZero() && !first.IsZero() {
+	if !j.asked.IsZero() && !j.first.IsZero() {
 		// (a job may begin while its request's answer is still written)
-		out = append(out, fmt.Sprintf("waited %.1f s", max(first.Sub(asked), 0).Seconds()))
+		out = append(out, fmt.Sprintf("waited %.1f s", max(j.first.Sub(j.asked), 0).Seconds()))
 	}
-	if !first.IsZero() {
-		r := fmt.Sprintf("rendered %.1f s", last.Sub(first).Seconds())
-		if parts > 0 {
-			r += fmt.Sprintf(" in %d parts", parts)
+	if !j.first.IsZero() {
+		r := fmt.Sprintf("rendered %.1f s", j.last.Sub(j.first).Seconds())
+		if j.parts > 0 {
+			r += fmt.Sprintf(" in %d parts", j.parts)
 		}
-		if failed > 0 {
-			r += fmt.Sprintf(", %d tries failed", failed)
+		if j.failed > 0 {
+			r += fmt.Sprintf(", %d tries failed", j.failed)
 		}
 		out = append(out, r)
 	}
-	for _, s := range steps {
-		if s.Name == "email send" && s.Error == "" {
-			out = append(out, "mailed "+s.Start.Local().Format("15:04"))
-			break
-		}
+	if i := slices.IndexFunc(steps, func(s web.RunStep) bool { return s.Name == "email send" && s.Error == "" }); i >= 0 {
+		out = append(out, "mailed "+steps[i].Start.Local().Format("15:04"))
 	}
 	return strings.Join(out, " · ")
+}
+
+// jobTimes are when a run was asked for (its request's end), when its
+// jobs began and ended, its parts and the deliveries that failed.
+type jobTimes struct {
+	asked, first, last time.Time
+	parts, failed      int
+}
+
+func jobsOf(steps []web.RunStep) jobTimes {
+	var j jobTimes
+	for _, s := range steps {
+		end := s.Start.Add(time.Duration(s.Ms * float64(time.Millisecond)))
+		if (strings.HasPrefix(s.Name, "POST ") || strings.HasPrefix(s.Name, "PUT ")) && j.asked.IsZero() {
+			j.asked = end
+		}
+		if !strings.HasPrefix(s.Name, "job ") {
+			continue
+		}
+		if j.first.IsZero() {
+			j.first = s.Start
+		}
+		if end.After(j.last) {
+			j.last = end
+		}
+		if s.Name == "job "+longrun.JobPart {
+			j.parts++
+		}
+		if s.Error != "" {
+			j.failed++
+		}
+	}
+	return j
 }
 
 // OnStart, Shutdown and ForceFlush do nothing: a span is kept when it ends.

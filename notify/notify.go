@@ -27,7 +27,7 @@ import (
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/aws/attr"
-	"github.com/longrun/longrun/internal/tracing"
+	"github.com/longrun/longrun/tracing"
 	"github.com/longrun/longrun/web"
 )
 

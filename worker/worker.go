@@ -28,7 +28,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/longrun/longrun"
-	"github.com/longrun/longrun/internal/tracing"
+	"github.com/longrun/longrun/tracing"
 )
 
 // Leases keep one render per params hash, and rendered results.

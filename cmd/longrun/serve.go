@@ -11,11 +11,11 @@ import (
 	"strings"
 
 	"github.com/longrun/longrun"
-	"github.com/longrun/longrun/internal/tracing/setup"
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/local/files"
+	"github.com/longrun/longrun/tracing/setup"
 	"github.com/longrun/longrun/webhook"
 )
 
