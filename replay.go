@@ -2,6 +2,7 @@ package longrun
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -16,6 +17,19 @@ type Update struct {
 	Seq     int64
 	Message []byte // the push, as JSON, without its number
 	At      time.Time
+}
+
+// Numbered is u's push with its number in it, as pages receive it: the
+// message is a JSON object, which gains "seq" first.
+func (u Update) Numbered() []byte {
+	if len(u.Message) < 2 || u.Message[0] != '{' {
+		return u.Message
+	}
+	out := []byte(`{"seq":` + strconv.FormatInt(u.Seq, 10))
+	if string(u.Message) != "{}" {
+		out = append(out, ',')
+	}
+	return append(out, u.Message[1:]...)
 }
 
 // UpdateRetention is how long updates are kept for a page to catch up;

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
@@ -143,15 +145,17 @@ func (n *Notifier) deliverDevices(ctx context.Context, r Retry) error {
 		return err
 	}
 	r.Attempt++
-	for _, d := range ds {
+	// Each device at once: a slow push service delays no other device.
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
 		if p.Endpoint != "" && d.Endpoint != p.Endpoint {
 			continue
 		}
-		if err := n.offer(ctx, r, d); err != nil {
-			return err
-		}
+		wg.Go(func() { errs[i] = n.offer(ctx, r, d) })
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // offer sends r to one device, and deals with its push service's answer.

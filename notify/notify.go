@@ -587,13 +587,12 @@ func (n *Notifier) push(ctx context.Context, owner string, m Message) {
 	b, err := json.Marshal(m)
 	if err == nil && n.Replay != nil {
 		// Numbered first: a page that sees a gap asks for what is missing.
-		var seq int64
-		if seq, err = n.Replay.Record(ctx, owner, b); err == nil {
-			m.Seq = seq
-			b, err = json.Marshal(m)
+		u := longrun.Update{Message: b}
+		if u.Seq, err = n.Replay.Record(ctx, owner, b); err == nil {
+			b = u.Numbered()
 		} else { // pushed all the same: the page loads afresh on its next gap
 			n.logger().WarnContext(ctx, "notify: update not numbered", "configurationId", m.ID, "err", err)
-			b, err = json.Marshal(m)
+			err = nil
 		}
 	}
 	if err == nil {

@@ -33,13 +33,6 @@ func Of(ctx context.Context) string {
 	return c["traceparent"]
 }
 
-// Link is a link to traceparent's span, for a span that starts a trace of
-// its own from it (the notifier, fed by the change feed).
-func Link(traceparent string) (trace.Link, bool) {
-	sc := trace.SpanContextFromContext(Parent(context.Background(), traceparent))
-	return trace.Link{SpanContext: sc}, sc.IsValid()
-}
-
 // End ends span with err's outcome.
 func End(span trace.Span, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/longrun/longrun"
+	"github.com/longrun/longrun/tracing"
 )
 
 func (s *server) health(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +37,9 @@ func (s *server) meta(w http.ResponseWriter, r *http.Request) {
 // its ETag, or, when it was saved but its job could not be queued, a 503
 // that says how to recover.
 func (s *server) answer(w http.ResponseWriter, r *http.Request, status int, c *longrun.Configuration, err error) {
+	if c != nil && c.Trace != "" && c.Trace == tracing.Of(r.Context()) { // this request began the version
+		traced(r.Context(), c)
+	}
 	if errors.Is(err, longrun.ErrNotQueued) && c != nil {
 		s.Logger.Error("enqueue failed", "configurationId", c.ID, "version", c.Version, "err", err)
 		err = longrun.Errorf(longrun.EUNAVAILABLE, "configuration %s is saved but its render could not be queued; retry with POST %s/render",

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/longrun/longrun"
 )
@@ -47,5 +51,18 @@ func (s *server) timeline(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, longrun.Errorf(longrun.ENOTFOUND, "no run of version %d is kept (recent ones are, since the server started)", c.Version))
 		return
 	}
+	// A step's error is the server's own words (paths, drivers): the owner
+	// is told only that it failed; the operator's run has the words.
+	for i := range run.Steps {
+		if run.Steps[i].Error != "" {
+			run.Steps[i].Error = "failed"
+		}
+	}
 	Encode(w, http.StatusOK, run)
+}
+
+// traced names the version a request made on its span, so that the run
+// keeps the request however long the version then waits.
+func traced(ctx context.Context, c *longrun.Configuration) {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("longrun.configuration.id", c.ID), attribute.Int64("longrun.version", c.Version))
 }

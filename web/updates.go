@@ -38,30 +38,17 @@ func (s *server) updates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := Updates{Seq: since, Snapshot: !complete, Updates: []json.RawMessage{}}
-	if !complete {
+	if !complete { // the page loads afresh, and goes on from the last number
 		if out.Seq, err = s.Replay.Seq(r.Context(), owner); err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		Encode(w, http.StatusOK, out)
+		return
 	}
 	for _, u := range us {
-		if !complete {
-			break
-		}
-		out.Updates = append(out.Updates, numbered(u))
+		out.Updates = append(out.Updates, u.Numbered())
 		out.Seq = u.Seq
 	}
 	Encode(w, http.StatusOK, out)
-}
-
-// numbered is u's push with its number in it, as the WebSocket sent it.
-func numbered(u longrun.Update) json.RawMessage {
-	if len(u.Message) < 2 || u.Message[0] != '{' {
-		return u.Message
-	}
-	out := append([]byte(`{"seq":`+strconv.FormatInt(u.Seq, 10)), ',')
-	if string(u.Message) == "{}" {
-		out = out[:len(out)-1]
-	}
-	return append(out, u.Message[1:]...)
 }
