@@ -251,6 +251,10 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 	defer backend.Close()
 	env["WEBHOOK_URLS"], env["WEBHOOK_SECRET"] = backend.URL+"/longrun", "webhook-secret"
 	env["VAPID_KEY_SECRET"] = "vapid-key"
+	// The three export their spans over OTLP, as to X-Ray's endpoint or a
+	// collector: one version is one trace across them.
+	collector := testutil.NewOTLPReceiver(t)
+	env["OTEL_TRACES_EXPORTER"], env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "otlp", collector.URL
 	// What each binary calls on AWS, and the template's name for each
 	// resource the test made (checkPermissions).
 	callsDir := t.TempDir()
@@ -540,6 +544,21 @@ func TestBootstrapsUnderTheRuntimeEmulator(t *testing.T) {
 		t.Errorf("the device heard of %v (refused: %v), want the classifier %s among them\n%s", tags, pushService.Refused(), cl.ID, notifyFn.log)
 	}
 
+	// 4d. Each function exported its spans before its invocation returned:
+	// the first version's trace runs from the api's request through the
+	// render to the notifier's sends; the failed render is an error span.
+	checkTrace(t, collector, v.ID)
+	failedJobs := 0
+	for _, sp := range collector.Spans() {
+		if sp.Name == "job whole" && sp.Error && sp.Service == "longrun-render" {
+			failedJobs++
+		}
+	}
+	if failedJobs != 1 {
+		t.Errorf("%d failed job spans from the render function, want the one that had no bucket", failedJobs)
+	}
+	t.Logf("%d spans, %d bytes of OTLP exported", len(collector.Spans()), collector.Bytes())
+
 	// 5. The WebSocket API's $connect is accepted with a push token from the
 	// HTTP API and refused without one; the connection is recorded for the owner.
 	tokenReq := get
@@ -763,4 +782,50 @@ func secretsManager(t *testing.T, secrets map[string]*secretStages) http.Handler
 		json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + in.SecretId,
 			"Name": in.SecretId, "SecretString": v, "VersionStages": []string{in.VersionStage}})
 	})
+}
+
+// checkTrace finds the trace the api's create of configuration id began
+// and checks that the render and notify functions continued it: the job,
+// the SDK calls of each function, and the notifier's spans, which link to
+// the stream batch's own span.
+func checkTrace(t *testing.T, collector *testutil.OTLPReceiver, id string) {
+	t.Helper()
+	spans := collector.Spans()
+	var traceID string
+	for _, sp := range spans {
+		if sp.Name == "POST /api/configurations" && sp.Attributes["longrun.configuration.id"] == id {
+			traceID = sp.TraceID
+		}
+	}
+	if traceID == "" {
+		t.Fatalf("no span of the api's create of %s among %d spans", id, len(spans))
+	}
+	byService, inTrace := map[string]map[string]int{}, 0
+	for _, sp := range spans {
+		if sp.TraceID != traceID {
+			continue
+		}
+		if byService[sp.Service] == nil {
+			byService[sp.Service] = map[string]int{}
+		}
+		byService[sp.Service][sp.Name]++
+		inTrace++
+		fromRetries := sp.Name == "notify webhook" || sp.Name == "notify device" || sp.Name == "notify email"
+		if strings.HasPrefix(sp.Name, "notify ") && !fromRetries && len(sp.Links) != 1 {
+			t.Errorf("%s links to %v, want the stream batch's trace", sp.Name, sp.Links)
+		}
+	}
+	want := map[string][]string{
+		"longrun-api":    {"POST /api/configurations", "DynamoDB.TransactWriteItems", "SQS.SendMessage"},
+		"longrun-render": {"job whole", "S3.PutObject", "DynamoDB.TransactWriteItems"},
+		"longrun-notify": {"notify status", "SESv2.SendEmail", "notify webhook"},
+	}
+	for service, names := range want {
+		for _, name := range names {
+			if byService[service][name] == 0 {
+				t.Errorf("the version's trace has no %q from %s; it has %v", name, service, byService)
+			}
+		}
+	}
+	t.Logf("the version's trace: %d spans (%v)", inTrace, byService)
 }

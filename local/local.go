@@ -25,8 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
 	"github.com/longrun/longrun/local/files"
@@ -237,11 +235,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	// A request has ReadTimeout to send its body (64 KiB at most), and
 	// WriteTimeout for its answer; the push WebSocket and the image route
 	// set deadlines of their own.
-	// Every request is a span; one that makes a version begins its trace
-	// (svc.TraceOf), which its render and notifications continue.
-	traced := otelhttp.NewHandler(s.routes(api), "longrun", otelhttp.WithSpanNameFormatter(
-		func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
-	s.srv = &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
+	// Every request is a span; one that makes a version begins its trace.
+	s.srv = &http.Server{Handler: web.Traced(s.routes(api)), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
@@ -71,6 +72,22 @@ func TestAVersionIsOneTraceFromTheRequestToThePush(t *testing.T) {
 	if len(got["job whole"]) != 1 || !done(got["notify status"]) || len(got["push"]) == 0 || len(got["notify webhook"]) != 1 {
 		t.Fatalf("the version's trace holds %v; want the request, one job, the notifier's spans, its pushes and its webhook", names(got))
 	}
+	// The notifier starts from the change feed: each of its spans links to
+	// the feed batch's span, a trace of its own.
+	for _, s := range got["notify status"] {
+		if len(s.Links) != 1 || s.Links[0].SpanContext.TraceID() == s.SpanContext.TraceID() || !isFeed(exp, s.Links[0].SpanContext.SpanID()) {
+			t.Errorf("a notify span links to %v, want the feed batch's span", s.Links)
+		}
+	}
+}
+
+func isFeed(exp *tracetest.InMemoryExporter, id trace.SpanID) bool {
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.SpanID() == id {
+			return s.Name == "notify feed"
+		}
+	}
+	return false
 }
 
 func done(notified []tracetest.SpanStub) bool {

@@ -211,6 +211,12 @@ type Message struct {
 // failed by its sequence number, so the feed retries from there.
 func (n *Notifier) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
+	// A batch of the feed is a span of its own (a Lambda invocation's): the
+	// span telling of each record continues that version's trace and links
+	// to it.
+	ctx, span := tracer().Start(ctx, "notify feed", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.Int("longrun.records", len(ev.Records))))
+	defer span.End()
 	for _, r := range ev.Records {
 		if err := n.handle(ctx, r); err != nil {
 			n.logger().Warn("notify: record failed", "sequenceNumber", r.Change.SequenceNumber, "err", err)

@@ -108,6 +108,9 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 			w.logger().Error("job: undecodable message dropped", "messageId", m.MessageId, "body", truncate(m.Body, 200))
 			continue
 		}
+		if a, ok := m.MessageAttributes["traceparent"]; ok && job.Trace == "" && a.StringValue != nil {
+			job.Trace = *a.StringValue // a job sent by another producer, its trace beside the body
+		}
 		receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 		if err := w.Process(ctx, job, receives); err != nil {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})

@@ -36,16 +36,29 @@ var (
 // SendMailAfter queues an e-mail to try again after delay (SQS delays at
 // most 15 minutes).
 func (q *Queue) SendMailAfter(ctx context.Context, r notify.Retry, delay time.Duration) error {
-	return q.send(ctx, r, "", delay)
+	return q.send(ctx, r, "", r.Trace, delay)
 }
 
-func (q *Queue) send(ctx context.Context, v any, group string, delay time.Duration) error {
+// TraceAttribute is the message attribute that carries a job's trace (a
+// W3C traceparent) beside its body, for any consumer of the queue.
+const TraceAttribute = "traceparent"
+
+// traced returns the message attributes carrying traceparent, if any.
+func traced(traceparent string) map[string]types.MessageAttributeValue {
+	if traceparent == "" {
+		return nil
+	}
+	return map[string]types.MessageAttributeValue{TraceAttribute: {DataType: aws.String("String"), StringValue: aws.String(traceparent)}}
+}
+
+func (q *Queue) send(ctx context.Context, v any, group, traceparent string, delay time.Duration) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	in := &sqs.SendMessageInput{QueueUrl: &q.URL, MessageBody: aws.String(string(body)),
-		DelaySeconds: int32(min(max(delay, 0), 15*time.Minute).Round(time.Second) / time.Second)}
+		DelaySeconds:      int32(min(max(delay, 0), 15*time.Minute).Round(time.Second) / time.Second),
+		MessageAttributes: traced(traceparent)}
 	if group != "" {
 		// On a standard queue a message group makes it a fair queue: SQS
 		// holds back a tenant with a backlog so the others' jobs keep
@@ -68,7 +81,7 @@ func (q *Queue) SendJob(ctx context.Context, job longrun.Job) error {
 // SendJobAfter enqueues a render job, in its client's message group, to be
 // delivered after delay.
 func (q *Queue) SendJobAfter(ctx context.Context, job longrun.Job, delay time.Duration) error {
-	return q.send(ctx, job, job.Group(), delay)
+	return q.send(ctx, job, job.Group(), job.Trace, delay)
 }
 
 // SendJobs enqueues jobs in batches of 10 (SendMessageBatch), each in its
@@ -83,7 +96,8 @@ func (q *Queue) SendJobs(ctx context.Context, jobs []longrun.Job) error {
 			if err != nil {
 				return err
 			}
-			e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+			e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
+				MessageAttributes: traced(job.Trace)}
 			if g := job.Group(); g != "" {
 				e.MessageGroupId = aws.String(g)
 			}

@@ -196,3 +196,45 @@ func TestAFailedJobComesBackAfterTheBackoff(t *testing.T) {
 		t.Errorf("back after %v, before its backoff", waited)
 	}
 }
+
+// TestAJobsTraceTravelsAsAMessageAttribute: a job's traceparent is on its
+// message as the traceparent attribute, sent alone or in a batch, and
+// the consumer reads it back.
+func TestAJobsTraceTravelsAsAMessageAttribute(t *testing.T) {
+	awstest.SQS(t)
+	ctx := context.Background()
+	client := sqs.NewFromConfig(awstest.Config(t))
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name("traced"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := &sqsqueue.Queue{Client: client, URL: *q.QueueUrl}
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	job := longrun.Job{ID: longrun.NewID(), Version: 1, Hash: "h", Owner: longrun.NewID(), Trace: tp}
+	if err := queue.SendJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.SendJobs(ctx, []longrun.Job{job}); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for range 5 {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if a, ok := m.MessageAttributes[sqsqueue.TraceAttribute]; !ok || aws.ToString(a.StringValue) != tp {
+				t.Errorf("message %s: attributes %v, want traceparent %s", aws.ToString(m.Body), m.MessageAttributes, tp)
+			}
+			got++
+		}
+		if got == 2 {
+			break
+		}
+	}
+	if got != 2 {
+		t.Fatalf("%d of 2 messages received", got)
+	}
+}

@@ -125,11 +125,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// The recent runs the pages show are kept from the traces.
 	cfg.Timeline = local.NewTimeline(1000)
-	stopTracing, err := setup.Tracing(ctx, getenv, "longrun", cfg.Timeline)
+	traces, err := setup.Tracing(ctx, getenv, "longrun", setup.WithProcessor(cfg.Timeline))
 	if err != nil {
 		return usagef("serve: tracing: %v", err)
 	}
-	defer stopTracing(context.WithoutCancel(ctx)) // flushes the spans held
+	defer traces.Shutdown(context.WithoutCancel(ctx)) // flushes the spans held
 	sys, err := local.Start(ctx, cfg)
 	if err != nil {
 		return err

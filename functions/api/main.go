@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -23,10 +22,11 @@ import (
 	"github.com/longrun/longrun/functions/internal/awsenv"
 	"github.com/longrun/longrun/kinds/classifier"
 	"github.com/longrun/longrun/kinds/juliaset"
+	"github.com/longrun/longrun/tracing"
 	"github.com/longrun/longrun/web"
 )
 
-func main() { lambda.Start(awsenv.Main("api", newHandler).handle) }
+func main() { awsenv.Start(awsenv.Main("api", newHandler).handle) }
 
 type handler struct {
 	http     *httpadapter.HandlerAdapterV2
@@ -36,7 +36,7 @@ type handler struct {
 }
 
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	e, cfg, err := awsenv.Load(ctx, getenv)
+	e, cfg, err := awsenv.Load(ctx, getenv, "api")
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,9 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		return nil, err
 	}
 	deps := web.Deps{
-		Service: &longrun.Service{Store: store, Results: store, Images: images, Metrics: metrics,
+		// A request that makes a version begins the version's trace, which
+		// its job message carries to the render function.
+		Service: &longrun.Service{TraceOf: tracing.Of, Store: store, Results: store, Images: images, Metrics: metrics,
 			Limiter: store, Quotas: awsenv.Quotas(e), Kinds: kinds(e), Addresses: store,
 			Queue: &sqsqueue.Queue{Client: sqs.NewFromConfig(cfg), URL: e.Required("JOB_QUEUE_URL")}},
 		Sessions: sessions, Logger: log, Metrics: metrics,
@@ -81,7 +83,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		deps.PushHosts = strings.FieldsFunc(getenv("PUSH_SERVICES"), func(r rune) bool { return r == ',' || r == ' ' })
 	}
 	srv := web.NewServer(deps)
-	h := &handler{http: httpadapter.NewV2(srv), sessions: sessions, quotas: awsenv.Quotas(e),
+	h := &handler{http: httpadapter.NewV2(web.Traced(srv)), sessions: sessions, quotas: awsenv.Quotas(e),
 		conns: &wspush.Connections{DB: db, Table: e.Required("CONNECTION_TABLE")}}
 	if err := e.Err(); err != nil {
 		return nil, err

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -29,7 +28,7 @@ import (
 	"github.com/longrun/longrun/webhook"
 )
 
-func main() { lambda.Start(awsenv.Main("notify", newNotifier).handle) }
+func main() { awsenv.Start(awsenv.Main("notify", newNotifier).handle) }
 
 // handler takes the notify function's three event sources: the
 // configurations stream, SES bounce and complaint events through SNS, and
@@ -71,7 +70,7 @@ func (h handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
 }
 
 func newNotifier(ctx context.Context, getenv func(string) string) (handler, error) {
-	e, cfg, err := awsenv.Load(ctx, getenv)
+	e, cfg, err := awsenv.Load(ctx, getenv, "notify")
 	if err != nil {
 		return handler{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -19,12 +18,12 @@ import (
 	"github.com/longrun/longrun/worker"
 )
 
-func main() { lambda.Start(awsenv.Main("render", newHandler)) }
+func main() { awsenv.Start(awsenv.Main("render", newHandler)) }
 
 // newHandler builds the render worker, its failed jobs retried after the
 // same backoff as the local queue's (RETRY_BASE_SECONDS, default 1).
 func newHandler(ctx context.Context, getenv func(string) string) (sqsqueue.Handler, error) {
-	e, cfg, err := awsenv.Load(ctx, getenv)
+	e, cfg, err := awsenv.Load(ctx, getenv, "render")
 	if err != nil {
 		return nil, err
 	}

@@ -60,13 +60,16 @@ func (e *Env) Err() error {
 	return fmt.Errorf("missing environment variables: %s", strings.Join(e.missing, ", "))
 }
 
-// Load reads the environment through getenv and loads the SDK
-// configuration: AWS_ENDPOINT_URL_<SERVICE> points it at local servers with
-// no code of ours.
-func Load(ctx context.Context, getenv func(string) string) (*Env, aws.Config, error) {
+// Load reads the environment through getenv, loads the SDK configuration
+// (AWS_ENDPOINT_URL_<SERVICE> points it at local servers with no code of
+// ours) and installs the function's tracing.
+func Load(ctx context.Context, getenv func(string) string, function string) (*Env, aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err == nil { // only when a test asks (LONGRUN_AWS_CALLS): the IAM test
 		err = awscalls.FromEnv(&cfg, getenv)
+	}
+	if err == nil {
+		err = tracing(ctx, getenv, function, &cfg)
 	}
 	return &Env{Getenv: getenv}, cfg, err
 }
