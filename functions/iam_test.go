@@ -62,6 +62,10 @@ func (g grant) String() string { return g.action + " on " + g.resource }
 // from AWS's documentation (AWS managed policies reference guide); each
 // grants them on every resource.
 var managedPolicies = map[string][]string{
+	// Attached when Tracing is xray: the OTLP endpoint's spans are
+	// authorized as PutTraceSegments.
+	"AWSXrayWriteOnlyAccess": {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+		"xray:GetSamplingStatisticSummaries"},
 	"AWSLambdaBasicExecutionRole":    {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 	"AWSLambdaSQSQueueExecutionRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 	"AWSLambdaDynamoDBExecutionRole": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
@@ -352,7 +356,7 @@ func roles(t *testing.T) map[string]role {
 			continue
 		}
 		var p struct {
-			ManagedPolicyArns []string
+			ManagedPolicyArns []json.RawMessage
 			Policies          []struct {
 				PolicyName     string
 				PolicyDocument struct{ Statement []json.RawMessage }
@@ -362,10 +366,10 @@ func roles(t *testing.T) map[string]role {
 			t.Fatalf("%s: %v", id, err)
 		}
 		var ro role
-		for _, arn := range p.ManagedPolicyArns {
-			name := path.Base(arn)
+		for _, raw := range p.ManagedPolicyArns {
+			name := path.Base(policyARN(t, raw))
 			if _, ok := managedPolicies[name]; !ok {
-				t.Errorf("%s attaches %s, whose actions this test does not know", id, arn)
+				t.Errorf("%s attaches %s, whose actions this test does not know", id, name)
 			}
 			ro.managed = append(ro.managed, name)
 		}
@@ -391,6 +395,27 @@ func roles(t *testing.T) map[string]role {
 		roles[strings.TrimSuffix(id, "Role")] = ro
 	}
 	return roles
+}
+
+// policyARN reads a managed policy's ARN: a string, a Fn::Sub of one, or
+// one under a condition (Fn::If, the template's TraceToXRay), taken as
+// attached.
+func policyARN(t *testing.T, raw json.RawMessage) string {
+	var v struct {
+		If  []json.RawMessage `json:"Fn::If"`
+		Sub string            `json:"Fn::Sub"`
+	}
+	var arn string
+	if json.Unmarshal(raw, &arn) == nil {
+		return arn
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("a managed policy %s: %v", raw, err)
+	}
+	if len(v.If) == 3 {
+		return policyARN(t, v.If[1])
+	}
+	return v.Sub
 }
 
 type statement struct {
