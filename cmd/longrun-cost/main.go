@@ -75,6 +75,13 @@ const (
 	apiRoutes        = 29 // web/routes.go's API routes, less the local runner's (live, the dev mailbox)
 	statusesPerRoute = 3  // the statuses a route is seen answering in a month
 	tileSide         = 512
+	// A version's spans across the three functions, as the emulator test
+	// counts them (104 for a version with an e-mail, a webhook and a
+	// device; about 60 without), each stored as a JSON log event by
+	// Transaction Search (aws/spans): about 1.5 KB, where its OTLP export
+	// is 320 bytes.
+	spansPerRender = 60
+	spanBytes      = 1500
 )
 
 // A job is one kind of render and what goes with it.
@@ -90,8 +97,13 @@ type stack struct {
 	renderGB, apiGB, notifyGB float64
 	imageDays, countsDays     float64
 	alarms, alarmMetrics      int
-	ownerIndexAll             bool // the byOwner index projects every attribute: each write is written twice
+	ownerIndexAll             bool    // the byOwner index projects every attribute: each write is written twice
+	traceRatio                float64 // the share of versions traced to X-Ray (0: Tracing off)
 }
+
+// traced is the cost of a render's spans in X-Ray at ratio, ingested as
+// CloudWatch Logs; the 1% of them indexed as trace summaries is free.
+func traced(ratio float64) float64 { return ratio * spansPerRender * spanBytes / 1e9 * logsGB }
 
 // line is one part of a render's cost.
 type line struct {
@@ -144,6 +156,7 @@ func cost(j job, st stack, slowdown, views float64) []line {
 		{"S3 storage: counts and tiles", countsBytes / 1e9 * s3GBMonth * st.countsDays / 30},
 		{"S3 egress: image views", views * j.pngBytes / 1e9 * egressGB},
 		{"CloudWatch Logs", logBytesPerRender / 1e9 * logsGB},
+		{fmt.Sprintf("X-Ray traces (%g%% traced)", 100*st.traceRatio), traced(st.traceRatio)},
 	}
 	if j.email > 0 {
 		ls = append(ls, line{"SES", j.email * sesEmail})
@@ -220,6 +233,7 @@ func run(args []string, out io.Writer) error {
 	slowdown := fs.Float64("slowdown", 1.5, "how much slower the render function (arm64, 3008 MB: about 1.7 vCPU) renders than this machine")
 	views := fs.Float64("views", 1, "times each image is downloaded in full (S3 egress)")
 	template := fs.String("template", "template.yaml", "the template whose defaults are costed")
+	traceRatio := fs.Float64("trace-ratio", -1, "the share of versions traced to X-Ray, 0 to 1 (default: the template's, 0 when its Tracing is off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -229,6 +243,12 @@ func run(args []string, out io.Writer) error {
 	st, err := readStack(*template)
 	if err != nil {
 		return err
+	}
+	if *traceRatio > 1 {
+		return fmt.Errorf("-trace-ratio is a share of versions, from 0 to 1")
+	}
+	if *traceRatio >= 0 {
+		st.traceRatio = *traceRatio
 	}
 	jobs := []job{
 		{"default 512², no e-mail", *job512, 512, 512, 104_000, 0},
@@ -257,6 +277,12 @@ func run(args []string, out io.Writer) error {
 
 	printByLine(out, jobs[:4], st, *slowdown, *views)
 	printChannels(out, st)
+	fmt.Fprintf(out, "\nTracing to X-Ray (Tracing=xray), per million default renders: ")
+	for i, r := range []float64{0.01, 0.05, 1} {
+		fmt.Fprintf(out, "%s%g%% traced $%.2f", map[bool]string{true: ", ", false: ""}[i > 0], 100*r, 1e6*traced(r))
+	}
+	fmt.Fprintf(out, " (%d spans a render, %.1f KB each as Transaction Search stores them, at the Logs ingestion price; the sampled invocations' exports add a few ms of Lambda time each).\n",
+		spansPerRender, spanBytes/1000.0)
 	fmt.Fprintf(out, "\nFixed a month: $%.2f —", fixedTotal)
 	for i, f := range fixed {
 		sep := ","
@@ -410,6 +436,11 @@ func readStack(path string) (stack, error) {
 		return st, err
 	}
 	st.alarms, st.alarmMetrics = countAlarms(res)
+	if n := infra.Get(params, "Tracing", "Default"); n != nil && n.Value == "xray" {
+		if st.traceRatio, err = number(infra.Get(params, "TraceSampleRatio", "Default"), "TraceSampleRatio"); err != nil {
+			return st, err
+		}
+	}
 	for _, ix := range infra.Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
 		if infra.Get(ix, "IndexName").Value == "byOwner" {
 			st.ownerIndexAll = infra.Get(ix, "Projection", "ProjectionType").Value == "ALL"

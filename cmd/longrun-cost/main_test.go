@@ -85,3 +85,30 @@ func TestCountsRetentionIsWhatStorageCosts(t *testing.T) {
 		t.Errorf("counts kept 90 days: $%.2f a million, want about as much as the rest ($%.2f)", l, rest)
 	}
 }
+
+// TestTracingIsCostedAtItsRatio: the template's default (Tracing off)
+// costs nothing; a ratio given costs the spans of that share of renders.
+func TestTracingIsCostedAtItsRatio(t *testing.T) {
+	st := stackOf(t)
+	j := job{renderMs: 15.6, width: 512, height: 512, pngBytes: 104_000}
+	xray := func(ls []line) float64 {
+		for _, l := range ls {
+			if strings.HasPrefix(l.name, "X-Ray traces") {
+				return l.cost
+			}
+		}
+		t.Fatal("no X-Ray line")
+		return 0
+	}
+	if c := xray(cost(j, st, 1.5, 1)); c != 0 {
+		t.Errorf("tracing off costs $%g a render", c)
+	}
+	st.traceRatio = 0.05
+	if c := 1e6 * xray(cost(j, st, 1.5, 1)); c < 1 || c > 5 {
+		t.Errorf("5%% traced costs $%.2f per million renders, want a few dollars", c)
+	}
+	var out strings.Builder
+	if err := run([]string{"-template", "../../template.yaml", "-trace-ratio", "2"}, &out); err == nil {
+		t.Error("-trace-ratio 2 was accepted")
+	}
+}
