@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/testutil"
 	"github.com/longrun/longrun/local"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/tracing/setup"
 	"github.com/longrun/longrun/web"
 )
 
@@ -185,6 +189,20 @@ func startBench(b *testing.B, edit ...func(*local.Config)) (*local.System, strin
 	// The benchmarks flood on purpose: lift the quotas.
 	cfg := local.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Kinds: kinds(),
 		Quotas: longrun.Quotas{MaxActive: 1 << 20, MaxStored: 1 << 20, OwnerWrites: 1 << 20, AddressWrites: 1 << 20, AddressSessions: 1 << 20}}
+	// Traced as longrun serve is: the runs the pages show are kept from the
+	// spans, and OTEL_TRACES_EXPORTER (none unless set) says where else
+	// they go.
+	// LONGRUN_BENCH_UNTRACED=1 measures without any tracer provider, for
+	// the comparison.
+	if os.Getenv("LONGRUN_BENCH_UNTRACED") == "" {
+		cfg.Timeline = local.NewTimeline(1000)
+		prev := otel.GetTracerProvider()
+		traces, err := setup.Tracing(ctx, os.Getenv, "longrun", setup.WithProcessor(cfg.Timeline))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { traces.Shutdown(context.Background()); otel.SetTracerProvider(prev) })
+	}
 	for _, e := range edit {
 		e(&cfg)
 	}
