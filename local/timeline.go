@@ -42,6 +42,11 @@ var _ sdktrace.SpanProcessor = (*Timeline)(nil)
 
 // OnEnd keeps a finished span.
 func (tl *Timeline) OnEnd(s sdktrace.ReadOnlySpan) {
+	// The store's and the image folder's calls are steps only when they
+	// fail: a run lists what happened to the version, not every write.
+	if s.SpanKind() == trace.SpanKindClient && s.Status().Code != codes.Error {
+		return
+	}
 	id := s.SpanContext().TraceID()
 	step := web.RunStep{Name: s.Name(), Start: s.StartTime().UTC(), Ms: float64(s.EndTime().Sub(s.StartTime()).Microseconds()) / 1000}
 	if s.Status().Code == codes.Error {

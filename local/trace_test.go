@@ -72,6 +72,12 @@ func TestAVersionIsOneTraceFromTheRequestToThePush(t *testing.T) {
 	if len(got["job whole"]) != 1 || !done(got["notify status"]) || len(got["push"]) == 0 || len(got["notify webhook"]) != 1 {
 		t.Fatalf("the version's trace holds %v; want the request, one job, the notifier's spans, its pushes and its webhook", names(got))
 	}
+	// The store's writes and the image folder's calls are spans of it too.
+	for _, name := range []string{"sqlite CreateConfiguration", "sqlite UpdateConfiguration", "files WriteImage"} {
+		if len(got[name]) == 0 {
+			t.Errorf("the version's trace has no %q: %v", name, names(got))
+		}
+	}
 	// The notifier starts from the change feed: each of its spans links to
 	// the feed batch's span, a trace of its own.
 	for _, s := range got["notify status"] {

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -40,4 +42,16 @@ func End(span trace.Span, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
+}
+
+// Call starts a client span for one call to a store, a queue or a blob
+// store, named name, when ctx is in a trace (a poll outside any version
+// starts none); the function it returns ends it with the call's outcome.
+func Call(ctx context.Context, name string, attrs ...attribute.KeyValue) func(error) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return func(error) {}
+	}
+	_, span := otel.Tracer("github.com/longrun/longrun/tracing").Start(ctx, name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return func(err error) { End(span, err) }
 }

@@ -19,8 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/internal/atomicfile"
+	"github.com/longrun/longrun/tracing"
 	"github.com/longrun/longrun/web"
 	"github.com/longrun/longrun/worker"
 )
@@ -179,7 +182,9 @@ func (d *Dir) writable(key string) (string, error) {
 }
 
 // PutImage stores png under key, replacing any image there.
-func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
+func (d *Dir) PutImage(ctx context.Context, key string, png []byte) (err error) {
+	done := tracing.Call(ctx, "files PutImage", attribute.String("key", key))
+	defer func() { done(err) }()
 	name, err := d.writable(key)
 	if err != nil {
 		return err
@@ -192,7 +197,9 @@ func (d *Dir) PutImage(ctx context.Context, key string, png []byte) error {
 
 // WriteImage stores under key what write writes, streamed to the file:
 // whole or not at all.
-func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) error) error {
+func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) error) (err error) {
+	done := tracing.Call(ctx, "files WriteImage", attribute.String("key", key))
+	defer func() { done(err) }()
 	name, err := d.writable(key)
 	if err != nil {
 		return err
@@ -204,7 +211,9 @@ func (d *Dir) WriteImage(ctx context.Context, key string, write func(io.Writer) 
 }
 
 // HasImage reports whether an image is stored under key.
-func (d *Dir) HasImage(ctx context.Context, key string) (bool, error) {
+func (d *Dir) HasImage(ctx context.Context, key string) (_ bool, err error) {
+	done := tracing.Call(ctx, "files HasImage", attribute.String("key", key))
+	defer func() { done(err) }()
 	name, err := d.file(key)
 	if err != nil {
 		return false, err
@@ -217,7 +226,9 @@ func (d *Dir) HasImage(ctx context.Context, key string) (bool, error) {
 }
 
 // DeleteImage deletes the image under key; a missing one is no error.
-func (d *Dir) DeleteImage(ctx context.Context, key string) error {
+func (d *Dir) DeleteImage(ctx context.Context, key string) (err error) {
+	done := tracing.Call(ctx, "files DeleteImage", attribute.String("key", key))
+	defer func() { done(err) }()
 	name, err := d.file(key)
 	if err != nil {
 		return err
@@ -229,7 +240,9 @@ func (d *Dir) DeleteImage(ctx context.Context, key string) error {
 }
 
 // OpenImage opens the image under key.
-func (d *Dir) OpenImage(ctx context.Context, key string) (io.ReadCloser, error) {
+func (d *Dir) OpenImage(ctx context.Context, key string) (_ io.ReadCloser, err error) {
+	done := tracing.Call(ctx, "files OpenImage", attribute.String("key", key))
+	defer func() { done(err) }()
 	name, err := d.file(key)
 	if err != nil {
 		return nil, err

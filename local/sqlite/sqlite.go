@@ -14,16 +14,19 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	_ "modernc.org/sqlite"
 
 	"github.com/longrun/longrun"
 	"github.com/longrun/longrun/notify"
+	"github.com/longrun/longrun/tracing"
 	"github.com/longrun/longrun/worker"
 )
 
@@ -133,8 +136,11 @@ func signal(c chan struct{}) {
 	}
 }
 
-// tx runs fn in a write transaction.
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx runs fn in a write transaction: in a trace, a span named for the
+// store's method that asked for it.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	done := tracing.Call(ctx, "sqlite "+caller())
+	defer func() { done(err) }()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err)
@@ -147,6 +153,23 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// caller names the exported method of the store that began a write (the
+// nearest on the stack), "write" if none.
+func caller() string {
+	pcs := make([]uintptr, 6)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		name := f.Function[strings.LastIndex(f.Function, ".")+1:]
+		if strings.Contains(f.Function, "/local/sqlite.") && name != "" && unicode.IsUpper(rune(name[0])) {
+			return name
+		}
+		if !more {
+			return "write"
+		}
+	}
 }
 
 func unavailable(err error) error {
