@@ -470,7 +470,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x-60, y, chromedp.ButtonLeft),
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x-60, y, chromedp.ButtonLeft))
 	await("panned right by the drag", `p.center.re > `+fmt.Sprint(re/2)+` && Math.abs(p.zoom - 1.25) < 1e-9`)
-	within(t, ctx, 10*time.Second, "reset", chromedp.Click(chromedp.ID("reset-view")))
+	within(t, ctx, 20*time.Second, "reset", chromedp.Click(chromedp.ID("reset-view")))
 	await("reset", `p.zoom === 1 && p.center.re === 0 && p.center.im === 0`)
 
 	// The URL names the version; Back and Forward walk the versions, each a
