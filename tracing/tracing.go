@@ -27,7 +27,7 @@ func Parent(ctx context.Context, traceparent string) context.Context {
 
 // Of returns the traceparent of ctx's span, or "" when it has none.
 func Of(ctx context.Context) string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !InTrace(ctx) {
 		return ""
 	}
 	c := propagation.MapCarrier{}
@@ -48,10 +48,14 @@ func End(span trace.Span, err error) {
 // store, named name, when ctx is in a trace (a poll outside any version
 // starts none); the function it returns ends it with the call's outcome.
 func Call(ctx context.Context, name string, attrs ...attribute.KeyValue) func(error) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !InTrace(ctx) {
 		return func(error) {}
 	}
 	_, span := otel.Tracer("github.com/longrun/longrun/tracing").Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	return func(err error) { End(span, err) }
 }
+
+// InTrace reports whether ctx carries a span: whether a Call would start
+// one (so a name costly to make need not be made).
+func InTrace(ctx context.Context) bool { return trace.SpanContextFromContext(ctx).IsValid() }

@@ -139,8 +139,10 @@ func signal(c chan struct{}) {
 // tx runs fn in a write transaction: in a trace, a span named for the
 // store's method that asked for it.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	done := tracing.Call(ctx, "sqlite "+caller())
-	defer func() { done(err) }()
+	if tracing.InTrace(ctx) {
+		done := tracing.Call(ctx, "sqlite "+caller())
+		defer func() { done(err) }()
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err)
