@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,10 +45,17 @@ func Start(handler any) {
 
 type flushing struct{ lambda.Handler }
 
+// flushTimeout bounds the export at the end of an invocation.
+const flushTimeout = 3 * time.Second
+
 func (f flushing) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	out, err := f.Handler.Invoke(ctx, payload)
 	if tp, ok := otel.GetTracerProvider().(interface{ ForceFlush(context.Context) error }); ok {
-		if ferr := tp.ForceFlush(context.WithoutCancel(ctx)); ferr != nil {
+		// Bounded: an endpoint that hangs costs an invocation a few
+		// seconds, never its whole timeout.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if ferr := tp.ForceFlush(fctx); ferr != nil {
 			Logger().WarnContext(ctx, "tracing: the invocation's spans were not exported", "err", ferr)
 		}
 	}
