@@ -36,16 +36,19 @@ func IsXRay(endpoint string) bool {
 
 // Transport signs each request with the credentials of cfg (the function's
 // role) for Service in cfg's region, then sends it through Base
-// (http.DefaultTransport if nil).
+// (http.DefaultTransport if nil). Make it with NewTransport.
 type Transport struct {
 	Config aws.Config
 	Base   http.RoundTripper
 	signer *v4.Signer
 }
 
+// NewTransport returns a Transport signing with cfg's credentials.
+func NewTransport(cfg aws.Config) *Transport { return &Transport{Config: cfg, signer: v4.NewSigner()} }
+
 // Client returns an HTTP client that signs what it sends.
 func Client(cfg aws.Config) *http.Client {
-	return &http.Client{Transport: &Transport{Config: cfg}, Timeout: 10 * time.Second}
+	return &http.Client{Transport: NewTransport(cfg), Timeout: 10 * time.Second}
 }
 
 // RoundTrip signs a copy of req, its body hashed, and sends it.
@@ -71,9 +74,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.ContentLength = int64(len(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	sum := sha256.Sum256(body)
-	if t.signer == nil {
-		t.signer = v4.NewSigner()
-	}
 	if err := t.signer.SignHTTP(req.Context(), creds, out, hex.EncodeToString(sum[:]), Service, t.Config.Region, time.Now()); err != nil {
 		return nil, fmt.Errorf("sign the OTLP export: %w", err)
 	}
