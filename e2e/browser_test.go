@@ -114,7 +114,7 @@ func createInForm(t *testing.T, ctx context.Context, url, name, size string) {
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		setValue("name", name), setValue("width", size), setValue("height", size),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
+		poll(`location.hash.length > 1 && document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden`),
 	)
 }
 
@@ -170,7 +170,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	}
 	within(t, ctx, 30*time.Second, "image, status and e-mail",
 		chromedp.WaitVisible(chromedp.CSS("#image")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent === "done"`),
+		poll(`document.getElementById("status").textContent === "done"`),
 		chromedp.WaitVisible(chromedp.CSS("#mail li")),
 	)
 	// The user watched it finish: no toast tells them again.
@@ -199,8 +199,8 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	within(t, ctx, 20*time.Second, "send me the result now",
 		chromedp.WaitVisible(chromedp.ID("send-result")),
 		chromedp.Click(chromedp.ID("send-result")),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.includes("on its way to browser@example.com"))`),
-		chromedp.Poll[chromedp.Void](`(document.getElementById("mail-refresh").click(),
+		poll(`[...document.querySelectorAll(".toast")].some(t => t.textContent.includes("on its way to browser@example.com"))`),
+		poll(`(document.getElementById("mail-refresh").click(),
 			[...document.querySelectorAll("#mail .subject")].some(s => s.textContent === "Your Julia set is ready"))`),
 	)
 	shot(t, ctx, dir, "3-mailed")
@@ -213,7 +213,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	within(t, ops, 10*time.Second, "the operations page counts the render",
 		chromedp.Navigate(s.URL+"/ops.html?token="+opsToken),
 		chromedp.WaitVisible(chromedp.ID("ops-panel")),
-		chromedp.Poll[chromedp.Void](`Number(document.getElementById("ops-rpm").textContent) >= 1`),
+		poll(`Number(document.getElementById("ops-rpm").textContent) >= 1`),
 	)
 	shot(t, ops, dir, "3-operations")
 	firstSrc := eval[string](t, ctx, `document.getElementById("image").getAttribute("src")`)
@@ -230,12 +230,12 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 	shot(t, ctx, dir, "4-outdated")
 	within(t, ctx, 60*time.Second, "new image",
 		chromedp.WaitNotVisible(chromedp.ID("outdated")),
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById("image").getAttribute("src") !== %q && document.getElementById("image").complete`, firstSrc)),
+		poll(fmt.Sprintf(`document.getElementById("image").getAttribute("src") !== %q && document.getElementById("image").complete`, firstSrc)),
 	)
 	shot(t, ctx, dir, "5-replaced")
 	// Its row times the new version's render.
 	within(t, ctx, 10*time.Second, "the row's times",
-		chromedp.Poll[chromedp.Void](`/^queued \d.* · started \d.* · finished \d/.test(document.querySelector("#list li.selected .times").textContent)`))
+		poll(`/^queued \d.* · started \d.* · finished \d/.test(document.querySelector("#list li.selected .times").textContent)`))
 
 	// A validation error appears next to its field and nothing is saved.
 	count := eval[int](t, ctx, `document.querySelectorAll("#list li").length`)
@@ -261,7 +261,7 @@ func TestBrowserCreateEditValidateAndOwners(t *testing.T) {
 		chromedp.Navigate(s.URL+"/"+mine),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		chromedp.WaitVisible(chromedp.ID("list-empty")),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("Not found"))`),
+		poll(`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("Not found"))`),
 	)
 	if name := eval[string](t, other, `document.getElementById("name").value`); name != "" {
 		t.Errorf("another owner's link opened a form with %q", name)
@@ -303,7 +303,7 @@ func TestBrowserPollsWithoutAWebSocket(t *testing.T) {
 		chromedp.Click(chromedp.ID("save")),
 	)
 	within(t, ctx, 30*time.Second, "the render shows done without a push",
-		chromedp.Poll[chromedp.Void](`document.querySelector("#list li .badge")?.textContent === "done" && !document.getElementById("image").hidden`),
+		poll(`document.querySelector("#list li .badge")?.textContent === "done" && !document.getElementById("image").hidden`),
 	)
 	if got := eval[string](t, ctx, `document.getElementById("live").textContent`); got != "polling" {
 		t.Errorf("the badge says %q, want polling", got)
@@ -335,7 +335,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	within(t, b, 20*time.Second, "tab B opens it and edits the name, unsaved",
 		chromedp.Navigate(s.URL+"/#"+id),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("name").value === "shared"`),
+		poll(`document.getElementById("name").value === "shared"`),
 		setValue("name", "mine, from tab B"),
 	)
 	within(t, a, 10*time.Second, "tab A changes the colormap and saves",
@@ -344,7 +344,7 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	)
 	within(t, b, 10*time.Second, "tab B merges by itself and says so",
 		chromedp.WaitVisible(chromedp.ID("conflict")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("colormap").value === "magma"`),
+		poll(`document.getElementById("colormap").value === "magma"`),
 	)
 	shot(t, b, dir, "9-merged")
 	if text := eval[string](t, b, `document.getElementById("conflict-text").textContent`); !strings.Contains(text, "colormap came from there") || !strings.Contains(text, "your name stayed") {
@@ -356,21 +356,21 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	within(t, b, 10*time.Second, "tab B saves: both changes kept",
 		chromedp.Click(chromedp.ID("conflict-ok")),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](stored(id, `c.name === "mine, from tab B" && p.colormap === "magma"`)),
+		poll(stored(id, `c.name === "mine, from tab B" && p.colormap === "magma"`)),
 	)
 
 	// Depth changed on both sides: B is asked, with both values.
 	within(t, b, 10*time.Second, "tab B edits the depth, unsaved",
-		chromedp.Poll[chromedp.Void](`document.getElementById("conflict").hidden && document.getElementById("status").textContent === "done"`),
+		poll(`document.getElementById("conflict").hidden && document.getElementById("status").textContent === "done"`),
 		setValue("depth", "300"), setValue("c-im", "0.3"),
 	)
 	within(t, a, 10*time.Second, "tab A saves another depth",
-		chromedp.Poll[chromedp.Void](`document.getElementById("name").value === "mine, from tab B"`),
+		poll(`document.getElementById("name").value === "mine, from tab B"`),
 		setValue("depth", "500"),
 		chromedp.Click(chromedp.ID("save")),
 	)
 	within(t, b, 10*time.Second, "tab B asks about the depth",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#conflict-fields li").length === 1`),
+		poll(`document.querySelectorAll("#conflict-fields li").length === 1`),
 	)
 	shot(t, b, dir, "9-changed-on-both-sides")
 	if text := eval[string](t, b, `document.getElementById("conflict-fields").textContent`); !strings.Contains(text, "depth") ||
@@ -379,14 +379,14 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	}
 	within(t, b, 10*time.Second, "Load theirs, then put the edits back",
 		chromedp.Click(chromedp.ID("conflict-theirs")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("depth").value === "500" && document.getElementById("c-im").value !== "0.3"`),
+		poll(`document.getElementById("depth").value === "500" && document.getElementById("c-im").value !== "0.3"`),
 		chromedp.WaitVisible(chromedp.ID("restore-mine")),
 		chromedp.Click(chromedp.ID("restore-mine")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("depth").value === "300" && document.getElementById("c-im").value === "0.3"`),
+		poll(`document.getElementById("depth").value === "300" && document.getElementById("c-im").value === "0.3"`),
 	)
 	within(t, b, 10*time.Second, "and saves them over theirs, choosing",
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](stored(id, `p.depth === 300 && p.c.im === 0.3 && p.colormap === "magma"`)),
+		poll(stored(id, `p.depth === 300 && p.c.im === 0.3 && p.colormap === "magma"`)),
 	)
 	if hidden := eval[bool](t, b, `document.getElementById("conflict").hidden`); !hidden {
 		t.Errorf("the notice stays after the choice")
@@ -394,30 +394,30 @@ func TestBrowserTabsNeverLoseAnEdit(t *testing.T) {
 	// The list by keyboard: a row is a button; Enter opens it.
 	within(t, a, 10*time.Second, "open a row by keyboard",
 		chromedp.Click(chromedp.ID("new")),
-		chromedp.Poll[chromedp.Void](`location.hash === ""`),
+		poll(`location.hash === ""`),
 		chromedp.Focus(chromedp.CSS("#list li button")),
 		chromedp.KeyEvent("\r"),
-		chromedp.Poll[chromedp.Void](`location.hash.startsWith("#`+id+`?")`),
+		poll(`location.hash.startsWith("#`+id+`?")`),
 	)
 	// Search by name and filter by status.
 	visible := `[...document.querySelectorAll("#list li")].filter(li => !li.hidden).length`
 	within(t, a, 15*time.Second, "search and filter the list",
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({name: "another", params: {c: {re: 0.3, im: 0.5}, width: 32, height: 32}})})`),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#list li").length === 2`),
+		poll(`document.querySelectorAll("#list li").length === 2`),
 		setValue("search", "MINE"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("search").dispatchEvent(new Event("input"))`),
-		chromedp.Poll[chromedp.Void](visible+` === 1 && !document.querySelector("#list li:not([hidden]) .name").textContent.includes("another")`),
+		poll(visible+` === 1 && !document.querySelector("#list li:not([hidden]) .name").textContent.includes("another")`),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("search").value = "";
 			document.getElementById("status-filter").value = "failed";
 			document.getElementById("status-filter").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](visible+` === 0`),
+		poll(visible+` === 0`),
 		// The server filtered: the list holds none, and says why.
-		chromedp.Poll[chromedp.Void](`!document.getElementById("list-empty").hidden &&
+		poll(`!document.getElementById("list-empty").hidden &&
 			document.getElementById("list-empty").textContent === "Nothing matches the search and filter."`),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("status-filter").value = "";
 			document.getElementById("status-filter").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#list li").length === 2`),
+		poll(`document.querySelectorAll("#list li").length === 2`),
 	)
 }
 
@@ -433,7 +433,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	within(t, ctx, 5*time.Second, "the limits beside the fields follow the size",
 		setValue("width", "2048"), setValue("height", "2048"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("width").dispatchEvent(new Event("input"))`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("depth-hint").textContent === "1–476 at 2048×2048"`),
+		poll(`document.getElementById("depth-hint").textContent === "1–476 at 2048×2048"`),
 		setValue("width", "256"), setValue("height", "256"),
 	)
 	view := func() (re, im, zoom float64) {
@@ -447,7 +447,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	}
 	await := func(what, cond string) {
 		t.Helper()
-		within(t, ctx, 15*time.Second, what, chromedp.Poll[chromedp.Void](stored(id, cond)))
+		within(t, ctx, 15*time.Second, what, poll(stored(id, cond)))
 	}
 	box := eval[[]float64](t, ctx, `(() => { const r = document.getElementById("image").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
 	x, y := box[0]+box[2]*0.75, box[1]+box[3]/2
@@ -460,7 +460,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	within(t, ctx, 10*time.Second, "− zooms out", chromedp.Focus(chromedp.ID("image")), chromedp.KeyEvent("-"))
 	await("zoomed out", `p.zoom === 1`)
 	within(t, ctx, 10*time.Second, "the wheel zooms in about the cursor",
-		chromedp.Poll[chromedp.Void](`!document.getElementById("image").classList.contains("is-outdated")`),
+		poll(`!document.getElementById("image").classList.contains("is-outdated")`),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("image").dispatchEvent(new WheelEvent("wheel",
 			{deltaY: -100, bubbles: true, cancelable: true, clientX: `+fmt.Sprint(x)+`, clientY: `+fmt.Sprint(y)+`}))`))
 	await("zoomed by the wheel", `Math.abs(p.zoom - 1.25) < 1e-9`)
@@ -481,11 +481,11 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	// place shown as it was (its kept image and parameters, read-only), and
 	// nothing is saved by going there.
 	within(t, ctx, 10*time.Second, "the URL names the view",
-		chromedp.Poll[chromedp.Void](`location.hash.startsWith("#`+id+`?") && new URLSearchParams(location.hash.split("?")[1]).get("zoom") === "1"`))
+		poll(`location.hash.startsWith("#`+id+`?") && new URLSearchParams(location.hash.split("?")[1]).get("zoom") === "1"`))
 	latest := eval[int](t, ctx, `Number(new URLSearchParams(location.hash.split("?")[1]).get("v"))`)
 	within(t, ctx, 10*time.Second, "Back shows the panned version, read-only",
 		chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.back(), 0)`),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("place").hidden && document.getElementById("zoom").disabled &&
+		poll(`!document.getElementById("place").hidden && document.getElementById("zoom").disabled &&
 			Math.abs(Number(document.getElementById("zoom").value) - 1.25) < 1e-9 &&
 			(document.getElementById("image").getAttribute("src") || "").includes("?h=")`),
 	)
@@ -496,7 +496,7 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	await("nothing saved by going back", fmt.Sprintf(`c.version === %d && p.zoom === 1`, latest))
 	within(t, ctx, 10*time.Second, "Forward to the current version",
 		chromedp.Evaluate[chromedp.Void](`setTimeout(() => history.forward(), 0)`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("place").hidden && !document.getElementById("zoom").disabled &&
+		poll(`document.getElementById("place").hidden && !document.getElementById("zoom").disabled &&
 			document.getElementById("zoom").value === "1"`),
 	)
 	await("nothing saved by going forward", fmt.Sprintf(`c.version === %d`, latest))
@@ -504,14 +504,14 @@ func TestBrowserExploresByPointing(t *testing.T) {
 	// their thumbnails; choosing one shows it, and "Make this the current
 	// version" puts it back (from its kept image: no render).
 	within(t, ctx, 10*time.Second, "the versions, with thumbnails",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#versions li").length >= 4 &&
+		poll(`document.querySelectorAll("#versions li").length >= 4 &&
 			document.querySelector("#versions li button").getAttribute("aria-current") === "true" &&
 			[...document.querySelectorAll("#versions img")].length >= 3 &&
 			[...document.querySelectorAll("#versions img")].every(i => i.complete && i.naturalWidth === 128)`))
 	shot(t, ctx, dir, "11-versions")
 	within(t, ctx, 10*time.Second, "choose the zoomed-in version, then make it current",
 		chromedp.Click(chromedp.CSS(`#versions button[title*="zoom 2 "]`)),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("place").hidden && document.getElementById("zoom").value === "2"`),
+		poll(`!document.getElementById("place").hidden && document.getElementById("zoom").value === "2"`),
 		chromedp.Click(chromedp.ID("place-current")),
 	)
 	await("the zoomed-in version back", fmt.Sprintf(`c.version === %d && p.zoom === 2 && c.status === "done" && !c.startedAt`, latest+1))
@@ -532,14 +532,14 @@ func TestBrowserShowsTilesFillingIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		setValue("name", "poster"), setValue("width", "2048"), setValue("height", "2048"), setValue("depth", "470"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("mosaic").hidden &&
+		poll(`!document.getElementById("mosaic").hidden &&
 			/ of 256 tiles/.test(document.querySelector("#progress .label").textContent) &&
 			!/ 0 of 256 tiles/.test(document.querySelector("#progress .label").textContent)`),
 	)
 	// The mosaic is the picture coming, not squares of two colours: the
 	// preview drawn under the tiles to come, with many colours.
 	within(t, ctx, 20*time.Second, "the preview under the tiles",
-		chromedp.Poll[chromedp.Void](`(() => { const c = document.getElementById("mosaic");
+		poll(`(() => { const c = document.getElementById("mosaic");
 			if (c.hidden) return true; // finished already
 			const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, seen = new Set();
 			for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + "," + d[i + 1] + "," + d[i + 2]);
@@ -547,7 +547,7 @@ func TestBrowserShowsTilesFillingIn(t *testing.T) {
 	shot(t, ctx, dir, "12-tiles")
 	label := eval[string](t, ctx, `document.querySelector("#progress .label").textContent`)
 	within(t, ctx, 60*time.Second, "the image, once every tile is done",
-		chromedp.Poll[chromedp.Void](`!document.getElementById("image").hidden && document.getElementById("mosaic").hidden &&
+		poll(`!document.getElementById("image").hidden && document.getElementById("mosaic").hidden &&
 			document.getElementById("image").naturalWidth === 2048`))
 	t.Logf("while rendering: %q", label)
 }
@@ -574,19 +574,19 @@ func TestBrowserTrainsAClassifier(t *testing.T) {
 	within(t, ctx, 20*time.Second, "a learning rate out of bounds",
 		setValue("name", "spiral net"), setValue("p-learningRate", "50"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("p-learningRate").classList.contains("invalid") &&
+		poll(`document.getElementById("p-learningRate").classList.contains("invalid") &&
 			document.querySelector('#kind-fields .err[data-field="params.learningRate"]').textContent.includes("at most")`))
 	within(t, ctx, 60*time.Second, "train it",
 		setValue("p-learningRate", "0.03"), setValue("p-epochs", "600"), setValue("p-hidden", "16, x"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("p-hidden").classList.contains("invalid") &&
+		poll(`document.getElementById("p-hidden").classList.contains("invalid") &&
 			document.querySelector('#kind-fields .err[data-field="params.hidden"]').textContent !== ""`),
 		setValue("p-hidden", "16, 16"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`location.hash.length > 1 && document.getElementById("metrics").textContent.startsWith("epoch ")`))
+		poll(`location.hash.length > 1 && document.getElementById("metrics").textContent.startsWith("epoch ")`))
 	shot(t, ctx, dir, "classifier-training")
 	within(t, ctx, 60*time.Second, "trained",
-		chromedp.Poll[chromedp.Void](`document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden &&
+		poll(`document.querySelector("#list li .badge.done") !== null && !document.getElementById("image").hidden &&
 			document.getElementById("metrics").textContent.startsWith("accuracy") && !document.getElementById("weights").hidden`))
 	shot(t, ctx, dir, "classifier-trained")
 	if !eval[bool](t, ctx, `document.getElementById("kind").disabled && document.getElementById("kind").value === "classifier"`) {
@@ -624,7 +624,7 @@ func TestBrowserRefusesTextThatIsNoNumber(t *testing.T) {
 		setValue("depth", ""),
 		chromedp.SendKeys(chromedp.ID("depth"), "1e"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("depth").classList.contains("invalid") &&
+		poll(`document.getElementById("depth").classList.contains("invalid") &&
 			document.querySelector('.err[data-field="params.depth"]').textContent.includes("must be a number")`))
 	if n := eval[int](t, ctx, `document.querySelectorAll("#list li").length`); n != 0 || eval[string](t, ctx, `location.hash`) != "" {
 		t.Errorf("%d configurations listed after a depth of 1e, want nothing saved", n)
@@ -633,4 +633,11 @@ func TestBrowserRefusesTextThatIsNoNumber(t *testing.T) {
 	if err != nil || saved != 0 {
 		t.Errorf("the server holds %d configurations (%v), want none", saved, err)
 	}
+}
+
+// poll waits until the expression is truthy. The in-page timeout chromedp
+// gives a poll (30 s) is switched off: the step's deadline, given to within,
+// is the only one, so a step allowed 60 s on a loaded machine gets 60 s.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(0))
 }

@@ -86,16 +86,16 @@ func TestBrowserNotifiesTheDeviceWithTheTabClosed(t *testing.T) {
 	within(t, tab, 30*time.Second, "notify me on this device",
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("notify-perm").textContent === "Notify me on this device"`),
+		poll(`document.getElementById("notify-perm").textContent === "Notify me on this device"`),
 		chromedp.Click(chromedp.ID("notify-perm")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("notify-perm").textContent.startsWith("Notified on this device")`),
+		poll(`document.getElementById("notify-perm").textContent.startsWith("Notified on this device")`),
 	)
 	shot(t, tab, dir, "device-subscribed")
 	within(t, tab, 30*time.Second, "a long render, under way",
 		setValue("name", "while away"), setValue("width", "1024"), setValue("height", "1024"), setValue("depth", "20000"),
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({name: "while away", params: {c: {re: 0, im: 0}, width: 1024, height: 1024, depth: 20000}})})`),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list li")].some(li => li.textContent.includes("while away") && /queued|rendering/.test(li.textContent))`),
+		poll(`[...document.querySelectorAll("#list li")].some(li => li.textContent.includes("while away") && /queued|rendering/.test(li.textContent))`),
 	)
 	closeTab()
 	closedAt := time.Now()

@@ -48,14 +48,14 @@ func TestBrowserLoadsTheListOnce(t *testing.T) {
 	within(t, ctx, 20*time.Second, "reload",
 		chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#list li").length === 1 && !document.getElementById("image").hidden`),
+		poll(`document.querySelectorAll("#list li").length === 1 && !document.getElementById("image").hidden`),
 	)
 	if n := eval[int](t, ctx, `window.__lists`); n != 1 {
 		t.Errorf("the list was fetched %d times on load, want once", n)
 	}
 	within(t, ctx, 20*time.Second, "a reconnect catches up",
 		chromedp.Evaluate[chromedp.Void](`window.__lists = 0; window.__catchUps = 0; window.__sockets.at(-1).close()`),
-		chromedp.Poll[chromedp.Void](`window.__catchUps === 1 && window.__sockets.length === 2 && document.getElementById("live").classList.contains("on")`),
+		poll(`window.__catchUps === 1 && window.__sockets.length === 2 && document.getElementById("live").classList.contains("on")`),
 	)
 	if n := eval[int](t, ctx, `window.__lists`); n != 0 {
 		t.Errorf("a reconnect fetched the list %d times: the updates it missed are enough", n)
@@ -111,7 +111,7 @@ func TestBrowserOnAPhone(t *testing.T) {
 		touch(input.DispatchTouchEventTypeTouchMove, x-30, y, x+30, y),
 		touch(input.DispatchTouchEventTypeTouchMove, x-40, y, x+40, y),
 		touch(input.DispatchTouchEventTypeTouchEnd),
-		chromedp.Poll[chromedp.Void](stored(id, `c.version === 2`)),
+		poll(stored(id, `c.version === 2`)),
 	)
 	zoom := eval[float64](t, ctx, `window.__seen.params.zoom`)
 	if zoom < 1.8 || zoom > 2.2 {
@@ -156,8 +156,8 @@ func TestBrowserIsQuietAndSaysWhenOffline(t *testing.T) {
 	within(t, ctx, 30*time.Second, "three renders finish elsewhere",
 		chromedp.Evaluate[chromedp.Void](`for (const [i, n] of ["one", "two", "three"].entries()) fetch("/api/configurations", {method: "POST",
 			headers: {"Content-Type": "application/json"}, body: JSON.stringify({name: n, params: {c: {re: -0.4, im: 0.6}, width: 32, height: 32, depth: 40 + i}})})`),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list .badge")].filter(b => b.textContent === "done").length === 4`),
-		chromedp.Poll[chromedp.Void](toasts+`.includes("ready")`),
+		poll(`[...document.querySelectorAll("#list .badge")].filter(b => b.textContent === "done").length === 4`),
+		poll(toasts+`.includes("ready")`),
 	)
 	if got := eval[string](t, ctx, toasts); strings.Count(got, "ready") != 1 || !strings.Contains(got, "3 renders are ready") {
 		t.Errorf("toasts %q: want one, counting the three renders", got)
@@ -168,8 +168,8 @@ func TestBrowserIsQuietAndSaysWhenOffline(t *testing.T) {
 	within(t, ctx, 20*time.Second, "ask for an e-mail",
 		setValue("email", "quiet@example.com"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
-		chromedp.Poll[chromedp.Void](`(document.getElementById("mail-refresh").click(), document.querySelector("#mail li a") !== null)`),
+		poll(`document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
+		poll(`(document.getElementById("mail-refresh").click(), document.querySelector("#mail li a") !== null)`),
 	)
 	link := eval[string](t, ctx, `document.querySelector("#mail li a").href`)
 	other, cancel := chromedp.NewContext(ctx)
@@ -189,21 +189,21 @@ func TestBrowserIsQuietAndSaysWhenOffline(t *testing.T) {
 		t.Fatalf("the confirmation page says %q", h)
 	}
 	within(t, ctx, 10*time.Second, "the first tab hears of it",
-		chromedp.Poll[chromedp.Void](`!document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
+		poll(`!document.getElementById("email-status").textContent.startsWith("Confirmation pending")`),
 	)
 
 	// The server stops.
 	within(t, ctx, 5*time.Second, "an unsaved edit", setValue("name", "kept while offline"))
 	s.stop(t)
 	within(t, ctx, 30*time.Second, "offline, said",
-		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent.startsWith("offline")`),
+		poll(`document.getElementById("live").textContent.startsWith("offline")`),
 		chromedp.SendKeys(chromedp.ID("search"), "tw"),
-		chromedp.Poll[chromedp.Void](toasts+`.includes("not answering")`),
+		poll(toasts+`.includes("not answering")`),
 	)
 	shot(t, ctx, dir, "quiet-2-offline")
 	serve(t, data, "--render-goroutines", "1", "--addr", addr)
 	within(t, ctx, 60*time.Second, "back when the server is",
-		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent === "live"`),
+		poll(`document.getElementById("live").textContent === "live"`),
 	)
 	if got := eval[string](t, ctx, `document.getElementById("name").value`); got != "kept while offline" {
 		t.Errorf("the unsaved edit is %q after the server came back", got)
@@ -222,10 +222,10 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({name: "poster", params: {c: {re: 0, im: 0}, width: 2048, height: 2048, depth: 20000}})})`),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list .badge")].some(b => b.textContent.startsWith("rendering"))`),
+		poll(`[...document.querySelectorAll("#list .badge")].some(b => b.textContent.startsWith("rendering"))`),
 		setValue("name", "small"), setValue("width", "64"), setValue("height", "64"),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`/^Queued: \d+ ahead of you · starts in/.test(document.querySelector("#progress .label").textContent)`),
+		poll(`/^Queued: \d+ ahead of you · starts in/.test(document.querySelector("#progress .label").textContent)`),
 	)
 	label := func() int {
 		var n int
@@ -235,7 +235,7 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 	first := label()
 	shot(t, ctx, dir, "queue-1-ahead")
 	within(t, ctx, 30*time.Second, "fewer ahead as the poster's parts go",
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const m = /^Queued: (\d+) ahead/.exec(document.querySelector("#progress .label").textContent);
+		poll(fmt.Sprintf(`(() => { const m = /^Queued: (\d+) ahead/.exec(document.querySelector("#progress .label").textContent);
 			return !m || Number(m[1]) < %d; })()`, first)))
 	if first < 2 {
 		t.Errorf("%d ahead of a render queued behind a poster of 256 parts", first)
@@ -246,10 +246,10 @@ func TestBrowserSaysWhereAQueuedRenderStands(t *testing.T) {
 	within(t, ctx, 20*time.Second, "a queued row's place",
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({name: "another small", params: {c: {re: 0.3, im: 0.5}, width: 64, height: 64}})})`),
-		chromedp.Poll[chromedp.Void](rowAhead+` > 0`))
+		poll(rowAhead+` > 0`))
 	was := eval[int](t, ctx, rowAhead)
 	within(t, ctx, 30*time.Second, "the row's place goes down",
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const n = %s; return n >= 0 && n < %d || n === -1; })()`, rowAhead, was)))
+		poll(fmt.Sprintf(`(() => { const n = %s; return n >= 0 && n < %d || n === -1; })()`, rowAhead, was)))
 }
 
 // TestBrowserOperationsPage: the token form goes once the token is
@@ -274,16 +274,16 @@ func TestBrowserOperationsPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token-form")),
 		setValue("token", "not the operator token"),
 		chromedp.Click(chromedp.CSS("#token-form button")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("ops-note").textContent.includes("missing or wrong")`),
+		poll(`document.getElementById("ops-note").textContent.includes("missing or wrong")`),
 	)
 	within(t, ctx, 20*time.Second, "the right token",
 		setValue("token", opsToken),
 		chromedp.Click(chromedp.CSS("#token-form button")),
 		chromedp.WaitVisible(chromedp.ID("ops-panel")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("token-form").hidden && document.getElementById("ops-note").hidden`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("ops-running").textContent.includes("the poster · julia")`),
-		chromedp.Poll[chromedp.Void](`/tiles · \d+ parts? in flight/.test(document.getElementById("ops-running").textContent)`),
-		chromedp.Poll[chromedp.Void](`/Waiting: [\d,]+ julia/.test(document.getElementById("ops-queued").textContent) &&
+		poll(`document.getElementById("token-form").hidden && document.getElementById("ops-note").hidden`),
+		poll(`document.getElementById("ops-running").textContent.includes("the poster · julia")`),
+		poll(`/tiles · \d+ parts? in flight/.test(document.getElementById("ops-running").textContent)`),
+		poll(`/Waiting: [\d,]+ julia/.test(document.getElementById("ops-queued").textContent) &&
 			(document.getElementById("ops-queued").textContent.includes("classifier") ||
 				document.getElementById("ops-running").textContent.includes("waiting net · classifier"))`),
 	)
@@ -308,13 +308,13 @@ func TestBrowserSharesAResult(t *testing.T) {
 	}
 	within(t, owner, 10*time.Second, "share",
 		chromedp.Click(chromedp.ID("share")),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("share-url").hidden && document.getElementById("share-url").value.includes("/s/")`),
+		poll(`!document.getElementById("share-url").hidden && document.getElementById("share-url").value.includes("/s/")`),
 	)
 	link := eval[string](t, owner, `document.getElementById("share-url").value`)
 	phone := browser(t)
 	within(t, phone, 20*time.Second, "another device opens the link",
 		chromedp.Navigate(link),
-		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "to share" &&
+		poll(`document.getElementById("share-name").textContent === "to share" &&
 			document.getElementById("share-image").complete && document.getElementById("share-image").naturalWidth === 256`),
 	)
 	shot(t, phone, dir, "share-opened")
@@ -329,11 +329,11 @@ func TestBrowserSharesAResult(t *testing.T) {
 	}
 	within(t, owner, 10*time.Second, "the owner revokes",
 		chromedp.Click(chromedp.ID("revoke")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("share-url").value !== "`+link+`"`),
+		poll(`document.getElementById("share-url").value !== "`+link+`"`),
 	)
 	within(t, phone, 20*time.Second, "the revoked link opens nothing",
 		chromedp.Reload(),
-		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "This link opens nothing" &&
+		poll(`document.getElementById("share-name").textContent === "This link opens nothing" &&
 			document.getElementById("share-kind").textContent.includes("revoked")`),
 	)
 }
@@ -388,17 +388,17 @@ func TestBrowserHasNoAccessibilityViolations(t *testing.T) {
 	)
 	check("rendering")
 	within(t, ctx, 60*time.Second, "finished",
-		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent === "done" && !document.getElementById("image").hidden`),
+		poll(`document.getElementById("status").textContent === "done" && !document.getElementById("image").hidden`),
 	)
 	check("finished")
 	within(t, ctx, 10*time.Second, "its read-only link",
 		chromedp.Click(chromedp.ID("share")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("share-url").value.includes("/s/")`),
+		poll(`document.getElementById("share-url").value.includes("/s/")`),
 	)
 	link := eval[string](t, ctx, `document.getElementById("share-url").value`)
 	within(t, ctx, 20*time.Second, "the read-only link's page",
 		chromedp.Navigate(link),
-		chromedp.Poll[chromedp.Void](`document.getElementById("share-name").textContent === "audited poster" && document.getElementById("share-image").complete`),
+		poll(`document.getElementById("share-name").textContent === "audited poster" && document.getElementById("share-image").complete`),
 	)
 	check("a read-only link's page")
 }

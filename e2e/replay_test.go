@@ -31,12 +31,12 @@ func TestBrowserMissesNothingWhileAway(t *testing.T) {
 	within(t, ctx, 30*time.Second, "a configuration, done",
 		chromedp.Evaluate[chromedp.Void](`fetch("/api/configurations", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({name: "away", params: {c: {re: 0.3, im: 0.5}, width: 64, height: 64}})}).then(r => r.json()).then(c => { window.__id = c.id; })`),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#list li")].some(li => li.textContent.includes("away") && li.querySelector(".badge.done"))`),
+		poll(`[...document.querySelectorAll("#list li")].some(li => li.textContent.includes("away") && li.querySelector(".badge.done"))`),
 	)
 	before := eval[int](t, ctx, `window.__applied.length`)
 	within(t, ctx, 30*time.Second, "the connection drops; three renames meanwhile",
 		chromedp.Evaluate[chromedp.Void](`window.__away = true; window.__sockets.forEach(s => s.close());`),
-		chromedp.Poll[chromedp.Void](`!document.querySelector(".live.on")`),
+		poll(`!document.querySelector(".live.on")`),
 		chromedp.Evaluate[chromedp.Void](`(async () => {
 			for (const name of ["one", "two", "three"]) {
 				const c = await (await fetch("/api/configurations/" + window.__id)).json();
@@ -45,7 +45,7 @@ func TestBrowserMissesNothingWhileAway(t *testing.T) {
 			}
 			window.__renamed = true;
 		})()`),
-		chromedp.Poll[chromedp.Void](`window.__renamed === true`),
+		poll(`window.__renamed === true`),
 	)
 	if got := eval[int](t, ctx, `window.__applied.length`); got != before {
 		t.Fatalf("%d updates applied while away: the connection did not drop", got-before)
@@ -53,7 +53,7 @@ func TestBrowserMissesNothingWhileAway(t *testing.T) {
 	within(t, ctx, 60*time.Second, "back: the three arrive",
 		chromedp.Evaluate[chromedp.Void](`window.__away = false;`),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`window.__applied.some(u => u.name === "three")`),
+		poll(`window.__applied.some(u => u.name === "three")`),
 	)
 	var applied []struct {
 		Seq  int64
@@ -84,20 +84,20 @@ func TestBrowserKeepsHowTheOwnerWantsToBeTold(t *testing.T) {
 	within(t, ctx, 30*time.Second, "every channel at first; e-mail off for this one",
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`["ch-page", "ch-device", "ch-email"].every(id => document.getElementById(id).checked)`),
+		poll(`["ch-page", "ch-device", "ch-email"].every(id => document.getElementById(id).checked)`),
 		setValue("name", "quiet"), setValue("width", "64"), setValue("height", "64"),
 		chromedp.Click(chromedp.ID("ch-email")),
 		chromedp.Click(chromedp.ID("save")),
-		chromedp.Poll[chromedp.Void](`location.hash.length > 1`),
-		chromedp.Poll[chromedp.Void](`fetch("/api/configurations/" + location.hash.slice(1)).then(r => r.json()).then(c => { window.__c = c; }), window.__c && window.__c.notify && window.__c.notify.email === false && window.__c.notify.page === true`),
+		poll(`location.hash.length > 1`),
+		poll(`fetch("/api/configurations/" + location.hash.slice(1)).then(r => r.json()).then(c => { window.__c = c; }), window.__c && window.__c.notify && window.__c.notify.email === false && window.__c.notify.page === true`),
 	)
 	within(t, ctx, 30*time.Second, "no page toasts by default, after a reload",
 		chromedp.Click(chromedp.ID("new")),
 		chromedp.Click(chromedp.ID("ch-page")),
 		chromedp.Click(chromedp.ID("ch-default")),
-		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("By default you are told on your devices, by e-mail"))`),
+		poll(`[...document.querySelectorAll(".toast")].some(t => t.textContent.startsWith("By default you are told on your devices, by e-mail"))`),
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".live.on")),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("ch-page").checked && document.getElementById("ch-email").checked`),
+		poll(`!document.getElementById("ch-page").checked && document.getElementById("ch-email").checked`),
 	)
 }

@@ -61,7 +61,7 @@ func TestBrowserShowsARunStepByStep(t *testing.T) {
 	s := serve(t, t.TempDir(), "--tile-above", "16384", "--tile-size", "64")
 	createInForm(t, ctx, s.URL, "in parts", "256")
 	within(t, ctx, 20*time.Second, "the owner's line",
-		chromedp.Poll[chromedp.Void](`/^waited \d+\.\d s · rendered \d+\.\d s in 16 parts$/.test(document.getElementById("run").textContent)`))
+		poll(`/^waited \d+\.\d s · rendered \d+\.\d s in 16 parts$/.test(document.getElementById("run").textContent)`))
 	shot(t, ctx, dir, "run-owner")
 	id := openID(t, ctx)
 	within(t, ctx, 20*time.Second, "the operator's steps",
@@ -69,7 +69,7 @@ func TestBrowserShowsARunStepByStep(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("ops-panel")),
 		setValue("run-id", s.URL+"/#"+id),
 		chromedp.Click(chromedp.CSS("#run-form button")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("run-title").textContent.startsWith("in parts · v1 · waited") &&
+		poll(`document.getElementById("run-title").textContent.startsWith("in parts · v1 · waited") &&
 			[...document.querySelectorAll("#run-steps li")].filter(li => li.textContent.includes("job tile")).length === 16 &&
 			document.querySelector("#run-steps li").textContent.includes("POST /api/configurations")`),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("run-steps").scrollIntoView()`),
