@@ -87,7 +87,7 @@ func (p Params) Validate() error {
 type Options struct {
 	// Workers is the number of goroutines; 0 means GOMAXPROCS.
 	Workers int
-	// Progress, if set, is called with the fraction of rows done, from one
+	// Progress, if set, is called with the fraction of pixels taken, from one
 	// goroutine at a time, at most once per ProgressEvery, and with 1 when
 	// the counts are complete. It is never called after Counts returns.
 	Progress func(done float64)
@@ -110,6 +110,30 @@ type Counts struct {
 	Width, Height int
 	Depth         int
 	Pix           []uint32
+}
+
+// countBufs keeps the pixels of released counts for the next Compute of
+// about their size: a render writes every count, so a buffer is reused as
+// it is, not cleared.
+var countBufs sync.Pool // of *[]uint32
+
+func newCounts(w, h, depth int) *Counts {
+	n := w * h
+	if b, ok := countBufs.Get().(*[]uint32); ok && cap(*b) >= n && cap(*b) <= 2*n {
+		return &Counts{Width: w, Height: h, Depth: depth, Pix: (*b)[:n]}
+	}
+	return &Counts{Width: w, Height: h, Depth: depth, Pix: make([]uint32, n)}
+}
+
+// Release gives the counts' memory to later renders; c is empty after it.
+// Whoever holds counts they no longer need may release them (a poster's
+// tile, once stored), and nothing else may hold c.Pix then.
+func (c *Counts) Release() {
+	if cap(c.Pix) > 0 {
+		pix := c.Pix
+		countBufs.Put(&pix)
+	}
+	c.Pix = nil
 }
 
 // At returns the count of pixel (col, row).
@@ -169,74 +193,84 @@ func ComputeRect(ctx context.Context, p Params, r image.Rectangle, opt Options) 
 	return g.counts, Stats{Iterations: total, Pixels: r.Dx() * r.Dy(), Duration: time.Since(start)}, nil
 }
 
-// A grid is one Compute in progress: workers take rows in turn.
+// A grid is one Compute in progress. Its pixels, row after row, are one
+// stream: workers take windows of it in turn, so a kernel's lanes go from
+// one row to the next without waiting for a row's slowest pixel.
 type grid struct {
 	p         Params
 	rect      image.Rectangle // the pixels computed
 	counts    *Counts
-	xs        []float64 // the x coordinate of each column, shared by every row
-	rows      int       // rows to compute: all, or the top half of a symmetric view
+	xs        []float64 // the x coordinate of each column
+	ys        []float64 // the y coordinate of each row
+	pixels    int       // in the stream: all, or the top half of a symmetric view
 	symmetric bool
 	kernel    kernelFunc
 
-	stop     atomic.Bool
-	nextRow  atomic.Int64
-	rowsDone atomic.Int64
-	iters    atomic.Int64
+	stop    atomic.Bool
+	nextPix atomic.Int64
+	iters   atomic.Int64
 }
 
 func newGrid(p Params, r image.Rectangle) *grid {
 	w, h := r.Dx(), r.Dy()
-	g := &grid{p: p, rect: r, counts: &Counts{Width: w, Height: h, Depth: p.Depth, Pix: make([]uint32, w*h)},
-		xs: make([]float64, w), rows: h}
+	g := &grid{p: p, rect: r, counts: newCounts(w, h, p.Depth), xs: make([]float64, w), ys: make([]float64, h), pixels: w * h}
 	for col := range g.xs {
 		g.xs[col] = real(p.Point(r.Min.X+col, 0))
+	}
+	for row := range g.ys {
+		g.ys[row] = imag(p.Point(0, r.Min.Y+row))
 	}
 	// Centred on the origin, pixel (col, row) and (w−1−col, h−1−row) stand
 	// for z and −z exactly, which have equal counts: compute the top half
 	// (of a whole image; a tile is computed whole).
 	if g.symmetric = p.Center == 0 && r == image.Rect(0, 0, p.Width, p.Height); g.symmetric {
-		g.rows = (p.Height + 1) / 2
+		g.pixels = w * ((h + 1) / 2)
 	}
 	return g
 }
 
-// run computes the rows on the given number of goroutines.
-func (g *grid) run(workers int) {
-	var wg sync.WaitGroup
-	for range min(workers, g.rows) {
-		wg.Go(g.work)
+// take returns the next window of the stream, [from, to), or false if
+// none is left or the grid is stopped.
+func (g *grid) take() (from, to int, ok bool) {
+	if g.stop.Load() {
+		return 0, 0, false
 	}
-	wg.Wait()
+	end := g.nextPix.Add(window)
+	from = int(end) - window
+	if from >= g.pixels {
+		return 0, 0, false
+	}
+	return from, min(int(end), g.pixels), true
 }
 
-// work computes rows until none is left or the grid is stopped. In a
-// symmetric view it fills each row's mirror too: pixel (col, row) and
+// run computes the stream on the given number of goroutines, then, in a
+// symmetric view, fills the bottom half: pixel (col, row) and
 // (w−1−col, h−1−row) stand for z and −z, which have equal counts.
-func (g *grid) work() {
-	var total int64
-	defer func() { g.iters.Add(total) }()
-	w, h := g.rect.Dx(), g.rect.Dy()
-	for {
-		row := int(g.nextRow.Add(1) - 1)
-		if row >= g.rows {
-			return
-		}
-		out := g.counts.Pix[row*w : (row+1)*w]
-		iters, ok := g.kernel(out, g.xs, imag(g.p.Point(0, g.rect.Min.Y+row)), real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop)
-		if !ok {
-			return
-		}
-		total += iters
-		if mirror := h - 1 - row; g.symmetric && mirror != row {
-			dst := g.counts.Pix[mirror*w : (mirror+1)*w]
-			for col, v := range out {
-				dst[w-1-col] = v
+func (g *grid) run(workers int) {
+	var wg sync.WaitGroup
+	for range max(1, min(workers, (g.pixels+window-1)/window)) {
+		wg.Go(func() {
+			if iters, ok := g.kernel(g); ok {
+				g.iters.Add(iters)
 			}
-			total += iters
-		}
-		g.rowsDone.Add(1)
+		})
 	}
+	wg.Wait()
+	if !g.symmetric || g.stop.Load() {
+		return
+	}
+	w, h := g.rect.Dx(), g.rect.Dy()
+	middle := int64(0) // the middle row of an odd height is its own mirror
+	if h%2 == 1 {
+		middle = sum(g.counts.Pix[h/2*w : (h/2+1)*w])
+	}
+	g.iters.Store(2*g.iters.Load() - middle)
+	parts(h/2*w, func(_, from, to int) {
+		src, dst := g.counts.Pix[from:to], g.counts.Pix[w*h-to:w*h-from]
+		for i, v := range src {
+			dst[len(src)-1-i] = v
+		}
+	})
 }
 
 // watch reports progress and stops the grid when ctx ends, until finished.
@@ -255,7 +289,7 @@ func (g *grid) watch(ctx context.Context, opt Options, finished <-chan struct{})
 			g.stop.Store(true)
 			return
 		case <-tick:
-			opt.Progress(float64(g.rowsDone.Load()) / float64(g.rows))
+			opt.Progress(min(1, float64(g.nextPix.Load())/float64(g.pixels)))
 		}
 	}
 }

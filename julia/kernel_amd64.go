@@ -4,16 +4,30 @@
 
 package julia
 
-// iterAVX512 iterates the row's 32 lanes (4 vectors of 8) for at most about steps
-// iterations, refilling each lane from the row as its pixel finishes; it
-// reports whether the row is finished.
+// iterAVX512 iterates its 32 lanes (4 vectors of 8) for at most about steps
+// iterations, refilling each lane from the window of the stream as its
+// pixel finishes; it reports whether the window is dry (the lanes it
+// could not refill are idle).
 //
 //go:noescape
-func iterAVX512(r *byte, steps int64) (finished bool)
+func iterAVX512(r *byte, steps int64) (dry bool)
 
-// iterAVX2 iterates the row's 12 lanes (3 vectors of 4) for at most about steps
-// iterations, refilling each lane from the row as its pixel finishes; it
-// reports whether the row is finished.
+// iterAVX2 iterates its 12 lanes (3 vectors of 4) for at most about steps
+// iterations, refilling each lane from the window of the stream as its
+// pixel finishes; it reports whether the window is dry (the lanes it
+// could not refill are idle).
 //
 //go:noescape
-func iterAVX2(r *byte, steps int64) (finished bool)
+func iterAVX2(r *byte, steps int64) (dry bool)
+
+// rooflineAVX512 runs steps×4 steps of the AVX-512 kernel's op mix on 6 independent
+// chains of 8 lanes that never escape.
+//
+//go:noescape
+func rooflineAVX512(steps int64)
+
+// rooflineAVX2 runs steps×4 steps of the AVX2 kernel's op mix on 3 independent
+// chains of 4 lanes that never escape; r is a zeroed lanes struct but for four4.
+//
+//go:noescape
+func rooflineAVX2(r *byte, steps int64)

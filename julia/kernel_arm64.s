@@ -1,6 +1,7 @@
 // The arm64 kernel (NEON): the escape-time loop over 4 float64 lanes, two
-// vectors of 2 in flight, each lane refilled from the row on its own as its
-// pixel finishes; see internal/asm for the amd64 kernels and the algorithm.
+// vectors of 2 in flight, each lane refilled on its own from the window of
+// the stream (a piece of a row: xs, y; its pixel is base + next) as its pixel finishes, and
+// a return to Go when the window is dry; see internal/asm for the amd64 kernels and the algorithm.
 // Every product and sum is rounded on its own (FMUL then FADD, never FMLA),
 // in the scalar kernel's order, so the counts are its counts. Go's
 // assembler has no vector floating-point mnemonics: those are WORDs, each
@@ -14,7 +15,7 @@
 
 #include "textflag.h"
 
-// func iterNEON(r *byte, steps int64) (finished bool)
+// func iterNEON(r *byte, steps int64) (dry bool)
 TEXT ·iterNEON(SB), NOSPLIT, $0-17
 	MOVD r+0(FP), R0
 	MOVD steps+8(FP), R1
@@ -78,7 +79,7 @@ loop:
 	FMOVQ F9, 144(R0)
 	FMOVQ F11, 400(R0)
 	FMOVQ F13, 656(R0)
-	MOVB ZR, finished+16(FP)
+	MOVB ZR, dry+16(FP)
 	RET
 
 finish:
@@ -107,7 +108,9 @@ finish:
 	MOVD 16(R0), R11
 	CMP R11, R10
 	BGE lane0idle
-	MOVD R10, 896(R0)
+	MOVD 104(R0), R14
+	ADD R10, R14, R14
+	MOVD R14, 896(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
@@ -130,7 +133,7 @@ lane0idle:
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
-	CBZ R13, rowdone
+	CBZ R13, dry
 lane0done:
 
 	// Lane 1: store its count, take the next pixel or go idle.
@@ -146,7 +149,9 @@ lane0done:
 	MOVD 16(R0), R11
 	CMP R11, R10
 	BGE lane1idle
-	MOVD R10, 904(R0)
+	MOVD 104(R0), R14
+	ADD R10, R14, R14
+	MOVD R14, 904(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
@@ -169,7 +174,7 @@ lane1idle:
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
-	CBZ R13, rowdone
+	CBZ R13, dry
 lane1done:
 
 	// Lane 2: store its count, take the next pixel or go idle.
@@ -185,7 +190,9 @@ lane1done:
 	MOVD 16(R0), R11
 	CMP R11, R10
 	BGE lane2idle
-	MOVD R10, 912(R0)
+	MOVD 104(R0), R14
+	ADD R10, R14, R14
+	MOVD R14, 912(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
@@ -208,7 +215,7 @@ lane2idle:
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
-	CBZ R13, rowdone
+	CBZ R13, dry
 lane2done:
 
 	// Lane 3: store its count, take the next pixel or go idle.
@@ -224,7 +231,9 @@ lane2done:
 	MOVD 16(R0), R11
 	CMP R11, R10
 	BGE lane3idle
-	MOVD R10, 920(R0)
+	MOVD 104(R0), R14
+	ADD R10, R14, R14
+	MOVD R14, 920(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
@@ -247,11 +256,16 @@ lane3idle:
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
-	CBZ R13, rowdone
+	CBZ R13, dry
 lane3done:
-	B load
+	// Back to the loop while the window lasts; dry, back to Go for the
+	// next window.
+	MOVD 24(R0), R10
+	MOVD 16(R0), R11
+	CMP R11, R10
+	BLT load
 
-rowdone:
+dry:
 	MOVD $1, R2
-	MOVB R2, finished+16(FP)
+	MOVB R2, dry+16(FP)
 	RET

@@ -2,14 +2,15 @@ package julia
 
 import (
 	"math"
-	"sync/atomic"
+	"sync"
 	"unsafe"
 )
 
-// A kernelFunc computes the escape counts of one row: out[i] for the pixel
-// at (xs[i], y), and returns their sum, the row's iterations. It returns
-// false if stop was set before the row finished.
-type kernelFunc func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (iters int64, ok bool)
+// A kernelFunc computes the pixels one worker takes from the grid's
+// stream (grid.take) until none is left, writing each count in place, and
+// returns their sum, the iterations. It returns false if the grid was
+// stopped first.
+type kernelFunc func(g *grid) (iters int64, ok bool)
 
 // A Kernel is one implementation of the escape-time loop. Every kernel
 // gives the scalar kernel's count on every pixel.
@@ -17,21 +18,35 @@ type Kernel struct {
 	Name  string // "avx512", "avx2", "neon" or "scalar"
 	Lanes int    // pixels in flight
 	run   kernelFunc
+	// roofline, where the kernel has one, runs the kernel's step on
+	// independent chains that never escape, no looks, no refills, no
+	// memory, about loops·100 times, and returns the pixel-iterations done:
+	// the most this core can do with the kernel's op mix.
+	roofline func(loops int64) (iterations int64)
 }
 
-// scalar is the portable kernel, and the fallback.
-var scalar = Kernel{Name: "scalar", Lanes: interleave, run: summed(scalarKernel)}
-
-// summed makes a kernel that leaves the counts' sum to its caller a
-// kernelFunc.
-func summed(k func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) bool) kernelFunc {
-	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (int64, bool) {
-		if !k(out, xs, y, cr, ci, depth, stop) {
-			return 0, false
+// scalar is the portable kernel, and the fallback. It runs the stream row
+// by row: each window's pieces of rows in turn.
+var scalar = Kernel{Name: "scalar", Lanes: interleave, run: func(g *grid) (int64, bool) {
+	var total int64
+	w := g.rect.Dx()
+	for {
+		from, to, ok := g.take()
+		if !ok {
+			return total, true
 		}
-		return sum(out), true
+		for from < to {
+			row, col := from/w, from%w
+			end := min(to, (row+1)*w)
+			out := g.counts.Pix[from:end]
+			if !scalarKernel(out, g.xs[col:col+end-from], g.ys[row], real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+				return 0, false
+			}
+			total += sum(out)
+			from = end
+		}
 	}
-}
+}}
 
 // sum returns the total of counts.
 func sum(counts []uint32) int64 {
@@ -53,15 +68,22 @@ var kernels = []Kernel{scalar}
 // maxLanes is the most lanes a SIMD kernel keeps.
 const maxLanes = 32
 
-// lanes is a SIMD kernel's row: the row's input, its next pixel, and
-// each lane's pixel (idx), z and iterations left. The assembly reads and
-// writes it at fixed offsets (internal/asm; TestLanesLayout checks them).
+// window is how many pixels of the stream a worker takes at once: a SIMD
+// kernel's lanes take them in order, and the worker takes the next window
+// while they still iterate the last one's pixels.
+const window = 1024
+
+// lanes is a SIMD kernel's state: the window of the stream it takes
+// pixels from (a piece of a row: its pixels' x coordinates, its y, and
+// base, its first pixel's index in the part), its next pixel, and each lane's pixel (idx, in the part), z and
+// iterations left. The assembly reads and writes it at fixed offsets
+// (internal/asm; TestLanesLayout checks them).
 type lanes struct {
-	out    *uint32
-	xs     *float64
-	n      int64 // pixels in the row
-	next   int64 // the next pixel a lane takes
-	y      float64
+	out    *uint32  // the part's counts
+	xs     *float64 // the window's x coordinates
+	n      int64    // pixels in the window
+	next   int64    // the next pixel a lane takes, in the window
+	y      float64  // the window's y coordinate
 	cr, ci float64
 	depth  int64
 	active int64 // lanes with a pixel
@@ -69,7 +91,8 @@ type lanes struct {
 	one    int64
 	idle   int64   // left of an idle lane: never reaches 0
 	nan    float64 // z of an idle lane: never escapes
-	_      [3]int64
+	base   int64   // the window's first pixel, in the part
+	_      [2]int64
 	zr, zi [maxLanes]float64
 	left   [maxLanes]int64
 	idx    [maxLanes]int64
@@ -85,43 +108,70 @@ type lanes struct {
 	blkM14   [4]int64
 }
 
-// simdKernel runs iter, a kernel of n lanes in assembly, over a row: it
-// fills the lanes, then lets iter run checkEvery steps at a time between
-// looks at stop. iter refills a lane when its pixel finishes. If sums, iter
-// leaves the sums of the counts it stored in the lanes' sums; otherwise
-// they are summed after.
+// simdStates pools the lanes of SIMD kernels' workers, not made per
+// render.
+var simdStates = sync.Pool{New: func() any { return new(lanes) }}
+
+// simdKernel runs iter, a kernel of n lanes in assembly, over the
+// worker's share of the stream: it takes a window, gives its pixels to the
+// idle lanes, and lets iter run checkEvery steps at a time between looks
+// at the stop flag. iter refills a lane when its pixel finishes, from the
+// window while it lasts; it returns true when the window is dry, and the
+// lanes it could not refill are idle. When the stream is dry too, the lanes
+// drain. If sums, iter leaves the sums of the counts it stored in the
+// lanes' sums; otherwise the worker sums its pixels after.
 func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFunc {
-	return func(out []uint32, xs []float64, y, cr, ci float64, depth int, stop *atomic.Bool) (int64, bool) {
-		if len(xs) == 0 {
-			return 0, true
-		}
-		r := lanes{out: &out[0], xs: &xs[0], n: int64(len(xs)), y: y, cr: cr, ci: ci, depth: int64(depth),
-			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(),
-			four4: [4]float64{4, 4, 4, 4}}
+	return func(g *grid) (int64, bool) {
+		r := simdStates.Get().(*lanes)
+		defer simdStates.Put(r)
+		*r = lanes{out: &g.counts.Pix[0], cr: real(g.p.C), ci: imag(g.p.C), depth: int64(g.p.Depth),
+			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(), four4: [4]float64{4, 4, 4, 4}}
 		for l := range n {
-			if r.next < r.n {
-				r.idx[l], r.zr[l], r.zi[l], r.left[l] = r.next, xs[r.next], y, r.depth
-				r.next++
-				r.active++
-			} else {
-				r.idx[l], r.zr[l], r.zi[l], r.left[l] = -1, r.nan, r.nan, r.idle
-			}
+			r.idx[l], r.zr[l], r.zi[l], r.left[l] = -1, r.nan, r.nan, r.idle
 		}
 		var total int64
-		add := func() {
+		var spans [][2]int // what this worker took, when it sums after
+		w := g.rect.Dx()
+		from, to := 0, 0 // what is left of the worker's last take
+		for {
+			if r.next == r.n {
+				if from == to {
+					var ok bool
+					if from, to, ok = g.take(); ok && !sums {
+						spans = append(spans, [2]int{from, to})
+					}
+				}
+				if from < to {
+					// The next window: the rest of from's row, within the take.
+					row, col := from/w, from%w
+					end := min(to, (row+1)*w)
+					xs := g.xs[col : col+end-from]
+					r.xs, r.y, r.base, r.n, r.next = &xs[0], g.ys[row], int64(from), int64(len(xs)), 0
+					from = end
+					for l := range n {
+						if r.idx[l] < 0 && r.next < r.n {
+							r.idx[l], r.zr[l], r.zi[l], r.left[l] = r.base+r.next, xs[r.next], r.y, r.depth
+							r.next++
+							r.active++
+						}
+					}
+				} else if r.active == 0 {
+					break
+				}
+			}
+			dry := iter((*byte)(unsafe.Pointer(r)), checkEvery)
 			for _, v := range r.sums {
 				total += v
 			}
-		}
-		for !iter((*byte)(unsafe.Pointer(&r)), checkEvery) {
-			add()
-			if stop.Load() {
+			if !dry && g.stop.Load() {
 				return 0, false
 			}
 		}
-		add()
 		if !sums {
-			total = sum(out[:len(xs)])
+			total = 0
+			for _, sp := range spans {
+				total += sum(g.counts.Pix[sp[0]:sp[1]])
+			}
 		}
 		return total, true
 	}

@@ -8,9 +8,9 @@ func init() {
 	kernels = append([]Kernel{{Name: "neon", Lanes: 4, run: simdKernel(4, false, iterNEON)}}, kernels...)
 }
 
-// iterNEON iterates the row's 4 lanes (2 vectors of 2) for at most steps
-// iterations, refilling each lane from the row as its pixel finishes; it
-// reports whether the row is finished (kernel_arm64.s).
+// iterNEON iterates its 4 lanes (2 vectors of 2) for at most steps
+// iterations, refilling each lane from the window as its pixel finishes; it
+// reports whether the window is dry (kernel_arm64.s).
 //
 //go:noescape
-func iterNEON(r *byte, steps int64) (finished bool)
+func iterNEON(r *byte, steps int64) (dry bool)

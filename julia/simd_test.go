@@ -3,6 +3,7 @@ package julia
 import (
 	"context"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -20,7 +21,8 @@ func TestLanesLayout(t *testing.T) {
 		{"next", unsafe.Offsetof(r.next), 24}, {"y", unsafe.Offsetof(r.y), 32}, {"cr", unsafe.Offsetof(r.cr), 40},
 		{"ci", unsafe.Offsetof(r.ci), 48}, {"depth", unsafe.Offsetof(r.depth), 56}, {"active", unsafe.Offsetof(r.active), 64},
 		{"four", unsafe.Offsetof(r.four), 72}, {"one", unsafe.Offsetof(r.one), 80}, {"idle", unsafe.Offsetof(r.idle), 88},
-		{"nan", unsafe.Offsetof(r.nan), 96}, {"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
+		{"nan", unsafe.Offsetof(r.nan), 96}, {"base", unsafe.Offsetof(r.base), 104},
+		{"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
 		{"left", unsafe.Offsetof(r.left), 640}, {"idx", unsafe.Offsetof(r.idx), 896},
 		{"four4", unsafe.Offsetof(r.four4), 1152}, {"zero4", unsafe.Offsetof(r.zero4), 1184},
 		{"sums", unsafe.Offsetof(r.sums), 1216}, {"cr4", unsafe.Offsetof(r.cr4), 1280}, {"ci4", unsafe.Offsetof(r.ci4), 1312},
@@ -55,7 +57,8 @@ func TestEveryKernelIsExact(t *testing.T) {
 		{C: complex(0.25, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
 		{C: complex(2, 0), Zoom: 0.5, Width: 9, Height: 9, Depth: 50, Colormap: DefaultColormap},
 		// Rows long enough to run out of a call's steps (checkEvery) many
-		// times, between and just after refills.
+		// times, between and just after refills, and to span windows of
+		// the stream (a row of 4099 is four, and not whole ones).
 		{C: complex(-0.7, 0.27015), Zoom: 1, Width: 1024, Height: 6, Depth: 256, Colormap: DefaultColormap},
 		{C: complex(-0.7, 0.27015), Zoom: 1, Width: 4099, Height: 2, Depth: 1000, Colormap: DefaultColormap},
 	}
@@ -93,6 +96,24 @@ func TestEveryKernelIsExact(t *testing.T) {
 					}
 				}
 			}
+			// Released, the buffer serves a later case as it is, with this
+			// case's counts in it: every pixel must be written again.
+			got.Release()
+			// A part (a poster's tile): the same counts as in the whole.
+			x0, y0 := rng.IntN(p.Width), rng.IntN(p.Height)
+			part := image.Rect(x0, y0, x0+1+rng.IntN(p.Width-x0), y0+1+rng.IntN(p.Height-y0))
+			tile, _, err := ComputeRect(context.Background(), p, part, Options{Workers: 2, kernel: &k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for row := range part.Dy() {
+				for col := range part.Dx() {
+					if g, w := tile.At(col, row), want.At(part.Min.X+col, part.Min.Y+row); g != w {
+						t.Errorf("case %d %+v: %s kernel counts pixel (%d, %d) of the part %v %d, the whole image %d", i, p, k.Name, col, row, part, g, w)
+					}
+				}
+			}
+			tile.Release()
 		}
 	}
 }

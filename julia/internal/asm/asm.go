@@ -3,7 +3,11 @@
 // four vectors of 8 float64 lanes (AVX-512, kernel512: escapes masked per
 // step, looked at once per block of steps, finished lanes refilled several
 // at a time) or two of 4 (AVX2, kernel: a lane whose pixel escapes, or
-// reaches depth, takes the row's next pixel on its own; the others go on).
+// reaches depth, takes the next pixel on its own; the others go on). The
+// lanes take their pixels from one stream, the part's pixels row after row,
+// a window (a piece of a row) at a time: the kernel returns when its
+// window is dry, and Go gives it the next one (simd.go), so no lane waits
+// for a row's end.
 // Every product and sum is rounded on its own (no fused multiply-add), in
 // the scalar kernel's order, so the counts are its counts.
 //
@@ -37,6 +41,7 @@ const (
 	offOne    = 80
 	offIdle   = 88
 	offNaN    = 96
+	offBase   = 104
 	// 32-byte vectors of 4 and 0, for the AVX2 kernel's memory operands
 	// (it has 16 vector registers, not 32).
 	offFour4 = 1152
@@ -68,17 +73,20 @@ func main() {
 	ConstraintExpr("!purego")
 	kernel512(isa{name: "iterAVX512", lanes: 8, chains: 4}, 4, 8)
 	kernel2(isa{name: "iterAVX2", lanes: 4, chains: 3}, 4, 4)
+	roofline512(isa{name: "rooflineAVX512", lanes: 8, chains: 6})
+	roofline2(isa{name: "rooflineAVX2", lanes: 4, chains: 3})
 	Generate()
 }
 
-// begin starts kernel k's function, func(r *byte, steps int64) (finished
+// begin starts kernel k's function, func(r *byte, steps int64) (dry
 // bool), and loads its arguments.
 func begin(k isa) (r, steps reg.Register) {
-	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (finished bool)")
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (dry bool)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s iterates the row's %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*k.chains, k.chains, k.lanes),
-		"iterations, refilling each lane from the row as its pixel finishes; it",
-		"reports whether the row is finished.")
+	Doc(fmt.Sprintf("%s iterates its %d lanes (%d vectors of %d) for at most about steps", k.name, k.lanes*k.chains, k.chains, k.lanes),
+		"iterations, refilling each lane from the window of the stream as its",
+		"pixel finishes; it reports whether the window is dry (the lanes it",
+		"could not refill are idle).")
 	return Load(Param("r"), GP64()), Load(Param("steps"), GP64())
 }
 
@@ -143,11 +151,11 @@ func iterate(k isa, block int, finished, thr, steps reg.Register, short, atDepth
 // a block's steps left; otherwise single steps take lanes out at depth.
 //
 // Finished lanes wait until lazy of them have finished (or every lane
-// still holding a pixel, near the row's end), then scatter their counts
-// (depth − left) to their pixels, add them to the sums, and take the row's
-// next pixels (VEXPANDPD straight from the row's xs); past the row's end
-// the lanes left over go idle (z NaN, which never escapes; pixel index
-// −1). One refill for several lanes costs little more than one for one
+// still holding a pixel, near the stream's end), then scatter their counts
+// (depth − left) to their pixels, add them to the sums, and take the
+// window's next pixels (VEXPANDPD straight from its xs; y is the row's); past the
+// window's end the lanes left over go idle (z NaN, which never escapes;
+// pixel index −1) and the kernel returns for the next window. One refill for several lanes costs little more than one for one
 // lane: on the standard case, with 32 lanes, lazy 8 takes about 9% more
 // steps than refilling at each escape, and a quarter of the refills.
 // (Blocks, lazy refills and the sums together took the standard case from
@@ -316,8 +324,10 @@ func kernel512(k isa, block, lazy int) {
 		VEXPANDPD(Mem{Base: xs, Index: next, Scale: 8}, refill, zr[c])
 		VBROADCASTSD(Mem{Base: r, Disp: offY}, refill, zi[c])
 		VMOVDQA64(depth, refill, left[c])
-		base := ZMM()
-		VPBROADCASTQ(next, base)
+		first, base := GP64(), ZMM()
+		MOVQ(Mem{Base: r, Disp: offBase}, first)
+		ADDQ(next, first)
+		VPBROADCASTQ(first, base)
 		VPADDQ(iota, base, base)
 		VPEXPANDQ(base, refill, idx[c])
 		ADDQ(take, next)
@@ -328,12 +338,11 @@ func kernel512(k isa, block, lazy int) {
 		KXNORB(active[c], active[c], active[c])
 		SUBQ(take, done)
 		SUBQ(done, count)
-
 	}
 	setThr()
 	XORQ(finished, finished)
-	TESTQ(count, count)
-	JNZ(LabelRef(k.name + "_more"))
+	CMPQ(next, n)
+	JL(LabelRef(k.name + "_more"))
 	save()
 	ret = GP8()
 	MOVB(U8(1), ret)
@@ -489,7 +498,9 @@ func kernel2(k isa, block, lazy int) {
 	ADDQ(c, sum)
 	CMPQ(next, Mem{Base: r, Disp: offN})
 	JGE(LabelRef(k.name + "_idle"))
-	MOVQ(next, Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
+	MOVQ(Mem{Base: r, Disp: offBase}, x)
+	ADDQ(next, x)
+	MOVQ(x, Mem{Base: r, Index: lane, Scale: 8, Disp: offIdx})
 	xs := GP64()
 	MOVQ(Mem{Base: r, Disp: offXs}, xs)
 	MOVQ(Mem{Base: xs, Index: next, Scale: 8}, x)
@@ -519,13 +530,107 @@ func kernel2(k isa, block, lazy int) {
 	load()
 	setThr()
 	XORQ(finished, finished)
-	TESTQ(count, count)
-	JNZ(LabelRef(k.name + "_more"))
+	CMPQ(next, Mem{Base: r, Disp: offN})
+	JL(LabelRef(k.name + "_more"))
 	MOVQ(count, Mem{Base: r, Disp: offActive})
 	MOVQ(sum, Mem{Base: r, Disp: offSums})
 	ret = GP8()
 	MOVB(U8(1), ret)
 	Store(ret, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// roofline512 emits the roofline of kernel512's step: the same
+// instructions on independent chains that never escape (z = 0, c = 0), with
+// no look, no refill and no memory: what this machine's cores can do for
+// the kernel's own op mix. It runs steps × 4 steps of every chain; each is
+// one iteration of k.lanes·k.chains pixels. (Six chains: a mask register
+// each, of the seven there are.)
+func roofline512(k isa) {
+	TEXT(k.name, NOSPLIT, "func(steps int64)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s runs steps×4 steps of the AVX-512 kernel's op mix on %d independent", k.name, k.chains),
+		fmt.Sprintf("chains of %d lanes that never escape.", k.lanes))
+	steps := Load(Param("steps"), GP64())
+	cr, ci, four, one := ZMM(), ZMM(), ZMM(), ZMM()
+	VPXORQ(cr, cr, cr)
+	VPXORQ(ci, ci, ci)
+	{
+		t := GP64()
+		MOVQ(U64(0x4010000000000000), t) // 4.0
+		VPBROADCASTQ(t, four)
+		MOVQ(U32(1), t)
+		VPBROADCASTQ(t, one)
+	}
+	zr, zi, left := make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains)
+	active := make([]reg.OpmaskVirtual, k.chains)
+	for c := range k.chains {
+		zr[c], zi[c], left[c], active[c] = ZMM(), ZMM(), ZMM(), K()
+		VPXORQ(zr[c], zr[c], zr[c])
+		VPXORQ(zi[c], zi[c], zi[c])
+		VPXORQ(left[c], left[c], left[c])
+		KXNORB(active[c], active[c], active[c])
+	}
+	Label(k.name + "_loop")
+	for range 4 {
+		for c := range k.chains {
+			rr, ii, t := ZMM(), ZMM(), ZMM()
+			VMULPD(zr[c], zr[c], rr)
+			VMULPD(zi[c], zi[c], ii)
+			VADDPD(ii, rr, t)
+			VCMPPD(U8(0x19), four, t, active[c], active[c])
+			VPSUBQ(one, left[c], active[c], left[c])
+			VADDPD(zr[c], zr[c], t)
+			VMULPD(zi[c], t, t)
+			VADDPD(ci, t, zi[c])
+			VSUBPD(ii, rr, rr)
+			VADDPD(cr, rr, zr[c])
+		}
+	}
+	DECQ(steps)
+	JNZ(LabelRef(k.name + "_loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// roofline2 is roofline512 for kernel2's AVX2 step (masks as vectors, c
+// and 4 from memory as there).
+func roofline2(k isa) {
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s runs steps×4 steps of the AVX2 kernel's op mix on %d independent", k.name, k.chains),
+		fmt.Sprintf("chains of %d lanes that never escape; r is a zeroed lanes struct but for four4.", k.lanes))
+	r := Load(Param("r"), GP64())
+	steps := Load(Param("steps"), GP64())
+	four, cr, ci := Mem{Base: r, Disp: offFour4}, Mem{Base: r, Disp: offCr4}, Mem{Base: r, Disp: offCi4}
+	zr, zi, left, act := make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains)
+	for c := range k.chains {
+		zr[c], zi[c], left[c], act[c] = YMM(), YMM(), YMM(), YMM()
+		VPXOR(zr[c], zr[c], zr[c])
+		VPXOR(zi[c], zi[c], zi[c])
+		VPXOR(left[c], left[c], left[c])
+		VPCMPEQQ(act[c], act[c], act[c])
+	}
+	Label(k.name + "_loop")
+	for range 4 {
+		for c := range k.chains {
+			rr, ii, t := YMM(), YMM(), YMM()
+			VMULPD(zr[c], zr[c], rr)
+			VMULPD(zi[c], zi[c], ii)
+			VADDPD(ii, rr, t)
+			VCMPPD(U8(0x19), four, t, t)
+			VANDPD(t, act[c], act[c])
+			VPADDQ(act[c], left[c], left[c])
+			VADDPD(zr[c], zr[c], t)
+			VMULPD(zi[c], t, t)
+			VADDPD(ci, t, zi[c])
+			VSUBPD(ii, rr, rr)
+			VADDPD(cr, rr, zr[c])
+		}
+	}
+	DECQ(steps)
+	JNZ(LabelRef(k.name + "_loop"))
 	VZEROUPPER()
 	RET()
 }
