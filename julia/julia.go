@@ -177,10 +177,16 @@ func ComputeRect(ctx context.Context, p Params, r image.Rectangle, opt Options) 
 	if opt.kernel != nil {
 		g.kernel = opt.kernel.run
 	}
+	// The context stops the grid through a callback, not a goroutine of
+	// its own; progress, if asked for, has one.
+	unwatch := context.AfterFunc(ctx, func() { g.stop.Store(true) })
 	finished := make(chan struct{})
 	var watcher sync.WaitGroup
-	watcher.Go(func() { g.watch(ctx, opt, finished) })
+	if opt.Progress != nil {
+		watcher.Go(func() { g.watch(opt, finished) })
+	}
 	g.run(cmp.Or(opt.Workers, runtime.GOMAXPROCS(0)))
+	unwatch()
 	close(finished)
 	watcher.Wait()
 	if g.stop.Load() {
@@ -209,7 +215,19 @@ type grid struct {
 	stop    atomic.Bool
 	nextPix atomic.Int64
 	iters   atomic.Int64
+
+	// Helpers: the caller computes alone at first, and the other workers
+	// start once it has been at it for helpAfter (take looks), so a render
+	// of a fraction of a millisecond pays no goroutines, wake-ups or idle
+	// spinning of a second thread.
+	started time.Time
+	helpers sync.WaitGroup
+	helping atomic.Bool
+	extra   int // workers besides the caller
 }
+
+// helpAfter is how long a render runs on its caller alone.
+const helpAfter = 200 * time.Microsecond
 
 func newGrid(p Params, r image.Rectangle) *grid {
 	w, h := r.Dx(), r.Dy()
@@ -240,22 +258,29 @@ func (g *grid) take() (from, to int, ok bool) {
 	if from >= g.pixels {
 		return 0, 0, false
 	}
+	if g.extra > 0 && !g.helping.Load() && int(end) < g.pixels && time.Since(g.started) >= helpAfter && g.helping.CompareAndSwap(false, true) {
+		for range g.extra {
+			g.helpers.Go(g.work)
+		}
+	}
 	return from, min(int(end), g.pixels), true
+}
+
+// work runs the kernel over the stream until it is dry.
+func (g *grid) work() {
+	if iters, ok := g.kernel(g); ok {
+		g.iters.Add(iters)
+	}
 }
 
 // run computes the stream on the given number of goroutines, then, in a
 // symmetric view, fills the bottom half: pixel (col, row) and
 // (w−1−col, h−1−row) stand for z and −z, which have equal counts.
 func (g *grid) run(workers int) {
-	var wg sync.WaitGroup
-	for range max(1, min(workers, (g.pixels+window-1)/window)) {
-		wg.Go(func() {
-			if iters, ok := g.kernel(g); ok {
-				g.iters.Add(iters)
-			}
-		})
-	}
-	wg.Wait()
+	g.extra = max(1, min(workers, (g.pixels+window-1)/window)) - 1
+	g.started = time.Now()
+	g.work() // the caller is the first worker; take starts the others
+	g.helpers.Wait()
 	if !g.symmetric || g.stop.Load() {
 		return
 	}
@@ -274,21 +299,14 @@ func (g *grid) run(workers int) {
 }
 
 // watch reports progress and stops the grid when ctx ends, until finished.
-func (g *grid) watch(ctx context.Context, opt Options, finished <-chan struct{}) {
-	var tick <-chan time.Time
-	if opt.Progress != nil {
-		t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
-		defer t.Stop()
-		tick = t.C
-	}
+func (g *grid) watch(opt Options, finished <-chan struct{}) {
+	t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
+	defer t.Stop()
 	for {
 		select {
 		case <-finished:
 			return
-		case <-ctx.Done():
-			g.stop.Store(true)
-			return
-		case <-tick:
+		case <-t.C:
 			opt.Progress(min(1, float64(g.nextPix.Load())/float64(g.pixels)))
 		}
 	}

@@ -112,22 +112,34 @@ func threshold(count reg.GPVirtual, lazy int) (thr reg.GPVirtual, set func()) {
 // active), else on to the return the caller emits next. countFinished
 // counts the finished lanes before each block or step, so the look does
 // not wait on their last compare.
+//
+// With short nil, there are no single steps: a lane that reaches depth
+// within a block goes on to the block's end, its count going past depth
+// (the kernel stores it clamped to depth, which is right whether or not
+// its z escaped meanwhile), and atDepth takes such lanes out after each
+// block.
 func iterate(k isa, block int, finished, thr, steps reg.Register, short, atDepth, step, countFinished func()) {
 	Label(k.name + "_loop")
-	short()
-	JNZ(LabelRef(k.name + "_single"))
+	if short != nil {
+		short()
+		JNZ(LabelRef(k.name + "_single"))
+	}
 	countFinished()
 	for range block {
 		step()
 	}
 	SUBQ(U32(block), steps)
-	JMP(LabelRef(k.name + "_look"))
+	if short == nil {
+		atDepth()
+	} else {
+		JMP(LabelRef(k.name + "_look"))
 
-	Label(k.name + "_single")
-	atDepth()
-	countFinished()
-	step()
-	DECQ(steps)
+		Label(k.name + "_single")
+		atDepth()
+		countFinished()
+		step()
+		DECQ(steps)
+	}
 
 	Label(k.name + "_look")
 	CMPQ(finished, thr)
@@ -165,7 +177,7 @@ func kernel512(k isa, block, lazy int) {
 	r, steps := begin(k)
 	bytes := k.lanes * 8
 
-	cr, ci, depth, iota, blk, sums := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	cr, ci, depth, iota, zero, sums := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	VBROADCASTSD(Mem{Base: r, Disp: offCr}, cr)
 	VBROADCASTSD(Mem{Base: r, Disp: offCi}, ci)
 	VPBROADCASTQ(Mem{Base: r, Disp: offDepth}, depth)
@@ -187,11 +199,7 @@ func kernel512(k isa, block, lazy int) {
 		}
 		VMOVDQA64(acc, iota)
 	}
-	{
-		b := GP64()
-		MOVQ(U32(block), b)
-		VPBROADCASTQ(b, blk)
-	}
+	VPXORQ(zero, zero, zero)
 	next, n, count := GP64(), GP64(), GP64()
 	MOVQ(Mem{Base: r, Disp: offNext}, next)
 	MOVQ(Mem{Base: r, Disp: offN}, n)
@@ -251,22 +259,12 @@ func kernel512(k isa, block, lazy int) {
 		ADDQ(U32(chains*k.lanes), finished)
 	}
 
-	short := func() { // sets ZF clear if an active lane has fewer than block steps left
-		short := K()
-		VPCMPUQ(U8(1), blk, left[0], active[0], short) // left < block
-		for c := 1; c < chains; c++ {
-			s := K()
-			VPCMPUQ(U8(1), blk, left[c], active[c], s)
-			KORW(s, short, short)
-		}
-		KORTESTW(short, short)
-	}
-	atDepth := func() {
+	atDepth := func() { // left > 0, or the lane is finished
 		for c := range chains {
-			VPTESTMQ(left[c], left[c], active[c], active[c])
+			VPCMPQ(U8(6), zero, left[c], active[c], active[c])
 		}
 	}
-	iterate(k, block, finished, thr, steps, short, atDepth, step, countFinished)
+	iterate(k, block, finished, thr, steps, nil, atDepth, step, countFinished)
 	// Out of steps, with no lane finished: every lane is active.
 	save := func() {
 		for c := range chains {
@@ -294,9 +292,11 @@ func kernel512(k isa, block, lazy int) {
 		fin := K()
 		KNOTB(active[c], fin)
 
-		// Scatter the finished lanes' counts, depth − left, to their pixels.
+		// Scatter the finished lanes' counts, depth − left but at most
+		// depth (a block goes past it), to their pixels.
 		counts := ZMM()
 		VPSUBQ(left[c], depth, counts)
+		VPMINSQ(depth, counts, counts)
 		counts32 := YMM()
 		VPMOVQD(counts, counts32)
 		scatter := K()
