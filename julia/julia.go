@@ -217,9 +217,9 @@ type grid struct {
 	iters   atomic.Int64
 
 	// Helpers: the caller computes alone at first, and the other workers
-	// start once it has been at it for helpAfter (take looks), so a render
-	// of a fraction of a millisecond pays no goroutines, wake-ups or idle
-	// spinning of a second thread.
+	// start once it has been at it for helpAfter with at least as long
+	// again to go (take looks), so a render of a fraction of a millisecond
+	// pays no goroutines, wake-ups or idle spinning of a second thread.
 	started time.Time
 	helpers sync.WaitGroup
 	helping atomic.Bool
@@ -258,9 +258,14 @@ func (g *grid) take() (from, to int, ok bool) {
 	if from >= g.pixels {
 		return 0, 0, false
 	}
-	if g.extra > 0 && !g.helping.Load() && int(end) < g.pixels && time.Since(g.started) >= helpAfter && g.helping.CompareAndSwap(false, true) {
-		for range g.extra {
-			g.helpers.Go(g.work)
+	if g.extra > 0 && !g.helping.Load() && int(end) < g.pixels {
+		// Help once the caller has computed for helpAfter and what is left,
+		// at its pace so far, would take it as long again.
+		t := time.Since(g.started)
+		if t >= helpAfter && float64(t)*float64(g.pixels-int(end))/float64(end) >= float64(helpAfter) && g.helping.CompareAndSwap(false, true) {
+			for range g.extra {
+				g.helpers.Go(g.work)
+			}
 		}
 	}
 	return from, min(int(end), g.pixels), true
