@@ -18,8 +18,8 @@ FUZZTIME    ?= 20000x
 ## hub) and print its URL; Ctrl-C stops it cleanly (status 0). A built binary,
 ## not go run: go run answers an interrupt with status 1, which make reports.
 run:
-	@echo "building bin/longrun (the first build compiles every dependency: a minute or more)…"
-	$(GO) build -o bin/longrun ./cmd/longrun
+	@echo "building bin/longrun and bin/longrun-serve (the first build compiles every dependency: a minute or more)…"
+	$(GO) build -o bin/ ./cmd/longrun ./cmd/longrun-serve
 	@echo "starting the local system; Ctrl-C stops it"
 	./bin/longrun serve --addr $(ADDR) --data $(DATA)
 
@@ -89,7 +89,9 @@ test: deps
 
 ## bench: the renderer's and the API's benchmarks, one run
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./julia
+	$(GO) test -run '^$$' -bench '^Benchmark[^G]' -benchtime 20x ./julia
+	@# The grid: 256² to 4096² × depths 64 to 4096, CPU per iteration beside the roofline.
+	$(GO) test -run '^$$' -bench '^BenchmarkGrid$$' -benchtime 300ms ./julia
 	$(GO) test -run '^$$' -bench RenderCommand -benchtime 21x ./cmd/longrun
 	$(GO) test -run '^$$' -bench 'APIList|APICreate' -benchtime 2000x ./local
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 20x ./local
@@ -102,9 +104,10 @@ bench:
 	@# The page's Lighthouse performance, held to 95 here (make test only prints it).
 	LONGRUN_LIGHTHOUSE=1 LONGRUN_LIGHTHOUSE_PERF=1 $(GO) test -count=1 -run '^TestLighthouse$$' -v ./e2e
 
-## build: the command line tool
+## build: the command line tool, longrun, and the server its serve runs,
+## longrun-serve (render links only the renderer: a short start)
 build:
-	$(GO) build -o bin/longrun ./cmd/longrun
+	$(GO) build -o bin/ ./cmd/longrun ./cmd/longrun-serve
 
 ## deploy: build the Lambdas and deploy the stack with the SAM CLI
 ## (samconfig.toml; the first time: sam deploy --guided)

@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS == "windows" {
 		binary += ".exe"
 	}
-	build := exec.Command("go", "build", "-o", binary, "../cmd/longrun")
+	// longrun serve runs longrun-serve, built beside it.
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../cmd/longrun", "../cmd/longrun-serve")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build longrun:", err)

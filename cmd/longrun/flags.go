@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
+
+	"github.com/longrun/longrun/internal/cli"
 )
 
 // complexFlag parses "RE+IMi" (also "RE", "IMi", "(RE+IMi)").
@@ -52,21 +52,4 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-// parse parses args into fs, turning the flag package's errors into one
-// line that names the flag.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		return err
-	}
-	if err != nil {
-		return usagef("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return nil
-}
+var parse = cli.Parse

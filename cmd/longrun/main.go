@@ -1,39 +1,25 @@
-// Command longrun runs the longrun system locally and renders Julia sets.
+// Command longrun renders Julia sets and runs the longrun system locally.
 //
-//	longrun serve  [--addr 127.0.0.1:8080] [--data ./data]
 //	longrun render --c=-0.7+0.27015i [--size 1024x1024] [--depth 256] [-o julia.png]
+//	longrun serve  [--addr 127.0.0.1:8080] [--data ./data]
+//
+// The render command links the renderer and nothing else, so that what
+// the process does before its first pixel is short (the README lists it);
+// serve runs the server, longrun-serve, built beside this command (make
+// build builds both).
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/longrun/longrun/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "longrun:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("longrun", run) }
 
-// A usageError is a bad command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+var usagef = cli.Usagef
 
 const usage = `usage:
   longrun serve  [--addr 127.0.0.1:8080] [--data ./data]   run the local system
@@ -49,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "render":
 		return runRender(ctx, args[1:], stdout, stderr)
 	case "serve":
-		return runServe(ctx, args[1:], getenv, stdout, stderr)
+		return runServe(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

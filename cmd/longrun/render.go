@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -69,22 +70,25 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("render: flag --counts: a PGM holds counts up to %d; depth %d may pass that", julia.MaxPGMDepth, p.Depth)
 	}
 	defer quietCollector(p.Width, p.Height)()
-	cs, st, err := julia.Compute(ctx, p, julia.Options{Workers: workers})
+	// One pass writes the PNG (and the PGM): the counts are coloured and
+	// encoded in bands; past 4096² they are computed in strips and kept in
+	// a temporary file beside the PNG until their range is known.
+	var st julia.PNGStats
+	write := func(png, pgm io.Writer) (err error) {
+		st, err = julia.WritePNG(ctx, png, p, julia.Options{Workers: workers}, filepath.Dir(out), pgm)
+		return err
+	}
+	err := atomicfile.Write(out, 0o644, func(png io.Writer) error {
+		if counts == "" {
+			return write(png, nil)
+		}
+		return atomicfile.Write(counts, 0o644, func(pgm io.Writer) error { return write(png, pgm) })
+	})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	if err := atomicfile.Write(out, 0o644, func(w io.Writer) error { return julia.Encode(w, cs.Image(p.Colormap)) }); err != nil {
-		return err
-	}
-	encode := time.Since(start)
-	if counts != "" {
-		if err := atomicfile.Write(counts, 0o644, cs.WritePGM); err != nil {
-			return err
-		}
-	}
 	fmt.Fprintf(stdout, "%dx%d, depth %d: %d iterations in %.1f ms (%.0f M/s); PNG in %.1f ms → %s\n",
-		p.Width, p.Height, p.Depth, st.Iterations, ms(st.Duration), float64(st.Iterations)/st.Duration.Seconds()/1e6, ms(encode), out)
+		p.Width, p.Height, p.Depth, st.Iterations, ms(st.Duration), float64(st.Iterations)/st.Duration.Seconds()/1e6, ms(st.Encode), out)
 	return nil
 }
 
@@ -95,7 +99,13 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // collection frees nothing. On the standard case two collections cost
 // about a tenth of the whole command. It returns the function that puts
 // the collector's settings back.
+//
+// Past 4096² (the counts then go through a file in strips) the collector
+// runs as usual: garbage of the bands would otherwise pile up.
 func quietCollector(width, height int) (restore func()) {
+	if int64(width)*int64(height) > 4096*4096 {
+		return func() {}
+	}
 	const room = 256 << 20
 	limit := int64(math.MaxInt64)
 	if px := int64(width) * int64(height); px < (math.MaxInt64-room)/8 {

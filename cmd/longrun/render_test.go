@@ -6,9 +6,14 @@ import (
 	"errors"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/longrun/longrun/internal/cli"
 )
 
 func TestRenderWritesPNGAndCounts(t *testing.T) {
@@ -59,7 +64,7 @@ func TestRenderBadFlagsNameTheFlag(t *testing.T) {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "x.png")
 			err := run(context.Background(), append(args, "-o", out), os.Getenv, new(bytes.Buffer), new(bytes.Buffer))
-			var u usageError
+			var u cli.UsageError
 			if !errors.As(err, &u) {
 				t.Fatalf("got %v, want a usage error (exit status 2)", err)
 			}
@@ -73,54 +78,67 @@ func TestRenderBadFlagsNameTheFlag(t *testing.T) {
 	}
 }
 
-func TestServeBadFlagsNameTheFlag(t *testing.T) {
-	cases := map[string][]string{
-		"--owner-bytes": {"serve", "--owner-bytes", "1000"},
-		"--total-bytes": {"serve", "--owner-bytes", "4194304", "--total-bytes", "2097152"},
-		"--cache-bytes": {"serve", "--cache-bytes", "1"},
-		"--max-conns":   {"serve", "--max-conns", "-1"},
+// A poster of 16384² renders in bounded memory: its counts go through a
+// file in strips, and its PNG is written band by band (the process's peak
+// resident memory under 200 MiB, where whole counts alone take 1 GiB).
+func TestRenderPosterInBoundedMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("peak resident memory is read from Linux's rusage")
 	}
-	for flag, args := range cases {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			data := t.TempDir()
-			err := run(context.Background(), append(args, "--data", data, "--addr", "127.0.0.1:0"), os.Getenv, new(bytes.Buffer), new(bytes.Buffer))
-			var u usageError
-			if !errors.As(err, &u) || !strings.Contains(err.Error(), flag) {
-				t.Fatalf("got %v, want a usage error naming %s", err, flag)
-			}
-			if entries, _ := os.ReadDir(data); len(entries) != 0 {
-				t.Errorf("a bad command wrote into the data folder: %v", entries)
-			}
-		})
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "longrun")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "poster.png")
+	cmd := exec.Command(bin, "render", "--c=-0.7+0.27015i", "--size", "16384x16384", "--depth", "40", "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("longrun render: %v\n%s", err, b)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	t.Logf("16384² at depth 40: peak resident memory %d MiB", peak>>20)
+	if peak > 200<<20 {
+		t.Errorf("peak resident memory %d MiB, want under 200 MiB", peak>>20)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil || cfg.Width != 16384 || cfg.Height != 16384 {
+		t.Fatalf("the poster is %+v (%v), want a 16384×16384 PNG", cfg, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("the folder holds %d entries, want the command and the PNG (the counts' file removed)", len(entries))
 	}
 }
 
-// Webhook endpoints are the operator's: each must be an http(s) URL, and
-// they need the secret their deliveries are signed with.
-func TestServeWebhookFlagsNameWhatIsWrong(t *testing.T) {
-	for _, c := range []struct {
-		args   []string
-		secret string
-		want   string
-	}{
-		{[]string{"--webhook-url", "ftp://backend.example/hooks"}, "", "-webhook-url: want an http or https URL"},
-		{[]string{"--webhook-url", "https://backend.example/hooks"}, "", "LONGRUN_WEBHOOK_SECRET"},
-		{[]string{"--webhook-url", "https://backend.example/hooks"}, "whsec_c2hvcnQ=", "LONGRUN_WEBHOOK_SECRET: a webhook secret is 24 to 64 bytes"},
-	} {
-		data := t.TempDir()
-		getenv := func(k string) string {
-			if k == "LONGRUN_WEBHOOK_SECRET" {
-				return c.secret
-			}
-			return ""
-		}
-		err := run(context.Background(), append(append([]string{"serve"}, c.args...), "--data", data, "--addr", "127.0.0.1:0"), getenv, new(bytes.Buffer), new(bytes.Buffer))
-		var u usageError
-		if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v with secret %q: got %v, want a usage error naming %s", c.args, c.secret, err, c.want)
-		}
-		if entries, _ := os.ReadDir(data); len(entries) != 0 {
-			t.Errorf("a bad command wrote into the data folder: %v", entries)
-		}
+// longrun serve becomes the longrun-serve beside it; without one it says
+// what to build, with exit status 1.
+func TestServeWithoutTheServerSaysWhatToBuild(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("exec(2)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "longrun")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + dir}
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "longrun-serve") || !strings.Contains(string(out), "make build") {
+		t.Fatalf("longrun serve with no longrun-serve: %v\n%s", err, out)
+	}
+	// Beside it, a stand-in server gets the arguments and the exit status.
+	stub := filepath.Join(dir, "longrun-serve")
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"serving $*\"\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 3 || strings.TrimSpace(string(out)) != "serving --addr 127.0.0.1:0" {
+		t.Fatalf("longrun serve ran %q, status %d; want the server beside it with the arguments, status 3", out, cmd.ProcessState.ExitCode())
 	}
 }
