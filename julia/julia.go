@@ -110,6 +110,7 @@ type Counts struct {
 	Width, Height int
 	Depth         int
 	Pix           []uint32
+	pooled        bool // Pix came from countBufs (a render made it)
 }
 
 // countBufs keeps the pixels of released counts for the next Compute of
@@ -120,16 +121,17 @@ var countBufs sync.Pool // of *[]uint32
 func newCounts(w, h, depth int) *Counts {
 	n := w * h
 	if b, ok := countBufs.Get().(*[]uint32); ok && cap(*b) >= n && cap(*b) <= 2*n {
-		return &Counts{Width: w, Height: h, Depth: depth, Pix: (*b)[:n]}
+		return &Counts{Width: w, Height: h, Depth: depth, Pix: (*b)[:n], pooled: true}
 	}
-	return &Counts{Width: w, Height: h, Depth: depth, Pix: make([]uint32, n)}
+	return &Counts{Width: w, Height: h, Depth: depth, Pix: make([]uint32, n), pooled: true}
 }
 
-// Release gives the counts' memory to later renders; c is empty after it.
-// Whoever holds counts they no longer need may release them (a poster's
-// tile, once stored), and nothing else may hold c.Pix then.
+// Release gives the memory of counts a render made to later renders; c is
+// empty after it. Whoever holds counts they no longer need may release them
+// (a poster's tile, once stored), and nothing else may hold c.Pix then.
+// Counts made otherwise (read from a file, a literal) are only emptied.
 func (c *Counts) Release() {
-	if cap(c.Pix) > 0 {
+	if c.pooled && cap(c.Pix) > 0 {
 		pix := c.Pix
 		countBufs.Put(&pix)
 	}

@@ -66,3 +66,31 @@ func writerOrNil(b *bytes.Buffer) io.Writer {
 	}
 	return b
 }
+
+// Only counts a render made go back to the pool: counts the caller made
+// (read from a file, a literal) are never handed to a later render, which
+// would write into memory the caller may still hold.
+func TestReleaseKeepsOnlyRendersCounts(t *testing.T) {
+	p := Params{C: complex(-0.7, 0.27015), Zoom: 1, Width: 64, Height: 48, Depth: 100, Colormap: DefaultColormap}
+	mine := make([]uint32, p.Width*p.Height)
+	c := &Counts{Width: p.Width, Height: p.Height, Depth: p.Depth, Pix: mine}
+	c.Release()
+	if c.Pix != nil {
+		t.Fatal("released counts still hold their pixels")
+	}
+	for range 10 {
+		got, _, err := Compute(context.Background(), p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &got.Pix[0] == &mine[0] {
+			t.Fatal("a render wrote into counts the caller made and released")
+		}
+		got.Release()
+	}
+	for _, v := range mine {
+		if v != 0 {
+			t.Fatal("a render wrote into the caller's memory")
+		}
+	}
+}

@@ -84,6 +84,7 @@ func (k *Kind) Run(ctx context.Context, t *worker.Task) (*worker.Output, error) 
 		}
 	}
 	img := cs.Image(p.Colormap)
+	cs.Release() // kept, and coloured: the next render's
 	thumb := func(w io.Writer) error {
 		th := julia.NewThumbnail(p.Width, p.Height, longrun.ThumbnailSide, img.Palette)
 		th.Add(img.Rect, img.Pix)
@@ -113,6 +114,7 @@ func (k *Kind) RunPart(ctx context.Context, t *worker.Task, i int) (worker.Part,
 		}
 	}
 	lo, hi := cs.Range()
+	cs.Release() // stored: the next tile's
 	return worker.Part{Lo: int(lo), Hi: int(hi), Work: st.Iterations, Duration: st.Duration, Kept: kept}, nil
 }
 
@@ -195,6 +197,7 @@ func (k *Kind) Preview(ctx context.Context, t *worker.Task, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer cs.Release()
 	return julia.Encode(w, cs.Image(p.Colormap))
 }
 
