@@ -222,17 +222,7 @@ func kernel512(k isa, block, lazy int) {
 	// step is one iteration of every active lane.
 	step := func() {
 		for c := range chains {
-			rr, ii, t := ZMM(), ZMM(), ZMM()
-			VMULPD(zr[c], zr[c], rr)
-			VMULPD(zi[c], zi[c], ii)
-			VADDPD(ii, rr, t)
-			VCMPPD(U8(0x19), four, t, active[c], active[c]) // not t ≥ 4 (NaN never escapes)
-			VPSUBQ(one, left[c], active[c], left[c])
-			VADDPD(zr[c], zr[c], t)
-			VMULPD(zi[c], t, t)
-			VADDPD(ci, t, zi[c])
-			VSUBPD(ii, rr, rr)
-			VADDPD(cr, rr, zr[c])
+			step512(zr[c], zi[c], left[c], active[c], cr, ci, four, one)
 		}
 	}
 
@@ -407,18 +397,7 @@ func kernel2(k isa, block, lazy int) {
 
 	step := func() {
 		for c := range chains {
-			rr, ii, t := YMM(), YMM(), YMM()
-			VMULPD(zr[c], zr[c], rr)
-			VMULPD(zi[c], zi[c], ii)
-			VADDPD(ii, rr, t)
-			VCMPPD(U8(0x19), four, t, t) // not t ≥ 4 (NaN never escapes)
-			VANDPD(t, act[c], act[c])
-			VPADDQ(act[c], left[c], left[c])
-			VADDPD(zr[c], zr[c], t)
-			VMULPD(zi[c], t, t)
-			VADDPD(ci, t, zi[c])
-			VSUBPD(ii, rr, rr)
-			VADDPD(cr, rr, zr[c])
+			step2(zr[c], zi[c], left[c], act[c], cr, ci, four)
 		}
 	}
 	// active returns, in a GP register, a bit per lane that is active
@@ -575,17 +554,7 @@ func roofline512(k isa) {
 	Label(k.name + "_loop")
 	for range 4 {
 		for c := range k.chains {
-			rr, ii, t := ZMM(), ZMM(), ZMM()
-			VMULPD(zr[c], zr[c], rr)
-			VMULPD(zi[c], zi[c], ii)
-			VADDPD(ii, rr, t)
-			VCMPPD(U8(0x19), four, t, active[c], active[c])
-			VPSUBQ(one, left[c], active[c], left[c])
-			VADDPD(zr[c], zr[c], t)
-			VMULPD(zi[c], t, t)
-			VADDPD(ci, t, zi[c])
-			VSUBPD(ii, rr, rr)
-			VADDPD(cr, rr, zr[c])
+			step512(zr[c], zi[c], left[c], active[c], cr, ci, four, one)
 		}
 	}
 	DECQ(steps)
@@ -615,22 +584,46 @@ func roofline2(k isa) {
 	Label(k.name + "_loop")
 	for range 4 {
 		for c := range k.chains {
-			rr, ii, t := YMM(), YMM(), YMM()
-			VMULPD(zr[c], zr[c], rr)
-			VMULPD(zi[c], zi[c], ii)
-			VADDPD(ii, rr, t)
-			VCMPPD(U8(0x19), four, t, t)
-			VANDPD(t, act[c], act[c])
-			VPADDQ(act[c], left[c], left[c])
-			VADDPD(zr[c], zr[c], t)
-			VMULPD(zi[c], t, t)
-			VADDPD(ci, t, zi[c])
-			VSUBPD(ii, rr, rr)
-			VADDPD(cr, rr, zr[c])
+			step2(zr[c], zi[c], left[c], act[c], cr, ci, four)
 		}
 	}
 	DECQ(steps)
 	JNZ(LabelRef(k.name + "_loop"))
 	VZEROUPPER()
 	RET()
+}
+
+// step512 emits one iteration of a vector of kernel512's lanes: z ← z² + c
+// as (2·zr)·zi + ci and (zr² − zi²) + cr, each rounded on its own, with the
+// lanes whose |z|² ≥ 4 cleared from active before and left counted down
+// for the active ones. The kernel and its roofline share it.
+func step512(zr, zi, left reg.VecVirtual, active reg.OpmaskVirtual, cr, ci, four, one Op) {
+	rr, ii, t := ZMM(), ZMM(), ZMM()
+	VMULPD(zr, zr, rr)
+	VMULPD(zi, zi, ii)
+	VADDPD(ii, rr, t)
+	VCMPPD(U8(0x19), four, t, active, active) // not t ≥ 4 (NaN never escapes)
+	VPSUBQ(one, left, active, left)
+	VADDPD(zr, zr, t)
+	VMULPD(zi, t, t)
+	VADDPD(ci, t, zi)
+	VSUBPD(ii, rr, rr)
+	VADDPD(cr, rr, zr)
+}
+
+// step2 is step512 for kernel2's AVX2 lanes: active is a vector of all
+// ones per active lane, added to left (−1 each); c and 4 may be memory.
+func step2(zr, zi, left, act reg.VecVirtual, cr, ci, four Op) {
+	rr, ii, t := YMM(), YMM(), YMM()
+	VMULPD(zr, zr, rr)
+	VMULPD(zi, zi, ii)
+	VADDPD(ii, rr, t)
+	VCMPPD(U8(0x19), four, t, t) // not t ≥ 4 (NaN never escapes)
+	VANDPD(t, act, act)
+	VPADDQ(act, left, left)
+	VADDPD(zr, zr, t)
+	VMULPD(zi, t, t)
+	VADDPD(ci, t, zi)
+	VSUBPD(ii, rr, rr)
+	VADDPD(cr, rr, zr)
 }
