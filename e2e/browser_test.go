@@ -80,8 +80,32 @@ func within(t *testing.T, ctx context.Context, d time.Duration, what string, ste
 	tctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if err := chromedp.Do(tctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+		t.Fatalf("%s: %v\n%s", what, err, pageState(t, ctx, what))
 	}
+}
+
+// pageState is what the page shows when a step fails, for the failure's
+// message: its status, the conflict box, errors and toasts, with a
+// screenshot beside the other test artefacts.
+func pageState(t *testing.T, ctx context.Context, what string) string {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	state, err := chromedp.Run(sctx, chromedp.Evaluate[string](`(() => {
+		const text = (id) => { const e = document.getElementById(id); return e ? (e.hidden ? "(hidden) " : "") + e.textContent.trim().replace(/\s+/g, " ").slice(0, 300) : "(none)"; };
+		return ["status: " + text("status"), "conflict: " + text("conflict"), "toasts: " + text("toasts"),
+			"errors: " + [...document.querySelectorAll(".err")].map((e) => e.textContent).filter(Boolean).join("; "),
+			"url: " + location.href].join("\n");
+	})()`))
+	if err != nil {
+		return "(the page's state could not be read: " + err.Error() + ")"
+	}
+	if png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot()); err == nil {
+		name := "failed-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()+"-"+what) + ".png"
+		if err := os.WriteFile(filepath.Join(shots(t), name), png, 0o644); err == nil {
+			state += "\nscreenshot: " + name
+		}
+	}
+	return state
 }
 
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
