@@ -280,17 +280,40 @@ const MaxPGMDepth = 65535
 // render's depth: as Netpbm says, one byte per sample when maxval < 256,
 // else two, most significant first.
 func (c *Counts) WritePGM(w io.Writer) error {
-	if c.Depth > MaxPGMDepth {
-		return fmt.Errorf("julia: a PGM holds counts up to %d, and depth %d may pass that", MaxPGMDepth, c.Depth)
+	pw, err := newPGMWriter(w, c.Width, c.Height, c.Depth)
+	if err != nil {
+		return err
 	}
-	bw := bufio.NewWriter(w)
-	maxval := max(c.Depth, 1)
-	fmt.Fprintf(bw, "P5\n%d %d\n%d\n", c.Width, c.Height, maxval)
-	for _, v := range c.Pix {
-		if maxval >= 256 {
-			bw.WriteByte(byte(v >> 8))
-		}
-		bw.WriteByte(byte(v))
-	}
-	return bw.Flush()
+	pw.write(c.Pix)
+	return pw.flush()
 }
+
+// A pgmWriter writes counts as WritePGM does, rows at a time.
+type pgmWriter struct {
+	w    *bufio.Writer
+	wide bool // two bytes a sample
+}
+
+// newPGMWriter writes the header of the PGM of width×height counts of a
+// render of depth.
+func newPGMWriter(w io.Writer, width, height, depth int) (*pgmWriter, error) {
+	if depth > MaxPGMDepth {
+		return nil, fmt.Errorf("julia: a PGM holds counts up to %d, and depth %d may pass that", MaxPGMDepth, depth)
+	}
+	maxval := max(depth, 1)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "P5\n%d %d\n%d\n", width, height, maxval)
+	return &pgmWriter{w: bw, wide: maxval >= 256}, nil
+}
+
+// write adds the next counts (whole rows); an error waits for flush.
+func (pw *pgmWriter) write(counts []uint32) {
+	for _, v := range counts {
+		if pw.wide {
+			pw.w.WriteByte(byte(v >> 8))
+		}
+		pw.w.WriteByte(byte(v))
+	}
+}
+
+func (pw *pgmWriter) flush() error { return pw.w.Flush() }

@@ -273,6 +273,15 @@ func (g *grid) take() (from, to int, ok bool) {
 	return from, min(int(end), g.pixels), true
 }
 
+// piece returns the pixels of [from, to) that share from's row: their x
+// coordinates, the row's y, and where the piece ends.
+func (g *grid) piece(from, to int) (xs []float64, y float64, end int) {
+	w := g.rect.Dx()
+	row, col := from/w, from%w
+	end = min(to, (row+1)*w)
+	return g.xs[col : col+end-from], g.ys[row], end
+}
+
 // work runs the kernel over the stream until it is dry.
 func (g *grid) work() {
 	if iters, ok := g.kernel(g); ok {
@@ -305,7 +314,7 @@ func (g *grid) run(workers int) {
 	})
 }
 
-// watch reports progress and stops the grid when ctx ends, until finished.
+// watch reports progress until finished.
 func (g *grid) watch(opt Options, finished <-chan struct{}) {
 	t := time.NewTicker(cmp.Or(opt.ProgressEvery, 100*time.Millisecond))
 	defer t.Stop()

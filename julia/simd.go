@@ -29,17 +29,15 @@ type Kernel struct {
 // by row: each window's pieces of rows in turn.
 var scalar = Kernel{Name: "scalar", Lanes: interleave, run: func(g *grid) (int64, bool) {
 	var total int64
-	w := g.rect.Dx()
 	for {
 		from, to, ok := g.take()
 		if !ok {
 			return total, true
 		}
 		for from < to {
-			row, col := from/w, from%w
-			end := min(to, (row+1)*w)
+			xs, y, end := g.piece(from, to)
 			out := g.counts.Pix[from:end]
-			if !scalarKernel(out, g.xs[col:col+end-from], g.ys[row], real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
+			if !scalarKernel(out, xs, y, real(g.p.C), imag(g.p.C), g.p.Depth, &g.stop) {
 				return 0, false
 			}
 			total += sum(out)
@@ -75,9 +73,10 @@ const window = 1024
 
 // lanes is a SIMD kernel's state: the window of the stream it takes
 // pixels from (a piece of a row: its pixels' x coordinates, its y, and
-// base, its first pixel's index in the part), its next pixel, and each lane's pixel (idx, in the part), z and
-// iterations left. The assembly reads and writes it at fixed offsets
-// (internal/asm; TestLanesLayout checks them).
+// base, its first pixel's index in the part), its next pixel, and each
+// lane's pixel (idx, in the part), z and iterations left. The assembly
+// reads and writes it at fixed offsets (internal/asm; TestLanesLayout
+// checks them).
 type lanes struct {
 	out    *uint32  // the part's counts
 	xs     *float64 // the window's x coordinates
@@ -123,7 +122,10 @@ var simdStates = sync.Pool{New: func() any { return new(lanes) }}
 func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFunc {
 	return func(g *grid) (int64, bool) {
 		r := simdStates.Get().(*lanes)
-		defer simdStates.Put(r)
+		defer func() {
+			r.out, r.xs = nil, nil // the pool must not keep the counts alive
+			simdStates.Put(r)
+		}()
 		*r = lanes{out: &g.counts.Pix[0], cr: real(g.p.C), ci: imag(g.p.C), depth: int64(g.p.Depth),
 			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(), four4: [4]float64{4, 4, 4, 4}}
 		for l := range n {
@@ -131,8 +133,7 @@ func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFu
 		}
 		var total int64
 		var spans [][2]int // what this worker took, when it sums after
-		w := g.rect.Dx()
-		from, to := 0, 0 // what is left of the worker's last take
+		from, to := 0, 0   // what is left of the worker's last take
 		for {
 			if r.next == r.n {
 				if from == to {
@@ -143,10 +144,8 @@ func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFu
 				}
 				if from < to {
 					// The next window: the rest of from's row, within the take.
-					row, col := from/w, from%w
-					end := min(to, (row+1)*w)
-					xs := g.xs[col : col+end-from]
-					r.xs, r.y, r.base, r.n, r.next = &xs[0], g.ys[row], int64(from), int64(len(xs)), 0
+					xs, y, end := g.piece(from, to)
+					r.xs, r.y, r.base, r.n, r.next = &xs[0], y, int64(from), int64(len(xs)), 0
 					from = end
 					for l := range n {
 						if r.idx[l] < 0 && r.next < r.n {

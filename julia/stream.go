@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sync/atomic"
+	"slices"
 	"time"
 )
 
@@ -31,47 +31,81 @@ type PNGStats struct {
 	Spilled int64
 }
 
+// rowsFunc returns the counts of rows y0 to y1 of an image; they are read
+// in order, once each, and the slice is good until the next call.
+type rowsFunc func(y0, y1 int) ([]uint32, error)
+
 // WritePNG renders p to w as the PNG Encode(Render(p)) writes, byte for
-// byte, with memory bounded whatever the size: up to InMemory bytes of
-// counts it computes the image whole (with symmetry) and colours and
-// encodes it in bands, never holding the whole paletted image; past 64 MiB
-// of counts (4096²) it
-// computes strips of rows (the top half of a symmetric view) one after the
-// other, spills their counts to a temporary file in dir (the narrowest
+// byte, with memory bounded whatever the size: up to 64 MiB of counts
+// (4096²) it computes the image whole (with symmetry), and colours and
+// encodes it in bands, never holding the whole paletted image; past that
+// it computes strips of rows (the top half of a symmetric view) one after
+// the other, spills their counts to a temporary file in dir (the narrowest
 // samples the depth allows), and encodes the image band by band from the
-// file. If counts is set it also gets the counts as a PGM (WritePGM).
+// file. If counts is set it also gets the counts as a PGM (WritePGM), in
+// the same pass.
 func WritePNG(ctx context.Context, w io.Writer, p Params, opt Options, dir string, counts io.Writer) (PNGStats, error) {
 	if err := p.Validate(); err != nil {
 		return PNGStats{}, err
 	}
+	var pgm *pgmWriter
+	if counts != nil {
+		var err error
+		if pgm, err = newPGMWriter(counts, p.Width, p.Height, p.Depth); err != nil {
+			return PNGStats{}, err
+		}
+	}
+	var st PNGStats
+	var rows rowsFunc
+	var lo, hi uint32
 	if int64(p.Width)*int64(p.Height)*4 <= inMemory {
-		c, st, err := Compute(ctx, p, opt)
+		c, s, err := Compute(ctx, p, opt)
 		if err != nil {
 			return PNGStats{}, err
 		}
 		defer c.Release()
-		start := time.Now()
-		lo, hi := c.Range()
-		err = encodeRows(w, p, lo, hi, func(y0, y1 int) ([]uint32, error) { return c.Pix[y0*p.Width : y1*p.Width], nil })
-		if err == nil && counts != nil {
-			err = c.WritePGM(counts)
+		st.Stats = s
+		lo, hi = c.Range()
+		rows = func(y0, y1 int) ([]uint32, error) { return c.Pix[y0*p.Width : y1*p.Width], nil }
+	} else {
+		f, err := os.CreateTemp(dir, ".longrun-counts-*")
+		if err != nil {
+			return PNGStats{}, fmt.Errorf("julia: a file for the counts: %w", err)
 		}
-		return PNGStats{Stats: st, Encode: time.Since(start)}, err
+		defer os.Remove(f.Name()) // where an open file cannot be removed
+		defer f.Close()
+		os.Remove(f.Name()) // gone when closed, whatever happens (on Linux)
+		if st, lo, hi, rows, err = spill(ctx, f, p, opt); err != nil {
+			return PNGStats{}, err
+		}
 	}
-	return writeSpilled(ctx, w, p, opt, dir, counts)
+	start := time.Now()
+	if pgm != nil {
+		read := rows
+		rows = func(y0, y1 int) ([]uint32, error) {
+			c, err := read(y0, y1)
+			if err == nil {
+				pgm.write(c)
+			}
+			return c, err
+		}
+	}
+	if err := encodeRows(w, p, lo, hi, rows); err != nil {
+		return PNGStats{}, err
+	}
+	if pgm != nil {
+		if err := pgm.flush(); err != nil {
+			return PNGStats{}, err
+		}
+	}
+	st.Encode = time.Since(start)
+	return st, nil
 }
 
-// writeSpilled is WritePNG past InMemory.
-func writeSpilled(ctx context.Context, w io.Writer, p Params, opt Options, dir string, counts io.Writer) (PNGStats, error) {
+// spill computes p in strips of rows into f, and returns the render's
+// stats, its counts' range and the reader of its rows from f.
+func spill(ctx context.Context, f *os.File, p Params, opt Options) (st PNGStats, lo, hi uint32, rows rowsFunc, err error) {
 	start := time.Now()
-	f, err := os.CreateTemp(dir, ".longrun-counts-*")
-	if err != nil {
-		return PNGStats{}, fmt.Errorf("julia: a file for the counts: %w", err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	os.Remove(f.Name()) // gone when closed, whatever happens (on Linux)
-
 	sample := 4 // bytes per count in the file
 	switch {
 	case p.Depth <= 0xff:
@@ -82,109 +116,91 @@ func writeSpilled(ctx context.Context, w io.Writer, p Params, opt Options, dir s
 	// A centred view's bottom half is its top half turned around: only the
 	// top is computed and kept.
 	symmetric := p.Center == 0
-	rows := p.Height
+	top := p.Height
 	if symmetric {
-		rows = (p.Height + 1) / 2
+		top = (p.Height + 1) / 2
 	}
 	strip := max(1, stripPixels/p.Width)
-	lo, hi := uint32(1<<32-1), uint32(0)
-	var st PNGStats
-	// The strips are computed one after the other, each on every core; the
-	// last one's counts are written while the next is computed, through two
-	// buffers.
-	free, full, written := make(chan []byte, 2), make(chan []byte, 2), make(chan error, 1)
-	free <- make([]byte, strip*p.Width*sample)
-	free <- make([]byte, strip*p.Width*sample)
-	var failed atomic.Bool
-	go func() {
-		var err error
-		for b := range full {
-			if err == nil {
-				if _, err = f.Write(b); err != nil {
-					failed.Store(true)
-				}
-			}
-			free <- b
+	lo = 1<<32 - 1
+	// The strips are computed one after the other, each on every core;
+	// a strip's counts are written while the next is computed, the two
+	// taking turns with two buffers.
+	bufs := [2][]byte{make([]byte, strip*p.Width*sample), make([]byte, strip*p.Width*sample)}
+	var writing chan error // the last strip's write
+	wait := func() error {
+		if writing == nil {
+			return nil
 		}
-		written <- err
-	}()
-	defer func() {
-		if full != nil {
-			close(full)
-			<-written
-		}
-	}()
-	for y := 0; y < rows && !failed.Load(); y += strip {
-		r := image.Rect(0, y, p.Width, min(y+strip, rows))
+		err := <-writing
+		writing = nil
+		return err
+	}
+	defer wait()
+	for i, y := 0, 0; y < top; i, y = i+1, y+strip {
+		r := image.Rect(0, y, p.Width, min(y+strip, top))
 		c, s, err := ComputeRect(ctx, p, r, Options{Workers: opt.Workers, kernel: opt.kernel})
 		if err != nil {
-			return PNGStats{}, err
+			return PNGStats{}, 0, 0, nil, err
 		}
-		st.Iterations += s.Iterations
-		if symmetric && !(p.Height%2 == 1 && r.Max.Y == rows) {
-			st.Iterations += s.Iterations
-		} else if symmetric { // the middle row is its own mirror
-			st.Iterations += s.Iterations - sum(c.Pix[(r.Dy()-1)*p.Width:])
+		mirrored := int64(0) // the iterations of the bottom half's copy
+		if symmetric {
+			mirrored = s.Iterations
+			if p.Height%2 == 1 && r.Max.Y == top { // the middle row is its own mirror
+				mirrored -= sum(c.Pix[(r.Dy()-1)*p.Width:])
+			}
 		}
+		st.Iterations += s.Iterations + mirrored
 		clo, chi := c.Range()
 		lo, hi = min(lo, clo), max(hi, chi)
-		b := (<-free)[:len(c.Pix)*sample]
+		b := bufs[i%2][:len(c.Pix)*sample] // its last write was awaited before the one in flight began
 		putSamples(b, c.Pix, sample)
 		c.Release()
-		full <- b
+		if err := wait(); err != nil {
+			return PNGStats{}, 0, 0, nil, fmt.Errorf("julia: spilling the counts: %w", err)
+		}
+		writing = make(chan error, 1)
+		go func(done chan<- error) {
+			_, err := f.Write(b)
+			done <- err
+		}(writing)
 		if opt.Progress != nil {
-			opt.Progress(float64(r.Max.Y) / float64(rows))
+			opt.Progress(float64(r.Max.Y) / float64(top))
 		}
 	}
-	close(full)
-	err = <-written
-	full = nil
-	if err != nil {
-		return PNGStats{}, fmt.Errorf("julia: spilling the counts: %w", err)
+	if err := wait(); err != nil {
+		return PNGStats{}, 0, 0, nil, fmt.Errorf("julia: spilling the counts: %w", err)
 	}
 	st.Pixels = p.Width * p.Height
 	st.Duration = time.Since(start)
-	st.Spilled = int64(rows) * int64(p.Width) * int64(sample)
+	st.Spilled = int64(top) * int64(p.Width) * int64(sample)
 
-	encodeStart := time.Now()
 	line := make([]byte, p.Width*sample)
 	band := make([]uint32, BandRows*runtime.GOMAXPROCS(0)*p.Width)
-	read := func(y0, y1 int) ([]uint32, error) {
+	rows = func(y0, y1 int) ([]uint32, error) {
 		dst := band[:(y1-y0)*p.Width]
 		for y := y0; y < y1; y++ {
-			row, mirrored := y, false
-			if symmetric && y >= rows {
-				row, mirrored = p.Height-1-y, true
+			row := y
+			if symmetric && y >= top {
+				row = p.Height - 1 - y
 			}
 			if _, err := f.ReadAt(line, int64(row)*int64(len(line))); err != nil {
 				return nil, fmt.Errorf("julia: reading the spilled counts: %w", err)
 			}
 			out := dst[(y-y0)*p.Width : (y-y0+1)*p.Width]
 			getSamples(out, line, sample)
-			if mirrored {
-				for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-					out[i], out[j] = out[j], out[i]
-				}
+			if row != y {
+				slices.Reverse(out)
 			}
 		}
 		return dst, nil
 	}
-	if err := encodeRows(w, p, lo, hi, read); err != nil {
-		return PNGStats{}, err
-	}
-	if counts != nil {
-		if err := writePGMRows(counts, p, read); err != nil {
-			return PNGStats{}, err
-		}
-	}
-	st.Encode = time.Since(encodeStart)
-	return st, nil
+	return st, lo, hi, rows, nil
 }
 
 // encodeRows colours and encodes p's image, its counts in [lo, hi] read by
-// rows (y0 to y1 into dst), a few bands at a time: one band per core,
-// coloured and deflated at once.
-func encodeRows(w io.Writer, p Params, lo, hi uint32, rows func(y0, y1 int) ([]uint32, error)) error {
+// rows, a few bands at a time: one band per core, coloured and deflated at
+// once.
+func encodeRows(w io.Writer, p Params, lo, hi uint32, rows rowsFunc) error {
 	col := NewColouring(p.Colormap, lo, hi)
 	pw, err := NewPNGWriter(w, p.Width, p.Height, col.Palette)
 	if err != nil {
@@ -204,34 +220,6 @@ func encodeRows(w io.Writer, p Params, lo, hi uint32, rows func(y0, y1 int) ([]u
 		}
 	}
 	return pw.Close()
-}
-
-// writePGMRows is WritePGM of counts read by rows.
-func writePGMRows(w io.Writer, p Params, rows func(y0, y1 int) ([]uint32, error)) error {
-	if p.Depth > MaxPGMDepth {
-		return fmt.Errorf("julia: a PGM holds counts up to %d, and depth %d may pass that", MaxPGMDepth, p.Depth)
-	}
-	if _, err := fmt.Fprintf(w, "P5\n%d %d\n%d\n", p.Width, p.Height, max(p.Depth, 1)); err != nil {
-		return err
-	}
-	line := make([]byte, 0, 2*p.Width)
-	for y := range p.Height {
-		dst, err := rows(y, y+1)
-		if err != nil {
-			return err
-		}
-		line = line[:0]
-		for _, v := range dst {
-			if p.Depth >= 256 {
-				line = append(line, byte(v>>8))
-			}
-			line = append(line, byte(v))
-		}
-		if _, err := w.Write(line); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // putSamples writes counts as samples of size bytes, little-endian.
