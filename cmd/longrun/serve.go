@@ -1,39 +1,32 @@
-//go:build unix
-
 package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"runtime"
 )
 
 // serveCommand is the server's own command, built beside longrun.
 const serveCommand = "longrun-serve"
 
-// runServe becomes longrun-serve with the same arguments, environment,
-// standard streams and process: the one beside this executable, or else
-// the one on PATH. Signals, the exit status and the process id are then
-// the server's own.
-func runServe(args []string) error {
-	path := ""
+// serverPath finds longrun-serve: the one beside this executable, or else
+// the one on PATH.
+func serverPath() (string, error) {
+	name := serveCommand
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
 	if self, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(self), serveCommand); isFile(p) {
-			path = p
+		if p := filepath.Join(filepath.Dir(self), name); isFile(p) {
+			return p, nil
 		}
 	}
-	if path == "" {
-		p, err := exec.LookPath(serveCommand)
-		if err != nil {
-			return errors.New("serve runs " + serveCommand + ", which is neither beside this command nor on PATH: make build builds both into bin/ (or: go build -o bin/ ./cmd/longrun ./cmd/longrun-serve)")
-		}
-		path = p
+	if p, err := exec.LookPath(serveCommand); err == nil {
+		return p, nil
 	}
-	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
-	return fmt.Errorf("serve: start %s: %w", path, err)
+	return "", errors.New("serve runs " + serveCommand + ", which is neither beside this command nor on PATH: make build builds both into bin/ (or: go build -o bin/ ./cmd/longrun ./cmd/longrun-serve)")
 }
 
 func isFile(p string) bool {

@@ -6,21 +6,15 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 )
 
-// runServe runs longrun-serve, the one beside this executable or else the
-// one on PATH, with the same arguments and standard streams, and exits
-// with its status (there is no exec(2) here to become it).
+// runServe runs longrun-serve with the same arguments and standard
+// streams, and exits with its status (there is no exec(2) here to become
+// it).
 func runServe(args []string) error {
-	path, err := exec.LookPath("longrun-serve")
-	if self, e := os.Executable(); e == nil {
-		if p := filepath.Join(filepath.Dir(self), "longrun-serve.exe"); fileExists(p) {
-			path, err = p, nil
-		}
-	}
+	path, err := serverPath()
 	if err != nil {
-		return errors.New("serve runs longrun-serve, which is neither beside this command nor on PATH: go build -o bin/ ./cmd/longrun ./cmd/longrun-serve")
+		return err
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -32,9 +26,4 @@ func runServe(args []string) error {
 		return err
 	}
 	return nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
