@@ -121,45 +121,13 @@ var simdStates = sync.Pool{New: func() any { return new(lanes) }}
 // lanes' sums; otherwise the worker sums its pixels after.
 func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFunc {
 	return func(g *grid) (int64, bool) {
-		r := simdStates.Get().(*lanes)
-		defer func() {
-			r.out, r.xs = nil, nil // the pool must not keep the counts alive
-			simdStates.Put(r)
-		}()
-		*r = lanes{out: &g.counts.Pix[0], cr: real(g.p.C), ci: imag(g.p.C), depth: int64(g.p.Depth),
-			four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(), four4: [4]float64{4, 4, 4, 4}}
-		for l := range n {
-			r.idx[l], r.zr[l], r.zi[l], r.left[l] = -1, r.nan, r.nan, r.idle
-		}
+		w := simdWorker{r: simdStates.Get().(*lanes), g: g, n: n, sums: sums}
+		defer w.release()
+		w.reset()
 		var total int64
-		var spans [][2]int // what this worker took, when it sums after
-		from, to := 0, 0   // what is left of the worker's last take
-		for {
-			if r.next == r.n {
-				if from == to {
-					var ok bool
-					if from, to, ok = g.take(); ok && !sums {
-						spans = append(spans, [2]int{from, to})
-					}
-				}
-				if from < to {
-					// The next window: the rest of from's row, within the take.
-					xs, y, end := g.piece(from, to)
-					r.xs, r.y, r.base, r.n, r.next = &xs[0], y, int64(from), int64(len(xs)), 0
-					from = end
-					for l := range n {
-						if r.idx[l] < 0 && r.next < r.n {
-							r.idx[l], r.zr[l], r.zi[l], r.left[l] = r.base+r.next, xs[r.next], r.y, r.depth
-							r.next++
-							r.active++
-						}
-					}
-				} else if r.active == 0 {
-					break
-				}
-			}
-			dry := iter((*byte)(unsafe.Pointer(r)), checkEvery)
-			for _, v := range r.sums {
+		for w.feed() {
+			dry := iter((*byte)(unsafe.Pointer(w.r)), checkEvery)
+			for _, v := range w.r.sums {
 				total += v
 			}
 			if !dry && g.stop.Load() {
@@ -168,10 +136,70 @@ func simdKernel(n int, sums bool, iter func(r *byte, steps int64) bool) kernelFu
 		}
 		if !sums {
 			total = 0
-			for _, sp := range spans {
+			for _, sp := range w.spans {
 				total += sum(g.counts.Pix[sp[0]:sp[1]])
 			}
 		}
 		return total, true
 	}
+}
+
+// A simdWorker is one worker's lanes over the grid's stream.
+type simdWorker struct {
+	r     *lanes
+	g     *grid
+	n     int      // lanes
+	sums  bool     // whether the kernel sums the counts it stores
+	spans [][2]int // what the worker took, when it sums after
+	from  int      // what is left of the worker's last take
+	to    int
+}
+
+// reset gives the worker's lanes the grid's constants, every lane idle.
+func (w *simdWorker) reset() {
+	g, r := w.g, w.r
+	*r = lanes{out: &g.counts.Pix[0], cr: real(g.p.C), ci: imag(g.p.C), depth: int64(g.p.Depth),
+		four: 4, one: 1, idle: math.MaxInt64, nan: math.NaN(), four4: [4]float64{4, 4, 4, 4}}
+	for l := range w.n {
+		r.idx[l], r.zr[l], r.zi[l], r.left[l] = -1, r.nan, r.nan, r.idle
+	}
+}
+
+// release gives the lanes back to the pool, which must not keep the
+// counts alive.
+func (w *simdWorker) release() {
+	w.r.out, w.r.xs = nil, nil
+	simdStates.Put(w.r)
+}
+
+// feed gives the kernel its next window once its window is dry: the rest
+// of a row within the worker's take (taking more from the stream when
+// that is used up), its pixels first given to the idle lanes. It reports
+// whether the kernel has anything to do: a window, or lanes still active
+// when the stream is dry.
+func (w *simdWorker) feed() bool {
+	r := w.r
+	if r.next < r.n {
+		return true
+	}
+	if w.from == w.to {
+		var ok bool
+		if w.from, w.to, ok = w.g.take(); ok && !w.sums {
+			w.spans = append(w.spans, [2]int{w.from, w.to})
+		}
+	}
+	if w.from == w.to {
+		return r.active > 0
+	}
+	xs, y, end := w.g.piece(w.from, w.to)
+	r.xs, r.y, r.base, r.n, r.next = &xs[0], y, int64(w.from), int64(len(xs)), 0
+	w.from = end
+	for l := range w.n {
+		if r.idx[l] < 0 && r.next < r.n {
+			r.idx[l], r.zr[l], r.zi[l], r.left[l] = r.base+r.next, xs[r.next], r.y, r.depth
+			r.next++
+			r.active++
+		}
+	}
+	return true
 }

@@ -106,13 +106,7 @@ func WritePNG(ctx context.Context, w io.Writer, p Params, opt Options, dir strin
 // stats, its counts' range and the reader of its rows from f.
 func spill(ctx context.Context, f *os.File, p Params, opt Options) (st PNGStats, lo, hi uint32, rows rowsFunc, err error) {
 	start := time.Now()
-	sample := 4 // bytes per count in the file
-	switch {
-	case p.Depth <= 0xff:
-		sample = 1
-	case p.Depth <= 0xffff:
-		sample = 2
-	}
+	sample := sampleBytes(p.Depth)
 	// A centred view's bottom half is its top half turned around: only the
 	// top is computed and kept.
 	symmetric := p.Center == 0
@@ -123,64 +117,117 @@ func spill(ctx context.Context, f *os.File, p Params, opt Options) (st PNGStats,
 	strip := max(1, stripPixels/p.Width)
 	lo = 1<<32 - 1
 	// The strips are computed one after the other, each on every core;
-	// a strip's counts are written while the next is computed, the two
-	// taking turns with two buffers.
-	bufs := [2][]byte{make([]byte, strip*p.Width*sample), make([]byte, strip*p.Width*sample)}
-	var writing chan error // the last strip's write
-	wait := func() error {
-		if writing == nil {
-			return nil
-		}
-		err := <-writing
-		writing = nil
-		return err
-	}
-	defer wait()
-	for i, y := 0, 0; y < top; i, y = i+1, y+strip {
+	// a strip's counts are written while the next is computed.
+	out := newStripWriter(f, strip*p.Width*sample)
+	defer out.wait()
+	for y := 0; y < top; y += strip {
 		r := image.Rect(0, y, p.Width, min(y+strip, top))
 		c, s, err := ComputeRect(ctx, p, r, Options{Workers: opt.Workers, kernel: opt.kernel})
 		if err != nil {
 			return PNGStats{}, 0, 0, nil, err
 		}
-		mirrored := int64(0) // the iterations of the bottom half's copy
+		st.Iterations += s.Iterations
 		if symmetric {
-			mirrored = s.Iterations
-			if p.Height%2 == 1 && r.Max.Y == top { // the middle row is its own mirror
-				mirrored -= sum(c.Pix[(r.Dy()-1)*p.Width:])
-			}
+			st.Iterations += mirrored(p, r, top, c, s)
 		}
-		st.Iterations += s.Iterations + mirrored
 		clo, chi := c.Range()
 		lo, hi = min(lo, clo), max(hi, chi)
-		b := bufs[i%2][:len(c.Pix)*sample] // its last write was awaited before the one in flight began
-		putSamples(b, c.Pix, sample)
+		err = out.write(c.Pix, sample)
 		c.Release()
-		if err := wait(); err != nil {
-			return PNGStats{}, 0, 0, nil, fmt.Errorf("julia: spilling the counts: %w", err)
+		if err != nil {
+			return PNGStats{}, 0, 0, nil, err
 		}
-		writing = make(chan error, 1)
-		go func(done chan<- error) {
-			_, err := f.Write(b)
-			done <- err
-		}(writing)
 		if opt.Progress != nil {
 			opt.Progress(float64(r.Max.Y) / float64(top))
 		}
 	}
-	if err := wait(); err != nil {
-		return PNGStats{}, 0, 0, nil, fmt.Errorf("julia: spilling the counts: %w", err)
+	if err := out.wait(); err != nil {
+		return PNGStats{}, 0, 0, nil, err
 	}
 	st.Pixels = p.Width * p.Height
 	st.Duration = time.Since(start)
 	st.Spilled = int64(top) * int64(p.Width) * int64(sample)
+	return st, lo, hi, spilledRows(f, p, top, sample), nil
+}
 
+// sampleBytes is the narrowest sample, in bytes, that holds every count
+// of depth.
+func sampleBytes(depth int) int {
+	switch {
+	case depth <= 0xff:
+		return 1
+	case depth <= 0xffff:
+		return 2
+	}
+	return 4
+}
+
+// mirrored is the iterations of the copy of strip r of a symmetric view in
+// its bottom half, c its counts and s its stats: all of them, but for the
+// middle row of an odd height, which is its own mirror.
+func mirrored(p Params, r image.Rectangle, top int, c *Counts, s Stats) int64 {
+	if p.Height%2 == 1 && r.Max.Y == top {
+		return s.Iterations - sum(c.Pix[(r.Dy()-1)*p.Width:])
+	}
+	return s.Iterations
+}
+
+// A stripWriter writes strips of counts to a file while the next strip is
+// computed, two buffers taking turns: a strip's buffer is filled only once
+// the write before the one in flight has ended.
+type stripWriter struct {
+	f       *os.File
+	bufs    [2][]byte
+	turn    int
+	writing chan error // the write in flight, if any
+}
+
+func newStripWriter(f *os.File, size int) *stripWriter {
+	return &stripWriter{f: f, bufs: [2][]byte{make([]byte, size), make([]byte, size)}}
+}
+
+// write starts writing counts as samples of sample bytes, once the write
+// in flight has ended.
+func (w *stripWriter) write(counts []uint32, sample int) error {
+	b := w.bufs[w.turn][:len(counts)*sample]
+	w.turn ^= 1
+	putSamples(b, counts, sample)
+	if err := w.wait(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	w.writing = done
+	go func() {
+		_, err := w.f.Write(b)
+		done <- err
+	}()
+	return nil
+}
+
+// wait returns once no write is in flight, with its error.
+func (w *stripWriter) wait() error {
+	if w.writing == nil {
+		return nil
+	}
+	err := <-w.writing
+	w.writing = nil
+	if err != nil {
+		return fmt.Errorf("julia: spilling the counts: %w", err)
+	}
+	return nil
+}
+
+// spilledRows reads the rows of p's image back from f, which holds its
+// first top rows as samples of sample bytes; the rows past top of a
+// symmetric view are those above turned around.
+func spilledRows(f *os.File, p Params, top, sample int) rowsFunc {
 	line := make([]byte, p.Width*sample)
 	band := make([]uint32, BandRows*runtime.GOMAXPROCS(0)*p.Width)
-	rows = func(y0, y1 int) ([]uint32, error) {
+	return func(y0, y1 int) ([]uint32, error) {
 		dst := band[:(y1-y0)*p.Width]
 		for y := y0; y < y1; y++ {
 			row := y
-			if symmetric && y >= top {
+			if y >= top {
 				row = p.Height - 1 - y
 			}
 			if _, err := f.ReadAt(line, int64(row)*int64(len(line))); err != nil {
@@ -194,7 +241,6 @@ func spill(ctx context.Context, f *os.File, p Params, opt Options) (st PNGStats,
 		}
 		return dst, nil
 	}
-	return st, lo, hi, rows, nil
 }
 
 // encodeRows colours and encodes p's image, its counts in [lo, hi] read by

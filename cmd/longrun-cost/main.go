@@ -422,15 +422,8 @@ func readStack(path string) (stack, error) {
 		return strconv.ParseFloat(n.Value, 64)
 	}
 	var st stack
-	for _, f := range []struct {
-		fn string
-		gb *float64
-	}{{"RenderFunction", &st.renderGB}, {"ApiFunction", &st.apiGB}, {"NotifyFunction", &st.notifyGB}} {
-		mb, err := number(infra.Get(res, f.fn, "Properties", "MemorySize"), f.fn+" memory")
-		if err != nil {
-			return st, err
-		}
-		*f.gb = mb / 1024
+	if err := st.memory(res, number); err != nil {
+		return st, err
 	}
 	if st.imageDays, st.countsDays, err = retentions(res, number); err != nil {
 		return st, err
@@ -441,13 +434,35 @@ func readStack(path string) (stack, error) {
 			return st, err
 		}
 	}
-	for _, ix := range infra.Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
-		if infra.Get(ix, "IndexName").Value == "byOwner" {
-			st.ownerIndexAll = infra.Get(ix, "Projection", "ProjectionType").Value == "ALL"
-		}
-	}
+	st.ownerIndexAll = projectsAll(res, "byOwner")
 	if st.imageDays == 0 || st.countsDays == 0 {
 		return st, fmt.Errorf("%s: the image bucket's lifecycle names no image or counts expiry", path)
 	}
 	return st, nil
+}
+
+// memory reads the three functions' memory sizes, in GB.
+func (st *stack) memory(res *yaml.Node, number func(*yaml.Node, string) (float64, error)) error {
+	for _, f := range []struct {
+		fn string
+		gb *float64
+	}{{"RenderFunction", &st.renderGB}, {"ApiFunction", &st.apiGB}, {"NotifyFunction", &st.notifyGB}} {
+		mb, err := number(infra.Get(res, f.fn, "Properties", "MemorySize"), f.fn+" memory")
+		if err != nil {
+			return err
+		}
+		*f.gb = mb / 1024
+	}
+	return nil
+}
+
+// projectsAll says whether the configurations table's index projects
+// every attribute, so that each write of a record is written twice.
+func projectsAll(res *yaml.Node, index string) bool {
+	for _, ix := range infra.Get(res, "ConfigurationsTable", "Properties", "GlobalSecondaryIndexes").Content {
+		if infra.Get(ix, "IndexName").Value == index {
+			return infra.Get(ix, "Projection", "ProjectionType").Value == "ALL"
+		}
+	}
+	return false
 }
