@@ -242,7 +242,13 @@ func (d *Dir) DeleteImage(ctx context.Context, key string) (err error) {
 // OpenImage opens the image under key.
 func (d *Dir) OpenImage(ctx context.Context, key string) (_ io.ReadCloser, err error) {
 	done := tracing.Call(ctx, "files OpenImage", attribute.String("key", key))
-	defer func() { done(err) }()
+	defer func() {
+		failed := err
+		if longrun.ErrorCode(err) == longrun.ENOTFOUND {
+			failed = nil // a miss is the lookup's answer (counts or a tile not kept yet), not a failure
+		}
+		done(failed)
+	}()
 	name, err := d.file(key)
 	if err != nil {
 		return nil, err
