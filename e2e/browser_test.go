@@ -62,9 +62,21 @@ func browser(t *testing.T) context.Context {
 	return nil
 }
 
+// shot saves the whole page as name.png. It is drawn from the top: a
+// capture of the whole page draws the sticky header where the view is
+// scrolled to, over whatever is there (which the page itself never shows),
+// so the view goes to the top for the capture and back after.
 func shot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	y, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const y = window.scrollY; window.scrollTo(0, 0); return y; })()`))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("window.scrollTo(0, %g)", y))); err != nil {
+		t.Errorf("screenshot %s: scrolling back: %v", name, err)
+	}
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
