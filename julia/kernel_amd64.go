@@ -4,7 +4,7 @@
 
 package julia
 
-// iterAVX512 iterates its 32 lanes (4 vectors of 8) for at most about steps
+// iterAVX512 iterates its 48 lanes (6 vectors of 8) for at most about steps
 // iterations, refilling each lane from the window of the stream as its
 // pixel finishes; it reports whether the window is dry (the lanes it
 // could not refill are idle).

@@ -31,11 +31,11 @@ TEXT ·iterNEON(SB), NOSPLIT, $0-17
 
 load:
 	FMOVQ 128(R0), F8
-	FMOVQ 384(R0), F10
-	FMOVQ 640(R0), F12
+	FMOVQ 512(R0), F10
+	FMOVQ 896(R0), F12
 	FMOVQ 144(R0), F9
-	FMOVQ 400(R0), F11
-	FMOVQ 656(R0), F13
+	FMOVQ 528(R0), F11
+	FMOVQ 912(R0), F13
 
 loop:
 	// Look: which lanes are finished, before this step (|z|² ≥ 4, or
@@ -74,21 +74,21 @@ loop:
 	SUBS $1, R1, R1
 	BNE loop
 	FMOVQ F8, 128(R0)
-	FMOVQ F10, 384(R0)
-	FMOVQ F12, 640(R0)
+	FMOVQ F10, 512(R0)
+	FMOVQ F12, 896(R0)
 	FMOVQ F9, 144(R0)
-	FMOVQ F11, 400(R0)
-	FMOVQ F13, 656(R0)
+	FMOVQ F11, 528(R0)
+	FMOVQ F13, 912(R0)
 	MOVB ZR, dry+16(FP)
 	RET
 
 finish:
 	FMOVQ F8, 128(R0)
-	FMOVQ F10, 384(R0)
-	FMOVQ F12, 640(R0)
+	FMOVQ F10, 512(R0)
+	FMOVQ F12, 896(R0)
 	FMOVQ F9, 144(R0)
-	FMOVQ F11, 400(R0)
-	FMOVQ F13, 656(R0)
+	FMOVQ F11, 528(R0)
+	FMOVQ F13, 912(R0)
 	// The lanes' flags: lane 2k+j is lane j of chain k.
 	VMOV V22.D[0], R20
 	VMOV V22.D[1], R21
@@ -97,9 +97,9 @@ finish:
 
 	// Lane 0: store its count, take the next pixel or go idle.
 	CBZ R20, lane0done
-	MOVD 896(R0), R5
+	MOVD 1280(R0), R5
 	MOVD 56(R0), R6
-	MOVD 640(R0), R7
+	MOVD 896(R0), R7
 	SUB R7, R6, R6
 	MOVD 0(R0), R8
 	ADD R5<<2, R8, R8
@@ -110,26 +110,26 @@ finish:
 	BGE lane0idle
 	MOVD 104(R0), R14
 	ADD R10, R14, R14
-	MOVD R14, 896(R0)
+	MOVD R14, 1280(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
 	MOVD R13, 128(R0)
 	MOVD 32(R0), R13
-	MOVD R13, 384(R0)
+	MOVD R13, 512(R0)
 	MOVD 56(R0), R13
-	MOVD R13, 640(R0)
+	MOVD R13, 896(R0)
 	ADD $1, R10, R10
 	MOVD R10, 24(R0)
 	B lane0done
 lane0idle:
 	MOVD $-1, R13
-	MOVD R13, 896(R0)
+	MOVD R13, 1280(R0)
 	MOVD 96(R0), R13
 	MOVD R13, 128(R0)
-	MOVD R13, 384(R0)
+	MOVD R13, 512(R0)
 	MOVD 88(R0), R13
-	MOVD R13, 640(R0)
+	MOVD R13, 896(R0)
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
@@ -138,9 +138,9 @@ lane0done:
 
 	// Lane 1: store its count, take the next pixel or go idle.
 	CBZ R21, lane1done
-	MOVD 904(R0), R5
+	MOVD 1288(R0), R5
 	MOVD 56(R0), R6
-	MOVD 648(R0), R7
+	MOVD 904(R0), R7
 	SUB R7, R6, R6
 	MOVD 0(R0), R8
 	ADD R5<<2, R8, R8
@@ -151,26 +151,26 @@ lane0done:
 	BGE lane1idle
 	MOVD 104(R0), R14
 	ADD R10, R14, R14
-	MOVD R14, 904(R0)
+	MOVD R14, 1288(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
 	MOVD R13, 136(R0)
 	MOVD 32(R0), R13
-	MOVD R13, 392(R0)
+	MOVD R13, 520(R0)
 	MOVD 56(R0), R13
-	MOVD R13, 648(R0)
+	MOVD R13, 904(R0)
 	ADD $1, R10, R10
 	MOVD R10, 24(R0)
 	B lane1done
 lane1idle:
 	MOVD $-1, R13
-	MOVD R13, 904(R0)
+	MOVD R13, 1288(R0)
 	MOVD 96(R0), R13
 	MOVD R13, 136(R0)
-	MOVD R13, 392(R0)
+	MOVD R13, 520(R0)
 	MOVD 88(R0), R13
-	MOVD R13, 648(R0)
+	MOVD R13, 904(R0)
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
@@ -179,9 +179,9 @@ lane1done:
 
 	// Lane 2: store its count, take the next pixel or go idle.
 	CBZ R22, lane2done
-	MOVD 912(R0), R5
+	MOVD 1296(R0), R5
 	MOVD 56(R0), R6
-	MOVD 656(R0), R7
+	MOVD 912(R0), R7
 	SUB R7, R6, R6
 	MOVD 0(R0), R8
 	ADD R5<<2, R8, R8
@@ -192,26 +192,26 @@ lane1done:
 	BGE lane2idle
 	MOVD 104(R0), R14
 	ADD R10, R14, R14
-	MOVD R14, 912(R0)
+	MOVD R14, 1296(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
 	MOVD R13, 144(R0)
 	MOVD 32(R0), R13
-	MOVD R13, 400(R0)
+	MOVD R13, 528(R0)
 	MOVD 56(R0), R13
-	MOVD R13, 656(R0)
+	MOVD R13, 912(R0)
 	ADD $1, R10, R10
 	MOVD R10, 24(R0)
 	B lane2done
 lane2idle:
 	MOVD $-1, R13
-	MOVD R13, 912(R0)
+	MOVD R13, 1296(R0)
 	MOVD 96(R0), R13
 	MOVD R13, 144(R0)
-	MOVD R13, 400(R0)
+	MOVD R13, 528(R0)
 	MOVD 88(R0), R13
-	MOVD R13, 656(R0)
+	MOVD R13, 912(R0)
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)
@@ -220,9 +220,9 @@ lane2done:
 
 	// Lane 3: store its count, take the next pixel or go idle.
 	CBZ R23, lane3done
-	MOVD 920(R0), R5
+	MOVD 1304(R0), R5
 	MOVD 56(R0), R6
-	MOVD 664(R0), R7
+	MOVD 920(R0), R7
 	SUB R7, R6, R6
 	MOVD 0(R0), R8
 	ADD R5<<2, R8, R8
@@ -233,26 +233,26 @@ lane2done:
 	BGE lane3idle
 	MOVD 104(R0), R14
 	ADD R10, R14, R14
-	MOVD R14, 920(R0)
+	MOVD R14, 1304(R0)
 	MOVD 8(R0), R12
 	ADD R10<<3, R12, R12
 	MOVD (R12), R13
 	MOVD R13, 152(R0)
 	MOVD 32(R0), R13
-	MOVD R13, 408(R0)
+	MOVD R13, 536(R0)
 	MOVD 56(R0), R13
-	MOVD R13, 664(R0)
+	MOVD R13, 920(R0)
 	ADD $1, R10, R10
 	MOVD R10, 24(R0)
 	B lane3done
 lane3idle:
 	MOVD $-1, R13
-	MOVD R13, 920(R0)
+	MOVD R13, 1304(R0)
 	MOVD 96(R0), R13
 	MOVD R13, 152(R0)
-	MOVD R13, 408(R0)
+	MOVD R13, 536(R0)
 	MOVD 88(R0), R13
-	MOVD R13, 664(R0)
+	MOVD R13, 920(R0)
 	MOVD 64(R0), R13
 	SUB $1, R13, R13
 	MOVD R13, 64(R0)

@@ -64,7 +64,7 @@ func Kernels() []Kernel { return kernels }
 var kernels = []Kernel{scalar}
 
 // maxLanes is the most lanes a SIMD kernel keeps.
-const maxLanes = 32
+const maxLanes = 48
 
 // window is how many pixels of the stream a worker takes at once: a SIMD
 // kernel's lanes take them in order, and the worker takes the next window

@@ -17,7 +17,7 @@ func init() {
 		}}}, kernels...)
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT {
-		kernels = append([]Kernel{{Name: "avx512", Lanes: 32, run: simdKernel(32, true, iterAVX512), roofline: func(loops int64) int64 {
+		kernels = append([]Kernel{{Name: "avx512", Lanes: 48, run: simdKernel(48, true, iterAVX512), roofline: func(loops int64) int64 {
 			rooflineAVX512(25 * loops)
 			return 100 * loops * 6 * 8
 		}}}, kernels...)

@@ -22,11 +22,11 @@ func TestLanesLayout(t *testing.T) {
 		{"ci", unsafe.Offsetof(r.ci), 48}, {"depth", unsafe.Offsetof(r.depth), 56}, {"active", unsafe.Offsetof(r.active), 64},
 		{"four", unsafe.Offsetof(r.four), 72}, {"one", unsafe.Offsetof(r.one), 80}, {"idle", unsafe.Offsetof(r.idle), 88},
 		{"nan", unsafe.Offsetof(r.nan), 96}, {"base", unsafe.Offsetof(r.base), 104},
-		{"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 384},
-		{"left", unsafe.Offsetof(r.left), 640}, {"idx", unsafe.Offsetof(r.idx), 896},
-		{"four4", unsafe.Offsetof(r.four4), 1152}, {"zero4", unsafe.Offsetof(r.zero4), 1184},
-		{"sums", unsafe.Offsetof(r.sums), 1216}, {"cr4", unsafe.Offsetof(r.cr4), 1280}, {"ci4", unsafe.Offsetof(r.ci4), 1312},
-		{"blkM14", unsafe.Offsetof(r.blkM14), 1344},
+		{"zr", unsafe.Offsetof(r.zr), 128}, {"zi", unsafe.Offsetof(r.zi), 512},
+		{"left", unsafe.Offsetof(r.left), 896}, {"idx", unsafe.Offsetof(r.idx), 1280},
+		{"four4", unsafe.Offsetof(r.four4), 1664}, {"zero4", unsafe.Offsetof(r.zero4), 1696},
+		{"sums", unsafe.Offsetof(r.sums), 1728}, {"cr4", unsafe.Offsetof(r.cr4), 1792}, {"ci4", unsafe.Offsetof(r.ci4), 1824},
+		{"blkM14", unsafe.Offsetof(r.blkM14), 1856},
 	} {
 		if f.got != f.want {
 			t.Errorf("lanes.%s at %d, the assembly reads it at %d", f.name, f.got, f.want)

@@ -1,6 +1,6 @@
 // Command asm generates julia's amd64 SIMD kernels (kernel_amd64.s and
 // its Go declarations, kernel_amd64.go) with avo: the escape-time loop over
-// four vectors of 8 float64 lanes (AVX-512, kernel512: escapes masked per
+// six vectors of 8 float64 lanes (AVX-512, kernel512: escapes masked per
 // step, looked at once per block of steps, finished lanes refilled several
 // at a time) or two of 4 (AVX2, kernel: a lane whose pixel escapes, or
 // reaches depth, takes the next pixel on its own; the others go on). The
@@ -44,20 +44,20 @@ const (
 	offBase   = 104
 	// 32-byte vectors of 4 and 0, for the AVX2 kernel's memory operands
 	// (it has 16 vector registers, not 32).
-	offFour4 = 1152
-	offZero4 = 1184
+	offFour4 = 1664
+	offZero4 = 1696
 	// 8 int64: the sums of the counts stored, by lane (AVX-512; the AVX2
 	// kernel's sum is the first).
-	offSums = 1216
+	offSums = 1728
 	// c's parts and the block's length less one as vectors, which the AVX2
 	// kernel writes on entry and reads as memory operands.
-	offCr4    = 1280
-	offCi4    = 1312
-	offBlkM14 = 1344
+	offCr4    = 1792
+	offCi4    = 1824
+	offBlkM14 = 1856
 	offZr     = 128
-	offZi     = 384
-	offLeft   = 640
-	offIdx    = 896
+	offZi     = 512
+	offLeft   = 896
+	offIdx    = 1280
 )
 
 // An isa is what differs between the two kernels.
@@ -71,7 +71,7 @@ type isa struct {
 
 func main() {
 	ConstraintExpr("!purego")
-	kernel512(isa{name: "iterAVX512", lanes: 8, chains: 4}, 4, 8)
+	kernel512(isa{name: "iterAVX512", lanes: 8, chains: 6}, 4, 12)
 	kernel2(isa{name: "iterAVX2", lanes: 4, chains: 3}, 4, 4)
 	roofline512(isa{name: "rooflineAVX512", lanes: 8, chains: 6})
 	roofline2(isa{name: "rooflineAVX2", lanes: 4, chains: 3})
@@ -152,26 +152,38 @@ func iterate(k isa, block int, finished, thr, steps reg.Register, short, atDepth
 	JNZ(LabelRef(k.name + "_finish"))
 }
 
-// kernel512 emits the AVX-512 kernel. A lane's state (z, iterations left,
-// pixel index) stays in registers, and a mask register per vector says
-// which lanes still iterate (active). Each step clears from active the
-// lanes whose |z|² ≥ 4 and counts only the active ones, so a finished
-// lane's count stays as it was when its pixel escaped while its z goes on,
-// unread. The kernel looks for finished lanes once every block of steps,
-// not at every step: one branch per block in place of one mispredicted
-// branch per escaping pixel. A block runs only when every active lane has
-// a block's steps left; otherwise single steps take lanes out at depth.
+// kernel512 emits the AVX-512 kernel. A lane's state (z and iterations
+// left) stays in registers, its pixel's index in the lanes' memory, and a
+// mask register per vector says which lanes still iterate (active). Each
+// step clears from active the lanes whose |z|² ≥ 4 and counts only the
+// active ones, so a finished lane's count stays as it was when its pixel
+// escaped while its z goes on, unread. The kernel looks for finished lanes
+// once every block of steps, not at every step: one branch per block in
+// place of one mispredicted branch per escaping pixel. Blocks never fall
+// back to single steps: a lane that reaches depth within one goes on to
+// its end (its count clamped to depth when stored), and after each block
+// the lanes with no iterations left are taken out.
+//
+// Six vectors are in flight because a step's chain of dependent
+// operations is longer than the time the FP units need for four vectors'
+// steps on a core that runs 512-bit operations at full width (Zen 5): with
+// four, the kernel waited on its own latency (the roofline loop of the
+// same step ran 0.109 ns a lane-iteration with four vectors, 0.090 with
+// six, and the kernel's standard case went from 0.168 to 0.155). Six take
+// 18 of the 32 vector registers for z and left, and every mask register
+// but a temporary or two: the pixel indices live in memory, read and
+// written only by a refill, and the finished lanes are counted in
+// general registers.
 //
 // Finished lanes wait until lazy of them have finished (or every lane
 // still holding a pixel, near the stream's end), then scatter their counts
 // (depth − left) to their pixels, add them to the sums, and take the
 // window's next pixels (VEXPANDPD straight from its xs; y is the row's); past the
 // window's end the lanes left over go idle (z NaN, which never escapes;
-// pixel index −1) and the kernel returns for the next window. One refill for several lanes costs little more than one for one
-// lane: on the standard case, with 32 lanes, lazy 8 takes about 9% more
-// steps than refilling at each escape, and a quarter of the refills.
-// (Blocks, lazy refills and the sums together took the standard case from
-// 14.8 to 8.3 ms on two cores.)
+// pixel index −1) and the kernel returns for the next window. One refill
+// of a vector for several lanes costs little more than for one lane; a
+// refill looks at every vector, so lazy grows with the vectors (12 of 48
+// lanes, as 8 of 32 with four).
 func kernel512(k isa, block, lazy int) {
 	chains := k.chains
 	r, steps := begin(k)
@@ -207,15 +219,16 @@ func kernel512(k isa, block, lazy int) {
 	thr, setThr := threshold(count, lazy)
 	setThr()
 
-	zr, zi, left, idx := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
+	// Each lane's pixel index stays in the lanes' memory: only a refill
+	// reads and writes it, and the registers hold six vectors' z and left.
+	zr, zi, left := make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains), make([]reg.VecVirtual, chains)
 	active := make([]reg.OpmaskVirtual, chains)
 	for c := range chains {
-		zr[c], zi[c], left[c], idx[c] = ZMM(), ZMM(), ZMM(), ZMM()
+		zr[c], zi[c], left[c] = ZMM(), ZMM(), ZMM()
 		active[c] = K()
 		VMOVUPD(Mem{Base: r, Disp: offZr + c*bytes}, zr[c])
 		VMOVUPD(Mem{Base: r, Disp: offZi + c*bytes}, zi[c])
 		VMOVDQU64(Mem{Base: r, Disp: offLeft + c*bytes}, left[c])
-		VMOVDQU64(Mem{Base: r, Disp: offIdx + c*bytes}, idx[c])
 		KXNORB(active[c], active[c], active[c])
 	}
 
@@ -232,19 +245,15 @@ func kernel512(k isa, block, lazy int) {
 	// compare. Finished lanes wait a block longer; their counts stay.
 	finished := GP64()
 	countFinished := func() {
-		all := K()
-		KUNPCKBW(active[0], active[1], all)
-		if chains > 2 {
-			hi := K()
-			if chains == 4 {
-				KUNPCKBW(active[2], active[3], hi)
-			} else {
-				KMOVW(active[2], hi)
-			}
-			KUNPCKWD(all, hi, all)
+		// The active lanes counted vector by vector in general registers:
+		// no mask register is free beside the six vectors' own.
+		held := GP64()
+		XORQ(finished, finished)
+		for c := range chains {
+			KMOVB(active[c], held.As32())
+			POPCNTL(held.As32(), held.As32())
+			ADDQ(held, finished)
 		}
-		KMOVD(all, finished.As32())
-		POPCNTL(finished.As32(), finished.As32())
 		NEGQ(finished)
 		ADDQ(U32(chains*k.lanes), finished)
 	}
@@ -261,7 +270,6 @@ func kernel512(k isa, block, lazy int) {
 			VMOVUPD(zr[c], Mem{Base: r, Disp: offZr + c*bytes})
 			VMOVUPD(zi[c], Mem{Base: r, Disp: offZi + c*bytes})
 			VMOVDQU64(left[c], Mem{Base: r, Disp: offLeft + c*bytes})
-			VMOVDQU64(idx[c], Mem{Base: r, Disp: offIdx + c*bytes})
 		}
 		MOVQ(next, Mem{Base: r, Disp: offNext})
 		MOVQ(count, Mem{Base: r, Disp: offActive})
@@ -281,22 +289,21 @@ func kernel512(k isa, block, lazy int) {
 	for c := range chains {
 		fin := K()
 		KNOTB(active[c], fin)
+		m, done := GP64(), GP64()
+		KMOVB(fin, m.As32())
 
 		// Scatter the finished lanes' counts, depth − left but at most
 		// depth (a block goes past it), to their pixels.
-		counts := ZMM()
+		counts, idx := ZMM(), ZMM()
+		VMOVDQU64(Mem{Base: r, Disp: offIdx + c*bytes}, idx)
 		VPSUBQ(left[c], depth, counts)
 		VPMINSQ(depth, counts, counts)
+		VPADDQ(counts, sums, fin, sums)
 		counts32 := YMM()
 		VPMOVQD(counts, counts32)
-		scatter := K()
-		KMOVW(fin, scatter)
-		VPSCATTERQD(counts32, scatter, Mem{Base: out, Index: idx[c], Scale: 4})
-		VPADDQ(counts, sums, fin, sums)
+		VPSCATTERQD(counts32, fin, Mem{Base: out, Index: idx, Scale: 4})
 		// Refill: the first min(finished, n − next) finished lanes take
 		// the next pixels in order; the rest go idle.
-		m, done := GP64(), GP64()
-		KMOVB(fin, m.As32())
 		POPCNTQ(m, done)
 		rest, take := GP64(), GP64()
 		MOVQ(n, rest)
@@ -308,9 +315,8 @@ func kernel512(k isa, block, lazy int) {
 		MOVQ(I32(-1), ones)
 		BZHIQ(take, ones, ones)
 		PDEPQ(m, ones, low)
-		refill, idled := K(), K()
+		refill := K()
 		KMOVW(low.As32(), refill)
-		KANDNW(fin, refill, idled)
 		VEXPANDPD(Mem{Base: xs, Index: next, Scale: 8}, refill, zr[c])
 		VBROADCASTSD(Mem{Base: r, Disp: offY}, refill, zi[c])
 		VMOVDQA64(depth, refill, left[c])
@@ -319,12 +325,17 @@ func kernel512(k isa, block, lazy int) {
 		ADDQ(next, first)
 		VPBROADCASTQ(first, base)
 		VPADDQ(iota, base, base)
-		VPEXPANDQ(base, refill, idx[c])
+		VPEXPANDQ(base, refill, idx)
 		ADDQ(take, next)
+		idledM := GP64()
+		ANDNQ(m, low, idledM) // m &^ low
+		idled := K()
+		KMOVW(idledM.As32(), idled)
 		VBROADCASTSD(Mem{Base: r, Disp: offNaN}, idled, zr[c])
 		VBROADCASTSD(Mem{Base: r, Disp: offNaN}, idled, zi[c])
 		VPBROADCASTQ(Mem{Base: r, Disp: offIdle}, idled, left[c])
-		VPTERNLOGQ(U8(0xff), idx[c], idx[c], idled, idx[c]) // −1
+		VPTERNLOGQ(U8(0xff), idx, idx, idled, idx) // −1
+		VMOVDQU64(idx, Mem{Base: r, Disp: offIdx + c*bytes})
 		KXNORB(active[c], active[c], active[c])
 		SUBQ(take, done)
 		SUBQ(done, count)
