@@ -612,11 +612,13 @@ type Tiling struct {
 // Complete reports whether every tile is done.
 func (t *Tiling) Complete() bool { return t != nil && t.Count == t.Total }
 
-// A TileResult is what one tile's render found.
+// A TileResult is what one tile's render found. RenderMs is its render's
+// time, a fraction of a millisecond included: the tiles of a big view may
+// each take less than one, and their sum must not be 0.
 type TileResult struct {
 	Lo, Hi     int
 	Iterations int64
-	RenderMs   int64
+	RenderMs   float64
 }
 
 // StartTiles marks the version's tiled render begun, of total tiles of
@@ -659,7 +661,7 @@ func (c *Configuration) TallyTiles(version int64, tally *TileTally) error {
 		}
 	}
 	t.Done, t.Count = done, count
-	t.Lo, t.Hi, t.Iterations, t.RenderMs = tally.Lo, tally.Hi, tally.Iterations, tally.RenderMs
+	t.Lo, t.Hi, t.Iterations, t.RenderMs = tally.Lo, tally.Hi, tally.Iterations, int64(math.Round(tally.RenderMs))
 	c.Progress, c.Change = float64(t.Count)/float64(t.Total), ChangeProgress
 	return nil
 }

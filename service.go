@@ -64,7 +64,7 @@ type TileTally struct {
 	Tiles      []int // indices done, ascending
 	Lo, Hi     int
 	Iterations int64
-	RenderMs   int64
+	RenderMs   float64 // the tiles' render times, summed
 }
 
 // Images tells whether a rendered image is still stored.

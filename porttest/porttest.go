@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -246,7 +247,7 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	}
 	started, _ := s.Configuration(ctx, c.ID)
 	n := FinishTilesAtOnce(t, svc, job, total, 16, func(i int) longrun.TileResult {
-		return longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 1}
+		return longrun.TileResult{Lo: i, Hi: 100 + i, Iterations: 10, RenderMs: 0.25}
 	})
 	got, _ := s.Configuration(ctx, c.ID)
 	if n != 1 {
@@ -254,6 +255,10 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	}
 	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != int64(10*total) || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
 		t.Errorf("tiling %+v, progress %v: want %d tiles counted once, range 0–%d", got.Tiling, got.Progress, total, 100+total-1)
+	}
+	// Tiles of a quarter of a millisecond each add up: their sum is not 0.
+	if want := int64(math.Round(0.25 * float64(total))); got.Tiling != nil && got.Tiling.RenderMs != want {
+		t.Errorf("tiles of 0.25 ms: render time %d ms, want %d", got.Tiling.RenderMs, want)
 	}
 	if writes := got.Seq - started.Seq; writes > int64(min(total, 100)) {
 		t.Errorf("%d tiles wrote the configuration %d times, want at most one per whole percent (%d)", total, writes, min(total, 100))

@@ -123,7 +123,7 @@ func (w *Worker) part(ctx context.Context, job longrun.Job, log *slog.Logger) er
 		w.metrics().Observe(longrun.MetricTileSeconds, p.Duration.Seconds())
 	}
 	complete, err := w.Service.FinishTile(ctx, job, longrun.TileResult{Lo: p.Lo, Hi: p.Hi,
-		Iterations: p.Work, RenderMs: p.Duration.Milliseconds()})
+		Iterations: p.Work, RenderMs: float64(p.Duration.Microseconds()) / 1000})
 	if err != nil {
 		return err
 	}

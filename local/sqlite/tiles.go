@@ -42,7 +42,8 @@ func (db *DB) TileTally(ctx context.Context, id string, version int64) (*longrun
 	t := &longrun.TileTally{}
 	for rows.Next() {
 		var tile, lo, hi int
-		var it, ms int64
+		var it int64
+		var ms float64 // a REAL, or an INTEGER kept before fractions were
 		if err := rows.Scan(&tile, &lo, &hi, &it, &ms); err != nil {
 			return nil, unavailable(err)
 		}
