@@ -253,13 +253,7 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	if n != 1 {
 		t.Errorf("%d tiles found the render complete, want 1", n)
 	}
-	if tl := got.Tiling; tl == nil || tl.Count != total || tl.Iterations != int64(10*total) || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
-		t.Errorf("tiling %+v, progress %v: want %d tiles counted once, range 0–%d", got.Tiling, got.Progress, total, 100+total-1)
-	}
-	// Tiles of a quarter of a millisecond each add up: their sum is not 0.
-	if want := int64(math.Round(0.25 * float64(total))); got.Tiling != nil && got.Tiling.RenderMs != want {
-		t.Errorf("tiles of 0.25 ms: render time %d ms, want %d", got.Tiling.RenderMs, want)
-	}
+	checkTally(t, got, total)
 	if writes := got.Seq - started.Seq; writes > int64(min(total, 100)) {
 		t.Errorf("%d tiles wrote the configuration %d times, want at most one per whole percent (%d)", total, writes, min(total, 100))
 	}
@@ -276,6 +270,22 @@ func tilesCompleteOnce(t *testing.T, s Store, total int) {
 	stale.Version, stale.Step, stale.Tile = job.Version+1, longrun.JobPart, 0
 	if _, err := svc.FinishTile(ctx, stale, longrun.TileResult{}); err == nil {
 		t.Errorf("a tile of a version that is not the configuration's was accepted")
+	}
+}
+
+// checkTally checks what the configuration holds of total tiles, each
+// finished with FinishTilesAtOnce's results of tilesCompleteOnce: every
+// tile counted once, their range and iterations, and their render times
+// of a quarter of a millisecond each adding up (their sum is not 0).
+func checkTally(t *testing.T, got *longrun.Configuration, total int) {
+	t.Helper()
+	tl := got.Tiling
+	if tl == nil || tl.Count != total || tl.Iterations != int64(10*total) || tl.Lo != 0 || tl.Hi != 100+total-1 || got.Progress != 1 {
+		t.Errorf("tiling %+v, progress %v: want %d tiles counted once, range 0–%d", got.Tiling, got.Progress, total, 100+total-1)
+		return
+	}
+	if want := int64(math.Round(0.25 * float64(total))); tl.RenderMs != want {
+		t.Errorf("tiles of 0.25 ms: render time %d ms, want %d", tl.RenderMs, want)
 	}
 }
 
