@@ -21,13 +21,14 @@ func iterAVX512(r *byte, steps int64) (dry bool)
 func iterAVX2(r *byte, steps int64) (dry bool)
 
 // rooflineAVX512 runs steps×4 steps of the AVX-512 kernel's op mix on 6 independent
-// chains of 8 lanes that never escape.
+// chains of 8 lanes that never escape, and returns the lane-iterations done.
 //
 //go:noescape
-func rooflineAVX512(steps int64)
+func rooflineAVX512(steps int64) (iterations int64)
 
 // rooflineAVX2 runs steps×4 steps of the AVX2 kernel's op mix on 3 independent
-// chains of 4 lanes that never escape; r is a zeroed lanes struct but for four4.
+// chains of 4 lanes that never escape, and returns the lane-iterations done;
+// r is a zeroed lanes struct but for four4.
 //
 //go:noescape
-func rooflineAVX2(r *byte, steps int64)
+func rooflineAVX2(r *byte, steps int64) (iterations int64)

@@ -1013,10 +1013,12 @@ iterAVX2_next:
 	VZEROUPPER
 	RET
 
-// func rooflineAVX512(steps int64)
+// func rooflineAVX512(steps int64) (iterations int64)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·rooflineAVX512(SB), NOSPLIT, $0-8
+TEXT ·rooflineAVX512(SB), NOSPLIT, $0-16
 	MOVQ         steps+0(FP), AX
+	IMUL3Q       $0x000000c0, AX, CX
+	MOVQ         CX, iterations+8(FP)
 	VPXORQ       Z0, Z0, Z0
 	VPXORQ       Z1, Z1, Z1
 	MOVQ         $0x4010000000000000, CX
@@ -1294,11 +1296,13 @@ rooflineAVX512_loop:
 	VZEROUPPER
 	RET
 
-// func rooflineAVX2(r *byte, steps int64)
+// func rooflineAVX2(r *byte, steps int64) (iterations int64)
 // Requires: AVX, AVX2
-TEXT ·rooflineAVX2(SB), NOSPLIT, $0-16
+TEXT ·rooflineAVX2(SB), NOSPLIT, $0-24
 	MOVQ     r+0(FP), AX
 	MOVQ     steps+8(FP), CX
+	IMUL3Q   $0x00000030, CX, DX
+	MOVQ     DX, iterations+16(FP)
 	VPXOR    Y0, Y0, Y0
 	VPXOR    Y1, Y1, Y1
 	VPXOR    Y2, Y2, Y2

@@ -12,14 +12,12 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		kernels = append([]Kernel{{Name: "avx2", Lanes: 12, run: simdKernel(12, true, iterAVX2), roofline: func(loops int64) int64 {
 			r := lanes{four4: [4]float64{4, 4, 4, 4}}
-			rooflineAVX2((*byte)(unsafe.Pointer(&r)), 25*loops)
-			return 100 * loops * 3 * 4
+			return rooflineAVX2((*byte)(unsafe.Pointer(&r)), 25*loops)
 		}}}, kernels...)
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT {
 		kernels = append([]Kernel{{Name: "avx512", Lanes: 48, run: simdKernel(48, true, iterAVX512), roofline: func(loops int64) int64 {
-			rooflineAVX512(25 * loops)
-			return 100 * loops * 6 * 8
+			return rooflineAVX512(25 * loops)
 		}}}, kernels...)
 	}
 }

@@ -125,3 +125,21 @@ func kernelNames(ks []Kernel) string {
 	}
 	return fmt.Sprint(s)
 }
+
+// A roofline loop says how many lane-iterations it did (the grid divides
+// its CPU time by them), 100 steps of its lanes a loop, in proportion to
+// the loops asked.
+func TestRooflinesCountTheirIterations(t *testing.T) {
+	for _, k := range Kernels() {
+		if k.roofline == nil {
+			continue
+		}
+		one := k.roofline(1)
+		if one <= 0 || one%100 != 0 {
+			t.Errorf("%s: a loop of its roofline did %d lane-iterations", k.Name, one)
+		}
+		if three := k.roofline(3); three != 3*one {
+			t.Errorf("%s: three loops did %d lane-iterations, one %d", k.Name, three, one)
+		}
+	}
+}

@@ -538,11 +538,12 @@ func kernel2(k isa, block, lazy int) {
 // one iteration of k.lanes·k.chains pixels. (Six chains: a mask register
 // each, of the seven there are.)
 func roofline512(k isa) {
-	TEXT(k.name, NOSPLIT, "func(steps int64)")
+	TEXT(k.name, NOSPLIT, "func(steps int64) (iterations int64)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s runs steps×4 steps of the AVX-512 kernel's op mix on %d independent", k.name, k.chains),
-		fmt.Sprintf("chains of %d lanes that never escape.", k.lanes))
+		fmt.Sprintf("chains of %d lanes that never escape, and returns the lane-iterations done.", k.lanes))
 	steps := Load(Param("steps"), GP64())
+	iterations(k, steps)
 	cr, ci, four, one := ZMM(), ZMM(), ZMM(), ZMM()
 	VPXORQ(cr, cr, cr)
 	VPXORQ(ci, ci, ci)
@@ -574,15 +575,26 @@ func roofline512(k isa) {
 	RET()
 }
 
+// iterations stores a roofline's result: the lane-iterations its steps×4
+// steps of k.chains vectors of k.lanes do, so its caller need not know how
+// many chains it runs.
+func iterations(k isa, steps reg.Register) {
+	n := GP64()
+	IMUL3Q(U32(4*k.chains*k.lanes), steps, n)
+	Store(n, ReturnIndex(0))
+}
+
 // roofline2 is roofline512 for kernel2's AVX2 step (masks as vectors, c
 // and 4 from memory as there).
 func roofline2(k isa) {
-	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64)")
+	TEXT(k.name, NOSPLIT, "func(r *byte, steps int64) (iterations int64)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s runs steps×4 steps of the AVX2 kernel's op mix on %d independent", k.name, k.chains),
-		fmt.Sprintf("chains of %d lanes that never escape; r is a zeroed lanes struct but for four4.", k.lanes))
+		fmt.Sprintf("chains of %d lanes that never escape, and returns the lane-iterations done;", k.lanes),
+		"r is a zeroed lanes struct but for four4.")
 	r := Load(Param("r"), GP64())
 	steps := Load(Param("steps"), GP64())
+	iterations(k, steps)
 	four, cr, ci := Mem{Base: r, Disp: offFour4}, Mem{Base: r, Disp: offCr4}, Mem{Base: r, Disp: offCi4}
 	zr, zi, left, act := make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains), make([]reg.VecVirtual, k.chains)
 	for c := range k.chains {
