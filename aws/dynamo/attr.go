@@ -3,6 +3,7 @@ package dynamo
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -53,3 +54,8 @@ func read(a types.AttributeValue) (any, map[string]types.AttributeValue, []types
 
 func s(v string) types.AttributeValue { return itemBuilder.S(v) }
 func n(v int64) types.AttributeValue  { return itemBuilder.N(fmt.Sprint(v)) }
+
+// decimal is a number attribute of v, its fraction included.
+func decimal(v float64) types.AttributeValue {
+	return itemBuilder.N(strconv.FormatFloat(v, 'f', -1, 64))
+}

@@ -40,7 +40,7 @@ func (st *Store) MarkTile(ctx context.Context, id string, version int64, index i
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":tile": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}}, ":index": n(int64(index)),
 			":lo": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(r.Lo)}}, ":hi": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(r.Hi)}},
-			":it": n(r.Iterations), ":ms": itemBuilder.N(strconv.FormatFloat(r.RenderMs, 'f', -1, 64)), ":exp": n(st.now().Add(TileTTL).Unix()),
+			":it": n(r.Iterations), ":ms": decimal(r.RenderMs), ":exp": n(st.now().Add(TileTTL).Unix()),
 		},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -66,10 +66,7 @@ func (st *Store) TileTally(ctx context.Context, id string, version int64) (*long
 	if los, his := numberSet(out.Item, "los"), numberSet(out.Item, "his"); len(los) > 0 && len(his) > 0 {
 		t.Lo, t.Hi = slices.Min(los), slices.Max(his)
 	}
-	t.Iterations = number(out.Item, "iterations")
-	if v, ok := out.Item["renderMs"].(*types.AttributeValueMemberN); ok {
-		t.RenderMs, _ = strconv.ParseFloat(v.Value, 64)
-	}
+	t.Iterations, t.RenderMs = number(out.Item, "iterations"), fraction(out.Item, "renderMs")
 	return t, nil
 }
 
@@ -85,6 +82,16 @@ func numberSet(item map[string]types.AttributeValue, name string) []int {
 		}
 	}
 	return out
+}
+
+// fraction reads a number attribute that may hold a fraction (0 if absent).
+func fraction(item map[string]types.AttributeValue, name string) float64 {
+	v, _ := item[name].(*types.AttributeValueMemberN)
+	if v == nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(v.Value, 64)
+	return f
 }
 
 func number(item map[string]types.AttributeValue, name string) int64 {
